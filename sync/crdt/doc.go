@@ -1,0 +1,52 @@
+// Package crdt is fieldsync's one merge engine: the op type, op decoding
+// and validation against the schema, and the merged state of a record.
+// The server and the Go client both use it; the TypeScript client follows
+// the same rules, proven by the golden vectors in testdata/.
+//
+// It is pure and deterministic: no I/O, no clock, no randomness.
+//
+// # Ops
+//
+// An op writes one field of one record. Its id is its idempotency key.
+// Ops are totally ordered by (hlc, device, id), each compared as strings
+// (Less). An op's base lists the op ids it supersedes, as the writer's
+// replica saw them: for set, the field's siblings; for remove, the live
+// adds of that element; for redact, the one append it erases; for add and
+// append, nothing. A base entry affects only ops of the same record and
+// field (for sets, of the same element); entries that name anything else,
+// or ops not yet received, are kept and take effect if such an op arrives.
+//
+// # Merge rules
+//
+// The state of a field is a function of the set of its ops; the order of
+// arrival and duplicates never matter:
+//
+//  1. register (action set): the siblings are the set ops not named in the
+//     base of any other op of the field. The shown value is the greatest
+//     sibling by (hlc, device, op); the others are conflicts, greatest
+//     first. With no sibling left (only possible with forged bases that
+//     name each other) the register shows {"value":null}. (register.go)
+//  2. set (actions add, remove): an element is present while some add of
+//     it is not named in the base of a remove of that element. A remove
+//     cancels only the adds it names, so a concurrent add wins; a remove
+//     with an empty base changes nothing. (set.go)
+//  3. log (actions append, redact): entries sorted by (hlc, device, op). A
+//     redacted entry keeps its place, its value becomes null, and it names
+//     the user of the greatest redact op naming it. A redact that arrives
+//     before its append erases the append on arrival. (log.go)
+//  4. deleted is an ordinary register shown at the top level of the
+//     record; a deleted record still accepts and merges ops. (record.go)
+//  5. The record's hlc is the greatest hlc of its ops. (record.go)
+//
+// Record.Apply costs O(size of the field's state), not O(history): each
+// field keeps only its siblings, elements or entries plus the ids that
+// bases named. Record.Merge is the state-based join of two replicas of a
+// record and equals applying the union of their ops.
+//
+// # Canonical form
+//
+// Record.Canonical writes the state as served by GET /v1/records/{id} in
+// RFC 8785 form: keys sorted, no whitespace, values canonical (DecodeOp
+// canonicalises every value once, on arrival). Replicas holding the same
+// ops hold byte-identical canonical state.
+package crdt

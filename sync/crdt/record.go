@@ -1,0 +1,170 @@
+package crdt
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/hlc"
+)
+
+// Record is the merged state of one record: a function of the set of ops
+// received for it, whatever their order and however often each arrived.
+// The zero value is not usable; call NewRecord.
+type Record struct {
+	ID   string
+	Kind string
+	// HLC is the greatest hlc of any op received.
+	HLC    hlc.Timestamp
+	fields map[string]field
+}
+
+// field is the state of one field under its merge class. apply reports
+// whether the state changed; applying the same op again never changes it.
+type field interface {
+	apply(op *Op) bool
+	merge(other field)
+	clone() field
+	appendJSON(buf []byte) []byte
+}
+
+// NewRecord returns the empty state of record id of kind.
+func NewRecord(id, kind string) *Record {
+	return &Record{ID: id, Kind: kind, fields: map[string]field{}}
+}
+
+// Apply merges op into the record. The op must have been decoded and
+// validated (DecodeOp, Validate) and must belong to this record; an op of
+// another record or kind is refused with an *model.Error and changes
+// nothing. Apply costs O(size of the op's field state), never O(history).
+// It reports whether the state changed.
+func (r *Record) Apply(s *model.Schema, op *Op) (bool, error) {
+	if op.Record != r.ID {
+		return false, model.Errorf(model.CodeInvalidOp, "The op belongs to record %s, not %s.", op.Record, r.ID)
+	}
+	if op.Kind != r.Kind {
+		return false, model.Errorf(model.CodeKindMismatch, "Record %s is a %s; an op cannot write to it as a %s.", r.ID, r.Kind, op.Kind)
+	}
+	f, ok := r.fields[op.Field]
+	if !ok {
+		decl, err := s.Field(op.Kind, op.Field)
+		if err != nil {
+			return false, err
+		}
+		f = newField(decl.Class)
+		r.fields[op.Field] = f
+	}
+	changed := f.apply(op)
+	if op.HLC > r.HLC {
+		r.HLC = op.HLC
+		changed = true
+	}
+	return changed || !ok, nil
+}
+
+func newField(c model.Class) field {
+	switch c {
+	case model.ClassSet:
+		return &setField{}
+	case model.ClassLog:
+		return &logField{}
+	}
+	return &register{}
+}
+
+// Deleted reports the shown value of the deleted register.
+func (r *Record) Deleted() bool {
+	reg, ok := r.fields[model.FieldDeleted].(*register)
+	return ok && len(reg.siblings) > 0 && string(reg.siblings[0].Value) == "true"
+}
+
+// Value returns the shown value of register name (nil when the field is
+// absent, not a register, or has no sibling).
+func (r *Record) Value(name string) json.RawMessage {
+	reg, ok := r.fields[name].(*register)
+	if !ok || len(reg.siblings) == 0 {
+		return nil
+	}
+	return reg.siblings[0].Value
+}
+
+// Siblings returns the siblings of register name, shown value first.
+// The caller must not modify them.
+func (r *Record) Siblings(name string) []Entry {
+	reg, ok := r.fields[name].(*register)
+	if !ok {
+		return nil
+	}
+	return reg.siblings
+}
+
+// Elements returns the present elements of set name, sorted by byte order.
+func (r *Record) Elements(name string) []string {
+	s, ok := r.fields[name].(*setField)
+	if !ok {
+		return nil
+	}
+	return s.present()
+}
+
+// Entries returns the entries of log name in (hlc, device, op) order.
+// The caller must not modify them.
+func (r *Record) Entries(name string) []Entry {
+	l, ok := r.fields[name].(*logField)
+	if !ok {
+		return nil
+	}
+	return l.entries
+}
+
+// Conflicts returns the names of the registers (deleted included) that
+// hold more than one sibling, sorted.
+func (r *Record) Conflicts() []string {
+	var names []string
+	for name, f := range r.fields {
+		if reg, ok := f.(*register); ok && len(reg.siblings) > 1 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// FieldNames returns the names of the fields received so far, sorted.
+func (r *Record) FieldNames() []string {
+	names := make([]string, 0, len(r.fields))
+	for name := range r.fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Clone returns a deep copy of r.
+func (r *Record) Clone() *Record {
+	c := &Record{ID: r.ID, Kind: r.Kind, HLC: r.HLC, fields: make(map[string]field, len(r.fields))}
+	for name, f := range r.fields {
+		c.fields[name] = f.clone()
+	}
+	return c
+}
+
+// Merge joins other's state into r, as if r had received every op other
+// received: the state-based form of the merge, commutative, associative
+// and idempotent. Both must be the same record.
+func (r *Record) Merge(other *Record) error {
+	if other.ID != r.ID || other.Kind != r.Kind {
+		return model.Errorf(model.CodeKindMismatch, "Cannot merge record %s (%s) into %s (%s).", other.ID, other.Kind, r.ID, r.Kind)
+	}
+	if other.HLC > r.HLC {
+		r.HLC = other.HLC
+	}
+	for name, of := range other.fields {
+		if f, ok := r.fields[name]; ok {
+			f.merge(of)
+		} else {
+			r.fields[name] = of.clone()
+		}
+	}
+	return nil
+}
