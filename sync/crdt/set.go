@@ -22,6 +22,12 @@ type element struct {
 	removed []string
 }
 
+// elementSnapshot is the stored form of an element.
+type elementSnapshot struct {
+	Live    []string `json:"live,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+}
+
 func (s *setField) elem(value json.RawMessage) *element {
 	var name string
 	_ = json.Unmarshal(value, &name) // Validate guarantees a string.
