@@ -1,0 +1,89 @@
+package access
+
+import (
+	"encoding/json"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/crdt"
+)
+
+// Write describes one op about to be applied, for CheckWrite.
+type Write struct {
+	Op *crdt.Op
+	// Exists is false when the record has no scope at the server yet.
+	Exists bool
+	// Before is the record's scope before the op (when Exists).
+	Before Scope
+	// After is the record's scope once the op is applied.
+	After Scope
+	// Shown returns the record's current shown value of a register (nil
+	// when unset or when the record is new).
+	Shown func(field string) json.RawMessage
+}
+
+// CheckWrite decides whether p may apply w.Op: p's role writes the field
+// (or redacts its entries), p may write the record both where it is and
+// where the op puts it, a scope field already set is changed only by its
+// change writers, and restricted values are set or replaced only by their
+// roles. A refusal is an *model.Error with CodeForbidden.
+func CheckWrite(s *model.Schema, p *Principal, w Write) error {
+	op := w.Op
+	f, err := s.Field(op.Kind, op.Field)
+	if err != nil {
+		return err
+	}
+	writers := f.Writers
+	if op.Action == model.ActionRedact {
+		writers = f.Redactors
+	}
+	if w.Exists && f.ChangeWriters != nil && op.Field == s.Kinds[op.Kind].Scope {
+		writers = f.ChangeWriters
+	}
+	if !p.Syncs() || !model.HasRole(writers, p.Role) {
+		return forbidden("Your role (%s) may not write %q of a %s.", p.Role, op.Field, op.Kind)
+	}
+	if w.Exists && !canWrite(p, w.Before) || !canWrite(p, w.After) {
+		return forbidden("You may not write this record.")
+	}
+	return checkRestricted(p, f, w)
+}
+
+// canWrite: whoever reads a record may write it; a visitor also writes the
+// identifications they created, and creates them for their week's host
+// team, without reading them.
+func canWrite(p *Principal, s Scope) bool {
+	if CanRead(p, s) {
+		return true
+	}
+	if p.Role != model.RoleVisitor || s.Kind != model.KindIdentification {
+		return false
+	}
+	return s.Creator == p.User && s.Team != "" && s.Team == p.WeekHostTeam
+}
+
+func checkRestricted(p *Principal, f *model.Field, w Write) error {
+	if len(f.RestrictedValues) == 0 || w.Op.Action != model.ActionSet {
+		return nil
+	}
+	if roles, ok := f.RestrictedValues[stringValue(w.Op.Value)]; ok && !model.HasRole(roles, p.Role) {
+		return forbidden("Only %v may set %q to %s.", roles, w.Op.Field, w.Op.Value)
+	}
+	if w.Shown != nil {
+		if roles, ok := f.RestrictedValues[stringValue(w.Shown(w.Op.Field))]; ok && !model.HasRole(roles, p.Role) {
+			return forbidden("%q is %s; only %v may change it.", w.Op.Field, w.Shown(w.Op.Field), roles)
+		}
+	}
+	return nil
+}
+
+func stringValue(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+func forbidden(format string, args ...any) error {
+	return model.Errorf(model.CodeForbidden, format, args...)
+}

@@ -1,0 +1,88 @@
+// Package protocol holds the push and pull rules of the wire protocol
+// (DESIGN §5) independent of HTTP and JSON wire types: per-op results,
+// duplicate and id-conflict detection, the scope rule for a record's first
+// op, clock-skew re-stamping, access checks on every op pushed and pulled,
+// opaque cursors and pages. It declares the Store it needs.
+//
+// Invariants: every op of a push gets exactly one result, in order; an op
+// is applied only if its result says applied, and a push returns only after
+// the store made every applied op durable; every op of a pull is checked
+// against the caller's access at the time of the pull.
+package protocol
+
+import (
+	"context"
+
+	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
+	"github.com/fieldsync/fieldsync/sync/hlc"
+)
+
+// Store is the storage the protocol needs. server/store implements it on
+// badger; a replicated log could implement it too (DESIGN §9).
+type Store interface {
+	// Commit hands ops to the store's single writer. For each op, in
+	// order, the writer calls decide with a view that includes every op
+	// applied before it (of this call and of other calls gathered into
+	// the same group commit); it applies, indexes and sequences the ops
+	// decide accepts, makes them durable, and only then returns one
+	// Result per op.
+	Commit(ctx context.Context, ops []Pending, decide Decide) ([]Result, error)
+	// Feed returns up to limit feed entries with sequence > after from the
+	// given buckets (or from the global feed when all), in sequence order,
+	// the last sequence it read, and whether more entries follow.
+	Feed(ctx context.Context, buckets []string, all bool, after uint64, limit int) (FeedPage, error)
+	// HostedWeeks returns the ids of the action weeks hosted by teams.
+	HostedWeeks(ctx context.Context, teams []string) ([]string, error)
+	// LastSeq returns the greatest committed sequence number.
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Pending is an op on its way to the writer.
+type Pending struct {
+	Op crdt.Op
+	// DeviceHLC is the stamp the device gave the op, kept for audit when
+	// the server re-stamped it (zero otherwise).
+	DeviceHLC hlc.Timestamp
+}
+
+// Tx is the writer's view of the store while it decides one op.
+type Tx interface {
+	// Op returns the stored op with id, whether its value was redacted,
+	// and whether it exists.
+	Op(id string) (op crdt.Op, redacted bool, ok bool, err error)
+	// Record returns the record's state and scope, if the record exists.
+	Record(id string) (*RecordState, bool, error)
+	// HostTeam returns an action week's host team ("" when unknown).
+	HostTeam(week string) (string, error)
+}
+
+// RecordState is a stored record: its merged state and its scope.
+type RecordState struct {
+	Record *crdt.Record
+	Scope  access.Scope
+}
+
+// Decide returns the result for one op; when its status is applied the
+// store applies the op.
+type Decide func(tx Tx, p *Pending) Result
+
+// FeedEntry is one entry of a feed: an op (JSON holds its served form), or,
+// when Drop is set, the notice that the record left Bucket.
+type FeedEntry struct {
+	Seq    uint64
+	Bucket string
+	Record string
+	JSON   []byte
+	Drop   bool
+	// Scope is the record's scope now (at the time of the read).
+	Scope access.Scope
+}
+
+// FeedPage is what Store.Feed returns.
+type FeedPage struct {
+	Entries []FeedEntry
+	// Last is the greatest sequence read (after when nothing was read).
+	Last uint64
+	More bool
+}
