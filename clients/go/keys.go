@@ -1,0 +1,71 @@
+package fieldsync
+
+import "encoding/binary"
+
+// The local keyspace (one badger directory, Options.Dir/db):
+//
+//	m/device                 this device's id (generated on first Open)
+//	m/session                tokens and the logged-in user (JSON)
+//	m/cursor                 the pull cursor
+//	m/clock                  the HLC's last stamp (8 bytes, big endian)
+//	m/lastsync               when the last Sync completed (RFC 3339)
+//	m/resync                 set while a full re-pull after 410 is running
+//	r/<record>               record state (crdt.Record.MarshalBinary)
+//	k/<kind>/<record>        kind index
+//	c/<record>               conflict index: records with register conflicts
+//	o/<record>/<field>/<op>  every op of the record held locally (canonical JSON)
+//	q/<seq>                  outbox: own ops not yet answered, in write order
+//	p/<op>                   outbox index: op id → seq
+//	x/<seq>                  quarantine: rejected ops with code and message
+//	v/<record>               records not yet seen again during a resync
+const (
+	keyDevice   = "m/device"
+	keySession  = "m/session"
+	keyCursor   = "m/cursor"
+	keyClock    = "m/clock"
+	keyLastSync = "m/lastsync"
+	keyResync   = "m/resync"
+
+	prefixRecord     = "r/"
+	prefixKind       = "k/"
+	prefixConflict   = "c/"
+	prefixOp         = "o/"
+	prefixOutbox     = "q/"
+	prefixOutboxID   = "p/"
+	prefixQuarantine = "x/"
+	prefixResync     = "v/"
+)
+
+func recordKey(id string) []byte          { return []byte(prefixRecord + id) }
+func kindKey(kind, id string) []byte      { return []byte(prefixKind + kind + "/" + id) }
+func kindPrefix(kind string) []byte       { return []byte(prefixKind + kind + "/") }
+func conflictKey(id string) []byte        { return []byte(prefixConflict + id) }
+func recordOpsPrefix(rec string) []byte   { return []byte(prefixOp + rec + "/") }
+func outboxIDKey(op string) []byte        { return []byte(prefixOutboxID + op) }
+func resyncKey(rec string) []byte         { return []byte(prefixResync + rec) }
+func fieldOpsPrefix(rec, f string) []byte { return []byte(prefixOp + rec + "/" + f + "/") }
+
+func opKey(rec, field, op string) []byte {
+	return []byte(prefixOp + rec + "/" + field + "/" + op)
+}
+
+func outboxKey(seq uint64) []byte     { return seqKey(prefixOutbox, seq) }
+func quarantineKey(seq uint64) []byte { return seqKey(prefixQuarantine, seq) }
+
+func seqKey(prefix string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefix), seq)
+}
+
+// seqOf returns the sequence number of an outbox or quarantine key.
+func seqOf(key []byte) uint64 {
+	return binary.BigEndian.Uint64(key[len(key)-8:])
+}
+
+func encodeSeq(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func decodeSeq(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}

@@ -1,0 +1,131 @@
+package fieldsync
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/fieldsync/fieldsync/model"
+)
+
+// Limits of the wire protocol the SDK stays within (DESIGN §5).
+const (
+	// MaxPushBatch is the most ops the server accepts in one push.
+	MaxPushBatch = 1000
+	// MaxPushBytes bounds a push body: the server refuses bodies over
+	// 4 MiB, and the SDK leaves room for the envelope.
+	MaxPushBytes = 4<<20 - 64<<10
+	// MaxPullLimit is the largest pull page the server serves.
+	MaxPullLimit = 5000
+)
+
+// Defaults of Options.
+const (
+	DefaultPushBatch      = 500
+	DefaultPushBytes      = 1 << 20
+	DefaultPullLimit      = 1000
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultSyncInterval   = 5 * time.Minute
+	DefaultMaxAttempts    = 5
+)
+
+// Options configure Open. Only ServerURL is needed to sync; a zero Options
+// opens a replica that works offline.
+type Options struct {
+	// ServerURL is the server's base URL, such as https://sync.example.org.
+	ServerURL string
+	// DeviceName is shown to administrators in the device list.
+	DeviceName string
+	// HTTPClient sends every request (nil: a client of its own). Its
+	// Timeout should be zero: the SDK bounds each request with
+	// RequestTimeout and keeps the event stream open indefinitely.
+	HTTPClient *http.Client
+	// Logger receives the SDK's and badger's logs (nil: discarded). Logs
+	// never hold record content or tokens.
+	Logger *slog.Logger
+	// Now is the device's wall clock (nil: time.Now).
+	Now func() time.Time
+	// Schema is the record schema (nil: model.DefaultSchema()).
+	Schema *model.Schema
+	// EncryptionKey turns on badger's encryption at rest: 16, 24 or 32
+	// bytes (nil: off). A replica written with a key opens only with it.
+	EncryptionKey []byte
+
+	// PushBatch is the most ops per push (0: DefaultPushBatch; at most
+	// MaxPushBatch).
+	PushBatch int
+	// PushBytes bounds a push body in bytes (0: DefaultPushBytes; at most
+	// MaxPushBytes).
+	PushBytes int
+	// PullLimit is the page size asked of the server (0:
+	// DefaultPullLimit; at most MaxPullLimit).
+	PullLimit int
+
+	// RequestTimeout bounds one request (0: DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	// Backoff is the retry policy after network errors, 5xx and 429
+	// (zero fields: DefaultBackoff's).
+	Backoff Backoff
+	// MaxAttempts is how many times Sync tries in a row without progress
+	// before returning a transient error (0: DefaultMaxAttempts).
+	MaxAttempts int
+	// SyncInterval is how often Run syncs while nothing pokes it (0:
+	// DefaultSyncInterval).
+	SyncInterval time.Duration
+	// DisableEvents stops Run from listening to GET /v1/sync/events; it
+	// then syncs after local writes and every SyncInterval.
+	DisableEvents bool
+}
+
+// withDefaults fills in the zero fields and checks the rest.
+func (o Options) withDefaults() (Options, error) {
+	if o.ServerURL != "" {
+		u, err := url.Parse(o.ServerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, fmt.Errorf("check options: ServerURL %q must be an http or https URL", o.ServerURL)
+		}
+		o.ServerURL = strings.TrimRight(o.ServerURL, "/")
+	}
+	switch len(o.EncryptionKey) {
+	case 0, 16, 24, 32:
+	default:
+		return o, fmt.Errorf("check options: EncryptionKey has %d bytes; it must have 16, 24 or 32", len(o.EncryptionKey))
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Schema == nil {
+		o.Schema = model.DefaultSchema()
+	}
+	o.PushBatch = clampInt(o.PushBatch, DefaultPushBatch, MaxPushBatch)
+	o.PushBytes = clampInt(o.PushBytes, DefaultPushBytes, MaxPushBytes)
+	o.PullLimit = clampInt(o.PullLimit, DefaultPullLimit, MaxPullLimit)
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	o.Backoff = o.Backoff.withDefaults()
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = DefaultSyncInterval
+	}
+	return o, nil
+}
+
+// clampInt returns def for v <= 0 and at most limit otherwise.
+func clampInt(v, def, limit int) int {
+	if v <= 0 {
+		return def
+	}
+	return min(v, limit)
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/fieldsync/fieldsync/api"
+	"github.com/fieldsync/fieldsync/model"
+)
+
+// createTeam handles POST /v1/admin/teams.
+func (s *Server) createTeam(c *fiber.Ctx) error {
+	var req api.CreateTeamRequest
+	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
+		return err
+	}
+	req.Name, req.Region = strings.TrimSpace(req.Name), strings.TrimSpace(req.Region)
+	if req.Name == "" || len(req.Name) > 200 || len(req.Region) > 200 {
+		return model.Errorf(model.CodeInvalidRequest, "A team needs a name (at most 200 characters) and optionally a region.")
+	}
+	t := model.Team{ID: newID(), Name: req.Name, Region: req.Region, CreatedAt: s.now().UTC()}
+	if err := s.db.CreateTeam(c.UserContext(), t); err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(t)
+}
+
+// listTeams handles GET /v1/admin/teams.
+func (s *Server) listTeams(c *fiber.Ctx) error {
+	teams, err := s.db.ListTeams(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"teams": nonNil(teams)})
+}
+
+// newID returns a new time-ordered UUID in canonical lowercase form.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,107 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/access"
+)
+
+// Authenticate checks an access token and returns who it acts for. Beyond
+// ParseAccess's checks, the token's family must not be revoked
+// (CodeUnauthorized, or CodeTokenReused if revoked for reuse), its device
+// must exist, belong to its user and not be revoked (CodeDeviceRevoked),
+// its user must exist, and a visitor's grant must not have ended
+// (CodeGrantExpired). It reads the family, the device and the user once
+// each. The caller fills in Principal.WeekHostTeam.
+func (s *Service) Authenticate(ctx context.Context, accessToken string) (*access.Principal, error) {
+	c, err := s.ParseAccess(accessToken)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.loadChain(ctx, c.User, c.Device, c.Family)
+	if err != nil {
+		return nil, err
+	}
+	if err := ch.deviceAndGrant(s.now()); err != nil {
+		return nil, err
+	}
+	if err := ch.familyOpen(); err != nil {
+		return nil, err
+	}
+	return principalOf(&ch.user, &ch.device), nil
+}
+
+// principalOf returns the principal of u on d.
+func principalOf(u *model.User, d *model.Device) *access.Principal {
+	p := &access.Principal{
+		User: u.ID, Device: d.ID, Role: u.Role,
+		Teams: slices.Clone(u.Teams), ActionWeek: u.ActionWeek,
+	}
+	if u.ValidUntil != nil {
+		p.ValidUntil = *u.ValidUntil
+	}
+	return p
+}
+
+// chain is what a token stands on: its family, device and user.
+type chain struct {
+	family model.TokenFamily
+	device model.Device
+	user   model.User
+}
+
+// loadChain reads the family, device and user a token names and checks
+// they agree with each other; anything missing or mismatched is
+// CodeUnauthorized.
+func (s *Service) loadChain(ctx context.Context, user, device, family string) (chain, error) {
+	var c chain
+	var err error
+	if c.family, err = s.Store.Family(ctx, family); err != nil {
+		return chain{}, chainErr("load token family", err)
+	}
+	if c.device, err = s.Store.Device(ctx, device); err != nil {
+		return chain{}, chainErr("load device", err)
+	}
+	if c.user, err = s.Store.User(ctx, user); err != nil {
+		return chain{}, chainErr("load user", err)
+	}
+	if c.family.User != user || c.family.Device != device || c.device.User != user || c.user.ID != user {
+		return chain{}, errSessionEnded()
+	}
+	return c, nil
+}
+
+// chainErr maps a missing link to CodeUnauthorized and wraps the rest.
+func chainErr(what string, err error) error {
+	if isNotFound(err) {
+		return errSessionEnded()
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// deviceAndGrant refuses a revoked device or an ended visitor grant: the
+// answers that make a client wipe its data, so they come first.
+func (c *chain) deviceAndGrant(now time.Time) error {
+	if c.device.Revoked() {
+		return errDeviceRevoked()
+	}
+	if grantEnded(&c.user, now) {
+		return errGrantExpired()
+	}
+	return nil
+}
+
+// familyOpen refuses a revoked family.
+func (c *chain) familyOpen() error {
+	if c.family.RevokedAt == nil {
+		return nil
+	}
+	if c.family.Reason == reasonReuse {
+		return errTokenReused()
+	}
+	return errSessionEnded()
+}

@@ -1,0 +1,20 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fieldsync/fieldsync/api"
+)
+
+// refresh handles POST /v1/auth/refresh: rotates the refresh token.
+func (s *Server) refresh(c *fiber.Ctx) error {
+	var req api.RefreshRequest
+	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
+		return err
+	}
+	sess, err := s.auth.Refresh(c.UserContext(), req.RefreshToken, c.IP())
+	if err != nil {
+		return err
+	}
+	return c.JSON(tokenResponse(sess))
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fieldsync/fieldsync/sync/protocol"
+)
+
+// Config is everything `fieldsync serve` can be told, from flags and
+// FIELDSYNC_* environment variables (a flag wins over the environment).
+type Config struct {
+	Addr              string
+	DataDir           string
+	Demo              bool
+	AdminPassword     string
+	EncryptionKeyFile string
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	RefreshGrace      time.Duration
+	Issuer            string
+	Audience          string
+	Limits            protocol.Limits
+	BodyLimit         int
+	MaxDepth          int
+	LogLevel          string
+	LogFormat         string
+	ShutdownTimeout   time.Duration
+}
+
+// DefaultConfig returns the defaults of DESIGN §5.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./data",
+		AccessTTL:       15 * time.Minute,
+		RefreshTTL:      30 * 24 * time.Hour,
+		RefreshGrace:    30 * time.Second,
+		Issuer:          "fieldsync",
+		Audience:        "fieldsync",
+		Limits:          protocol.DefaultLimits,
+		BodyLimit:       4 << 20,
+		MaxDepth:        32,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 20 * time.Second,
+	}
+}
+
+// ParseFlags reads args (without the program and subcommand names) over the
+// environment over the defaults, and validates the result.
+func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	env := envReader{getenv: getenv}
+	fs.StringVar(&c.Addr, "addr", env.str("FIELDSYNC_ADDR", c.Addr), "listen address (FIELDSYNC_ADDR)")
+	fs.StringVar(&c.DataDir, "data", env.str("FIELDSYNC_DATA", c.DataDir), "data directory (FIELDSYNC_DATA)")
+	fs.BoolVar(&c.Demo, "demo", env.boolean("FIELDSYNC_DEMO", c.Demo), "seed demo teams, users and records into an empty store (FIELDSYNC_DEMO)")
+	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", env.str("FIELDSYNC_ENCRYPTION_KEY_FILE", c.EncryptionKeyFile), "file holding the AES key for encryption at rest (FIELDSYNC_ENCRYPTION_KEY_FILE)")
+	fs.DurationVar(&c.AccessTTL, "access-ttl", env.duration("FIELDSYNC_ACCESS_TTL", c.AccessTTL), "access token lifetime (FIELDSYNC_ACCESS_TTL)")
+	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", env.duration("FIELDSYNC_REFRESH_TTL", c.RefreshTTL), "refresh token lifetime (FIELDSYNC_REFRESH_TTL)")
+	fs.DurationVar(&c.RefreshGrace, "refresh-grace", env.duration("FIELDSYNC_REFRESH_GRACE", c.RefreshGrace), "grace period for a re-sent refresh token, 0s disables (FIELDSYNC_REFRESH_GRACE)")
+	fs.DurationVar(&c.Limits.MaxSkew, "max-skew", env.duration("FIELDSYNC_MAX_SKEW", c.Limits.MaxSkew), "ops stamped further ahead are re-stamped (FIELDSYNC_MAX_SKEW)")
+	fs.IntVar(&c.Limits.MaxOps, "max-ops", env.integer("FIELDSYNC_MAX_OPS", c.Limits.MaxOps), "most ops per push (FIELDSYNC_MAX_OPS)")
+	fs.IntVar(&c.Limits.MaxPull, "max-pull", env.integer("FIELDSYNC_MAX_PULL", c.Limits.MaxPull), "largest pull page (FIELDSYNC_MAX_PULL)")
+	fs.IntVar(&c.BodyLimit, "body-limit", env.integer("FIELDSYNC_BODY_LIMIT", c.BodyLimit), "largest request body in bytes (FIELDSYNC_BODY_LIMIT)")
+	fs.IntVar(&c.MaxDepth, "max-depth", env.integer("FIELDSYNC_MAX_DEPTH", c.MaxDepth), "deepest JSON nesting accepted (FIELDSYNC_MAX_DEPTH)")
+	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
+	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
+	if err := env.err(); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c.Validate()
+}
+
+// Validate checks the configuration and says what to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q is not host:port", c.Addr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data must name a directory"))
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--access-ttl %s must be between 1m and 24h", c.AccessTTL))
+	}
+	if c.RefreshTTL < c.AccessTTL {
+		errs = append(errs, fmt.Errorf("--refresh-ttl %s must be at least --access-ttl", c.RefreshTTL))
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--refresh-grace %s must be between 0s and 10m", c.RefreshGrace))
+	}
+	if c.Limits.MaxOps < 1 || c.Limits.MaxPull < 1 || c.BodyLimit < 1024 || c.MaxDepth < 2 {
+		errs = append(errs, errors.New("--max-ops, --max-pull must be positive, --body-limit at least 1024 and --max-depth at least 2"))
+	}
+	if c.Limits.DefaultPull > c.Limits.MaxPull {
+		c.Limits.DefaultPull = c.Limits.MaxPull
+	}
+	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// envReader reads typed FIELDSYNC_* variables, remembering the first
+// malformed one.
+type envReader struct {
+	getenv func(string) string
+	bad    []error
+}
+
+func (e *envReader) str(name, def string) string {
+	if v := e.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *envReader) duration(name string, def time.Duration) time.Duration {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.bad = append(e.bad, fmt.Errorf("%s=%q is not a Go duration such as 30s or 15m", name, v))
+		return def
+	}
+	return d
+}
+
+func (e *envReader) integer(name string, def int) int {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.bad = append(e.bad, fmt.Errorf("%s=%q is not an integer", name, v))
+		return def
+	}
+	return n
+}
+
+func (e *envReader) boolean(name string, def bool) bool {
+	v := strings.ToLower(e.getenv(name))
+	switch v {
+	case "":
+		return def
+	case "1", "true", "yes":
+		return true
+	case "0", "false", "no":
+		return false
+	}
+	e.bad = append(e.bad, fmt.Errorf("%s=%q is not true or false", name, v))
+	return def
+}
+
+func (e *envReader) err() error { return errors.Join(e.bad...) }

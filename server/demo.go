@@ -1,0 +1,284 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/auth"
+	"github.com/fieldsync/fieldsync/server/store"
+	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/hlc"
+	"github.com/fieldsync/fieldsync/sync/protocol"
+)
+
+// DemoPassword is the password of every demo user.
+const DemoPassword = "fieldsync-demo"
+
+// demoUser is a demo account and the device its seeded ops come from.
+type demoUser struct {
+	name  string
+	role  model.Role
+	teams []string
+	p     *access.Principal
+	clock *hlc.Clock
+}
+
+// seedDemo fills an empty store with two teams, a user of each role, an
+// action week with a visitor and site visits, and a few dozen
+// identifications, some with conflicting edits. Every record is written as
+// ops through the protocol, as tablets would. It does nothing (and returns
+// false) when teams already exist.
+func seedDemo(ctx context.Context, db *store.DB, svc *protocol.Service, now func() time.Time) (bool, error) {
+	teams, err := db.ListTeams(ctx)
+	if err != nil || len(teams) > 0 {
+		return false, err
+	}
+	d := &demo{ctx: ctx, db: db, svc: svc, now: now, rng: rand.New(rand.NewPCG(2026, 11))}
+	steps := []func() error{d.seedTeams, d.seedUsers, d.actionWeek, d.identifications, d.siteVisits}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+type demo struct {
+	ctx   context.Context
+	db    *store.DB
+	svc   *protocol.Service
+	now   func() time.Time
+	rng   *rand.Rand
+	north model.Team
+	south model.Team
+	users map[string]*demoUser
+	week  string
+}
+
+func (d *demo) seedTeams() error {
+	d.north = model.Team{ID: newID(), Name: "Mobile team North", Region: "Shkodër", CreatedAt: d.now().UTC()}
+	d.south = model.Team{ID: newID(), Name: "Mobile team South", Region: "Vlorë", CreatedAt: d.now().UTC()}
+	for _, t := range []model.Team{d.north, d.south} {
+		if err := d.db.CreateTeam(d.ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demo) seedUsers() error {
+	hash, err := auth.HashPassword(DemoPassword)
+	if err != nil {
+		return err
+	}
+	d.users = map[string]*demoUser{}
+	for _, u := range []demoUser{
+		{name: "supervisor", role: model.RoleSupervisor},
+		{name: "lead.north", role: model.RoleTeamLead, teams: []string{d.north.ID}},
+		{name: "worker.north", role: model.RoleFieldWorker, teams: []string{d.north.ID}},
+		{name: "worker2.north", role: model.RoleFieldWorker, teams: []string{d.north.ID}},
+		{name: "lead.south", role: model.RoleTeamLead, teams: []string{d.south.ID}},
+		{name: "worker.south", role: model.RoleFieldWorker, teams: []string{d.south.ID}},
+		{name: "auditor", role: model.RoleAuditor},
+	} {
+		if err := d.addUser(u, hash, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demo) addUser(u demoUser, hash string, grant *model.User) error {
+	user := model.User{ID: newID(), Username: u.name, Role: u.role, PasswordHash: hash, Teams: nonNil(u.teams), CreatedAt: d.now().UTC()}
+	if grant != nil {
+		user.ActionWeek, user.ValidUntil = grant.ActionWeek, grant.ValidUntil
+	}
+	if err := d.db.CreateUser(d.ctx, user); err != nil {
+		return err
+	}
+	dev := model.Device{ID: newID(), User: user.ID, Name: u.name + "'s tablet", CreatedAt: d.now().UTC(), LastSeen: d.now().UTC()}
+	if err := d.db.PutDevice(d.ctx, dev); err != nil {
+		return err
+	}
+	u.p = &access.Principal{User: user.ID, Device: dev.ID, Role: u.role, Teams: user.Teams, ActionWeek: user.ActionWeek}
+	u.clock = hlc.NewClock(d.now, 0)
+	d.users[u.name] = &u
+	return nil
+}
+
+// op is one demo write.
+type op struct {
+	field, action string
+	value         any
+	base          []string
+}
+
+// write pushes ops for one record as user and fails on any rejection.
+func (d *demo) write(user, kind, record string, ops ...op) ([]string, error) {
+	u := d.users[user]
+	raw := make([]json.RawMessage, len(ops))
+	ids := make([]string, len(ops))
+	for i, o := range ops {
+		ids[i] = newID()
+		base := o.base
+		if base == nil {
+			base = []string{}
+		}
+		b, err := json.Marshal(map[string]any{"id": ids[i], "record": record, "kind": kind, "field": o.field,
+			"action": o.action, "value": o.value, "base": base, "hlc": u.clock.Now().String(), "device": u.p.Device})
+		if err != nil {
+			return nil, err
+		}
+		raw[i] = b
+	}
+	res, err := d.svc.Push(d.ctx, u.p, raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range res.Results {
+		if r.Status != protocol.StatusApplied {
+			return nil, fmt.Errorf("demo op %s on %s rejected: %s %s", r.ID, record, r.Code, r.Message)
+		}
+	}
+	return ids, nil
+}
+
+func (d *demo) actionWeek() error {
+	d.week = newID()
+	start := d.now().AddDate(0, 0, -3).Format(time.DateOnly)
+	end := d.now().AddDate(0, 0, 4).Format(time.DateOnly)
+	_, err := d.write("supervisor", model.KindActionWeek, d.week,
+		op{field: "name", action: "set", value: "Action week Shkodër–Munich"},
+		op{field: "origin_country", action: "set", value: "AL"},
+		op{field: "destination_country", action: "set", value: "DE"},
+		op{field: "starts_on", action: "set", value: start},
+		op{field: "ends_on", action: "set", value: end},
+		op{field: "host_team", action: "set", value: d.north.ID},
+		op{field: "towns", action: "add", value: "Shkodër"},
+		op{field: "towns", action: "add", value: "Koplik"},
+	)
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(DemoPassword)
+	if err != nil {
+		return err
+	}
+	until := d.now().AddDate(0, 0, 5).UTC()
+	return d.addUser(demoUser{name: "visitor.de", role: model.RoleVisitor}, hash, &model.User{ActionWeek: d.week, ValidUntil: &until})
+}
+
+var (
+	demoCountries   = []string{"AL", "AL", "AL", "XK", "MK", "RO", "UA", "NG", "BD", "MD"}
+	demoExploit     = []string{"sexual", "labour", "begging", "forced_criminality", "forced_marriage"}
+	demoChannels    = []string{"social_network", "messaging_app", "online_ad", "family", "acquaintance", "agency"}
+	demoStatuses    = []string{"potential", "potential", "presumed", "presumed", "withdrawn"}
+	demoLocations   = []string{"bus station", "border crossing point", "roadside bar", "family home", "construction site", "market"}
+	demoNoteOpeners = []string{"Met during outreach at the", "Referred by a social worker; first contact at the", "Spotted by the team near the"}
+)
+
+func (d *demo) pick(list []string) string { return list[d.rng.IntN(len(list))] }
+
+// identifications writes 36 identifications across the two teams; every
+// fifth gets concurrent edits of status by two tablets (a conflict for the
+// supervisors' review queue).
+func (d *demo) identifications() error {
+	codes := d.svc.Schema.Indicators.Codes()
+	for i := range 36 {
+		team, writer, region, prefix := d.north.ID, "worker.north", "Shkodër", "N"
+		if i%3 == 2 {
+			team, writer, region, prefix = d.south.ID, "worker.south", "Vlorë", "S"
+		}
+		id := newID()
+		child := d.rng.IntN(4) == 0
+		ageGroup, age := "adult", 19+d.rng.IntN(25)
+		if child {
+			ageGroup, age = "child", 13+d.rng.IntN(5)
+		}
+		ops := []op{
+			{field: "team", action: "set", value: team},
+			{field: "code", action: "set", value: fmt.Sprintf("%s-2026-%03d", prefix, i+1)},
+			{field: "status", action: "set", value: d.pick(demoStatuses)},
+			{field: "identifier_type", action: "set", value: "first_responder"},
+			{field: "encounter_date", action: "set", value: d.now().AddDate(0, 0, -d.rng.IntN(200)).Format(time.DateOnly)},
+			{field: "region", action: "set", value: region},
+			{field: "location", action: "set", value: d.pick(demoLocations)},
+			{field: "sex", action: "set", value: d.pick([]string{"female", "female", "male", "unknown"})},
+			{field: "age_group", action: "set", value: ageGroup},
+			{field: "age_estimate", action: "set", value: age},
+			{field: "citizenship", action: "set", value: d.pick(demoCountries)},
+			{field: "child_presumed", action: "set", value: child},
+			{field: "exploitation_types", action: "add", value: d.pick(demoExploit)},
+			{field: "recruitment_channels", action: "add", value: d.pick(demoChannels)},
+			{field: "indicators", action: "add", value: codes[d.rng.IntN(len(codes))]},
+			{field: "indicators", action: "add", value: codes[d.rng.IntN(len(codes))]},
+			{field: "notes", action: "append", value: map[string]string{"text": d.pick(demoNoteOpeners) + " " + d.pick(demoLocations) + "."}},
+		}
+		ids, err := d.write(writer, model.KindIdentification, id, ops...)
+		if err != nil {
+			return err
+		}
+		if i%5 == 0 {
+			if err := d.conflict(id, ids[2], team == d.north.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// conflict makes two tablets set status concurrently over the same base.
+func (d *demo) conflict(record, base string, north bool) error {
+	a, b := "worker.north", "lead.north"
+	if !north {
+		a, b = "worker.south", "lead.south"
+	}
+	if _, err := d.write(a, model.KindIdentification, record, op{field: "status", action: "set", value: "presumed", base: []string{base}}); err != nil {
+		return err
+	}
+	_, err := d.write(b, model.KindIdentification, record, op{field: "status", action: "set", value: "withdrawn", base: []string{base}})
+	return err
+}
+
+func (d *demo) siteVisits() error {
+	for i, town := range []string{"Shkodër", "Koplik", "Shkodër", "Vau i Dejës"} {
+		writer := "visitor.de"
+		if i%2 == 1 {
+			writer = "worker.north"
+		}
+		_, err := d.write(writer, model.KindSiteVisit, uuid.Must(uuid.NewV7()).String(),
+			op{field: "action_week", action: "set", value: d.week},
+			op{field: "town", action: "set", value: town},
+			op{field: "visited_on", action: "set", value: d.now().AddDate(0, 0, -i).Format(time.DateOnly)},
+			op{field: "participants", action: "add", value: "Bundespolizei liaison officer"},
+			op{field: "participants", action: "add", value: "State Police anti-trafficking unit"},
+			op{field: "summary", action: "set", value: "Meeting with the municipal social services and a school director about recruitment through messaging apps."},
+			op{field: "notes", action: "append", value: map[string]string{"text": "Two families reported offers of seasonal work abroad with advance travel costs."}},
+		)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoBanner tells a newcomer how to log in.
+func demoBanner(addr string) string {
+	return fmt.Sprintf(`
+Demo data is ready. Every demo user's password is %q:
+  supervisor      national supervisor (reviews everything)
+  lead.north      team lead, Mobile team North
+  worker.north    field worker, Mobile team North (also worker2.north)
+  lead.south      team lead, Mobile team South (also worker.south)
+  visitor.de      action-week visitor (site visits only)
+  auditor         reads the audit log, never record content
+Try:
+  curl -s -X POST http://%s/v1/auth/login -d '{"username":"supervisor","password":"%s"}' -H 'Content-Type: application/json'
+`, DemoPassword, addr, DemoPassword)
+}

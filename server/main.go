@@ -1,0 +1,174 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/auth"
+	"github.com/fieldsync/fieldsync/server/store"
+	"github.com/fieldsync/fieldsync/sync/hlc"
+	"github.com/fieldsync/fieldsync/sync/protocol"
+)
+
+// Main runs `fieldsync serve`: ParseFlags, then Run, then Close.
+type Main struct {
+	Config Config
+	// Stdout receives what an operator must read once (the generated admin
+	// password, demo logins); logs go to Log.
+	Stdout io.Writer
+	Log    *slog.Logger
+	// Now is the wall clock (tests inject one).
+	Now func() time.Time
+
+	db     *store.DB
+	server *Server
+	ln     net.Listener
+	done   chan error
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{Config: DefaultConfig(), Stdout: os.Stdout, Now: time.Now}
+}
+
+// ParseFlags reads the serve flags and FIELDSYNC_* environment.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	if err := m.Config.ParseFlags(args, getenv); err != nil {
+		return fmt.Errorf("parse flags: %w", err)
+	}
+	if m.Log == nil {
+		m.Log = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Run opens the store, creates keys and the first admin when needed, seeds
+// demo data when asked, and starts serving. It returns once the server
+// listens; Wait reports when it stops.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Log == nil {
+		m.Log = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
+	}
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	key, err := readKeyFile(m.Config.EncryptionKeyFile)
+	if err != nil {
+		return err
+	}
+	schema := model.DefaultSchema()
+	m.db, err = store.Open(filepath.Join(m.Config.DataDir, "db"), store.Options{Schema: schema, Logger: m.Log, EncryptionKey: key, Now: m.Now})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	authSvc, err := m.authService()
+	if err != nil {
+		return err
+	}
+	syncSvc := &protocol.Service{Schema: schema, Store: m.db, Clock: hlc.NewClock(m.Now, 0), Now: m.Now, Limits: m.Config.Limits}
+	if err := m.bootstrap(ctx, authSvc, syncSvc); err != nil {
+		return err
+	}
+	m.server = New(m.Config, m.Log, m.db, authSvc, syncSvc, m.Now)
+	m.ln, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.server.app.Listener(m.ln) }()
+	m.Log.Info("fieldsync serving", "addr", m.ln.Addr().String(), "data", m.Config.DataDir, "encrypted", key != nil)
+	return nil
+}
+
+func (m *Main) authService() (*auth.Service, error) {
+	keys, err := auth.LoadOrCreateKeys(filepath.Join(m.Config.DataDir, "keys"))
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	return &auth.Service{
+		Store: m.db, Keys: keys, Issuer: m.Config.Issuer, Audience: m.Config.Audience,
+		AccessTTL: m.Config.AccessTTL, RefreshTTL: m.Config.RefreshTTL, RefreshGrace: m.Config.RefreshGrace, Now: m.Now,
+	}, nil
+}
+
+// bootstrap creates the first admin on an empty store and seeds demo data.
+func (m *Main) bootstrap(ctx context.Context, authSvc *auth.Service, syncSvc *protocol.Service) error {
+	generated, err := authSvc.EnsureAdmin(ctx, m.Config.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	if generated != "" {
+		fmt.Fprintf(m.Stdout, "Created the user admin with the password %s\nIt is shown only once; set FIELDSYNC_ADMIN_PASSWORD to choose it instead.\n", generated)
+	}
+	if !m.Config.Demo {
+		return nil
+	}
+	seeded, err := seedDemo(ctx, m.db, syncSvc, m.Now)
+	if err != nil {
+		return fmt.Errorf("seed demo data: %w", err)
+	}
+	if seeded {
+		fmt.Fprint(m.Stdout, demoBanner(m.Config.Addr))
+	}
+	return nil
+}
+
+// readKeyFile reads the encryption key: 32 bytes, raw or as 64 hex digits.
+func readKeyFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read encryption key file: %w", err)
+	}
+	if len(data) == 32 {
+		return data, nil
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("the encryption key file must hold 32 raw bytes or 64 hex digits (create one with: openssl rand -hex 32)")
+	}
+	return key, nil
+}
+
+// Addr returns the address the server listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Wait blocks until the server stops serving.
+func (m *Main) Wait() error { return <-m.done }
+
+// Close shuts down gracefully: stop accepting, end event streams, finish
+// in-flight requests, then close the store.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		errs = append(errs, m.server.Shutdown(ctx))
+	}
+	if m.db != nil {
+		errs = append(errs, m.db.Close())
+	}
+	return errors.Join(errs...)
+}

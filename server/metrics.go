@@ -1,0 +1,58 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// metrics are the Prometheus series of one server: counts and latencies,
+// never content or ids.
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.HistogramVec
+	ops         *prometheus.CounterVec
+	pushSeconds prometheus.Histogram
+	pulledOps   prometheus.Counter
+	logins      *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fieldsync_http_request_duration_seconds", Help: "HTTP requests by route and status.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"method", "route", "status"}),
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fieldsync_pushed_ops_total", Help: "Pushed ops by result status and rejection code.",
+		}, []string{"status", "code"}),
+		pushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fieldsync_push_duration_seconds", Help: "Push latency including the durable commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		pulledOps: prometheus.NewCounter(prometheus.CounterOpts{Name: "fieldsync_pulled_ops_total", Help: "Ops served by pulls."}),
+		logins:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldsync_logins_total", Help: "Logins by outcome."}, []string{"outcome"}),
+	}
+	m.registry.MustRegister(m.requests, m.ops, m.pushSeconds, m.pulledOps, m.logins,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeRequest(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// metricsHandler serves GET /metrics in the Prometheus text format.
+func (s *Server) metricsHandler() fiber.Handler {
+	h := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	return func(c *fiber.Ctx) error {
+		h(c.Context())
+		return nil
+	}
+}

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/access"
+)
+
+// route is one endpoint with its access policy. public routes need no
+// token; every other route lists the roles that may call it.
+type route struct {
+	method  string
+	path    string
+	public  bool
+	roles   []model.Role
+	handler fiber.Handler
+}
+
+var (
+	syncRoles    = []model.Role{model.RoleFieldWorker, model.RoleTeamLead, model.RoleVisitor, model.RoleSupervisor}
+	recordRoles  = []model.Role{model.RoleFieldWorker, model.RoleTeamLead, model.RoleVisitor, model.RoleSupervisor}
+	listRoles    = []model.Role{model.RoleFieldWorker, model.RoleTeamLead, model.RoleSupervisor}
+	adminRoles   = []model.Role{model.RoleAdmin}
+	managerRoles = []model.Role{model.RoleAdmin, model.RoleSupervisor}
+	revokeRoles  = []model.Role{model.RoleAdmin, model.RoleSupervisor, model.RoleTeamLead}
+)
+
+// routes is the route table: the single list of endpoints and who may call
+// them.
+func (s *Server) routes() []route {
+	return []route{
+		{method: fiber.MethodGet, path: "/healthz", public: true, handler: s.healthz},
+		{method: fiber.MethodGet, path: "/readyz", public: true, handler: s.readyz},
+		{method: fiber.MethodGet, path: "/metrics", public: true, handler: s.metricsHandler()},
+		{method: fiber.MethodPost, path: "/v1/auth/login", public: true, handler: s.login},
+		{method: fiber.MethodPost, path: "/v1/auth/refresh", public: true, handler: s.refresh},
+		{method: fiber.MethodGet, path: "/v1/schema", roles: model.Roles, handler: s.getSchema},
+		{method: fiber.MethodPost, path: "/v1/sync/push", roles: syncRoles, handler: s.push},
+		{method: fiber.MethodGet, path: "/v1/sync/pull", roles: syncRoles, handler: s.pull},
+		{method: fiber.MethodGet, path: "/v1/sync/events", roles: syncRoles, handler: s.events},
+		{method: fiber.MethodGet, path: "/v1/records", roles: listRoles, handler: s.listRecords},
+		{method: fiber.MethodGet, path: "/v1/records/:id", roles: recordRoles, handler: s.getRecord},
+		{method: fiber.MethodPost, path: "/v1/admin/teams", roles: adminRoles, handler: s.createTeam},
+		{method: fiber.MethodGet, path: "/v1/admin/teams", roles: managerRoles, handler: s.listTeams},
+		{method: fiber.MethodPost, path: "/v1/admin/users", roles: managerRoles, handler: s.createUser},
+		{method: fiber.MethodGet, path: "/v1/admin/users", roles: managerRoles, handler: s.listUsers},
+		{method: fiber.MethodGet, path: "/v1/admin/devices", roles: managerRoles, handler: s.listDevices},
+		{method: fiber.MethodPost, path: "/v1/devices/:id/revoke", roles: revokeRoles, handler: s.revokeDevice},
+	}
+}
+
+const principalKey = "principal"
+
+// policy authenticates the caller of a non-public route and refuses roles
+// the route does not list.
+func (s *Server) policy(r route) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if r.public {
+			return c.Next()
+		}
+		p, err := s.authenticate(c)
+		if err != nil {
+			return err
+		}
+		if !model.HasRole(r.roles, p.Role) {
+			return model.Errorf(model.CodeForbidden, "Your role (%s) may not use %s %s.", p.Role, r.method, r.path)
+		}
+		c.Locals(principalKey, p)
+		return c.Next()
+	}
+}
+
+// authenticate checks the bearer token and fills in what the access rules
+// need beyond the token: a visitor's host team.
+func (s *Server) authenticate(c *fiber.Ctx) (*access.Principal, error) {
+	h := c.Get(fiber.HeaderAuthorization)
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		return nil, model.Errorf(model.CodeUnauthorized, "This route needs an access token: send \"Authorization: Bearer <token>\".")
+	}
+	p, err := s.auth.Authenticate(c.UserContext(), token)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role == model.RoleVisitor {
+		if st, err := s.db.Record(c.UserContext(), p.ActionWeek); err == nil {
+			p.WeekHostTeam = st.Scope.HostTeam
+		}
+	}
+	if err := s.db.TouchDevice(c.UserContext(), p.Device, c.IP(), s.now()); err != nil {
+		s.log.Warn("touch device", "request_id", requestID(c), "err", err)
+	}
+	return p, nil
+}
+
+// principal returns the caller of an authenticated route.
+func principal(c *fiber.Ctx) *access.Principal {
+	p, _ := c.Locals(principalKey).(*access.Principal)
+	return p
+}

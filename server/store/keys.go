@@ -1,0 +1,177 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/fieldsync/fieldsync/sync/hlc"
+)
+
+// Key prefixes and fixed keys (doc.go documents the keyspace).
+const (
+	prefixOp        = "o/"
+	prefixFeed      = "f/"
+	prefixBucket    = "b/"
+	prefixRecordOps = "ro/"
+	prefixRecord    = "r/"
+	prefixSummary   = "rs/"
+	prefixHosted    = "h/"
+	prefixWeekHost  = "w/"
+
+	keySeq     = "m/seq"
+	keyRecords = "m/records"
+	keyLayout  = "m/layout"
+
+	prefixUser         = "u/"
+	prefixUsername     = "un/"
+	prefixTeam         = "t/"
+	prefixDevice       = "d/"
+	prefixUserDevice   = "du/"
+	prefixToken        = "rt/"
+	prefixFamily       = "rf/"
+	prefixDeviceFamily = "rfd/"
+)
+
+// idLen is the length of a canonical UUID.
+const idLen = 36
+
+func key(prefix, id string) []byte {
+	return append(append(make([]byte, 0, len(prefix)+len(id)), prefix...), id...)
+}
+
+func key2(prefix, a, b string) []byte {
+	k := make([]byte, 0, len(prefix)+len(a)+1+len(b))
+	return append(append(append(append(k, prefix...), a...), '/'), b...)
+}
+
+func seqKey(prefix string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(prefix)+8), prefix...), seq)
+}
+
+func feedKey(seq uint64) []byte { return seqKey(prefixFeed, seq) }
+
+// bucketPrefix is the prefix of bucket b's feed.
+func bucketPrefix(b string) []byte {
+	return append(append(append(make([]byte, 0, len(prefixBucket)+len(b)+9), prefixBucket...), b...), 0)
+}
+
+func bucketKey(b string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(bucketPrefix(b), seq)
+}
+
+// recordOpsPrefix is the prefix of record id's ro/ keys.
+func recordOpsPrefix(id string) []byte {
+	return append(key(prefixRecordOps, id), '/')
+}
+
+func recordOpKey(id string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(recordOpsPrefix(id), seq)
+}
+
+// seqOfKey returns the sequence number that ends a key.
+func seqOfKey(k []byte) uint64 {
+	if len(k) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[len(k)-8:])
+}
+
+func uint64Value(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func parseUint64(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("value of %d bytes is not a 64-bit number", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// dropMarker is the b/ value telling that record left the bucket.
+func dropMarker(record string) []byte {
+	return append([]byte{'D'}, record...)
+}
+
+// opMeta is the value of o/<op id>.
+type opMeta struct {
+	seq       uint64
+	redacted  bool
+	deviceHLC hlc.Timestamp
+	record    string
+}
+
+const opMetaLen = 1 + 8 + 8 + idLen
+
+func (m *opMeta) marshal() []byte {
+	b := make([]byte, 1, opMetaLen)
+	if m.redacted {
+		b[0] = 1
+	}
+	b = binary.BigEndian.AppendUint64(b, m.seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.deviceHLC))
+	return append(b, m.record...)
+}
+
+func (m *opMeta) unmarshal(b []byte) error {
+	if len(b) != opMetaLen {
+		return fmt.Errorf("op meta of %d bytes, want %d", len(b), opMetaLen)
+	}
+	m.redacted = b[0]&1 != 0
+	m.seq = binary.BigEndian.Uint64(b[1:9])
+	m.deviceHLC = hlc.Timestamp(binary.BigEndian.Uint64(b[9:17]))
+	m.record = string(b[17:])
+	return nil
+}
+
+// feedValue is the value of f/<seq>: the record id, then the op's JSON.
+func feedValue(record string, json []byte) []byte {
+	return append(append(make([]byte, 0, idLen+len(json)), record...), json...)
+}
+
+func splitFeedValue(v []byte) (record string, json []byte, err error) {
+	if len(v) < idLen {
+		return "", nil, fmt.Errorf("feed value of %d bytes is too short", len(v))
+	}
+	return string(v[:idLen]), v[idLen:], nil
+}
+
+// recordValue is the value of r/<id>: the creator, then the snapshot.
+func recordValue(creator string, snapshot []byte) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(creator)+len(snapshot)), uint64(len(creator)))
+	return append(append(b, creator...), snapshot...)
+}
+
+func splitRecordValue(v []byte) (creator string, snapshot []byte, err error) {
+	n, w := binary.Uvarint(v)
+	if w <= 0 || uint64(len(v)-w) < n {
+		return "", nil, errors.New("record value is malformed")
+	}
+	return string(v[w : w+int(n)]), v[w+int(n):], nil
+}
+
+// getValue returns a copy of key's value; badger.ErrKeyNotFound when
+// absent.
+func getValue(txn *badger.Txn, k []byte) ([]byte, error) {
+	item, err := txn.Get(k)
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+// getUint reads a 64-bit counter, 0 when absent.
+func getUint(txn *badger.Txn, k string) (uint64, error) {
+	v, err := getValue(txn, []byte(k))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", k, err)
+	}
+	n, err := parseUint64(v)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", k, err)
+	}
+	return n, nil
+}
