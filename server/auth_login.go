@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/api"
+	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
 )
 
@@ -13,15 +14,38 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
+	userKey, ipKey := "user:"+req.Username, "ip:"+c.IP()
+	if err := s.loginAllowed(userKey, ipKey); err != nil {
+		return err
+	}
 	sess, err := s.auth.Login(c.UserContext(), auth.LoginRequest{
 		Username: req.Username, Password: req.Password, DeviceID: req.DeviceID, DeviceName: req.DeviceName, IP: c.IP(),
 	})
 	if err != nil {
 		s.metrics.logins.WithLabelValues("failed").Inc()
+		if model.ErrorCode(err) == model.CodeInvalidCredentials {
+			s.loginLock.fail(userKey)
+			s.loginLock.fail(ipKey)
+		}
 		return err
 	}
+	s.loginLock.succeed(userKey)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	return c.JSON(tokenResponse(sess))
+}
+
+// loginAllowed refuses a login while the username or the IP is locked out
+// after repeated failures, or while the IP sends logins too fast.
+func (s *Server) loginAllowed(userKey, ipKey string) error {
+	for _, key := range []string{userKey, ipKey} {
+		if locked, left := s.loginLock.locked(key); locked {
+			return model.Errorf(model.CodeRateLimited, "Too many failed logins; try again in %d minutes.", int(left.Minutes())+1)
+		}
+	}
+	if !s.loginRate.allow(ipKey) {
+		return model.Errorf(model.CodeRateLimited, "Too many login attempts from this address; wait a minute.")
+	}
+	return nil
 }
 
 func tokenResponse(sess auth.Session) api.TokenResponse {

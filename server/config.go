@@ -32,6 +32,16 @@ type Config struct {
 	LogLevel          string
 	LogFormat         string
 	ShutdownTimeout   time.Duration
+	// UserRate and UserBurst bound each user's authenticated requests.
+	UserRate  float64
+	UserBurst int
+	// LoginRate and LoginBurst bound login attempts per client IP;
+	// LoginFailures failures within LoginLockout lock the username and
+	// the IP for LoginLockout.
+	LoginRate     float64
+	LoginBurst    int
+	LoginFailures int
+	LoginLockout  time.Duration
 }
 
 // DefaultConfig returns the defaults of DESIGN §5.
@@ -50,6 +60,12 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
+		UserRate:        50,
+		UserBurst:       100,
+		LoginRate:       1,
+		LoginBurst:      20,
+		LoginFailures:   5,
+		LoginLockout:    15 * time.Minute,
 	}
 }
 
@@ -71,6 +87,12 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.Limits.MaxPull, "max-pull", env.integer("FIELDSYNC_MAX_PULL", c.Limits.MaxPull), "largest pull page (FIELDSYNC_MAX_PULL)")
 	fs.IntVar(&c.BodyLimit, "body-limit", env.integer("FIELDSYNC_BODY_LIMIT", c.BodyLimit), "largest request body in bytes (FIELDSYNC_BODY_LIMIT)")
 	fs.IntVar(&c.MaxDepth, "max-depth", env.integer("FIELDSYNC_MAX_DEPTH", c.MaxDepth), "deepest JSON nesting accepted (FIELDSYNC_MAX_DEPTH)")
+	fs.Float64Var(&c.UserRate, "user-rate", env.float("FIELDSYNC_USER_RATE", c.UserRate), "requests per second per user (FIELDSYNC_USER_RATE)")
+	fs.IntVar(&c.UserBurst, "user-burst", env.integer("FIELDSYNC_USER_BURST", c.UserBurst), "request burst per user (FIELDSYNC_USER_BURST)")
+	fs.Float64Var(&c.LoginRate, "login-rate", env.float("FIELDSYNC_LOGIN_RATE", c.LoginRate), "login attempts per second per client IP (FIELDSYNC_LOGIN_RATE)")
+	fs.IntVar(&c.LoginBurst, "login-burst", env.integer("FIELDSYNC_LOGIN_BURST", c.LoginBurst), "login attempt burst per client IP (FIELDSYNC_LOGIN_BURST)")
+	fs.IntVar(&c.LoginFailures, "login-failures", env.integer("FIELDSYNC_LOGIN_FAILURES", c.LoginFailures), "failed logins before a lockout (FIELDSYNC_LOGIN_FAILURES)")
+	fs.DurationVar(&c.LoginLockout, "login-lockout", env.duration("FIELDSYNC_LOGIN_LOCKOUT", c.LoginLockout), "lockout after repeated failed logins (FIELDSYNC_LOGIN_LOCKOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -109,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull
+	}
+	if c.UserRate <= 0 || c.UserBurst < 1 || c.LoginRate <= 0 || c.LoginBurst < 1 || c.LoginFailures < 1 || c.LoginLockout <= 0 {
+		errs = append(errs, errors.New("--user-rate, --user-burst, --login-rate, --login-burst, --login-failures and --login-lockout must be positive"))
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
@@ -157,6 +182,19 @@ func (e *envReader) integer(name string, def int) int {
 		return def
 	}
 	return n
+}
+
+func (e *envReader) float(name string, def float64) float64 {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		e.bad = append(e.bad, fmt.Errorf("%s=%q is not a number", name, v))
+		return def
+	}
+	return f
 }
 
 func (e *envReader) boolean(name string, def bool) bool {

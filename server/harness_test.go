@@ -44,7 +44,7 @@ func (h *harness) start() {
 	h.t.Helper()
 	m := server.NewMain()
 	m.Stdout = io.Discard
-	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_LOG_LEVEL": "error"}
+	env := testEnv()
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", h.dir}, func(k string) string { return env[k] }); err != nil {
 		h.t.Fatal(err)
 	}
@@ -73,6 +73,13 @@ func (h *harness) restart() {
 	h.t.Helper()
 	h.stop()
 	h.start()
+}
+
+// testEnv is the environment of every test server: loopback tests log in
+// many users from one IP, faster than the production login limits allow.
+func testEnv() map[string]string {
+	return map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_LOG_LEVEL": "error",
+		"FIELDSYNC_LOGIN_RATE": "1000", "FIELDSYNC_LOGIN_BURST": "1000", "FIELDSYNC_USER_RATE": "10000", "FIELDSYNC_USER_BURST": "10000"}
 }
 
 // client is one device of one user.

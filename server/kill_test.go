@@ -53,8 +53,10 @@ type child struct {
 func startChild(t *testing.T, dir string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "FIELDSYNC_TEST_CHILD=1", "FIELDSYNC_DATA="+dir,
-		"FIELDSYNC_ADMIN_PASSWORD="+adminPassword, "FIELDSYNC_LOG_LEVEL=error")
+	cmd.Env = append(os.Environ(), "FIELDSYNC_TEST_CHILD=1", "FIELDSYNC_DATA="+dir)
+	for k, v := range testEnv() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

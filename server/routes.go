@@ -65,6 +65,9 @@ func (s *Server) policy(r route) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if !s.userRate.allow(p.User) {
+			return model.Errorf(model.CodeRateLimited, "Too many requests from your account; slow down and retry in a few seconds.")
+		}
 		if !model.HasRole(r.roles, p.Role) {
 			return model.Errorf(model.CodeForbidden, "Your role (%s) may not use %s %s.", p.Role, r.method, r.path)
 		}

@@ -36,6 +36,10 @@ type Server struct {
 	changes  *notifier
 	metrics  *metrics
 	shutdown chan struct{}
+
+	userRate  *limiter
+	loginRate *limiter
+	loginLock *lockout
 }
 
 // New builds the server over an open store.
@@ -43,6 +47,9 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 	s := &Server{
 		cfg: cfg, log: log, db: db, auth: authSvc, sync: syncSvc, schema: syncSvc.Schema, now: now,
 		changes: newNotifier(), metrics: newMetrics(), shutdown: make(chan struct{}),
+		userRate:  newLimiter(cfg.UserRate, cfg.UserBurst, now),
+		loginRate: newLimiter(cfg.LoginRate, cfg.LoginBurst, now),
+		loginLock: newLockout(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginLockout, now),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "fieldsync",
