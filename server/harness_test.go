@@ -30,11 +30,18 @@ type harness struct {
 	m    *server.Main
 	base string
 	http *http.Client
+	env  map[string]string
 }
 
 func startServer(t testing.TB) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), http: &http.Client{Timeout: 60 * time.Second}}
+	return startServerEnv(t, nil)
+}
+
+// startServerEnv starts a server with env overriding testEnv.
+func startServerEnv(t testing.TB, env map[string]string) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), http: &http.Client{Timeout: 60 * time.Second}, env: env}
 	h.start()
 	t.Cleanup(func() { h.stop() })
 	return h
@@ -45,6 +52,9 @@ func (h *harness) start() {
 	m := server.NewMain()
 	m.Stdout = io.Discard
 	env := testEnv()
+	for k, v := range h.env {
+		env[k] = v
+	}
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", h.dir}, func(k string) string { return env[k] }); err != nil {
 		h.t.Fatal(err)
 	}
