@@ -7,6 +7,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/sync/access"
 )
 
@@ -57,6 +58,7 @@ func (s *Server) revokeDevice(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Warn("device revoked", "device", id, "by", p.User)
+	s.record(c.UserContext(), event(c, audit.ActionDeviceRevoked, id, d.User))
 	return c.JSON(s.servedDevice(c.UserContext(), d))
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 )
 
 // createTeam handles POST /v1/admin/teams.
@@ -25,6 +26,7 @@ func (s *Server) createTeam(c *fiber.Ctx) error {
 	if err := s.db.CreateTeam(c.UserContext(), t); err != nil {
 		return err
 	}
+	s.record(c.UserContext(), event(c, audit.ActionTeamCreated, t.ID, ""))
 	return c.Status(http.StatusCreated).JSON(t)
 }
 

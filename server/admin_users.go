@@ -9,6 +9,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/server/auth"
 )
 
@@ -29,6 +30,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err := s.db.CreateUser(c.UserContext(), u); err != nil {
 		return err
 	}
+	s.record(c.UserContext(), event(c, audit.ActionUserCreated, u.ID, string(u.Role)))
 	return c.Status(http.StatusCreated).JSON(api.UserOf(u))
 }
 

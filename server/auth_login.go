@@ -5,6 +5,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/server/auth"
 )
 
@@ -27,9 +28,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 			s.loginLock.fail(userKey)
 			s.loginLock.fail(ipKey)
 		}
+		s.record(c.UserContext(), audit.Event{Action: audit.ActionLoginFailed, Object: req.Username, Detail: string(model.ErrorCode(err)), IP: c.IP()})
 		return err
 	}
 	s.loginLock.succeed(userKey)
+	s.record(c.UserContext(), audit.Event{Actor: sess.User.ID, Role: string(sess.User.Role), Device: sess.DeviceID, Action: audit.ActionLogin, IP: c.IP()})
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	return c.JSON(tokenResponse(sess))
 }

@@ -4,6 +4,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/api"
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 )
 
 // refresh handles POST /v1/auth/refresh: rotates the refresh token.
@@ -14,6 +16,9 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 	}
 	sess, err := s.auth.Refresh(c.UserContext(), req.RefreshToken, c.IP())
 	if err != nil {
+		if model.ErrorCode(err) == model.CodeTokenReused {
+			s.record(c.UserContext(), audit.Event{Action: audit.ActionTokenReused, Detail: "refresh token family revoked", IP: c.IP()})
+		}
 		return err
 	}
 	return c.JSON(tokenResponse(sess))

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/sync/access"
 )
 
@@ -21,6 +22,15 @@ func (s *Server) getRecord(c *fiber.Ctx) error {
 			return err
 		}
 		return model.Errorf(model.CodeNotFound, "There is no record %s you may read.", id)
+	}
+	if auditsReads(principal(c), st.Record.Kind) {
+		detail := "state"
+		if c.QueryBool("history") {
+			detail = "history"
+		}
+		if err := s.mustRecord(c.UserContext(), event(c, audit.ActionRecordRead, id, detail)); err != nil {
+			return err
+		}
 	}
 	if c.QueryBool("history") {
 		history, err := s.db.History(c.UserContext(), id)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/access"
 )
@@ -29,6 +30,11 @@ func (s *Server) listRecords(c *fiber.Ctx) error {
 	sums, next, err := s.db.ListRecords(c.UserContext(), f)
 	if err != nil {
 		return err
+	}
+	if p.Role == model.RoleSupervisor && len(sums) > 0 {
+		if err := s.mustRecord(c.UserContext(), event(c, audit.ActionRecordsListed, "", strconv.Itoa(len(sums))+" records")); err != nil {
+			return err
+		}
 	}
 	out := api.RecordList{Records: make([]api.RecordSummary, len(sums)), Next: next}
 	for i, sm := range sums {

@@ -43,6 +43,7 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/v1/sync/events", roles: syncRoles, handler: s.events},
 		{method: fiber.MethodGet, path: "/v1/records", roles: listRoles, handler: s.listRecords},
 		{method: fiber.MethodGet, path: "/v1/records/:id", roles: recordRoles, handler: s.getRecord},
+		{method: fiber.MethodGet, path: "/v1/audit", roles: []model.Role{model.RoleAuditor}, handler: s.listAudit},
 		{method: fiber.MethodPost, path: "/v1/admin/teams", roles: adminRoles, handler: s.createTeam},
 		{method: fiber.MethodGet, path: "/v1/admin/teams", roles: managerRoles, handler: s.listTeams},
 		{method: fiber.MethodPost, path: "/v1/admin/users", roles: managerRoles, handler: s.createUser},

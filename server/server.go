@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/server/auth"
 	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/protocol"
@@ -37,6 +38,8 @@ type Server struct {
 	metrics  *metrics
 	shutdown chan struct{}
 
+	audit *audit.Log
+
 	userRate  *limiter
 	loginRate *limiter
 	loginLock *lockout
@@ -46,6 +49,7 @@ type Server struct {
 func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, syncSvc *protocol.Service, now func() time.Time) *Server {
 	s := &Server{
 		cfg: cfg, log: log, db: db, auth: authSvc, sync: syncSvc, schema: syncSvc.Schema, now: now,
+		audit:   audit.NewLog(db, now),
 		changes: newNotifier(), metrics: newMetrics(), shutdown: make(chan struct{}),
 		userRate:  newLimiter(cfg.UserRate, cfg.UserBurst, now),
 		loginRate: newLimiter(cfg.LoginRate, cfg.LoginBurst, now),

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
@@ -28,10 +29,18 @@ func (s *Server) push(c *fiber.Ctx) error {
 		return err
 	}
 	appliedAny := false
+	var events []audit.Event
 	for _, r := range res.Results {
 		s.metrics.ops.WithLabelValues(string(r.Status), string(r.Code)).Inc()
 		appliedAny = appliedAny || r.Status == protocol.StatusApplied
+		if r.Status == protocol.StatusRejected {
+			events = append(events, event(c, audit.ActionOpRejected, r.ID, string(r.Code)))
+		}
 	}
+	for _, op := range res.Redactions {
+		events = append(events, event(c, audit.ActionRedaction, op.Record, "entry "+op.Base[0]+" of "+op.Field))
+	}
+	s.record(c.UserContext(), events...)
 	if appliedAny {
 		s.changes.notify()
 	}

@@ -1,6 +1,10 @@
 // Command fieldsync is the fieldsync server and its operator tools.
 //
-//	fieldsync serve [flags]     run the sync server (see serve -h)
+//	fieldsync serve [flags]                  run the sync server (see serve -h)
+//	fieldsync audit verify --data DIR        verify the audit chain (server stopped)
+//	fieldsync backup --data DIR --key F --out FILE
+//	fieldsync restore --data NEWDIR --key F --in FILE
+//	fieldsync backup-keygen FILE             create a backup key
 package main
 
 import (
@@ -16,7 +20,11 @@ import (
 const usage = `usage: fieldsync <command> [flags]
 
 commands:
-  serve    run the sync server (fieldsync serve -h for its flags)
+  serve          run the sync server (fieldsync serve -h for its flags)
+  audit verify   verify the audit log's hash chain (with the server stopped)
+  backup         write an encrypted backup (with the server stopped)
+  restore        restore an encrypted backup into a new data directory
+  backup-keygen  create a backup key file (keep it apart from the data)
 `
 
 func main() {
@@ -28,6 +36,14 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "audit":
+		err = auditCmd(os.Args[2:])
+	case "backup":
+		err = backupCmd(os.Args[2:])
+	case "restore":
+		err = restoreCmd(os.Args[2:])
+	case "backup-keygen":
+		err = keygenCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

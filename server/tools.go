@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
+	"github.com/fieldsync/fieldsync/server/backup"
+	"github.com/fieldsync/fieldsync/server/store"
+)
+
+// The operator tools work on a data directory while no server runs on it
+// (badger allows one process per directory).
+
+// openStore opens the store of dataDir, decrypting with the key in keyFile
+// when one is given.
+func openStore(dataDir, keyFile string, log *slog.Logger) (*store.DB, error) {
+	key, err := readKeyFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(filepath.Join(dataDir, "db"), store.Options{Schema: model.DefaultSchema(), Logger: log, EncryptionKey: key})
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s (is a server running on it, or is the encryption key wrong?): %w", dataDir, err)
+	}
+	return db, nil
+}
+
+// VerifyAudit checks the audit chain of dataDir and writes a report to w;
+// it returns an error when the chain does not verify.
+func VerifyAudit(ctx context.Context, dataDir, keyFile string, log *slog.Logger, w io.Writer) error {
+	db, err := openStore(dataDir, keyFile, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := audit.Verify(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "entry %d: %s\n", p.Seq, p.Reason)
+	}
+	fmt.Fprintf(w, "%d entries; head %d %s\n", r.Entries, r.HeadSeq, r.HeadHash)
+	if !r.OK() {
+		return fmt.Errorf("the audit chain does not verify: %d problems", len(r.Problems))
+	}
+	fmt.Fprintln(w, "The audit chain verifies. Keep the head hash outside the server: it proves later that no newer entry was removed.")
+	return nil
+}
+
+// BackupTo writes an encrypted backup of dataDir's store to out, for the
+// backup key in backupKeyFile.
+func BackupTo(ctx context.Context, dataDir, keyFile, backupKeyFile, out string, log *slog.Logger) error {
+	db, err := openStore(dataDir, keyFile, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create backup file: %w", err)
+	}
+	err = backup.Encrypt(f, backupKeyFile, func(w io.Writer) error { return db.Backup(ctx, w) })
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(out)
+		return err
+	}
+	return nil
+}
+
+// RestoreFrom loads the encrypted backup in from into a new data
+// directory, which must not hold a store yet.
+func RestoreFrom(ctx context.Context, dataDir, keyFile, backupKeyFile, from string, log *slog.Logger) error {
+	if _, err := os.Stat(filepath.Join(dataDir, "db")); err == nil {
+		return fmt.Errorf("%s already holds a store; restore into a new directory", dataDir)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("check data directory: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	f, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("open backup file: %w", err)
+	}
+	defer f.Close()
+	db, err := openStore(dataDir, keyFile, log)
+	if err != nil {
+		return err
+	}
+	err = backup.Decrypt(f, backupKeyFile, func(r io.Reader) error { return db.Restore(ctx, r) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.RemoveAll(filepath.Join(dataDir, "db"))
+	}
+	return err
+}
