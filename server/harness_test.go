@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +32,14 @@ type harness struct {
 	base string
 	http *http.Client
 	env  map[string]string
+	// skew is added to the server's wall clock (advance moves it).
+	skew atomic.Int64
 }
+
+// advance moves the server's clock forward by d.
+func (h *harness) advance(d time.Duration) { h.skew.Add(int64(d)) }
+
+func (h *harness) now() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
 
 func startServer(t testing.TB) *harness {
 	t.Helper()
@@ -51,6 +59,7 @@ func (h *harness) start() {
 	h.t.Helper()
 	m := server.NewMain()
 	m.Stdout = io.Discard
+	m.Now = h.now
 	env := testEnv()
 	for k, v := range h.env {
 		env[k] = v

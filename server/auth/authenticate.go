@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
 )
@@ -20,7 +22,7 @@ import (
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (*access.Principal, error) {
 	c, err := s.ParseAccess(accessToken)
 	if err != nil {
-		return nil, err
+		return nil, s.wipeOrExpired(ctx, accessToken, err)
 	}
 	ch, err := s.loadChain(ctx, c.User, c.Device, c.Family)
 	if err != nil {
@@ -33,6 +35,29 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*access
 		return nil, err
 	}
 	return principalOf(&ch.user, &ch.device), nil
+}
+
+// wipeOrExpired answers an expired but authentic token with
+// CodeDeviceRevoked or CodeGrantExpired when those apply, so a revoked or
+// expired device learns to wipe on its next contact whatever its token's
+// age; every other error is returned as it is.
+func (s *Service) wipeOrExpired(ctx context.Context, token string, err error) error {
+	if model.ErrorCode(err) != model.CodeTokenExpired {
+		return err
+	}
+	var c jwtClaims
+	if _, perr := s.parser(jwt.WithoutClaimsValidation()).ParseWithClaims(token, &c, s.keyfunc); perr != nil || checkAccessClaims(&c) != nil {
+		return err
+	}
+	ac := accessClaimsOf(&c)
+	ch, cerr := s.loadChain(ctx, ac.User, ac.Device, ac.Family)
+	if cerr != nil {
+		return err
+	}
+	if werr := ch.deviceAndGrant(s.now()); werr != nil {
+		return werr
+	}
+	return err
 }
 
 // principalOf returns the principal of u on d.

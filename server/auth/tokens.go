@@ -191,8 +191,8 @@ func (s *Service) ParseAccess(token string) (AccessClaims, error) {
 }
 
 // parser returns the JWT parser of access tokens.
-func (s *Service) parser() *jwt.Parser {
-	return jwt.NewParser(
+func (s *Service) parser(extra ...jwt.ParserOption) *jwt.Parser {
+	return jwt.NewParser(append([]jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(s.issuer()),
 		jwt.WithAudience(s.audience()),
@@ -201,7 +201,7 @@ func (s *Service) parser() *jwt.Parser {
 		jwt.WithLeeway(Leeway),
 		jwt.WithTimeFunc(s.now),
 		jwt.WithStrictDecoding(),
-	)
+	}, extra...)...)
 }
 
 // The keyfunc's refusals; their text never reaches a client.

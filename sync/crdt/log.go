@@ -10,9 +10,12 @@ import (
 // logField is an append-only list of entries in (hlc, device, op) order.
 // redactions maps an append op id to the greatest redact op naming it,
 // kept even before that append arrives so that it is erased on arrival.
+// ids indexes the entries by op id (built on first use), so that a copy of
+// a known op under another stamp is recognised as the same op.
 type logField struct {
 	entries    []Entry
 	redactions map[string]redaction
+	ids        map[string]struct{}
 }
 
 type redaction struct {
@@ -29,24 +32,29 @@ func (l *logField) apply(op *Op) bool {
 	return l.append(entryOf(op))
 }
 
-// search returns the index where an entry with e's key is or would be.
-func (l *logField) search(e *Entry) (int, bool) {
-	return slices.BinarySearchFunc(l.entries, e, func(x Entry, t *Entry) int {
-		switch {
-		case x.Op == t.Op:
-			return 0
-		case lessKey(x.HLC, x.Device, x.Op, t.HLC, t.Device, t.Op):
+// position returns the index where e belongs in (hlc, device, op) order.
+func (l *logField) position(e *Entry) int {
+	i, _ := slices.BinarySearchFunc(l.entries, e, func(x Entry, t *Entry) int {
+		if lessKey(x.HLC, x.Device, x.Op, t.HLC, t.Device, t.Op) {
 			return -1
 		}
 		return 1
 	})
+	return i
 }
 
 func (l *logField) append(e Entry) bool {
-	i, found := l.search(&e)
-	if found {
+	if l.ids == nil {
+		l.ids = make(map[string]struct{}, len(l.entries)+1)
+		for _, x := range l.entries {
+			l.ids[x.Op] = struct{}{}
+		}
+	}
+	if _, known := l.ids[e.Op]; known {
 		return false
 	}
+	l.ids[e.Op] = struct{}{}
+	i := l.position(&e)
 	if r, ok := l.redactions[e.Op]; ok {
 		e.erase(r.User)
 	}

@@ -55,12 +55,17 @@ var propFields = []propField{
 // concurrent adds and redacts meet each other.
 var propFieldWeights = []int{0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6}
 
+// propFocus narrows a scenario to one class now and then (the first is no
+// focus), so that its ops meet densely: removes of several concurrent adds,
+// redacts of one entry by several users, conflicts of many siblings.
+var propFocus = [][]int{propFieldWeights, {0, 3}, {4, 5}, {6}}
+
 // propValues are raw JSON texts written as register values and log entries,
 // several of them not canonical (DecodeOp canonicalises them).
 var propValues = map[string][]string{
-	model.FieldStatus: {`"potential"`, `"presumed"`, `"identified"`, `"withdrawn"`},
-	"region":          {`"north"`, `"Tiran\u00eb"`, `null`, `"a\"b\\c\u0001\u2028"`, `"<&>"`},
-	"age_estimate":    {`17`, `1.0`, `1e1`, `-0`, `0.1`, `25.50`, `1e21`, `1E-7`},
+	model.FieldStatus:  {`"potential"`, `"presumed"`, `"identified"`, `"withdrawn"`},
+	"region":           {`"north"`, `"Tiran\u00eb"`, `null`, `"a\"b\\c\u0001\u2028"`, `"<&>"`},
+	"age_estimate":     {`17`, `1.0`, `1e1`, `-0`, `0.1`, `25.50`, `1e21`, `1E-7`},
 	model.FieldDeleted: {`true`, `false`},
 	"notes": {
 		`{"text":"first meeting"}`,
@@ -115,8 +120,12 @@ func (c *propBytes) choose(n int, _ string) int {
 	if n <= 1 {
 		return 0
 	}
+	k := 1
+	for m := 256; m < n; m <<= 8 {
+		k++
+	}
 	v := 0
-	for range (n + 254) / 255 {
+	for range k {
 		if c.pos >= len(c.data) {
 			break
 		}
@@ -239,6 +248,7 @@ func propBuild(fail propFailer, ch propChooser, nRec, nDev, nOps int) ([]string,
 		}
 		return ids
 	}
+	weights := propFocus[ch.choose(len(propFocus), "focus")]
 	var all []crdt.Op
 	for steps := 0; len(all) < nOps && steps < 4*nOps+8; steps++ {
 		d := devs[ch.choose(nDev, "device")]
@@ -252,7 +262,7 @@ func propBuild(fail propFailer, ch propChooser, nRec, nDev, nOps int) ([]string,
 			continue
 		}
 		record := records[ch.choose(nRec, "record")]
-		f := propFields[propFieldWeights[ch.choose(len(propFieldWeights), "field")]]
+		f := propFields[weights[ch.choose(len(weights), "field")]]
 		id := pool[len(all)]
 		ts := hlc.New(1_750_000_000_000+int64(ch.choose(6, "hlc ms")), uint16(ch.choose(2, "hlc counter")))
 		user := d.user
@@ -905,4 +915,49 @@ func TestPropertyCanonicalForm(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestApplyRestampedCopy: the server re-stamps an op whose hlc is too far
+// ahead and serves only the new stamp (DESIGN §5), so the writing device,
+// which applied its own copy, later pulls the same op id with another hlc
+// (and the server's user). By §4 that is the same op ("a differing hlc or
+// user is not a difference"; "applying an op twice changes nothing"):
+// whatever stamp a replica keeps, the op must appear once in the state.
+func TestApplyRestampedCopy(t *testing.T) {
+	const (
+		own    = "0193f2a1b2c3ffff" // the device's clock, ahead
+		server = "0193f2a1b2c30001" // the server's stamp
+	)
+	others := []string{"0193f2a1b2c30000", "0193f2a1b2c30002", "0193f2a1b2c30003"}
+	for _, tt := range []struct {
+		field, action, value string
+	}{
+		{"notes", "append", `{"text":"x"}`},
+		{"status", "set", `"presumed"`},
+		{"indicators", "add", `"abduction"`},
+	} {
+		t.Run(tt.field, func(t *testing.T) {
+			mk := func(id, h, user string) crdt.Op {
+				return propMustOp(t, []byte(decJSON(map[string]string{"id": decQ(id), "field": decQ(tt.field), "action": decQ(tt.action), "value": tt.value, "hlc": decQ(h), "user": decQ(user)}, "base")))
+			}
+			r := crdt.NewRecord(decRecord, propKind)
+			apply := func(op crdt.Op) bool {
+				changed, err := r.Apply(propSchema, &op)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return changed
+			}
+			for i, h := range others {
+				apply(mk(propID(0x0b, i+1), h, decUser))
+			}
+			apply(mk(decID, own, decUser))
+			before := r.Canonical()
+			apply(mk(decID, server, decBaseA)) // re-stamped by the server, user set by it
+			after := r.Canonical()
+			if n := bytes.Count(after, []byte(`"op":"`+decID+`"`)); n > 1 {
+				t.Errorf("after the re-stamped copy, op %s appears %d times in the state:\nbefore %s\nafter  %s", decID, n, before, after)
+			}
+		})
+	}
 }

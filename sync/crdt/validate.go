@@ -61,7 +61,7 @@ func checkValue(s *model.Schema, op *Op, f *model.Field) error {
 	case model.ActionRemove:
 		// A remove may name a code the catalogue has since retired.
 		var str string
-		if json.Unmarshal(op.Value, &str) != nil {
+		if IsNull(op.Value) || json.Unmarshal(op.Value, &str) != nil {
 			return model.Errorf(model.CodeInvalidValue, "The element of %q must be a string.", op.Field)
 		}
 		return nil
