@@ -13,6 +13,7 @@ type Code string
 const (
 	CodeInvalidJSON        Code = "invalid_json"
 	CodeBodyTooLarge       Code = "body_too_large"
+	CodeHeadersTooLarge    Code = "headers_too_large"
 	CodeTooManyOps         Code = "too_many_ops"
 	CodeTooDeep            Code = "too_deep"
 	CodeInvalidOp          Code = "invalid_op"

@@ -131,6 +131,23 @@ func TestPushBadOps(t *testing.T) {
 	}
 }
 
+// TestHeadersTooLarge: an oversized header gets 431 headers_too_large.
+func TestHeadersTooLarge(t *testing.T) {
+	h := startServer(t)
+	req, _ := http.NewRequest(http.MethodGet, h.base+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 20000))
+	resp, err := h.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || errorCode(t, body.Bytes()) != "headers_too_large" {
+		t.Fatalf("got %d %s, want 431 headers_too_large", resp.StatusCode, body.String())
+	}
+}
+
 // TestAuthErrors: wrong passwords, missing and forged tokens get their
 // codes; nothing is 5xx.
 func TestAuthErrors(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 var statusOf = map[model.Code]int{
 	model.CodeInvalidJSON:        http.StatusBadRequest,
 	model.CodeBodyTooLarge:       http.StatusRequestEntityTooLarge,
+	model.CodeHeadersTooLarge:    http.StatusRequestHeaderFieldsTooLarge,
 	model.CodeTooManyOps:         http.StatusRequestEntityTooLarge,
 	model.CodeTooDeep:            http.StatusBadRequest,
 	model.CodeInvalidOp:          http.StatusBadRequest,
@@ -71,7 +72,7 @@ func fiberError(fe *fiber.Error) error {
 	case fiber.StatusMethodNotAllowed:
 		return model.Errorf(model.CodeNotFound, "There is no such route for this method.")
 	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return model.Errorf(model.CodeInvalidRequest, "The request headers are too large.")
+		return model.Errorf(model.CodeHeadersTooLarge, "The request headers are larger than the server accepts.")
 	case fiber.StatusRequestTimeout:
 		return model.Errorf(model.CodeInvalidRequest, "The request took too long to arrive.")
 	}
