@@ -42,11 +42,15 @@ type Client struct {
 
 	// writeMu serialises every write transaction, so the outbox sequence
 	// and the persisted clock only move forward. It guards nextSeq,
-	// cursor and lastSync.
-	writeMu  sync.Mutex
-	nextSeq  uint64
-	cursor   string
-	lastSync time.Time
+	// cursor, resyncing and lastSync.
+	writeMu   sync.Mutex
+	nextSeq   uint64
+	cursor    string
+	resyncing bool
+	lastSync  time.Time
+
+	// cache holds recently written records decoded (guarded by writeMu).
+	cache *recordCache
 
 	// syncMu lets one sync run at a time.
 	syncMu sync.Mutex
@@ -61,7 +65,13 @@ type Client struct {
 	subs subscribers
 
 	gcDone chan struct{}
+	// ownHTTP is set when the SDK made the HTTP client (and closes its
+	// idle connections on Close).
+	ownHTTP bool
 }
+
+// recordCacheSize is how many decoded records write transactions keep.
+const recordCacheSize = 512
 
 type lifeState int
 
@@ -75,6 +85,7 @@ const (
 // session, the pull cursor and the clock. The directory is the app's:
 // the SDK keeps its files there and erases them all on a wipe.
 func Open(dir string, opt Options) (*Client, error) {
+	ownHTTP := opt.HTTPClient == nil
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, err
@@ -89,10 +100,14 @@ func Open(dir string, opt Options) (*Client, error) {
 	c := &Client{
 		dir: dir, opt: opt, log: opt.Logger, schema: opt.Schema, db: db,
 		clock: hlc.NewClock(opt.Now, 0), done: make(chan struct{}),
-		poke: make(chan struct{}, 1), gcDone: make(chan struct{}),
+		poke: make(chan struct{}, 1), gcDone: make(chan struct{}), ownHTTP: ownHTTP, cache: newRecordCache(recordCacheSize),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := c.restore(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := c.syncStore(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -102,10 +117,13 @@ func Open(dir string, opt Options) (*Client, error) {
 }
 
 func openBadger(dir string, opt Options) (*badger.DB, error) {
+	// Durability is decided per transaction: local writes, push results
+	// and sessions are synced before they are acknowledged (update,
+	// saveSession); pulled pages are not (updateLazy).
 	bo := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
+		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(64 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
 		WithLogger(badgerLogger{opt.Logger.With("component", "badger")})
@@ -142,6 +160,11 @@ func (c *Client) restore() error {
 			return err
 		}
 		c.cursor = string(cur)
+		if v, err := getValue(b, []byte(keyResync)); err != nil {
+			return err
+		} else {
+			c.resyncing = v != nil
+		}
 		if v, err := getValue(b, []byte(keyLastSync)); err != nil {
 			return err
 		} else if v != nil {
@@ -215,6 +238,9 @@ func (c *Client) Close() error {
 func (c *Client) shutdown() error {
 	close(c.done)
 	<-c.gcDone
+	if c.ownHTTP {
+		c.opt.HTTPClient.CloseIdleConnections()
+	}
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("close replica store: %w", err)
 	}

@@ -95,7 +95,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("check options: EncryptionKey has %d bytes; it must have 16, 24 or 32", len(o.EncryptionKey))
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -23,10 +23,23 @@ type tx struct {
 	records map[string]*crdt.Record
 	dirty   map[string]bool
 	changed map[string]bool
+	// applied holds, per record, the canonical JSON of the ops merged into
+	// it in this transaction, for the record's tail; full marks records
+	// whose whole state must be written (created, rebuilt).
+	applied map[string][][]byte
+	full    map[string]bool
+	// cache holds decoded records across transactions (nil: none).
+	cache *recordCache
+	// fresh holds the records a pull created in this transaction.
+	fresh map[string]bool
+	// after runs once the transaction committed (in-memory state that
+	// must follow the disk, never precede it).
+	after []func()
 }
 
 func newTx(b *badger.Txn, schema *model.Schema, log *slog.Logger) *tx {
-	return &tx{b: b, schema: schema, log: log, records: map[string]*crdt.Record{}, dirty: map[string]bool{}, changed: map[string]bool{}}
+	return &tx{b: b, schema: schema, log: log, records: map[string]*crdt.Record{}, dirty: map[string]bool{}, changed: map[string]bool{}, fresh: map[string]bool{},
+		applied: map[string][][]byte{}, full: map[string]bool{}}
 }
 
 // get returns the value of key, or nil when absent.
@@ -95,7 +108,13 @@ func (t *tx) record(id string) (*crdt.Record, bool, error) {
 	if r, ok := t.records[id]; ok {
 		return r, r != nil, nil
 	}
-	r, err := loadRecord(t.b, id)
+	if t.cache != nil {
+		if r, ok := t.cache.get(id); ok {
+			t.records[id] = r
+			return r, true, nil
+		}
+	}
+	r, err := loadRecord(t.b, t.schema, id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -103,7 +122,8 @@ func (t *tx) record(id string) (*crdt.Record, bool, error) {
 	return r, r != nil, nil
 }
 
-func loadRecord(b *badger.Txn, id string) (*crdt.Record, error) {
+// loadRecord reads record id: its stored state plus the ops of its tail.
+func loadRecord(b *badger.Txn, s *model.Schema, id string) (*crdt.Record, error) {
 	data, err := getValue(b, recordKey(id))
 	if err != nil || data == nil {
 		return nil, err
@@ -111,6 +131,13 @@ func loadRecord(b *badger.Txn, id string) (*crdt.Record, error) {
 	r := &crdt.Record{}
 	if err := r.UnmarshalBinary(data); err != nil {
 		return nil, fmt.Errorf("load record %s: %w", id, err)
+	}
+	tail, err := storedOps(b, tailPrefix(id))
+	if err != nil {
+		return nil, fmt.Errorf("load record %s: %w", id, err)
+	}
+	for i := range tail {
+		_, _ = r.Apply(s, &tail[i]) // applied once already; cannot fail now
 	}
 	return r, nil
 }
@@ -120,7 +147,14 @@ func (t *tx) create(id, kind string) *crdt.Record {
 	r := crdt.NewRecord(id, kind)
 	t.records[id] = r
 	t.dirty[id] = true
+	t.full[id] = true
 	return r
+}
+
+// merged notes that the op encoded as enc was merged into record id.
+func (t *tx) merged(id string, enc []byte) {
+	t.touch(id)
+	t.applied[id] = append(t.applied[id], enc)
 }
 
 // touch marks record id as changed: it is written at flush and
@@ -130,6 +164,15 @@ func (t *tx) touch(id string) {
 	t.changed[id] = true
 }
 
+// A record's stored state is written whole while it is small; once it is
+// large, the ops merged into it are appended to its tail instead, and the
+// whole state is written again when the tail is long. Writing to a record
+// of thousands of entries thus costs O(op), not O(record), most times.
+const (
+	smallRecord = 16 << 10
+	maxTail     = 64
+)
+
 // flush writes every dirty record with its indexes.
 func (t *tx) flush() error {
 	for id := range t.dirty {
@@ -137,7 +180,16 @@ func (t *tx) flush() error {
 		if r == nil {
 			continue
 		}
-		if err := t.saveRecord(r); err != nil {
+		appended, err := t.appendTail(r)
+		if err != nil {
+			return err
+		}
+		if !appended {
+			if err := t.saveRecord(r); err != nil {
+				return err
+			}
+		}
+		if err := t.indexConflicts(r); err != nil {
 			return err
 		}
 	}
@@ -145,6 +197,39 @@ func (t *tx) flush() error {
 	return nil
 }
 
+// appendTail appends the ops merged into r in this transaction to its
+// tail, when r is large and its tail short; it reports whether it did.
+func (t *tx) appendTail(r *crdt.Record) (bool, error) {
+	ops := t.applied[r.ID]
+	if t.full[r.ID] || len(ops) == 0 {
+		return false, nil
+	}
+	item, err := t.b.Get(recordKey(r.ID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", recordKey(r.ID), err)
+	}
+	if item.ValueSize() < smallRecord {
+		return false, nil
+	}
+	if len(t.keys(tailPrefix(r.ID)))+len(ops) > maxTail {
+		return false, nil
+	}
+	for _, enc := range ops {
+		op, err := decodeStored(enc)
+		if err != nil {
+			return false, err
+		}
+		if err := t.set(tailKey(r.ID, op.ID), enc); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// saveRecord writes r's whole state and empties its tail.
 func (t *tx) saveRecord(r *crdt.Record) error {
 	data, err := r.MarshalBinary()
 	if err != nil {
@@ -153,9 +238,16 @@ func (t *tx) saveRecord(r *crdt.Record) error {
 	if err := t.set(recordKey(r.ID), data); err != nil {
 		return err
 	}
-	if err := t.set(kindKey(r.Kind, r.ID), nil); err != nil {
-		return err
+	for _, k := range t.keys(tailPrefix(r.ID)) {
+		if err := t.del(k); err != nil {
+			return err
+		}
 	}
+	return t.set(kindKey(r.Kind, r.ID), nil)
+}
+
+// indexConflicts keeps the conflict index in step with r.
+func (t *tx) indexConflicts(r *crdt.Record) error {
 	if len(r.Conflicts()) > 0 {
 		return t.set(conflictKey(r.ID), nil)
 	}
@@ -221,6 +313,8 @@ func (t *tx) rebuild(id string) error {
 	}
 	t.records[id] = r
 	t.dirty[id] = true
+	t.full[id] = true
+	delete(t.applied, id)
 	return nil
 }
 
@@ -252,6 +346,12 @@ func (t *tx) deleteState(id string) error {
 	}
 	t.records[id] = nil
 	delete(t.dirty, id)
+	delete(t.applied, id)
+	for _, k := range t.keys(tailPrefix(id)) {
+		if err := t.del(k); err != nil {
+			return err
+		}
+	}
 	if err := t.del(conflictKey(id)); err != nil {
 		return err
 	}
@@ -284,6 +384,10 @@ func decodeStored(data []byte) (crdt.Op, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return crdt.Op{}, fmt.Errorf("decode stored op: %w", err)
 	}
+	return s.toOp()
+}
+
+func (s *storedOpJSON) toOp() (crdt.Op, error) {
 	if s.Base == nil {
 		s.Base = []string{}
 	}

@@ -170,14 +170,15 @@ func TestCommitDecideSeesEarlierOpsOfTheGroup(t *testing.T) {
 	if got := results[2][0].Status; got != protocol.StatusDuplicate {
 		t.Errorf("second request's op = %s, want duplicate (decide sees the op of the first)", got)
 	}
-	// Seq 1, then 2-4 in the held group; both spies ran in the next group,
-	// before anything of it was committed.
+	// Seq 1, then 2-4 in the held group (which may still be in flight);
+	// both spies ran in the next group, before anything of it was
+	// committed.
 	if len(lastInDecide) != 2 {
 		t.Fatalf("spy ran %d times, want 2", len(lastInDecide))
 	}
 	for _, last := range lastInDecide {
-		if last != 4 {
-			t.Errorf("LastSeq inside decide = %d, want 4 (the group is not committed yet)", last)
+		if last > 4 {
+			t.Errorf("LastSeq inside decide = %d, want at most 4 (the group is not committed yet)", last)
 		}
 	}
 	if last, _ := db.LastSeq(ctx); last != 5 {

@@ -88,9 +88,21 @@ type DB struct {
 	closed bool
 	reqs   chan *request
 
-	// seq and records are the committed counters, owned by the writer.
+	// seq and records are the counters loaded at Open, where the writer
+	// starts.
 	seq     uint64
 	records uint64
+
+	// commits carries built chunks from the processor to the committer
+	// (unbuffered: at most one chunk is in flight).
+	commits       chan *chunk
+	committerDone chan struct{}
+	// pipeMu guards epoch, which a failed commit increments, and
+	// batch.replied.
+	pipeMu sync.Mutex
+	epoch  uint64
+	// filter holds every stored op id (and some more), for the writer.
+	filter *opFilter
 
 	writerDone chan struct{}
 	gcStop     chan struct{}
@@ -132,8 +144,10 @@ func Open(dir string, opt Options) (*DB, error) {
 		opt:        opt,
 		log:        opt.Logger,
 		schema:     opt.Schema,
-		reqs:       make(chan *request, 256),
-		writerDone: make(chan struct{}),
+		reqs:          make(chan *request, 256),
+		commits:       make(chan *chunk),
+		committerDone: make(chan struct{}),
+		writerDone:    make(chan struct{}),
 		gcStop:     make(chan struct{}),
 		gcDone:     make(chan struct{}),
 	}
@@ -167,7 +181,8 @@ func (db *DB) init() error {
 		return err
 	}
 	db.seq, db.records = seq, records
-	return nil
+	db.filter, err = db.loadOpFilter()
+	return err
 }
 
 // loadCounters reads m/seq and m/records as badger holds them now.
@@ -197,9 +212,11 @@ func (db *DB) Close() error {
 		<-db.writerDone
 		close(db.gcStop)
 		<-db.gcDone
-		if err := db.bdb.Close(); err != nil {
-			db.closeErr = fmt.Errorf("close store: %w", err)
+		err := db.saveOpFilter(db.filter)
+		if cerr := db.bdb.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 		}
+		db.closeErr = err
 	})
 	return db.closeErr
 }

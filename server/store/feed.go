@@ -159,9 +159,11 @@ func (f *feedReader) addBucketEntry(c *bucketCursor) error {
 		f.page.Last = c.seq
 		return nil
 	}
-	fseq, err := parseUint64(v)
-	if err != nil {
-		return fmt.Errorf("read bucket %s entry %d: %w", c.bucket, c.seq, err)
+	fseq := c.seq // an op indexed under its own seq
+	if len(v) > 0 {
+		if fseq, err = parseUint64(v); err != nil {
+			return fmt.Errorf("read bucket %s entry %d: %w", c.bucket, c.seq, err)
+		}
 	}
 	fv, err := getValue(f.txn, feedKey(fseq))
 	if err != nil {

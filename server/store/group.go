@@ -45,20 +45,34 @@ type recState struct {
 	creator string
 	// bucket is the bucket the record's ops are indexed under.
 	bucket string
-	// ops are the record's ops: all of them once allOps, otherwise only
-	// those stored by this chunk.
-	ops    []opSeq
-	allOps bool
-	dirty  bool
+	// ops are all the record's ops, by ascending f/ seq.
+	ops   []opSeq
+	dirty bool
+	// scope caches the record's scope while scopeOK and scopeGen equals
+	// the group's hostGen.
+	scope    access.Scope
+	scopeOK  bool
+	scopeGen uint64
+}
+
+// scopeOf returns rs's scope now.
+func (g *group) scopeOf(rs *recState) access.Scope {
+	if !rs.scopeOK || rs.scopeGen != g.hostGen {
+		rs.scope, rs.scopeOK, rs.scopeGen = access.ScopeOf(rs.rec, rs.creator, g.hostFn), true, g.hostGen
+	}
+	return rs.scope
 }
 
 // group is the writer's view while it processes one chunk of a group
-// commit: badger's committed state, read through rtx, overlaid with
-// everything the chunk applied so far. It implements protocol.Tx and
-// collects the chunk's writes.
+// commit: badger's committed state, read through rtx, overlaid with the
+// chunk in flight (parent, whose state rtx may not hold yet), overlaid
+// with everything this chunk applied so far. It implements protocol.Tx
+// and collects the chunk's writes. A group never modifies its parent's
+// maps or records: it copies what it changes.
 type group struct {
 	db      *DB
 	rtx     *badger.Txn
+	parent  *group
 	seq     uint64
 	records uint64
 	now     time.Time
@@ -73,14 +87,23 @@ type group struct {
 	// it only as an error and would otherwise turn it into a rejection.
 	err    error
 	hostFn func(week string) string
+	// hostGen counts host team changes, which make cached scopes stale.
+	hostGen uint64
+
+	// hint is what the caller prepared for the op being decided (hintID).
+	hint   *prepared
+	hintID string
+	// applied lists the ids of the ops the chunk applied.
+	applied []string
 }
 
-func newGroup(db *DB, rtx *badger.Txn) *group {
+func newGroup(db *DB, rtx *badger.Txn, w *writerState) *group {
 	g := &group{
 		db:      db,
 		rtx:     rtx,
-		seq:     db.seq,
-		records: db.records,
+		parent:  w.parent,
+		seq:     w.seq,
+		records: w.records,
 		now:     db.opt.Now(),
 		ops:     map[string]*opState{},
 		recs:    map[string]*recState{},
@@ -121,11 +144,26 @@ func (g *group) Op(id string) (crdt.Op, bool, bool, error) {
 	return st.op, false, true, nil
 }
 
-// op returns the op with id from the chunk or from badger (nil when
-// unknown).
-func (g *group) op(id string) (*opState, error) {
+// known returns the op with id if this chunk or its parent stored or read
+// it.
+func (g *group) known(id string) *opState {
 	if st, ok := g.ops[id]; ok {
+		return st
+	}
+	if g.parent != nil {
+		return g.parent.ops[id]
+	}
+	return nil
+}
+
+// op returns the op with id from the chunk, its parent or badger (nil when
+// unknown). An op of the parent must not be modified.
+func (g *group) op(id string) (*opState, error) {
+	if st := g.known(id); st != nil {
 		return st, nil
+	}
+	if !g.db.filter.mayHave(id) {
+		return nil, nil
 	}
 	v, err := getValue(g.rtx, key(prefixOp, id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -162,16 +200,26 @@ func (g *group) Record(id string) (*protocol.RecordState, bool, error) {
 	if err != nil || rs == nil {
 		return nil, false, err
 	}
-	return &protocol.RecordState{Record: rs.rec, Scope: access.ScopeOf(rs.rec, rs.creator, g.hostFn)}, true, nil
+	return &protocol.RecordState{Record: rs.rec, Scope: g.scopeOf(rs)}, true, nil
 }
 
-// record returns the record with id from the chunk or from badger (nil
-// when absent).
+// record returns the record with id from the chunk, a copy of its
+// parent's, or from badger (nil when absent).
 func (g *group) record(id string) (*recState, error) {
 	if rs, ok := g.recs[id]; ok {
 		return rs, nil
 	}
-	rec, creator, err := readRecord(g.rtx, id)
+	if g.parent != nil {
+		if prs, ok := g.parent.recs[id]; ok {
+			var rs *recState
+			if prs != nil {
+				rs = &recState{rec: prs.rec.Clone(), creator: prs.creator, bucket: prs.bucket, ops: slices.Clone(prs.ops)}
+			}
+			g.recs[id] = rs
+			return rs, nil
+		}
+	}
+	rec, creator, ops, err := readRecord(g.rtx, id, true)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		g.recs[id] = nil
 		return nil, nil
@@ -179,8 +227,8 @@ func (g *group) record(id string) (*recState, error) {
 	if err != nil {
 		return nil, g.fail(err)
 	}
-	rs := &recState{rec: rec, creator: creator}
-	rs.bucket = access.ScopeOf(rec, creator, g.hostFn).Bucket()
+	rs := &recState{rec: rec, creator: creator, ops: ops}
+	rs.bucket = g.scopeOf(rs).Bucket()
 	g.recs[id] = rs
 	return rs, nil
 }
@@ -189,6 +237,11 @@ func (g *group) record(id string) (*recState, error) {
 func (g *group) HostTeam(week string) (string, error) {
 	if t, ok := g.hosts[week]; ok {
 		return t, nil
+	}
+	if g.parent != nil {
+		if t, ok := g.parent.hosts[week]; ok {
+			return t, nil
+		}
 	}
 	v, err := getValue(g.rtx, key(prefixWeekHost, week))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -215,7 +268,7 @@ func (g *group) apply(p *protocol.Pending) error {
 	}
 	created := rs == nil
 	if created {
-		rs = &recState{rec: crdt.NewRecord(op.Record, op.Kind), creator: op.User, allOps: true}
+		rs = &recState{rec: crdt.NewRecord(op.Record, op.Kind), creator: op.User}
 	}
 	if _, err := rs.rec.Apply(g.db.schema, &op); err != nil {
 		return err
@@ -230,19 +283,28 @@ func (g *group) apply(p *protocol.Pending) error {
 		st.redacted = entryRedacted(rs.rec.Entries(op.Field), &op)
 	}
 	g.ops[op.ID] = st
-	g.putOp(st)
+	g.applied = append(g.applied, op.ID)
+	if g.hint != nil && g.hintID == op.ID && !st.redacted {
+		g.putOp(st, g.hint.feed)
+	} else {
+		g.putOp(st, nil)
+	}
 	if op.Action == model.ActionRedact && len(op.Base) == 1 {
 		if err := g.redact(&op); err != nil {
 			return err
 		}
 	}
-	scope := access.ScopeOf(rs.rec, rs.creator, g.hostFn)
-	if err := g.index(rs, scope.Bucket(), st.seq); err != nil {
-		return err
+	// Only a new record or a write to a field that scopes it moves it.
+	b := rs.bucket
+	if k := g.db.schema.Kinds[op.Kind]; created || op.Field == k.Scope || op.Field == model.FieldHostTeam {
+		rs.scopeOK = false
+		scope := g.scopeOf(rs)
+		b = scope.Bucket()
+		if op.Kind == model.KindActionWeek {
+			g.host(op.Record, scope.HostTeam)
+		}
 	}
-	if op.Kind == model.KindActionWeek {
-		g.host(op.Record, scope.HostTeam)
-	}
+	g.index(rs, b, st.seq)
 	if !rs.dirty {
 		rs.dirty = true
 		g.dirty = append(g.dirty, rs)
@@ -264,10 +326,15 @@ func entryRedacted(entries []crdt.Entry, op *crdt.Op) bool {
 	return ok && entries[i].Redacted
 }
 
-// putOp writes an op's meta and its global feed entry.
-func (g *group) putOp(st *opState) {
-	m := opMeta{seq: st.seq, redacted: st.redacted, deviceHLC: st.deviceHLC, record: st.op.Record}
+// putOp writes an op's meta and its global feed entry (feed, when not
+// nil, is the entry's value, made ahead).
+func (g *group) putOp(st *opState, feed []byte) {
+	m := opMeta{seq: st.seq, redacted: st.redacted, deviceHLC: st.deviceHLC}
 	g.set(key(prefixOp, st.op.ID), m.marshal())
+	if feed != nil {
+		g.set(feedKey(st.seq), feed)
+		return
+	}
 	op := &st.op
 	if st.redacted {
 		r := st.op.Redacted()
@@ -287,8 +354,13 @@ func (g *group) redact(op *crdt.Op) error {
 	if t == nil || t.redacted || t.op.Record != op.Record || t.op.Field != op.Field || t.op.Action != model.ActionAppend {
 		return nil
 	}
+	if own, ok := g.ops[t.op.ID]; !ok || own != t {
+		c := *t // the parent's: copy before changing
+		t = &c
+		g.ops[t.op.ID] = t
+	}
 	t.redacted = true
-	g.putOp(t)
+	g.putOp(t, nil)
 	return nil
 }
 
@@ -296,12 +368,9 @@ func (g *group) redact(op *crdt.Op) error {
 // bucket once the op is applied. When the record changes bucket, its
 // entries leave the old bucket (which gets a drop marker) and every
 // earlier op is indexed again in the new one under a new seq.
-func (g *group) index(rs *recState, b string, seq uint64) error {
+func (g *group) index(rs *recState, b string, seq uint64) {
 	id := rs.rec.ID
 	if b != rs.bucket {
-		if err := g.loadOps(rs); err != nil {
-			return err
-		}
 		if rs.bucket != "" {
 			for _, o := range rs.ops {
 				if o.bseq != 0 {
@@ -317,57 +386,15 @@ func (g *group) index(rs *recState, b string, seq uint64) error {
 				o.bseq = g.next()
 				g.set(bucketKey(b, o.bseq), uint64Value(o.fseq))
 			}
-			g.set(recordOpKey(id, o.fseq), uint64Value(o.bseq))
 		}
 		rs.bucket = b
 	}
 	o := opSeq{fseq: seq}
 	if b != "" {
 		o.bseq = seq
-		g.set(bucketKey(b, seq), uint64Value(seq))
+		g.set(bucketKey(b, seq), nil)
 	}
 	rs.ops = append(rs.ops, o)
-	g.set(recordOpKey(id, seq), uint64Value(o.bseq))
-	return nil
-}
-
-// loadOps completes rs.ops with the record's ops stored before the chunk.
-func (g *group) loadOps(rs *recState) error {
-	if rs.allOps {
-		return nil
-	}
-	stored, err := recordOps(g.rtx, rs.rec.ID)
-	if err != nil {
-		return g.fail(err)
-	}
-	rs.ops = append(stored, rs.ops...)
-	rs.allOps = true
-	return nil
-}
-
-// recordOps lists the ops of record id stored in badger, by f/ seq.
-func recordOps(txn *badger.Txn, id string) ([]opSeq, error) {
-	prefix := recordOpsPrefix(id)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
-	defer it.Close()
-	var ops []opSeq
-	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
-		o := opSeq{fseq: seqOfKey(item.Key())}
-		err := item.Value(func(v []byte) error {
-			if len(v) == 0 {
-				return nil
-			}
-			var err error
-			o.bseq, err = parseUint64(v)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read ops of record %s: %w", id, err)
-		}
-		ops = append(ops, o)
-	}
-	return ops, nil
 }
 
 // host records that action week is now hosted by team.
@@ -386,6 +413,7 @@ func (g *group) host(week, team string) {
 		g.del(key(prefixWeekHost, week))
 	}
 	g.hosts[week] = team
+	g.hostGen++
 }
 
 // finish writes the state and summary of every record the chunk changed,
@@ -396,8 +424,8 @@ func (g *group) finish() error {
 		if err != nil {
 			return fmt.Errorf("encode record %s: %w", rs.rec.ID, err)
 		}
-		g.set(key(prefixRecord, rs.rec.ID), recordValue(rs.creator, snap))
-		sum := summarize(rs.rec, access.ScopeOf(rs.rec, rs.creator, g.hostFn), g.now)
+		g.set(key(prefixRecord, rs.rec.ID), recordValue(rs.creator, rs.ops, snap))
+		sum := summarize(rs.rec, g.scopeOf(rs), g.now)
 		js, err := json.Marshal(&sum)
 		if err != nil {
 			return fmt.Errorf("encode summary of %s: %w", rs.rec.ID, err)
@@ -411,28 +439,33 @@ func (g *group) finish() error {
 	return g.err
 }
 
-// readRecord reads record id's state and creator; badger.ErrKeyNotFound
-// when absent.
-func readRecord(txn *badger.Txn, id string) (*crdt.Record, string, error) {
+// readRecord reads record id's state (when withState), creator and ops;
+// badger.ErrKeyNotFound when absent.
+func readRecord(txn *badger.Txn, id string, withState bool) (*crdt.Record, string, []opSeq, error) {
 	item, err := txn.Get(key(prefixRecord, id))
 	if err != nil {
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil, "", err
+			return nil, "", nil, err
 		}
-		return nil, "", fmt.Errorf("read record %s: %w", id, err)
+		return nil, "", nil, fmt.Errorf("read record %s: %w", id, err)
 	}
-	rec := &crdt.Record{}
+	var rec *crdt.Record
 	var creator string
+	var ops []opSeq
 	err = item.Value(func(v []byte) error {
-		c, snap, err := splitRecordValue(v)
+		c, o, snap, err := splitRecordValue(v)
 		if err != nil {
 			return err
 		}
-		creator = c
+		creator, ops = c, o
+		if !withState {
+			return nil
+		}
+		rec = &crdt.Record{}
 		return rec.UnmarshalBinary(snap)
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("decode record %s: %w", id, err)
+		return nil, "", nil, fmt.Errorf("decode record %s: %w", id, err)
 	}
-	return rec, creator, nil
+	return rec, creator, ops, nil
 }

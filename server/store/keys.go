@@ -15,7 +15,6 @@ const (
 	prefixOp        = "o/"
 	prefixFeed      = "f/"
 	prefixBucket    = "b/"
-	prefixRecordOps = "ro/"
 	prefixRecord    = "r/"
 	prefixSummary   = "rs/"
 	prefixHosted    = "h/"
@@ -62,15 +61,6 @@ func bucketKey(b string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(bucketPrefix(b), seq)
 }
 
-// recordOpsPrefix is the prefix of record id's ro/ keys.
-func recordOpsPrefix(id string) []byte {
-	return append(key(prefixRecordOps, id), '/')
-}
-
-func recordOpKey(id string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(recordOpsPrefix(id), seq)
-}
-
 // seqOfKey returns the sequence number that ends a key.
 func seqOfKey(k []byte) uint64 {
 	if len(k) < 8 {
@@ -98,10 +88,9 @@ type opMeta struct {
 	seq       uint64
 	redacted  bool
 	deviceHLC hlc.Timestamp
-	record    string
 }
 
-const opMetaLen = 1 + 8 + 8 + idLen
+const opMetaLen = 1 + 8 + 8
 
 func (m *opMeta) marshal() []byte {
 	b := make([]byte, 1, opMetaLen)
@@ -109,8 +98,7 @@ func (m *opMeta) marshal() []byte {
 		b[0] = 1
 	}
 	b = binary.BigEndian.AppendUint64(b, m.seq)
-	b = binary.BigEndian.AppendUint64(b, uint64(m.deviceHLC))
-	return append(b, m.record...)
+	return binary.BigEndian.AppendUint64(b, uint64(m.deviceHLC))
 }
 
 func (m *opMeta) unmarshal(b []byte) error {
@@ -120,7 +108,6 @@ func (m *opMeta) unmarshal(b []byte) error {
 	m.redacted = b[0]&1 != 0
 	m.seq = binary.BigEndian.Uint64(b[1:9])
 	m.deviceHLC = hlc.Timestamp(binary.BigEndian.Uint64(b[9:17]))
-	m.record = string(b[17:])
 	return nil
 }
 
@@ -136,18 +123,66 @@ func splitFeedValue(v []byte) (record string, json []byte, err error) {
 	return string(v[:idLen]), v[idLen:], nil
 }
 
-// recordValue is the value of r/<id>: the creator, then the snapshot.
-func recordValue(creator string, snapshot []byte) []byte {
-	b := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(creator)+len(snapshot)), uint64(len(creator)))
-	return append(append(b, creator...), snapshot...)
+// recordValue is the value of r/<id>: the creator, the record's ops, then
+// the snapshot. The ops are a count and, for each op by ascending f/ seq,
+// the difference to the previous f/ seq and its bucket entry's seq: 0 when
+// it equals the f/ seq, otherwise the seq + 1 (1: not indexed), all as
+// uvarints.
+func recordValue(creator string, ops []opSeq, snapshot []byte) []byte {
+	b := make([]byte, 0, binary.MaxVarintLen64*2+len(creator)+3*len(ops)+len(snapshot))
+	b = binary.AppendUvarint(b, uint64(len(creator)))
+	b = append(b, creator...)
+	b = binary.AppendUvarint(b, uint64(len(ops)))
+	prev := uint64(0)
+	for _, o := range ops {
+		b = binary.AppendUvarint(b, o.fseq-prev)
+		prev = o.fseq
+		if o.bseq == o.fseq {
+			b = binary.AppendUvarint(b, 0)
+		} else {
+			b = binary.AppendUvarint(b, o.bseq+1)
+		}
+	}
+	return append(b, snapshot...)
 }
 
-func splitRecordValue(v []byte) (creator string, snapshot []byte, err error) {
-	n, w := binary.Uvarint(v)
-	if w <= 0 || uint64(len(v)-w) < n {
-		return "", nil, errors.New("record value is malformed")
+var errRecordValue = errors.New("record value is malformed")
+
+func splitRecordValue(v []byte) (creator string, ops []opSeq, snapshot []byte, err error) {
+	next := func() uint64 {
+		n, w := binary.Uvarint(v)
+		if w <= 0 {
+			err = errRecordValue
+			return 0
+		}
+		v = v[w:]
+		return n
 	}
-	return string(v[w : w+int(n)]), v[w+int(n):], nil
+	n := next()
+	if err != nil || uint64(len(v)) < n {
+		return "", nil, nil, errRecordValue
+	}
+	creator, v = string(v[:n]), v[n:]
+	count := next()
+	if err != nil || count > uint64(len(v)) {
+		return "", nil, nil, errRecordValue
+	}
+	ops = make([]opSeq, count, count+8)
+	prev := uint64(0)
+	for i := range ops {
+		f := prev + next()
+		b := next()
+		if b == 0 {
+			b = f
+		} else {
+			b--
+		}
+		ops[i], prev = opSeq{fseq: f, bseq: b}, f
+	}
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return creator, ops, v, nil
 }
 
 // getValue returns a copy of key's value; badger.ErrKeyNotFound when

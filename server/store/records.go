@@ -167,7 +167,7 @@ func (db *DB) ListRecords(ctx context.Context, f ListFilter) ([]Summary, string,
 func (db *DB) Record(ctx context.Context, id string) (*protocol.RecordState, error) {
 	var st *protocol.RecordState
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		rec, creator, err := readRecord(txn, id)
+		rec, creator, _, err := readRecord(txn, id, true)
 		if err != nil {
 			return err
 		}
@@ -203,10 +203,7 @@ func cmpErr(a, b error) error {
 func (db *DB) History(ctx context.Context, id string) ([]crdt.Op, error) {
 	var ops []crdt.Op
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		if _, err := txn.Get(key(prefixRecord, id)); err != nil {
-			return err
-		}
-		seqs, err := recordOps(txn, id)
+		_, _, seqs, err := readRecord(txn, id, false)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"os"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -12,20 +14,103 @@ import (
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
+// The writer is two goroutines forming a pipeline of depth one:
+//
+//   - the processor (writer) gathers queued requests into a group, decides
+//     and applies their ops on top of the previous chunk's state, and
+//     builds the chunk's badger transaction;
+//   - the committer commits chunks strictly in order (each commit is one
+//     fsync) and answers a group's requests once its last chunk committed.
+//
+// So the processor works on chunk N+1 while badger writes chunk N. The
+// processor hands a chunk over only when the committer is free, so at
+// most one chunk is in flight and the processor's view is always: badger's
+// committed state, overlaid with the in-flight chunk (its parent), overlaid
+// with its own work. When a commit fails, every chunk built on top of it
+// is discarded, its requests get an error, and the processor starts again
+// from what badger holds.
+
 // request is one Commit call waiting for the writer.
 type request struct {
 	ops     []protocol.Pending
 	decide  protocol.Decide
 	results []protocol.Result
 	done    chan error
+	// prep is what the caller prepared (prepare.go).
+	prep []prepared
 }
 
-// item is one op of a group, with the request it came from.
+// batch is the requests gathered into one group commit.
+type batch struct {
+	reqs  []*request
+	items []item
+	// replied is set once the requests were answered (guarded by
+	// DB.pipeMu).
+	replied bool
+}
+
+// item is one op of a batch, with the request it came from.
 type item struct {
 	req    *request
 	index  int
 	result protocol.Result
 }
+
+// chunk is a built transaction on its way to the committer.
+type chunk struct {
+	batch *batch
+	// last marks the batch's last chunk: its commit answers the batch.
+	last bool
+	// txn is nil when the chunk writes nothing.
+	txn   *badger.Txn
+	epoch uint64
+}
+
+// writerState is the processor's own state.
+type writerState struct {
+	// parent is the last chunk handed to the committer (nil after a
+	// failure): the overlay the next chunk reads through.
+	parent *group
+	// seq and records are the counters after parent (or badger's).
+	seq, records uint64
+	// epoch is the pipeline epoch the parent belongs to.
+	epoch uint64
+	// rtx and wtx, when set, were opened before parent was handed over:
+	// badger makes a transaction opened while a commit is in flight wait
+	// for that commit, so the next chunk's transactions are opened first.
+	rtx, wtx *badger.Txn
+}
+
+// txns returns the transactions for the next chunk, opening them when
+// none were opened ahead.
+func (w *writerState) txns(db *DB) (rtx, wtx *badger.Txn) {
+	if w.rtx == nil {
+		w.rtx = db.bdb.NewTransaction(false)
+	}
+	if w.wtx == nil {
+		w.wtx = db.bdb.NewTransaction(true)
+	}
+	rtx, wtx = w.rtx, w.wtx
+	w.rtx, w.wtx = nil, nil
+	return rtx, wtx
+}
+
+// drop discards the transactions opened ahead, so that an idle writer
+// holds no snapshot.
+func (w *writerState) drop() {
+	if w.rtx != nil {
+		w.rtx.Discard()
+		w.rtx = nil
+	}
+	if w.wtx != nil {
+		w.wtx.Discard()
+		w.wtx = nil
+	}
+}
+
+// errAborted answers the requests of chunks built on top of a failed
+// commit.
+var errAborted = errors.New("commit ops: an earlier commit failed; nothing of this request was applied")
 
 // Commit hands ops to the single writer, which decides, applies, indexes
 // and sequences them together with the ops of concurrent calls (group
@@ -42,6 +127,7 @@ func (db *DB) Commit(ctx context.Context, ops []protocol.Pending, decide protoco
 		return []protocol.Result{}, nil
 	}
 	req := &request{ops: ops, decide: decide, results: make([]protocol.Result, len(ops)), done: make(chan error, 1)}
+	db.prepare(req)
 	if err := db.enqueue(ctx, req); err != nil {
 		return nil, err
 	}
@@ -65,23 +151,40 @@ func (db *DB) enqueue(ctx context.Context, req *request) error {
 	}
 }
 
-// writer is the single goroutine that sequences and writes ops. It takes
-// one request, gathers whatever else is queued (up to GroupMaxOps ops) and
-// commits them as one group, until Close closes the queue and it is empty.
+// writer is the processor. It takes one request, gathers whatever else is
+// queued (up to GroupMaxOps ops) and processes them as one group, until
+// Close closes the queue and it is empty; then it lets the committer
+// finish.
 func (db *DB) writer() {
 	defer close(db.writerDone)
+	go db.committer()
+	w := &writerState{seq: db.seq, records: db.records}
+	defer func() {
+		w.drop()
+		close(db.commits)
+		<-db.committerDone
+	}()
 	var carry *request
 	for {
 		first := carry
 		carry = nil
 		if first == nil {
-			r, ok := <-db.reqs
-			if !ok {
-				return
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					return
+				}
+				first = r
+			default:
+				w.drop()
+				r, ok := <-db.reqs
+				if !ok {
+					return
+				}
+				first = r
 			}
-			first = r
 		}
-		batch := []*request{first}
+		reqs := []*request{first}
 		n := len(first.ops)
 	gather:
 		for n < db.opt.GroupMaxOps {
@@ -94,100 +197,124 @@ func (db *DB) writer() {
 					carry = r
 					break gather
 				}
-				batch = append(batch, r)
+				reqs = append(reqs, r)
 				n += len(r.ops)
 			default:
 				break gather
 			}
 		}
-		db.commitGroup(batch)
+		b := &batch{reqs: reqs, items: make([]item, 0, n)}
+		for _, r := range reqs {
+			for i := range r.ops {
+				b.items = append(b.items, item{req: r, index: i})
+			}
+		}
+		db.process(w, b)
 	}
 }
 
-// errTooBig reports that a chunk does not fit one badger transaction.
-var errTooBig = errors.New("group does not fit one transaction")
-
-// commitGroup processes every op of batch in order and answers every
-// request. It tries the whole group as one transaction; when badger finds
-// it too big, it commits it in smaller chunks of whole ops, each a
-// consistent transaction of its own.
-func (db *DB) commitGroup(batch []*request) {
-	var items []item
-	for _, r := range batch {
-		for i := range r.ops {
-			items = append(items, item{req: r, index: i})
+// process decides and applies every op of b in order and hands the
+// resulting transactions to the committer. It tries the whole batch as one
+// transaction; when badger finds it too big, it builds smaller chunks of
+// whole ops, each a consistent transaction of its own.
+func (db *DB) process(w *writerState, b *batch) {
+	size := len(b.items)
+	for pos := 0; pos < len(b.items); {
+		if db.resync(w) && pos > 0 {
+			// An earlier chunk of b failed; b was answered.
+			return
 		}
-	}
-	size := len(items)
-	for pos := 0; pos < len(items); {
-		n := min(size, len(items)-pos)
-		err := db.commitChunk(items[pos : pos+n])
+		n := min(size, len(b.items)-pos)
+		t0 := time.Now()
+		g, txn, err := db.build(w, b.items[pos:pos+n])
+		t1 := time.Now()
+		defer func() { fmt.Fprintf(os.Stderr, "%s build n=%d took %v send %v\n", t0.Format("05.000"), n, t1.Sub(t0), time.Since(t1)) }()
 		if errors.Is(err, errTooBig) && n > 1 {
 			size = n / 2
 			db.log.Debug("group commit split", "ops", n, "chunk", size)
 			continue
 		}
 		if err != nil {
-			db.log.Error("group commit failed; every request of the group gets the error", "ops", len(items), "requests", len(batch), "err", err)
-			db.restoreCounters()
-			for _, r := range batch {
-				r.done <- err
-			}
+			db.log.Error("group commit failed; every request of the group gets the error", "ops", len(b.items), "requests", len(b.reqs), "err", err)
+			db.reply(b, err)
 			return
 		}
+		if w.parent != nil {
+			w.parent.parent = nil // g read through it; nothing reads further down
+		}
+		w.parent, w.seq, w.records = g, g.seq, g.records
+		for _, id := range g.applied {
+			db.filter.add(id)
+		}
+		// Opened now, these wait for the chunk in flight (if any), not for
+		// this one.
+		w.rtx, w.wtx = db.bdb.NewTransaction(false), db.bdb.NewTransaction(true)
+		db.commits <- &chunk{batch: b, last: pos+n == len(b.items), txn: txn, epoch: w.epoch}
 		pos += n
 	}
-	for _, it := range items {
-		it.req.results[it.index] = it.result
-	}
-	for _, r := range batch {
-		r.done <- nil
-	}
 }
 
-// restoreCounters resets the in-memory counters to what badger holds
-// after a failed commit. Badger may have made a failed transaction
-// visible; reading the counters back never reuses a sequence number a
-// reader could have seen. When even that read fails, the counters move
-// past anything the failed chunk could have used.
-func (db *DB) restoreCounters() {
+// resync notices a failed commit: it drops the overlay and reloads the
+// counters from badger (which the committer no longer changes: every
+// chunk built on top of the failure is discarded). It reports whether it
+// did.
+func (db *DB) resync(w *writerState) bool {
+	db.pipeMu.Lock()
+	epoch := db.epoch
+	db.pipeMu.Unlock()
+	if epoch == w.epoch {
+		return false
+	}
+	w.epoch, w.parent = epoch, nil
+	w.drop()
 	seq, records, err := db.loadCounters()
 	if err != nil {
+		// Never reuse a sequence number a reader might have seen.
 		db.log.Error("reload counters after a failed commit", "err", err)
-		db.seq += 1 << 32
-		return
+		w.seq += 1 << 32
+		return true
 	}
-	db.seq, db.records = max(seq, db.seq), max(records, db.records)
+	w.seq, w.records = seq, records
+	return true
 }
 
-// commitChunk decides and applies items on top of badger's committed
-// state, writes the result in one transaction and commits it. It returns
-// errTooBig, before anything was committed, when the transaction would be
-// too big. It updates the in-memory counters only once committed.
-func (db *DB) commitChunk(items []item) (err error) {
-	rtx := db.bdb.NewTransaction(false)
+// errTooBig reports that a chunk does not fit one badger transaction.
+var errTooBig = errors.New("group does not fit one transaction")
+
+// build decides and applies items on top of the processor's view and
+// builds their transaction (nil when there is nothing to write). It
+// returns errTooBig when badger refuses the transaction as too big.
+func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, err error) {
+	rtx, wtx := w.txns(db)
 	defer rtx.Discard()
-	g := newGroup(db, rtx)
+	defer func() {
+		if err != nil || txn == nil {
+			wtx.Discard()
+		}
+	}()
+	g = newGroup(db, rtx, w)
 	defer func() {
 		if p := recover(); p != nil {
 			db.log.Error("panic in the writer", "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("apply ops: panic: %v", p)
+			g, txn, err = nil, nil, fmt.Errorf("apply ops: panic: %v", p)
 		}
 	}()
 	for i := range items {
 		it := &items[i]
-		p := it.req.ops[it.index] // a copy: a retried chunk decides afresh
+		p := it.req.ops[it.index] // a copy: a smaller chunk decides afresh
+		g.setHint(it, &p)
 		res := it.req.decide(g, &p)
+		g.setHint(it, &p) // dropped if decide changed the op
 		if g.err != nil {
-			return g.err
+			return nil, nil, g.err
 		}
 		if res.Status == protocol.StatusApplied {
-			if known, ok := g.ops[p.Op.ID]; ok {
+			if known := g.known(p.Op.ID); known != nil {
 				res = protocol.Result{ID: p.Op.ID, Status: protocol.StatusDuplicate, HLC: known.op.HLC.String()}
 			} else if err := g.apply(&p); err != nil {
 				var me *model.Error
 				if !errors.As(err, &me) {
-					return err
+					return nil, nil, err
 				}
 				res = protocol.Result{ID: p.Op.ID, Status: protocol.StatusRejected, Code: me.Code, Message: me.Message}
 			}
@@ -195,28 +322,26 @@ func (db *DB) commitChunk(items []item) (err error) {
 		it.result = res
 	}
 	if err := g.finish(); err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := db.write(g.writes); err != nil {
-		return err
+	if len(g.writes) == 0 {
+		return g, nil, nil
 	}
-	db.seq, db.records = g.seq, g.records
-	return nil
+	if err := fill(wtx, g.writes); err != nil {
+		return nil, nil, err
+	}
+	g.writes = nil
+	return g, wtx, nil
 }
 
-// write commits writes in one transaction (none when there are none).
-func (db *DB) write(writes []write) error {
-	if len(writes) == 0 {
-		return nil
-	}
-	wtx := db.bdb.NewTransaction(true)
-	defer wtx.Discard()
+// fill puts writes into txn.
+func fill(txn *badger.Txn, writes []write) error {
 	for _, w := range writes {
 		var err error
 		if w.del {
-			err = wtx.Delete(w.key)
+			err = txn.Delete(w.key)
 		} else {
-			err = wtx.SetEntry(badger.NewEntry(w.key, w.val))
+			err = txn.SetEntry(badger.NewEntry(w.key, w.val))
 		}
 		if errors.Is(err, badger.ErrTxnTooBig) {
 			return errTooBig
@@ -225,8 +350,58 @@ func (db *DB) write(writes []write) error {
 			return fmt.Errorf("write ops: %w", err)
 		}
 	}
-	if err := wtx.Commit(); err != nil {
-		return fmt.Errorf("commit ops: %w", err)
-	}
 	return nil
+}
+
+// committer commits chunks in order and answers their requests.
+func (db *DB) committer() {
+	defer close(db.committerDone)
+	for c := range db.commits {
+		db.pipeMu.Lock()
+		stale := c.epoch != db.epoch
+		db.pipeMu.Unlock()
+		if stale {
+			if c.txn != nil {
+				c.txn.Discard()
+			}
+			db.reply(c.batch, errAborted)
+			continue
+		}
+		if c.txn != nil {
+			t0 := time.Now()
+			err := c.txn.Commit()
+			fmt.Fprintf(os.Stderr, "%s commit items=%d took %v\n", t0.Format("05.000"), len(c.batch.items), time.Since(t0))
+			if err != nil {
+				err = fmt.Errorf("commit ops: %w", err)
+				db.log.Error("group commit failed; every request of the group gets the error", "requests", len(c.batch.reqs), "err", err)
+				db.pipeMu.Lock()
+				db.epoch++
+				db.pipeMu.Unlock()
+				db.reply(c.batch, err)
+				continue
+			}
+		}
+		if c.last {
+			db.reply(c.batch, nil)
+		}
+	}
+}
+
+// reply answers every request of b once: with their results, or with err.
+func (db *DB) reply(b *batch, err error) {
+	db.pipeMu.Lock()
+	done := b.replied
+	b.replied = true
+	db.pipeMu.Unlock()
+	if done {
+		return
+	}
+	if err == nil {
+		for _, it := range b.items {
+			it.req.results[it.index] = it.result
+		}
+	}
+	for _, r := range b.reqs {
+		r.done <- err
+	}
 }
