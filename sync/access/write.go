@@ -42,16 +42,17 @@ func CheckWrite(s *model.Schema, p *Principal, w Write) error {
 	if !p.Syncs() || !model.HasRole(writers, p.Role) {
 		return forbidden("Your role (%s) may not write %q of a %s.", p.Role, op.Field, op.Kind)
 	}
-	if w.Exists && !canWrite(p, w.Before) || !canWrite(p, w.After) {
+	if w.Exists && !CanWrite(p, w.Before) || !CanWrite(p, w.After) {
 		return forbidden("You may not write this record.")
 	}
 	return checkRestricted(p, f, w)
 }
 
-// canWrite: whoever reads a record may write it; a visitor also writes the
-// identifications they created, and creates them for their week's host
-// team, without reading them.
-func canWrite(p *Principal, s Scope) bool {
+// CanWrite reports whether p may write a record in scope s: whoever reads
+// a record may write it; a visitor also writes the identifications they
+// created, and creates them for their week's host team, without reading
+// them.
+func CanWrite(p *Principal, s Scope) bool {
 	if CanRead(p, s) {
 		return true
 	}

@@ -135,7 +135,7 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 		}
 		return duplicate(op.ID, stored.HLC)
 	}
-	w, err := s.write(tx, op)
+	w, err := s.write(tx, p, op)
 	if err != nil {
 		return rejected(op.ID, err)
 	}
@@ -147,7 +147,7 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 
 // write describes op for the access check: the record's scope before and
 // after it, and its shown values.
-func (s *Service) write(tx Tx, op *crdt.Op) (access.Write, error) {
+func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, error) {
 	hostTeam := func(week string) string { t, _ := tx.HostTeam(week); return t }
 	st, exists, err := tx.Record(op.Record)
 	if err != nil {
@@ -157,6 +157,11 @@ func (s *Service) write(tx Tx, op *crdt.Op) (access.Write, error) {
 	rec := crdt.NewRecord(op.Record, op.Kind)
 	creator := op.User
 	if exists {
+		if !access.CanWrite(p, st.Scope) {
+			// Before the kind check: nothing may reveal a record the
+			// caller cannot read.
+			return w, model.Errorf(model.CodeForbidden, "You may not write this record.")
+		}
 		if st.Record.Kind != op.Kind {
 			return w, model.Errorf(model.CodeKindMismatch, "Record %s is a %s; this op writes to it as a %s.", op.Record, st.Record.Kind, op.Kind)
 		}
