@@ -29,8 +29,7 @@ type elementSnapshot struct {
 }
 
 func (s *setField) elem(value json.RawMessage) *element {
-	var name string
-	_ = json.Unmarshal(value, &name) // Validate guarantees a string.
+	name, _ := rawString([]byte(value)) // Validate guarantees a string.
 	if s.elems == nil {
 		s.elems = map[string]*element{}
 	}
