@@ -3,6 +3,7 @@ package store
 import (
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -160,7 +161,12 @@ func (f *feedReader) addBucketEntry(c *bucketCursor) error {
 		return nil
 	}
 	fseq := c.seq // an op indexed under its own seq
-	if len(v) > 0 {
+	var prev uint64
+	var from string
+	switch {
+	case len(v) > 16: // indexed again after a move
+		fseq, prev, from = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), string(v[16:])
+	case len(v) > 0:
 		if fseq, err = parseUint64(v); err != nil {
 			return fmt.Errorf("read bucket %s entry %d: %w", c.bucket, c.seq, err)
 		}
@@ -169,7 +175,14 @@ func (f *feedReader) addBucketEntry(c *bucketCursor) error {
 	if err != nil {
 		return fmt.Errorf("read feed entry %d of bucket %s entry %d: %w", fseq, c.bucket, c.seq, err)
 	}
-	return f.add(c.seq, c.bucket, fv)
+	if err := f.add(c.seq, c.bucket, fv); err != nil {
+		return err
+	}
+	if from != "" {
+		e := &f.page.Entries[len(f.page.Entries)-1]
+		e.MovedFrom, e.PrevSeq = from, prev
+	}
+	return nil
 }
 
 // bucketCursor is one bucket's iterator in the merge.
@@ -182,9 +195,14 @@ type bucketCursor struct {
 // cursorHeap orders bucket cursors by their current sequence.
 type cursorHeap []*bucketCursor
 
-func (h cursorHeap) Len() int           { return len(h) }
+// Len implements heap.Interface.
+func (h cursorHeap) Len() int { return len(h) }
+
+// Less implements heap.Interface.
 func (h cursorHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
-func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+
+// Swap implements heap.Interface.
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 
 // Push implements heap.Interface.
 func (h *cursorHeap) Push(x any) { *h = append(*h, x.(*bucketCursor)) }

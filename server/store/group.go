@@ -64,11 +64,11 @@ func (g *group) scopeOf(rs *recState) access.Scope {
 }
 
 // group is the writer's view while it processes one chunk of a group
-// commit: badger's committed state, read through rtx, overlaid with the
-// chunk in flight (parent, whose state rtx may not hold yet), overlaid
-// with everything this chunk applied so far. It implements protocol.Tx
-// and collects the chunk's writes. A group never modifies its parent's
-// maps or records: it copies what it changes.
+// commit: badger's state as of rtx, overlaid with the chunks rtx may not
+// hold yet (parent, and its parent: see writer.go), overlaid with
+// everything this chunk applied so far. It implements protocol.Tx and
+// collects the chunk's writes. A group never modifies the maps or records
+// of the chunks below it: it copies what it changes.
 type group struct {
 	db      *DB
 	rtx     *badger.Txn
@@ -83,6 +83,8 @@ type group struct {
 	// hosts caches week -> host team, changes of this chunk included.
 	hosts  map[string]string
 	writes []write
+	// arena holds the small keys and values of writes.
+	arena []byte
 	// err is the first read error, which aborts the chunk: decide sees
 	// it only as an error and would otherwise turn it into a rejection.
 	err    error
@@ -90,22 +92,25 @@ type group struct {
 	// hostGen counts host team changes, which make cached scopes stale.
 	hostGen uint64
 
-	// hint is what the caller prepared for the op being decided (hintID).
-	hint   *prepared
-	hintID string
+	// feed is the f/ value the caller prepared for op feedID, the op
+	// being applied.
+	feed   []byte
+	feedID string
 	// applied lists the ids of the ops the chunk applied.
 	applied []string
 }
 
-func newGroup(db *DB, rtx *badger.Txn, w *writerState) *group {
+func newGroup(db *DB, rtx *badger.Txn, w *writerState, n int) *group {
 	g := &group{
+		writes:  make([]write, 0, 3*n+16),
+		applied: make([]string, 0, n),
 		db:      db,
 		rtx:     rtx,
 		parent:  w.parent,
 		seq:     w.seq,
 		records: w.records,
 		now:     db.opt.Now(),
-		ops:     map[string]*opState{},
+		ops:     make(map[string]*opState, n),
 		recs:    map[string]*recState{},
 		hosts:   map[string]string{},
 	}
@@ -130,6 +135,18 @@ func (g *group) next() uint64 {
 
 func (g *group) set(k, v []byte) { g.writes = append(g.writes, write{key: k, val: v}) }
 
+// carve returns an empty slice of capacity n from the chunk's arena, which
+// saves the writer an allocation per key. Badger keeps the slices until
+// the transaction is done; the arena is never reused.
+func (g *group) carve(n int) []byte {
+	if cap(g.arena)-len(g.arena) < n {
+		g.arena = make([]byte, 0, max(64<<10, n))
+	}
+	l := len(g.arena)
+	g.arena = g.arena[:l+n]
+	return g.arena[l : l : l+n]
+}
+
 func (g *group) del(k []byte) { g.writes = append(g.writes, write{key: k, del: true}) }
 
 // Op implements protocol.Tx.
@@ -144,20 +161,19 @@ func (g *group) Op(id string) (crdt.Op, bool, bool, error) {
 	return st.op, false, true, nil
 }
 
-// known returns the op with id if this chunk or its parent stored or read
-// it.
+// known returns the op with id if this chunk or a chunk in flight stored
+// or read it.
 func (g *group) known(id string) *opState {
-	if st, ok := g.ops[id]; ok {
-		return st
-	}
-	if g.parent != nil {
-		return g.parent.ops[id]
+	for x := g; x != nil; x = x.parent {
+		if st, ok := x.ops[id]; ok {
+			return st
+		}
 	}
 	return nil
 }
 
-// op returns the op with id from the chunk, its parent or badger (nil when
-// unknown). An op of the parent must not be modified.
+// op returns the op with id from the chunks or from badger (nil when
+// unknown). An op of a chunk below must not be modified.
 func (g *group) op(id string) (*opState, error) {
 	if st := g.known(id); st != nil {
 		return st, nil
@@ -203,14 +219,14 @@ func (g *group) Record(id string) (*protocol.RecordState, bool, error) {
 	return &protocol.RecordState{Record: rs.rec, Scope: g.scopeOf(rs)}, true, nil
 }
 
-// record returns the record with id from the chunk, a copy of its
-// parent's, or from badger (nil when absent).
+// record returns the record with id from the chunk, a copy of the one of
+// a chunk below, or from badger (nil when absent).
 func (g *group) record(id string) (*recState, error) {
 	if rs, ok := g.recs[id]; ok {
 		return rs, nil
 	}
-	if g.parent != nil {
-		if prs, ok := g.parent.recs[id]; ok {
+	for x := g.parent; x != nil; x = x.parent {
+		if prs, ok := x.recs[id]; ok {
 			var rs *recState
 			if prs != nil {
 				rs = &recState{rec: prs.rec.Clone(), creator: prs.creator, bucket: prs.bucket, ops: slices.Clone(prs.ops)}
@@ -238,8 +254,8 @@ func (g *group) HostTeam(week string) (string, error) {
 	if t, ok := g.hosts[week]; ok {
 		return t, nil
 	}
-	if g.parent != nil {
-		if t, ok := g.parent.hosts[week]; ok {
+	for x := g.parent; x != nil; x = x.parent {
+		if t, ok := x.hosts[week]; ok {
 			return t, nil
 		}
 	}
@@ -284,8 +300,8 @@ func (g *group) apply(p *protocol.Pending) error {
 	}
 	g.ops[op.ID] = st
 	g.applied = append(g.applied, op.ID)
-	if g.hint != nil && g.hintID == op.ID && !st.redacted {
-		g.putOp(st, g.hint.feed)
+	if g.feedID == op.ID && !st.redacted {
+		g.putOp(st, g.feed)
 	} else {
 		g.putOp(st, nil)
 	}
@@ -296,7 +312,7 @@ func (g *group) apply(p *protocol.Pending) error {
 	}
 	// Only a new record or a write to a field that scopes it moves it.
 	b := rs.bucket
-	if k := g.db.schema.Kinds[op.Kind]; created || op.Field == k.Scope || op.Field == model.FieldHostTeam {
+	if k := g.db.schema.Kinds[op.Kind]; created || k == nil || op.Field == k.Scope || op.Field == model.FieldHostTeam {
 		rs.scopeOK = false
 		scope := g.scopeOf(rs)
 		b = scope.Bucket()
@@ -330,9 +346,10 @@ func entryRedacted(entries []crdt.Entry, op *crdt.Op) bool {
 // nil, is the entry's value, made ahead).
 func (g *group) putOp(st *opState, feed []byte) {
 	m := opMeta{seq: st.seq, redacted: st.redacted, deviceHLC: st.deviceHLC}
-	g.set(key(prefixOp, st.op.ID), m.marshal())
+	g.set(opKeyTo(g.carve(len(prefixOp)+len(st.op.ID)), st.op.ID), m.appendTo(g.carve(opMetaLen)))
+	fk := feedKeyTo(g.carve(len(prefixFeed)+8), st.seq)
 	if feed != nil {
-		g.set(feedKey(st.seq), feed)
+		g.set(fk, feed)
 		return
 	}
 	op := &st.op
@@ -341,7 +358,7 @@ func (g *group) putOp(st *opState, feed []byte) {
 		op = &r
 	}
 	v := make([]byte, 0, idLen+256+len(op.Value))
-	g.set(feedKey(st.seq), op.AppendJSON(append(v, op.Record...)))
+	g.set(fk, op.AppendJSON(append(v, op.Record...)))
 }
 
 // redact erases the value of the append op a redact names, where it is
@@ -355,7 +372,7 @@ func (g *group) redact(op *crdt.Op) error {
 		return nil
 	}
 	if own, ok := g.ops[t.op.ID]; !ok || own != t {
-		c := *t // the parent's: copy before changing
+		c := *t // a chunk below holds it: copy before changing
 		t = &c
 		g.ops[t.op.ID] = t
 	}
@@ -381,10 +398,11 @@ func (g *group) index(rs *recState, b string, seq uint64) {
 		}
 		for i := range rs.ops {
 			o := &rs.ops[i]
+			prev := o.bseq
 			o.bseq = 0
 			if b != "" {
 				o.bseq = g.next()
-				g.set(bucketKey(b, o.bseq), uint64Value(o.fseq))
+				g.set(bucketKey(b, o.bseq), movedValue(o.fseq, prev, rs.bucket))
 			}
 		}
 		rs.bucket = b
@@ -392,7 +410,7 @@ func (g *group) index(rs *recState, b string, seq uint64) {
 	o := opSeq{fseq: seq}
 	if b != "" {
 		o.bseq = seq
-		g.set(bucketKey(b, seq), nil)
+		g.set(bucketKeyTo(g.carve(bucketKeyLen(b)), b, seq), nil)
 	}
 	rs.ops = append(rs.ops, o)
 }

@@ -12,13 +12,13 @@ import (
 
 // Key prefixes and fixed keys (doc.go documents the keyspace).
 const (
-	prefixOp        = "o/"
-	prefixFeed      = "f/"
-	prefixBucket    = "b/"
-	prefixRecord    = "r/"
-	prefixSummary   = "rs/"
-	prefixHosted    = "h/"
-	prefixWeekHost  = "w/"
+	prefixOp       = "o/"
+	prefixFeed     = "f/"
+	prefixBucket   = "b/"
+	prefixRecord   = "r/"
+	prefixSummary  = "rs/"
+	prefixHosted   = "h/"
+	prefixWeekHost = "w/"
 
 	keySeq     = "m/seq"
 	keyRecords = "m/records"
@@ -41,24 +41,40 @@ func key(prefix, id string) []byte {
 	return append(append(make([]byte, 0, len(prefix)+len(id)), prefix...), id...)
 }
 
+// opKeyTo appends op id's o/ key to dst.
+func opKeyTo(dst []byte, id string) []byte { return append(append(dst, prefixOp...), id...) }
+
 func key2(prefix, a, b string) []byte {
 	k := make([]byte, 0, len(prefix)+len(a)+1+len(b))
 	return append(append(append(append(k, prefix...), a...), '/'), b...)
 }
 
+// seqKey is prefix followed by seq.
 func seqKey(prefix string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(prefix)+8), prefix...), seq)
 }
 
 func feedKey(seq uint64) []byte { return seqKey(prefixFeed, seq) }
 
+// feedKeyTo appends seq's f/ key to dst.
+func feedKeyTo(dst []byte, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(dst, prefixFeed...), seq)
+}
+
 // bucketPrefix is the prefix of bucket b's feed.
 func bucketPrefix(b string) []byte {
-	return append(append(append(make([]byte, 0, len(prefixBucket)+len(b)+9), prefixBucket...), b...), 0)
+	return append(append(append(make([]byte, 0, bucketKeyLen(b)), prefixBucket...), b...), 0)
 }
 
 func bucketKey(b string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(bucketPrefix(b), seq)
+	return bucketKeyTo(make([]byte, 0, bucketKeyLen(b)), b, seq)
+}
+
+func bucketKeyLen(b string) int { return len(prefixBucket) + len(b) + 1 + 8 }
+
+// bucketKeyTo appends the key of seq in bucket b to dst.
+func bucketKeyTo(dst []byte, b string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(append(append(dst, prefixBucket...), b...), 0), seq)
 }
 
 // seqOfKey returns the sequence number that ends a key.
@@ -78,6 +94,13 @@ func parseUint64(v []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// movedValue is the b/ value of an op indexed again after its record moved
+// in from bucket from, where it was indexed under prev: the f/ seq, prev,
+// and from, so that a reader of both buckets is not served it twice.
+func movedValue(fseq, prev uint64, from string) []byte {
+	return append(binary.BigEndian.AppendUint64(uint64Value(fseq), prev), from...)
+}
+
 // dropMarker is the b/ value telling that record left the bucket.
 func dropMarker(record string) []byte {
 	return append([]byte{'D'}, record...)
@@ -92,13 +115,14 @@ type opMeta struct {
 
 const opMetaLen = 1 + 8 + 8
 
-func (m *opMeta) marshal() []byte {
-	b := make([]byte, 1, opMetaLen)
+// appendTo appends the encoded meta to dst.
+func (m *opMeta) appendTo(dst []byte) []byte {
+	flags := byte(0)
 	if m.redacted {
-		b[0] = 1
+		flags = 1
 	}
-	b = binary.BigEndian.AppendUint64(b, m.seq)
-	return binary.BigEndian.AppendUint64(b, uint64(m.deviceHLC))
+	dst = binary.BigEndian.AppendUint64(append(dst, flags), m.seq)
+	return binary.BigEndian.AppendUint64(dst, uint64(m.deviceHLC))
 }
 
 func (m *opMeta) unmarshal(b []byte) error {

@@ -65,6 +65,9 @@ type fakeBucketEntry struct {
 	seq, fseq uint64
 	record    string
 	drop      bool
+	// movedFrom and prevSeq: where a re-indexed op was indexed before.
+	movedFrom string
+	prevSeq   uint64
 }
 
 type fakeRecord struct {
@@ -72,6 +75,7 @@ type fakeRecord struct {
 	creator string
 	bucket  string
 	fseqs   []uint64 // the record's ops, by global seq
+	bseqs   []uint64 // each op's seq in the record's current bucket
 }
 
 var _ protocol.Store = (*fakeStore)(nil)
@@ -202,17 +206,23 @@ func (s *fakeStore) index(r *fakeRecord, b string, seq uint64) {
 			}
 			s.buckets[r.bucket] = append(s.buckets[r.bucket], fakeBucketEntry{seq: s.next(), record: id, drop: true})
 		}
-		if b != "" {
-			for _, fseq := range r.fseqs {
-				s.buckets[b] = append(s.buckets[b], fakeBucketEntry{seq: s.next(), fseq: fseq, record: id})
+		for i, fseq := range r.fseqs {
+			prev := r.bseqs[i]
+			r.bseqs[i] = 0
+			if b != "" {
+				r.bseqs[i] = s.next()
+				s.buckets[b] = append(s.buckets[b], fakeBucketEntry{seq: r.bseqs[i], fseq: fseq, record: id, movedFrom: r.bucket, prevSeq: prev})
 			}
 		}
 		r.bucket = b
 	}
+	var bseq uint64
 	if b != "" {
+		bseq = seq
 		s.buckets[b] = append(s.buckets[b], fakeBucketEntry{seq: seq, fseq: seq, record: id})
 	}
 	r.fseqs = append(r.fseqs, seq)
+	r.bseqs = append(r.bseqs, bseq)
 }
 
 // Feed implements protocol.Store.
@@ -237,7 +247,7 @@ func (s *fakeStore) Feed(ctx context.Context, buckets []string, all bool, after 
 				if e.seq <= after {
 					continue
 				}
-				fe := protocol.FeedEntry{Seq: e.seq, Bucket: b, Record: e.record, Drop: e.drop}
+				fe := protocol.FeedEntry{Seq: e.seq, Bucket: b, Record: e.record, Drop: e.drop, MovedFrom: e.movedFrom, PrevSeq: e.prevSeq}
 				if !e.drop {
 					fe.JSON = slices.Clone(s.feed[e.fseq].json)
 				}

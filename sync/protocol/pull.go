@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,12 +54,18 @@ func (s *Service) Pull(ctx context.Context, p *access.Principal, cursor string, 
 				dropped[e.Record] = true
 				res.Drop = append(res.Drop, e.Record)
 			}
-		case readable && (all || e.Bucket == e.Scope.Bucket()):
+		case readable && (all || e.Bucket == e.Scope.Bucket()) && !servedBefore(e, buckets, after):
 			res.Ops = append(res.Ops, e.JSON)
 		}
 	}
 	res.ServerHLC = s.Clock.Now()
 	return res, nil
+}
+
+// servedBefore reports whether a re-indexed entry's op was already served
+// to this cursor from the bucket its record moved out of.
+func servedBefore(e FeedEntry, buckets []string, after uint64) bool {
+	return e.MovedFrom != "" && e.PrevSeq != 0 && e.PrevSeq <= after && slices.Contains(buckets, e.MovedFrom)
 }
 
 func (s *Service) clamp(limit int) int {

@@ -30,7 +30,10 @@ type Store interface {
 	Commit(ctx context.Context, ops []Pending, decide Decide) ([]Result, error)
 	// Feed returns up to limit feed entries with sequence > after from the
 	// given buckets (or from the global feed when all), in sequence order,
-	// the last sequence it read, and whether more entries follow.
+	// the last sequence it read, and whether more entries follow. When a
+	// record moves to another bucket, its entries leave the old bucket
+	// (which gets a drop marker) and are indexed again in the new one with
+	// MovedFrom and PrevSeq set.
 	Feed(ctx context.Context, buckets []string, all bool, after uint64, limit int) (FeedPage, error)
 	// HostedWeeks returns the ids of the action weeks hosted by teams.
 	HostedWeeks(ctx context.Context, teams []string) ([]string, error)
@@ -75,6 +78,12 @@ type FeedEntry struct {
 	Record string
 	JSON   []byte
 	Drop   bool
+	// MovedFrom and PrevSeq are set on an op indexed again after its
+	// record moved into Bucket: the bucket it came from and its sequence
+	// there, so a reader of both buckets who read it there is not served
+	// it twice.
+	MovedFrom string
+	PrevSeq   uint64
 	// Scope is the record's scope now (at the time of the read).
 	Scope access.Scope
 }
