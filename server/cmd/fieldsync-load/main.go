@@ -26,6 +26,13 @@
 // -admin-password (or FIELDSYNC_ADMIN_PASSWORD) to create its teams and
 // users, whose names carry a per-run prefix.
 //
+// -cpuprofile and -pull-cpuprofile write CPU profiles of the ingest and
+// first-pull phases (go tool pprof), -trace an execution trace of the
+// ingest phase (go tool trace -pprof=sched|sync|syscall shows where the
+// wall time goes when the CPUs are not the limit). The report also gives
+// the process's CPU time per phase and the machine's load average, since
+// other work on the machine skews every figure.
+//
 // It exits 0 when every op was applied and pulled back (whether or not the
 // goals are met: they are reported, never asserted), 1 when an op failed or
 // the pull did not return what was pushed, 2 on bad flags.
