@@ -21,6 +21,8 @@ func requestID(c *fiber.Ctx) string {
 // requestLog gives each request an id (echoed as X-Request-Id) and logs
 // method, route, status and duration; never bodies, tokens or queries.
 func (s *Server) requestLog(c *fiber.Ctx) error {
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	id := uuid.NewString()
 	c.Locals(requestIDKey, id)
 	c.Set("X-Request-Id", id)

@@ -12,7 +12,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,6 +41,8 @@ type Server struct {
 	shutdown chan struct{}
 
 	audit *audit.Log
+	// active counts requests being handled, for Shutdown.
+	active atomic.Int64
 
 	userRate  *limiter
 	loginRate *limiter
@@ -83,8 +87,30 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Shutdown stops accepting connections, ends event streams, and waits for
-// in-flight requests (pushes included) until ctx ends.
+// in-flight requests (pushes included) until ctx ends. Connections with no
+// request in flight (idle, or opened and never used) are not waited for.
 func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.shutdown)
-	return s.app.ShutdownWithContext(ctx)
+	quiet, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quiet.Done():
+				return
+			case <-tick.C:
+				if s.active.Load() == 0 {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := s.app.ShutdownWithContext(quiet)
+	if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		return nil // only connections without a request were left
+	}
+	return err
 }
