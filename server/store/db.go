@@ -101,8 +101,13 @@ type DB struct {
 	// batch.replied.
 	pipeMu sync.Mutex
 	epoch  uint64
-	// filter holds every stored op id (and some more), for the writer.
-	filter *opFilter
+	// filter holds every stored op id (and some more), for the writer;
+	// filterSeq is the last sequence number whose op it surely holds (set
+	// by the committer).
+	filter    *opFilter
+	filterSeq uint64
+	// commitTxn commits a chunk's transaction (tests inject failures).
+	commitTxn func(*badger.Txn) error
 
 	writerDone chan struct{}
 	gcStop     chan struct{}
@@ -140,16 +145,17 @@ func Open(dir string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	db := &DB{
-		bdb:        bdb,
-		opt:        opt,
-		log:        opt.Logger,
-		schema:     opt.Schema,
+		bdb:           bdb,
+		opt:           opt,
+		log:           opt.Logger,
+		schema:        opt.Schema,
 		reqs:          make(chan *request, 256),
 		commits:       make(chan *chunk),
 		committerDone: make(chan struct{}),
 		writerDone:    make(chan struct{}),
-		gcStop:     make(chan struct{}),
-		gcDone:     make(chan struct{}),
+		gcStop:        make(chan struct{}),
+		gcDone:        make(chan struct{}),
+		commitTxn:     (*badger.Txn).Commit,
 	}
 	if err := db.init(); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), bdb.Close())
@@ -181,7 +187,7 @@ func (db *DB) init() error {
 		return err
 	}
 	db.seq, db.records = seq, records
-	db.filter, err = db.loadOpFilter()
+	db.filter, db.filterSeq, err = db.loadOpFilter()
 	return err
 }
 
@@ -201,8 +207,8 @@ func (db *DB) loadCounters() (seq, records uint64, err error) {
 }
 
 // Close stops accepting commits, lets the writer finish every request
-// already queued, stops garbage collection and closes badger. Later calls
-// return the first call's result.
+// already queued, stops garbage collection, saves the writer's op filter
+// and closes badger. Later calls return the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.mu.Lock()
@@ -212,7 +218,7 @@ func (db *DB) Close() error {
 		<-db.writerDone
 		close(db.gcStop)
 		<-db.gcDone
-		err := db.saveOpFilter(db.filter)
+		err := db.saveOpFilter(db.filter, db.filterSeq)
 		if cerr := db.bdb.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 		}

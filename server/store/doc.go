@@ -9,17 +9,20 @@
 // sequence number as 8 bytes big endian, so that key order is sequence
 // order; ids are canonical 36-character UUIDs.
 //
-//	o/<op id>                  op meta: flags (bit 0 = redacted), seq, device hlc
-//	                           (8 bytes each, big endian), record id (36 bytes)
+//	o/<op id>                  op meta, 17 bytes: flags (bit 0: redacted), the
+//	                           op's f/ seq, the device's hlc when the server
+//	                           re-stamped the op (0 otherwise)
 //	f/<seq>                    global feed: record id (36 bytes) + the op's served
 //	                           JSON (crdt.Op.AppendJSON; "value":null once redacted)
-//	b/<bucket>\x00<seq>        bucket feed: 8-byte seq of the f/ entry, or "D" +
-//	                           record id (37 bytes): a drop marker, the record left
-//	                           the bucket
-//	ro/<record id>/<seq>       the record's ops by f/ seq; value: the 8-byte seq of
-//	                           the op's entry in the record's current bucket (0:
-//	                           not indexed)
-//	r/<record id>              record state: uvarint length + creator user id +
+//	b/<bucket>\x00<seq>        bucket feed: an op indexed under its own f/ seq
+//	                           (empty value); an op indexed again under a new seq
+//	                           after its record moved in (8-byte f/ seq, 8-byte
+//	                           seq in the bucket it came from, that bucket's
+//	                           name; see movedValue); or "D" + record id (37
+//	                           bytes): a drop marker, the record left the bucket
+//	r/<record id>              record state: creator, the record's ops (for each,
+//	                           by f/ seq: the f/ seq and the seq of its entry in
+//	                           the record's bucket; see recordValue) and
 //	                           crdt.Record.MarshalBinary
 //	rs/<record id>             Summary as JSON, for lists and feed scopes
 //	h/<team id>/<week id>      empty: the action week is hosted by the team
@@ -27,6 +30,8 @@
 //	m/seq                      greatest committed sequence number (8 bytes)
 //	m/records                  number of records (8 bytes)
 //	m/layout                   keyspace version ("1")
+//	m/opfilter                 the writer's filter of stored op ids, saved on
+//	                           Close (opfilter.go)
 //	u/<user id>                model.User as JSON
 //	un/<username>              user id
 //	t/<team id>                model.Team as JSON
@@ -35,36 +40,37 @@
 //	rt/<token hash>            model.RefreshToken as JSON
 //	rf/<family id>             model.TokenFamily as JSON
 //	rfd/<device id>/<family>   empty: the device's token families
+//	a/<seq>                    audit entry as JSON, append-only (audit.go)
 //
 // # Invariants
 //
-//   - One writer. Every key from o/ to m/ is written only by the writer
-//     goroutine (writer.go); account keys are written by ordinary badger
-//     transactions, which never touch the writer's keys.
+//   - One writer. The keys o/ to m/ are written only by the writer
+//     (writer.go; m/layout and m/opfilter by Open and Close); account and
+//     audit keys only by ordinary badger transactions, which never touch
+//     the writer's keys.
 //   - Group commit. The writer gathers concurrent Commit requests and
-//     applies them in one badger transaction with SyncWrites, so one fsync
-//     covers the group; a request is answered only after everything it
-//     applied is durable. When a group does not fit one transaction
-//     (badger.ErrTxnTooBig) it is split into chunks of whole ops; each
-//     chunk is one transaction holding complete effects of its ops (op
-//     keys, feeds, record states, m/seq), so whatever a crash leaves on
-//     disk is a consistent prefix. The requests are answered once every
-//     chunk committed; if one fails, every request of the group gets the
-//     error (ops of chunks already committed are then duplicates on retry).
+//     applies them as one badger transaction with SyncWrites, so one fsync
+//     covers the group; a request is answered only once everything it
+//     applied is durable. A group too big for one transaction
+//     (badger.ErrTxnTooBig) is split into chunks of whole ops; each chunk
+//     is one transaction holding the complete effects of its ops (op keys,
+//     feeds, record states, m/seq), so whatever a crash leaves on disk is
+//     a consistent prefix. The requests are answered once every chunk
+//     committed; if one fails, every request of the group gets the error
+//     (ops of chunks already committed are then duplicates on retry).
 //   - Sequence numbers are assigned by the writer and committed in order:
-//     every transaction holds a contiguous range above m/seq, so a reader's
-//     snapshot always holds a prefix of the sequence and a pull cursor never
-//     skips an op that commits late. Seqs are never reused once a reader
-//     could have seen them.
-//   - Every stored op has exactly one f/ entry (its seq, fixed for life) and
-//     one ro/ entry. Its served JSON is rewritten only to erase a redacted
-//     value. A record's ops are indexed in its current bucket only: when
-//     its bucket changes, the old bucket's entries of the record are
-//     deleted, a drop marker is written there under a new seq, and every op
-//     is indexed again in the new bucket under new seqs that point to the
-//     unchanged f/ entries.
-//   - r/, rs/ and o/ always agree: they are written in the same
-//     transaction as the ops that change them.
+//     each transaction holds the range just above m/seq, so a reader's
+//     snapshot holds a prefix of the sequence and a pull cursor never
+//     skips an op that commits late.
+//   - Every stored op has exactly one f/ entry, under a seq fixed for
+//     life, and is listed in its record's r/ value. Its served JSON is
+//     rewritten only to erase a redacted value. A record's ops are indexed
+//     in its current bucket only: when its bucket changes, the old
+//     bucket's entries of the record are deleted, a drop marker is written
+//     there under a new seq, and every op is indexed again in the new
+//     bucket under new seqs that point to the unchanged f/ entries.
+//   - r/, rs/, h/ and w/ always agree with the ops stored: they are
+//     written in the same transaction as the ops that change them.
 //   - Encryption at rest is badger's (Options.EncryptionKey); nothing is
 //     written outside badger's directory.
 package store

@@ -162,9 +162,21 @@ func TestTeamMoveDropsAndReindexes(t *testing.T) {
 	if slices.Sort(ids); !slices.Equal(ids, sorted(recOps)) || len(drops) != 0 {
 		t.Errorf("team B ops = %v drops = %v, want %v", ids, drops, sorted(recOps))
 	}
+	seqInA := map[string]uint64{}
+	for i, p := range ops[:3] {
+		seqInA[p.Op.ID] = uint64(i + 1) // indexed in A under their own seqs
+	}
 	for _, e := range entries {
 		if e.Bucket != bucketB || e.Scope.Team != teamB {
 			t.Errorf("team B entry %+v", e)
+		}
+		op, _ := crdt.DecodeOp(e.JSON)
+		if want, moved := seqInA[op.ID]; moved {
+			if e.MovedFrom != bucketA || e.PrevSeq != want {
+				t.Errorf("re-indexed op %s: moved from %q at %d, want %q at %d", op.ID, e.MovedFrom, e.PrevSeq, bucketA, want)
+			}
+		} else if e.MovedFrom != "" || e.PrevSeq != 0 {
+			t.Errorf("op %s written in B says it moved from %q", op.ID, e.MovedFrom)
 		}
 	}
 	// The global feed lists every op once.

@@ -178,6 +178,12 @@ func TestProtocolPushPull(t *testing.T) {
 		t.Errorf("team A pulls %d ops, want 3", len(got.Ops))
 	}
 	cursorA := pull(pFW, "").Cursor
+	pBoth := &access.Principal{User: newID(), Device: newID(), Role: model.RoleSupervisor, Teams: []string{teamA, teamB}}
+	first := pull(pBoth, "")
+	if len(first.Ops) != 3 {
+		t.Errorf("supervisor of both teams pulls %d ops, want 3", len(first.Ops))
+	}
+	cursorBoth := first.Cursor
 	if got := pull(pB, ""); len(got.Ops) != 0 {
 		t.Errorf("team B pulls %d ops, want 0", len(got.Ops))
 	}
@@ -200,5 +206,10 @@ func TestProtocolPushPull(t *testing.T) {
 	}
 	if got := pull(pSup, ""); len(got.Ops) != 4 {
 		t.Errorf("national supervisor pulls %d ops, want 4", len(got.Ops))
+	}
+	// A supervisor of both teams, who read the record in A, gets only the
+	// move from B, not its earlier ops a second time.
+	if got := pull(pBoth, cursorBoth); len(got.Ops) != 1 || len(got.Drop) != 0 {
+		t.Errorf("supervisor of both teams after the move: %d ops, drop %v; want 1 op", len(got.Ops), got.Drop)
 	}
 }

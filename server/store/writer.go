@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"os"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -23,12 +21,21 @@ import (
 //     fsync) and answers a group's requests once its last chunk committed.
 //
 // So the processor works on chunk N+1 while badger writes chunk N. The
-// processor hands a chunk over only when the committer is free, so at
-// most one chunk is in flight and the processor's view is always: badger's
-// committed state, overlaid with the in-flight chunk (its parent), overlaid
-// with its own work. When a commit fails, every chunk built on top of it
-// is discarded, its requests get an error, and the processor starts again
-// from what badger holds.
+// channel between them is unbuffered: the processor hands chunk N over
+// only once the committer took it, that is once chunk N-1 committed.
+//
+// Badger makes a transaction opened while a commit is in flight wait for
+// that commit, so the processor opens the read and write transactions of
+// chunk N+1 before handing chunk N over. At that moment chunk N-2 has
+// committed, chunk N-1 may or may not have (the committer may not have
+// started it): chunk N+1 therefore reads badger as of that moment,
+// overlaid with chunk N-1 and chunk N (its parent and grandparent, kept
+// until then), overlaid with its own work. A chunk's view is thus always
+// complete, and chunks are committed in the order they were built.
+//
+// When a commit fails, every chunk built on top of it is discarded, its
+// requests get an error, and the processor starts again from what badger
+// holds.
 
 // request is one Commit call waiting for the writer.
 type request struct {
@@ -36,8 +43,8 @@ type request struct {
 	decide  protocol.Decide
 	results []protocol.Result
 	done    chan error
-	// prep is what the caller prepared (prepare.go).
-	prep []prepared
+	// feeds are the ops' f/ values, prepared by the caller (prepare.go).
+	feeds [][]byte
 }
 
 // batch is the requests gathered into one group commit.
@@ -64,6 +71,8 @@ type chunk struct {
 	// txn is nil when the chunk writes nothing.
 	txn   *badger.Txn
 	epoch uint64
+	// seq is the last sequence number the chunk assigned.
+	seq uint64
 }
 
 // writerState is the processor's own state.
@@ -120,8 +129,9 @@ var errAborted = errors.New("commit ops: an earlier commit failed; nothing of th
 // that an error here always means nothing of this call was acknowledged.
 // decide runs on the writer goroutine and must not block; it may be called
 // again for the same op when a group has to be split (every call sees the
-// state the op is then applied to; only the last call's result counts).
-// After Close, Commit returns CodeUnavailable.
+// state the op is then applied to; only the last call's result counts). An
+// op decide changes is stored as changed. After Close, Commit returns
+// CodeUnavailable.
 func (db *DB) Commit(ctx context.Context, ops []protocol.Pending, decide protocol.Decide) ([]protocol.Result, error) {
 	if len(ops) == 0 {
 		return []protocol.Result{}, nil
@@ -142,6 +152,9 @@ func (db *DB) enqueue(ctx context.Context, req *request) error {
 	defer db.mu.RUnlock()
 	if db.closed {
 		return unavailable()
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit ops: %w", err)
 	}
 	select {
 	case db.reqs <- req:
@@ -225,10 +238,7 @@ func (db *DB) process(w *writerState, b *batch) {
 			return
 		}
 		n := min(size, len(b.items)-pos)
-		t0 := time.Now()
 		g, txn, err := db.build(w, b.items[pos:pos+n])
-		t1 := time.Now()
-		defer func() { fmt.Fprintf(os.Stderr, "%s build n=%d took %v send %v\n", t0.Format("05.000"), n, t1.Sub(t0), time.Since(t1)) }()
 		if errors.Is(err, errTooBig) && n > 1 {
 			size = n / 2
 			db.log.Debug("group commit split", "ops", n, "chunk", size)
@@ -240,7 +250,9 @@ func (db *DB) process(w *writerState, b *batch) {
 			return
 		}
 		if w.parent != nil {
-			w.parent.parent = nil // g read through it; nothing reads further down
+			// Chunks from g on read through g and w.parent only: their
+			// transactions, opened from now on, hold everything below.
+			w.parent.parent = nil
 		}
 		w.parent, w.seq, w.records = g, g.seq, g.records
 		for _, id := range g.applied {
@@ -249,7 +261,7 @@ func (db *DB) process(w *writerState, b *batch) {
 		// Opened now, these wait for the chunk in flight (if any), not for
 		// this one.
 		w.rtx, w.wtx = db.bdb.NewTransaction(false), db.bdb.NewTransaction(true)
-		db.commits <- &chunk{batch: b, last: pos+n == len(b.items), txn: txn, epoch: w.epoch}
+		db.commits <- &chunk{batch: b, last: pos+n == len(b.items), txn: txn, epoch: w.epoch, seq: g.seq}
 		pos += n
 	}
 }
@@ -292,7 +304,7 @@ func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, er
 			wtx.Discard()
 		}
 	}()
-	g = newGroup(db, rtx, w)
+	g = newGroup(db, rtx, w, len(items))
 	defer func() {
 		if p := recover(); p != nil {
 			db.log.Error("panic in the writer", "panic", p, "stack", string(debug.Stack()))
@@ -302,9 +314,8 @@ func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, er
 	for i := range items {
 		it := &items[i]
 		p := it.req.ops[it.index] // a copy: a smaller chunk decides afresh
-		g.setHint(it, &p)
 		res := it.req.decide(g, &p)
-		g.setHint(it, &p) // dropped if decide changed the op
+		g.prepared(it, &p)
 		if g.err != nil {
 			return nil, nil, g.err
 		}
@@ -368,10 +379,7 @@ func (db *DB) committer() {
 			continue
 		}
 		if c.txn != nil {
-			t0 := time.Now()
-			err := c.txn.Commit()
-			fmt.Fprintf(os.Stderr, "%s commit items=%d took %v\n", t0.Format("05.000"), len(c.batch.items), time.Since(t0))
-			if err != nil {
+			if err := db.commitTxn(c.txn); err != nil {
 				err = fmt.Errorf("commit ops: %w", err)
 				db.log.Error("group commit failed; every request of the group gets the error", "requests", len(c.batch.reqs), "err", err)
 				db.pipeMu.Lock()
@@ -381,6 +389,7 @@ func (db *DB) committer() {
 				continue
 			}
 		}
+		db.filterSeq = c.seq
 		if c.last {
 			db.reply(c.batch, nil)
 		}
