@@ -140,3 +140,129 @@ type RecordSummary struct {
 type Health struct {
 	Status string `json:"status"`
 }
+
+// QueueReason is why a record is in the supervisors' review queue: a
+// trigger newer (by hlc) than the record's latest review_status decision,
+// or a register conflict (always, while it lasts).
+type QueueReason struct {
+	// Code is new, conflict, formal_status, child_presumed,
+	// cross_border_referral or visitor_note.
+	Code string `json:"code"`
+	// Field names the field the trigger is about (absent for new).
+	Field string `json:"field,omitempty"`
+	// Op is the op that triggered it (the shown sibling for a conflict,
+	// the entry for a log trigger).
+	Op string `json:"op,omitempty"`
+	// HLC is the trigger's time.
+	HLC string `json:"hlc"`
+}
+
+// QueueItem is one record waiting for a supervisor's decision.
+type QueueItem struct {
+	ID           string        `json:"id"`
+	Code         string        `json:"code,omitempty"`
+	Team         string        `json:"team,omitempty"`
+	TeamName     string        `json:"team_name,omitempty"`
+	Region       string        `json:"region,omitempty"`
+	Status       string        `json:"status,omitempty"`
+	ReviewStatus string        `json:"review_status,omitempty"`
+	Reasons      []QueueReason `json:"reasons"`
+	// Conflicts names the registers holding more than one sibling.
+	Conflicts []string `json:"conflicts"`
+	// Duplicates lists possible duplicates not linked yet (record ids).
+	Duplicates []string `json:"duplicates"`
+	// Since is the hlc of the oldest reason: how long it has waited.
+	Since string `json:"since"`
+	// HLC is the record's greatest op hlc.
+	HLC string `json:"hlc"`
+}
+
+// QueuePage is a page of GET /v1/review/queue.
+type QueuePage struct {
+	Items []QueueItem `json:"items"`
+	Next  string      `json:"next,omitempty"`
+	// Total is the number of queue items the filter selects.
+	Total int `json:"total"`
+	// ByReason counts the items of the filter (reason filter aside) per
+	// reason code.
+	ByReason map[string]int `json:"by_reason"`
+}
+
+// DuplicatePair is two records flagged as possible duplicates.
+type DuplicatePair struct {
+	Records []string `json:"records"`
+	Codes   []string `json:"codes"`
+	// EncounterDates are the two records' encounter dates.
+	EncounterDates []string `json:"encounter_dates"`
+	DaysApart      int      `json:"days_apart"`
+	// Matched holds the attributes both records share: region, sex,
+	// age_group, citizenship.
+	Matched map[string]string `json:"matched"`
+	// Linked is true once a supervisor linked them (linked_records).
+	Linked bool `json:"linked"`
+}
+
+// DuplicateList is a page of GET /v1/review/duplicates.
+type DuplicateList struct {
+	Pairs []DuplicatePair `json:"pairs"`
+	Next  string          `json:"next,omitempty"`
+	Rule  string          `json:"rule"`
+}
+
+// LinkRequest is the body of POST /v1/review/links.
+type LinkRequest struct {
+	Records []string `json:"records"`
+	// Unlink removes an existing link instead.
+	Unlink bool `json:"unlink,omitempty"`
+}
+
+// LinkResponse answers POST /v1/review/links with the ops written.
+type LinkResponse struct {
+	Records []string          `json:"records"`
+	Linked  bool              `json:"linked"`
+	Results []protocol.Result `json:"results"`
+}
+
+// StatsCount is a count that may be withheld: Count is null when the
+// count is suppressed (a small cell, or one that would let a small cell be
+// computed), and Rounded says the count was rounded to the nearest 5.
+type StatsCount struct {
+	Count      *int `json:"count"`
+	Suppressed bool `json:"suppressed,omitempty"`
+	Rounded    bool `json:"rounded,omitempty"`
+}
+
+// StatsCell is one cell of a monitoring table.
+type StatsCell struct {
+	// Key holds the cell's value of each of the table's dimensions.
+	Key []string `json:"key"`
+	StatsCount
+}
+
+// StatsTable is one monitoring table.
+type StatsTable struct {
+	Name       string   `json:"name"`
+	Title      string   `json:"title"`
+	Dimensions []string `json:"dimensions"`
+	// Multi is true when a record may count in several cells (sets such
+	// as exploitation types); the total then counts records with at least
+	// one value, not the sum of the cells.
+	Multi bool        `json:"multi"`
+	Cells []StatsCell `json:"cells"`
+	Total StatsCount  `json:"total"`
+}
+
+// Stats answers GET /v1/stats.
+type Stats struct {
+	// Threshold is the smallest count shown; counts from 1 to
+	// Threshold-1 are suppressed.
+	Threshold int `json:"threshold"`
+	// Scope is "national" or "jurisdiction" (the caller's teams).
+	Scope string `json:"scope"`
+	// Identifications counts the identifications the figures cover.
+	Identifications StatsCount   `json:"identifications"`
+	Tables          []StatsTable `json:"tables"`
+	GeneratedAt     time.Time    `json:"generated_at"`
+	// Rules explains the counting and suppression rules in words.
+	Rules []string `json:"rules"`
+}

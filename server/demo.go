@@ -30,8 +30,9 @@ type demoUser struct {
 }
 
 // seedDemo fills an empty store with two teams, a user of each role, an
-// action week with a visitor and site visits, and a few dozen
-// identifications, some with conflicting edits. Every record is written as
+// action week with a visitor and site visits, and ninety-odd
+// identifications, some with conflicting edits, referrals and supervisor
+// reviews (see identifications). Every record is written as
 // ops through the protocol, as tablets would. It does nothing (and returns
 // false) when teams already exist.
 func seedDemo(ctx context.Context, db *store.DB, svc *protocol.Service, now func() time.Time) (bool, error) {
@@ -175,74 +176,202 @@ func (d *demo) actionWeek() error {
 }
 
 var (
-	demoCountries   = []string{"AL", "AL", "AL", "XK", "MK", "RO", "UA", "NG", "BD", "MD"}
-	demoExploit     = []string{"sexual", "labour", "begging", "forced_criminality", "forced_marriage"}
+	demoCountries   = []string{"AL", "AL", "AL", "AL", "XK", "MK", "RO", "UA", "NG", "MD"}
+	demoExploit     = []string{"sexual", "sexual", "labour", "labour", "begging", "forced_criminality", "forced_marriage"}
 	demoChannels    = []string{"social_network", "messaging_app", "online_ad", "family", "acquaintance", "agency"}
-	demoStatuses    = []string{"potential", "potential", "presumed", "presumed", "withdrawn"}
+	demoPayments    = []string{"cash", "cash", "bank_transfer", "money_transfer_service", "crypto", "in_kind"}
+	demoStatuses    = []string{"potential", "potential", "presumed", "presumed", "presumed", "withdrawn"}
 	demoLocations   = []string{"bus station", "border crossing point", "roadside bar", "family home", "construction site", "market"}
 	demoNoteOpeners = []string{"Met during outreach at the", "Referred by a social worker; first contact at the", "Spotted by the team near the"}
+	demoServices    = []string{"shelter", "medical", "psychological", "legal", "return"}
+	demoAbroad      = []string{"DE", "IT", "GR"}
+	// The regions the teams cover (the team's own region first).
+	demoNorthRegions = []string{"Shkodër", "Shkodër", "Lezhë", "Kukës"}
+	demoSouthRegions = []string{"Vlorë", "Vlorë", "Fier", "Gjirokastër"}
 )
+
+// demoIdentifications is the number of identifications the demo writes
+// (enough for the monitoring figures to show cells above the threshold).
+const demoIdentifications = 90
 
 func (d *demo) pick(list []string) string { return list[d.rng.IntN(len(list))] }
 
-// identifications writes 36 identifications across the two teams; every
-// fifth gets concurrent edits of status by two tablets (a conflict for the
-// supervisors' review queue).
+// demoAttrs are the pseudonymous attributes of a demo identification, kept
+// to write possible duplicates of some.
+type demoAttrs struct {
+	team, writer, region, sex, ageGroup, citizenship string
+	encounter                                        time.Time
+}
+
+// identifications writes demoIdentifications identifications across the
+// two teams, with referrals (some across the border), and then: concurrent
+// edits of status by two tablets on every fifth and of age_group on some
+// others (conflicts for the review queue), the supervisor's review of about
+// half of the rest (some formally identified), two possible duplicates and
+// two identifications created by the action week's visitor with their
+// notes. The supervisor's queue then holds new records, conflicts,
+// cross-border referrals and visitor notes.
 func (d *demo) identifications() error {
 	codes := d.svc.Schema.Indicators.Codes()
-	for i := range 36 {
-		team, writer, region, prefix := d.north.ID, "worker.north", "Shkodër", "N"
+	var attrs []demoAttrs
+	for i := range demoIdentifications {
+		a := demoAttrs{team: d.north.ID, writer: "worker.north", region: d.pick(demoNorthRegions)}
+		prefix := "N"
 		if i%3 == 2 {
-			team, writer, region, prefix = d.south.ID, "worker.south", "Vlorë", "S"
+			a.team, a.writer, a.region, prefix = d.south.ID, "worker.south", d.pick(demoSouthRegions), "S"
 		}
-		id := newID()
 		child := d.rng.IntN(4) == 0
-		ageGroup, age := "adult", 19+d.rng.IntN(25)
+		a.ageGroup = "adult"
+		age := 19 + d.rng.IntN(25)
 		if child {
-			ageGroup, age = "child", 13+d.rng.IntN(5)
+			a.ageGroup, age = "child", 13+d.rng.IntN(5)
+		}
+		a.sex, a.citizenship = d.pick([]string{"female", "female", "female", "male", "unknown"}), d.pick(demoCountries)
+		a.encounter = d.now().AddDate(0, 0, -d.rng.IntN(200))
+		identifier := "first_responder"
+		if i%6 == 4 {
+			identifier = "formal"
 		}
 		ops := []op{
-			{field: "team", action: "set", value: team},
+			{field: "team", action: "set", value: a.team},
 			{field: "code", action: "set", value: fmt.Sprintf("%s-2026-%03d", prefix, i+1)},
 			{field: "status", action: "set", value: d.pick(demoStatuses)},
-			{field: "identifier_type", action: "set", value: "first_responder"},
-			{field: "encounter_date", action: "set", value: d.now().AddDate(0, 0, -d.rng.IntN(200)).Format(time.DateOnly)},
-			{field: "region", action: "set", value: region},
+			{field: "age_group", action: "set", value: a.ageGroup},
+			{field: "identifier_type", action: "set", value: identifier},
+			{field: "encounter_date", action: "set", value: a.encounter.Format(time.DateOnly)},
+			{field: "region", action: "set", value: a.region},
 			{field: "location", action: "set", value: d.pick(demoLocations)},
-			{field: "sex", action: "set", value: d.pick([]string{"female", "female", "male", "unknown"})},
-			{field: "age_group", action: "set", value: ageGroup},
+			{field: "sex", action: "set", value: a.sex},
 			{field: "age_estimate", action: "set", value: age},
-			{field: "citizenship", action: "set", value: d.pick(demoCountries)},
+			{field: "citizenship", action: "set", value: a.citizenship},
 			{field: "child_presumed", action: "set", value: child},
 			{field: "exploitation_types", action: "add", value: d.pick(demoExploit)},
 			{field: "recruitment_channels", action: "add", value: d.pick(demoChannels)},
+			{field: "payment_means", action: "add", value: d.pick(demoPayments)},
 			{field: "indicators", action: "add", value: codes[d.rng.IntN(len(codes))]},
 			{field: "indicators", action: "add", value: codes[d.rng.IntN(len(codes))]},
 			{field: "notes", action: "append", value: map[string]string{"text": d.pick(demoNoteOpeners) + " " + d.pick(demoLocations) + "."}},
 		}
-		ids, err := d.write(writer, model.KindIdentification, id, ops...)
+		if i%4 == 1 {
+			ops = append(ops, op{field: "exploitation_types", action: "add", value: d.pick(demoExploit)})
+		}
+		if i%3 == 0 {
+			ref := map[string]any{"service": d.pick(demoServices), "organisation": "Regional anti-trafficking shelter",
+				"date": a.encounter.AddDate(0, 0, d.rng.IntN(45)).Format(time.DateOnly)}
+			if i%9 == 0 {
+				ref["destination_country"], ref["cross_border"], ref["service"] = d.pick(demoAbroad), true, "return"
+			}
+			ops = append(ops, op{field: "referrals", action: "append", value: ref})
+		}
+		attrs = append(attrs, a)
+		id := newID()
+		ids, err := d.write(a.writer, model.KindIdentification, id, ops...)
 		if err != nil {
 			return err
 		}
-		if i%5 == 0 {
-			if err := d.conflict(id, ids[2], team == d.north.ID); err != nil {
+		north := a.team == d.north.ID
+		switch {
+		case i%5 == 0:
+			if err := d.conflict(id, "status", ids[2], north, "presumed", "withdrawn"); err != nil {
 				return err
 			}
+		case i%7 == 3:
+			other := "child"
+			if a.ageGroup == "child" {
+				other = "adult"
+			}
+			if err := d.conflict(id, "age_group", ids[3], north, a.ageGroup, other); err != nil {
+				return err
+			}
+		case i%2 == 1:
+			if err := d.review(id, ids[2], i%8 == 1); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range []int{4, 13} {
+		if err := d.duplicateOf(attrs[n], n); err != nil {
+			return err
+		}
+	}
+	return d.visitorIdentifications()
+}
+
+// review is the supervisor's decision on a record: reviewed, and formally
+// identified when identify (status set over statusOp).
+func (d *demo) review(record, statusOp string, identify bool) error {
+	sup := d.users["supervisor"]
+	for _, u := range d.users {
+		if _, err := sup.clock.Update(u.clock.Last()); err != nil {
+			return err
+		}
+	}
+	ops := []op{{field: "review_status", action: "set", value: "reviewed"}}
+	if identify {
+		ops = append([]op{{field: "status", action: "set", value: "identified", base: []string{statusOp}}}, ops...)
+	}
+	_, err := d.write("supervisor", model.KindIdentification, record, ops...)
+	return err
+}
+
+// duplicateOf writes a second identification with the attributes of a
+// (another team member met the same person a few days later).
+func (d *demo) duplicateOf(a demoAttrs, n int) error {
+	_, err := d.write(a.writer, model.KindIdentification, newID(),
+		op{field: "team", action: "set", value: a.team},
+		op{field: "code", action: "set", value: fmt.Sprintf("D-2026-%03d", n+1)},
+		op{field: "status", action: "set", value: "potential"},
+		op{field: "identifier_type", action: "set", value: "first_responder"},
+		op{field: "encounter_date", action: "set", value: a.encounter.AddDate(0, 0, 3).Format(time.DateOnly)},
+		op{field: "region", action: "set", value: a.region},
+		op{field: "sex", action: "set", value: a.sex},
+		op{field: "age_group", action: "set", value: a.ageGroup},
+		op{field: "citizenship", action: "set", value: a.citizenship},
+		op{field: "notes", action: "append", value: map[string]string{"text": "Second meeting; the person may already be registered."}},
+	)
+	return err
+}
+
+// visitorIdentifications: the action week's visitor records two potential
+// victims for the host team, with a note each (write without read).
+func (d *demo) visitorIdentifications() error {
+	v := d.users["visitor.de"]
+	v.p.WeekHostTeam = d.north.ID
+	for i, text := range []string{
+		"Met at the Munich bus terminal; says she was recruited in Koplik through a messaging app.",
+		"Young man working in a car wash in Munich; his passport is held by the employer.",
+	} {
+		_, err := d.write("visitor.de", model.KindIdentification, newID(),
+			op{field: "team", action: "set", value: d.north.ID},
+			op{field: "code", action: "set", value: fmt.Sprintf("V-2026-%03d", i+1)},
+			op{field: "status", action: "set", value: "potential"},
+			op{field: "action_week", action: "set", value: d.week},
+			op{field: "identifier_type", action: "set", value: "first_responder"},
+			op{field: "encounter_date", action: "set", value: d.now().AddDate(0, 0, -1-i).Format(time.DateOnly)},
+			op{field: "region", action: "set", value: "Shkodër"},
+			op{field: "sex", action: "set", value: []string{"female", "male"}[i]},
+			op{field: "age_group", action: "set", value: "adult"},
+			op{field: "citizenship", action: "set", value: "AL"},
+			op{field: "notes", action: "append", value: map[string]string{"text": text}},
+		)
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// conflict makes two tablets set status concurrently over the same base.
-func (d *demo) conflict(record, base string, north bool) error {
-	a, b := "worker.north", "lead.north"
+// conflict makes two tablets of the team set field concurrently over the
+// same base: the field worker writes a, the team lead b.
+func (d *demo) conflict(record, field, base string, north bool, a, b string) error {
+	wa, wb := "worker.north", "lead.north"
 	if !north {
-		a, b = "worker.south", "lead.south"
+		wa, wb = "worker.south", "lead.south"
 	}
-	if _, err := d.write(a, model.KindIdentification, record, op{field: "status", action: "set", value: "presumed", base: []string{base}}); err != nil {
+	if _, err := d.write(wa, model.KindIdentification, record, op{field: field, action: "set", value: a, base: []string{base}}); err != nil {
 		return err
 	}
-	_, err := d.write(b, model.KindIdentification, record, op{field: "status", action: "set", value: "withdrawn", base: []string{base}})
+	_, err := d.write(wb, model.KindIdentification, record, op{field: field, action: "set", value: b, base: []string{base}})
 	return err
 }
 
@@ -278,7 +407,9 @@ Demo data is ready. Every demo user's password is %q:
   lead.south      team lead, Mobile team South (also worker.south)
   visitor.de      action-week visitor (site visits only)
   auditor         reads the audit log, never record content
-Try:
+Open the console in a browser and log in as supervisor:
+  http://%s/
+Or try the API:
   curl -s -X POST http://%s/v1/auth/login -d '{"username":"supervisor","password":"%s"}' -H 'Content-Type: application/json'
-`, DemoPassword, addr, DemoPassword)
+`, DemoPassword, addr, addr, DemoPassword)
 }

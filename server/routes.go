@@ -26,6 +26,7 @@ var (
 	adminRoles   = []model.Role{model.RoleAdmin}
 	managerRoles = []model.Role{model.RoleAdmin, model.RoleSupervisor}
 	revokeRoles  = []model.Role{model.RoleAdmin, model.RoleSupervisor, model.RoleTeamLead}
+	reviewRoles  = []model.Role{model.RoleSupervisor}
 )
 
 // routes is the route table: the single list of endpoints and who may call
@@ -50,6 +51,14 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/v1/admin/users", roles: managerRoles, handler: s.listUsers},
 		{method: fiber.MethodGet, path: "/v1/admin/devices", roles: managerRoles, handler: s.listDevices},
 		{method: fiber.MethodPost, path: "/v1/devices/:id/revoke", roles: revokeRoles, handler: s.revokeDevice},
+		{method: fiber.MethodGet, path: "/v1/review/queue", roles: reviewRoles, handler: s.reviewQueue},
+		{method: fiber.MethodGet, path: "/v1/review/duplicates", roles: reviewRoles, handler: s.listDuplicates},
+		{method: fiber.MethodPost, path: "/v1/review/links", roles: reviewRoles, handler: s.linkRecords},
+		{method: fiber.MethodGet, path: "/v1/stats", roles: reviewRoles, handler: s.getStats},
+		{method: fiber.MethodGet, path: "/v1/export/stats", roles: reviewRoles, handler: s.exportStats},
+		{method: fiber.MethodGet, path: "/v1/export/records", roles: reviewRoles, handler: s.exportRecords},
+		{method: fiber.MethodGet, path: "/", public: true, handler: s.consoleIndex},
+		{method: fiber.MethodGet, path: "/console/:file", public: true, handler: s.consoleFile},
 	}
 }
 

@@ -1,0 +1,206 @@
+// The supervisors' console: login, routing between the views, messages,
+// logout. Views live in queue.js, record.js, figures.js and devices.js.
+//
+// Privacy: the session (tokens) and everything loaded from the API live in
+// JavaScript memory only. Logging out revokes this browser's device at the
+// server (its tokens die at once), forgets the tokens and reloads the page;
+// the page answers with Clear-Site-Data, so the browser's cache and storage
+// for this origin are cleared too. The console is also logged out after
+// IDLE_MINUTES without use.
+import * as api from "./api.js";
+import { h, replace } from "./dom.js";
+import { queueView } from "./queue.js";
+import { recordView } from "./record.js";
+import { figuresView } from "./figures.js";
+import { devicesView } from "./devices.js";
+
+const IDLE_MINUTES = 30;
+const $ = (id) => document.getElementById(id);
+
+/** Messages at the top of the page. */
+export const ui = {
+  error(err) {
+    const el = $("error");
+    el.textContent = typeof err === "string" ? err : (err && err.message) || "Something went wrong. Try again.";
+    el.hidden = false;
+    $("message").hidden = true;
+    el.scrollIntoView({ block: "nearest" });
+  },
+  message(text) {
+    const el = $("message");
+    el.textContent = text;
+    el.hidden = false;
+    $("error").hidden = true;
+  },
+  clear() {
+    $("error").hidden = true;
+    $("message").hidden = true;
+  },
+};
+
+/**
+ * What every view shares, loaded after login: the schema, and the names of
+ * users, devices and teams (to show who wrote what, from which tablet).
+ */
+export const ctx = { schema: null, users: new Map(), devices: new Map(), teams: new Map() };
+
+export async function loadNames() {
+  const [users, devices, teams] = await Promise.all([
+    api.get("/v1/admin/users"), api.get("/v1/admin/devices"), api.get("/v1/admin/teams"),
+  ]);
+  ctx.users = new Map(users.users.map((u) => [u.id, u]));
+  ctx.devices = new Map(devices.devices.map((d) => [d.id, d]));
+  ctx.teams = new Map(teams.teams.map((t) => [t.id, t]));
+}
+
+export function userName(id) {
+  const u = ctx.users.get(id);
+  return u ? u.username : "an unknown user";
+}
+
+export function deviceName(id) {
+  const d = ctx.devices.get(id);
+  return d ? d.name || "an unnamed device" : "an unknown device";
+}
+
+/** Runs an action, showing its error in plain words; returns its result. */
+export async function guard(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    ui.error(e);
+    return undefined;
+  }
+}
+
+/** Disables a button while its action runs. */
+export function busy(button, fn) {
+  return async (ev) => {
+    if (ev) ev.preventDefault();
+    button.disabled = true;
+    try {
+      await guard(fn);
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
+function isSupervisor() {
+  const s = api.current();
+  return s && s.user.role === "supervisor";
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  ui.clear();
+  const button = $("login-button");
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  button.disabled = true;
+  try {
+    const s = await api.login(username, password);
+    $("password").value = "";
+    if (s.user.role !== "supervisor" && s.user.role !== "admin") {
+      await logout("role");
+      return;
+    }
+    if (s.user.role === "supervisor") {
+      ctx.schema = await api.get("/v1/schema");
+    }
+    await loadNames();
+    $("login-view").hidden = true;
+    $("app-view").hidden = false;
+    $("nav").hidden = false;
+    $("logout").hidden = false;
+    $("who").hidden = false;
+    $("who").textContent = `${s.user.username} (${s.user.role})`;
+    for (const a of document.querySelectorAll("#nav a")) {
+      a.hidden = !isSupervisor() && a.dataset.view !== "devices";
+    }
+    resetIdle();
+    if (!location.hash || location.hash === "#/" || location.hash === "#") {
+      location.hash = isSupervisor() ? "#/queue" : "#/devices";
+    } else {
+      route();
+    }
+  } catch (e) {
+    ui.error(e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+let loggingOut = false;
+
+// Why the console was logged out, shown on the login page. The reload
+// carries only the code, so a link cannot put other words on the page.
+const logoutNotes = {
+  logout: "You are logged out.",
+  idle: `You were logged out after ${IDLE_MINUTES} minutes without use.`,
+  ended: "Your session has ended. Please log in again.",
+  role: "This console is for supervisors and administrators; your account has another role.",
+};
+
+/** Ends the session: revoke this browser's device, forget, reload. */
+export async function logout(reason = "logout") {
+  if (loggingOut) return;
+  loggingOut = true;
+  const s = api.current();
+  if (s) {
+    try {
+      await api.post(`/v1/devices/${s.deviceId}/revoke`);
+    } catch (_) { /* the session may already be over */ }
+  }
+  api.forget();
+  replace($("app-view"));
+  location.replace("/?out=" + (logoutNotes[reason] ? reason : "logout"));
+}
+
+let idleTimer = 0;
+function resetIdle() {
+  clearTimeout(idleTimer);
+  if (api.current()) {
+    idleTimer = setTimeout(() => logout("idle"), IDLE_MINUTES * 60 * 1000);
+  }
+}
+
+let routeSeq = 0;
+
+/** Shows the view the location's hash names. */
+export async function route() {
+  if (!api.current()) return;
+  const seq = ++routeSeq;
+  const [, view, arg] = (location.hash || "").split("/");
+  const root = $("app-view");
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.view === view || (view === "record" && a.dataset.view === "queue"));
+  }
+  ui.clear();
+  replace(root, h("p", { class: "muted" }, "Loading…"));
+  const views = { queue: queueView, record: recordView, figures: figuresView, devices: devicesView };
+  let fn = views[view];
+  if (!isSupervisor() && view !== "devices") fn = devicesView;
+  if (!fn) fn = isSupervisor() ? queueView : devicesView;
+  const node = await guard(() => fn(decodeURIComponent(arg || "")));
+  if (seq !== routeSeq) return; // a newer navigation won
+  replace(root, node || h("p", { class: "muted" }, "This page could not be loaded."));
+  root.dataset.view = view || "";
+  root.dataset.ready = String(seq);
+}
+
+function start() {
+  $("login-form").addEventListener("submit", onLogin);
+  $("logout").addEventListener("click", () => logout());
+  window.addEventListener("hashchange", route);
+  for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, resetIdle, { passive: true });
+  api.whenSessionEnds(() => logout("ended"));
+  const out = new URLSearchParams(location.search).get("out");
+  if (out) {
+    ui.message(logoutNotes[out] || logoutNotes.logout);
+    history.replaceState(null, "", "/");
+  }
+  $("username").focus();
+}
+
+start();

@@ -1,0 +1,198 @@
+package server_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/fieldsync/fieldsync/api"
+	"github.com/fieldsync/fieldsync/sync/crdt"
+)
+
+func (c *client) duplicates(q string) api.DuplicateList {
+	c.h.t.Helper()
+	var l api.DuplicateList
+	mustUnmarshal(c.h.t, c.mustDo(http.StatusOK, http.MethodGet, "/v1/review/duplicates?"+q, nil), &l)
+	return l
+}
+
+func pairKeys(l api.DuplicateList) []string {
+	var out []string
+	for _, p := range l.Pairs {
+		out = append(out, p.Records[0]+"+"+p.Records[1])
+	}
+	return out
+}
+
+func pairOf(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return a + "+" + b
+}
+
+// TestDuplicateFlagsAndLinks: records of one region with the same sex,
+// age group and citizenship met within 30 days are flagged, within what
+// the supervisor may read; a link keeps both records, is audited, and
+// syncs to the tablets.
+func TestDuplicateFlagsAndLinks(t *testing.T) {
+	h := startServer(t)
+	d := newDeployment(t, h)
+	fw, sup, supE := d.clients["fw"], d.clients["sup"], d.clients["sup.e"]
+	east := d.addUser("fw.e", userSpec{role: "field_worker", teams: []string{"east"}})
+	person := func(c *client, team, date string, more ...[3]any) string {
+		id := newID()
+		attrs := append([][3]any{
+			{"region", "set", "Shkodër"}, {"sex", "set", "female"}, {"age_group", "set", "adult"},
+			{"citizenship", "set", "AL"}, {"encounter_date", "set", date}, {"code", "set", "C-" + date},
+		}, more...)
+		c.pushApplied(c.newIdentification(id, team, attrs...)...)
+		return id
+	}
+	north := d.teams["north"]
+	a := person(fw, north, "2026-01-01")
+	b := person(fw, north, "2026-01-11")                                        // 10 days after a: flagged
+	far := person(fw, north, "2026-03-01")                                      // 59 and 49 days: not
+	otherSex := person(fw, north, "2026-01-02", [3]any{"sex", "set", "male"})   // not
+	unknown := person(fw, north, "2026-01-02", [3]any{"sex", "set", "unknown"}) // never compared
+	spaced := person(fw, north, "2026-01-20", [3]any{"region", "set", " shkodër "})
+	e := person(east, d.teams["east"], "2026-01-05") // another jurisdiction's
+
+	all := sup.duplicates("include_linked=true")
+	want := []string{pairOf(a, b), pairOf(a, spaced), pairOf(b, spaced), pairOf(a, e), pairOf(b, e), pairOf(spaced, e)}
+	slices.Sort(want)
+	if got := pairKeys(all); !slices.Equal(got, want) {
+		t.Fatalf("national pairs %v, want %v", got, want)
+	}
+	for _, id := range []string{far, otherSex, unknown} {
+		if len(sup.duplicates("record="+id).Pairs) != 0 {
+			t.Errorf("record %s flagged", id)
+		}
+	}
+	if all.Rule == "" {
+		t.Error("no rule in the answer")
+	}
+	// The east supervisor never learns of north's records.
+	if got := supE.duplicates(""); len(got.Pairs) != 0 {
+		t.Errorf("east supervisor sees pairs %v", pairKeys(got))
+	}
+	// Paging covers every pair once.
+	var paged []string
+	after := ""
+	for {
+		q := "include_linked=true&limit=2"
+		if after != "" {
+			q += "&after=" + after
+		}
+		l := sup.duplicates(q)
+		paged = append(paged, pairKeys(l)...)
+		if l.Next == "" {
+			break
+		}
+		after = l.Next
+	}
+	if !slices.Equal(paged, want) {
+		t.Errorf("paged pairs %v, want %v", paged, want)
+	}
+
+	// The queue names the possible duplicates.
+	items, _ := sup.queue("limit=500")
+	if !slices.Contains(items[a].Duplicates, b) {
+		t.Errorf("queue item of a lists duplicates %v, want b among them", items[a].Duplicates)
+	}
+
+	// Link a and b: both kept, each names the other, audited, synced.
+	_, _, cursor := fw.pullAll("", 1000)
+	var res api.LinkResponse
+	mustUnmarshal(t, sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{a, b}}), &res)
+	if !res.Linked || len(res.Results) != 2 {
+		t.Fatalf("link answer %+v", res)
+	}
+	for _, r := range res.Results {
+		if r.Status != "applied" {
+			t.Fatalf("link op %+v", r)
+		}
+	}
+	for _, pair := range [][2]string{{a, b}, {b, a}} {
+		r := sup.record(pair[0])
+		if !slices.Equal(r.Fields["linked_records"].Values, []string{pair[1]}) {
+			t.Errorf("record %s linked_records %v, want [%s]", pair[0], r.Fields["linked_records"].Values, pair[1])
+		}
+		if r.Deleted || string(r.Fields["code"].Value) == "" {
+			t.Errorf("record %s was changed beyond the link: %+v", pair[0], r)
+		}
+	}
+	if slices.Contains(pairKeys(sup.duplicates("")), pairOf(a, b)) {
+		t.Error("the linked pair is still listed without include_linked")
+	}
+	for _, p := range sup.duplicates("include_linked=true&record=" + a).Pairs {
+		if (p.Records[0] == b || p.Records[1] == b) != p.Linked {
+			t.Errorf("pair %v linked=%v", p.Records, p.Linked)
+		}
+	}
+	items, _ = sup.queue("limit=500")
+	if slices.Contains(items[a].Duplicates, b) {
+		t.Error("the queue still flags the linked pair")
+	}
+	newOps, _, _ := fw.pullAll(cursor, 1000)
+	links := 0
+	for _, raw := range newOps {
+		op, err := crdt.DecodeOp(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op.Field == "linked_records" && op.Device == sup.device {
+			links++
+		}
+	}
+	if links != 2 {
+		t.Errorf("the field worker pulled %d link ops, want 2", links)
+	}
+	// Linking again writes nothing.
+	mustUnmarshal(t, sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{b, a}}), &res)
+	if len(res.Results) != 0 {
+		t.Errorf("linking again wrote %d ops", len(res.Results))
+	}
+	// Unlink.
+	mustUnmarshal(t, sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{a, b}, Unlink: true}), &res)
+	if res.Linked || len(res.Results) != 2 {
+		t.Fatalf("unlink answer %+v", res)
+	}
+	if v := sup.record(a).Fields["linked_records"].Values; len(v) != 0 {
+		t.Errorf("after unlink a links %v", v)
+	}
+
+	// The audit log names both links and the unlink.
+	var audit struct {
+		Entries []struct{ Action, Object, Detail, Actor string }
+	}
+	mustUnmarshal(t, d.clients["auditor"].mustDo(http.StatusOK, http.MethodGet, "/v1/audit?limit=1000", nil), &audit)
+	count := map[string]int{}
+	for _, e := range audit.Entries {
+		if (e.Object == a || e.Object == b) && e.Actor == sup.user.ID {
+			count[e.Action]++
+		}
+	}
+	if count["records_linked"] != 2 || count["records_unlinked"] != 2 {
+		t.Errorf("audit link entries %v, want 2 records_linked and 2 records_unlinked", count)
+	}
+
+	// Refusals: outside the jurisdiction is 404; bad bodies are 400.
+	for _, bad := range []struct {
+		who    *client
+		req    any
+		status int
+	}{
+		{supE, api.LinkRequest{Records: []string{e, a}}, http.StatusNotFound},
+		{sup, api.LinkRequest{Records: []string{a, newID()}}, http.StatusNotFound},
+		{sup, api.LinkRequest{Records: []string{a, d.weekVisit}}, http.StatusNotFound},
+		{sup, api.LinkRequest{Records: []string{a, a}}, http.StatusBadRequest},
+		{sup, api.LinkRequest{Records: []string{a}}, http.StatusBadRequest},
+		{sup, api.LinkRequest{Records: []string{a, "B"}}, http.StatusBadRequest},
+		{sup, `{"records":[],"merge":true}`, http.StatusBadRequest},
+	} {
+		if status, body := bad.who.do(http.MethodPost, "/v1/review/links", bad.req); status != bad.status {
+			t.Errorf("link %v: %d %s, want %d", bad.req, status, body, bad.status)
+		}
+	}
+}
