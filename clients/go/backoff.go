@@ -13,8 +13,10 @@ var DefaultBackoff = Backoff{Base: 500 * time.Millisecond, Max: time.Minute}
 // waits a random duration in [d/2, d] where d = min(Max, Base·2ⁿ), and at
 // least what a 429's Retry-After asked.
 type Backoff struct {
+	// Base is the first retry's upper bound.
 	Base time.Duration
-	Max  time.Duration
+	// Max caps the wait.
+	Max time.Duration
 }
 
 func (b Backoff) withDefaults() Backoff {

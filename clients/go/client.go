@@ -119,11 +119,14 @@ func Open(dir string, opt Options) (*Client, error) {
 func openBadger(dir string, opt Options) (*badger.DB, error) {
 	// Durability is decided per transaction: local writes, push results
 	// and sessions are synced before they are acknowledged (update,
-	// saveSession); pulled pages are not (updateLazy).
+	// saveSession); pulled pages are not (updateLazy). Memory is sized
+	// for a tablet: two 32 MiB memtables and a 32 MiB block cache.
 	bo := badger.DefaultOptions(dir).
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(64 << 20).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(32 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
 		WithLogger(badgerLogger{opt.Logger.With("component", "badger")})
@@ -160,11 +163,11 @@ func (c *Client) restore() error {
 			return err
 		}
 		c.cursor = string(cur)
-		if v, err := getValue(b, []byte(keyResync)); err != nil {
+		resync, err := getValue(b, []byte(keyResync))
+		if err != nil {
 			return err
-		} else {
-			c.resyncing = v != nil
 		}
+		c.resyncing = resync != nil
 		if v, err := getValue(b, []byte(keyLastSync)); err != nil {
 			return err
 		} else if v != nil {
@@ -214,6 +217,14 @@ func (c *Client) enter() error {
 
 func (c *Client) leave() { c.life.RUnlock() }
 
+// wiped reports whether the replica was wiped (waiting for a wipe in
+// progress to finish).
+func (c *Client) wiped() bool {
+	c.life.RLock()
+	defer c.life.RUnlock()
+	return c.state == stateWiped
+}
+
 // bind returns a context that also ends when the Client closes or wipes.
 func (c *Client) bind(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -262,6 +273,9 @@ func (c *Client) wipe(cause error) error {
 		}
 	}
 	c.state = stateWiped
+	c.sessMu.Lock()
+	c.sess = session{}
+	c.sessMu.Unlock()
 	entries, err := os.ReadDir(c.dir)
 	if err != nil {
 		return fmt.Errorf("wipe local data: %w", errors.Join(err, ErrWiped, cause))
@@ -305,7 +319,14 @@ func (c *Client) collectGarbage() {
 // badgerLogger routes badger's logs to slog (its info chatter as debug).
 type badgerLogger struct{ l *slog.Logger }
 
-func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(fmt.Sprintf(f, a...)) }
+// Errorf logs at error level.
+func (b badgerLogger) Errorf(f string, a ...any) { b.l.Error(fmt.Sprintf(f, a...)) }
+
+// Warningf logs at warning level.
 func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(fmt.Sprintf(f, a...)) }
-func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(fmt.Sprintf(f, a...)) }
-func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(fmt.Sprintf(f, a...)) }
+
+// Infof logs at debug level: badger's information is chatter to an app.
+func (b badgerLogger) Infof(f string, a ...any) { b.l.Debug(fmt.Sprintf(f, a...)) }
+
+// Debugf logs at debug level.
+func (b badgerLogger) Debugf(f string, a ...any) { b.l.Debug(fmt.Sprintf(f, a...)) }

@@ -25,9 +25,12 @@
 //     ops not yet answered. A rejected op leaves the local state (the
 //     server will never hold it) and is kept in the quarantine.
 //   - Durable writes: every local write updates the local state, the
-//     record's op store and the outbox in one badger transaction with
-//     SyncWrites, so it is on disk before the call returns; a crash at any
-//     moment loses nothing written.
+//     record's op store and the outbox in one badger transaction, synced
+//     to disk (fsync) before the call returns; a crash at any moment loses
+//     nothing written. Push results and sessions are synced the same way.
+//     Pulled pages are committed without an fsync (a process crash loses
+//     nothing; a power cut may lose the last pages together with the
+//     cursor that would skip them, so they are pulled again).
 //   - The outbox keeps write order. An op leaves it only when the server
 //     answered applied or duplicate (or served the op in a pull), or moves
 //     to the quarantine with the server's code and message when rejected;
@@ -40,5 +43,8 @@
 //   - A record the server says the device lost access to (drop, or absent
 //     after a full resync) is deleted with all its ops; a revoked device or
 //     an ended grant wipes every local file (ErrWiped).
+//   - A record's state is stored whole while small; past 16 KiB, the ops
+//     merged into it go to a short tail beside it, so a write to a large
+//     record costs O(op), not O(record), most of the time.
 //   - Time comes only from Options.Now; logs only go to Options.Logger.
 package fieldsync

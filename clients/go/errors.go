@@ -33,7 +33,9 @@ var (
 // APIError is an error response of the server: its HTTP status and the
 // body {"error":{"code","message","wipe"?}} of DESIGN §5.
 type APIError struct {
-	Status  int
+	// Status is the HTTP status.
+	Status int
+	// Code and Message are the body's error code and sentence.
 	Code    model.Code
 	Message string
 	// Wipe is set when the device must erase its local data.
@@ -58,7 +60,10 @@ func (e *APIError) Temporary() bool {
 // be concluded about what the server applied; retrying is safe.
 type transportError struct{ err error }
 
+// Error implements error.
 func (e *transportError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying network error.
 func (e *transportError) Unwrap() error { return e.err }
 
 // isTransient reports whether err is worth retrying with backoff.

@@ -2,7 +2,7 @@ package fieldsync
 
 import "encoding/binary"
 
-// The local keyspace (one badger directory, Options.Dir/db):
+// The local keyspace (one badger directory, <dir>/db, as given to Open):
 //
 //	m/device                 this device's id (generated on first Open)
 //	m/session                tokens and the logged-in user (JSON)
@@ -11,7 +11,7 @@ import "encoding/binary"
 //	m/lastsync               when the last Sync completed (RFC 3339)
 //	m/resync                 set while a full re-pull after 410 is running
 //	r/<record>               record state (crdt.Record.MarshalBinary)
-//	t/<record>/<op>          the record's tail: ops merged after r/ was written
+//	t/<record>               the record's tail: ops merged after r/ was written
 //	k/<kind>/<record>        kind index
 //	c/<record>               conflict index: records with register conflicts
 //	o/<record>/<field>/<op>  every op of the record held locally (canonical JSON)
@@ -39,8 +39,7 @@ const (
 )
 
 func recordKey(id string) []byte          { return []byte(prefixRecord + id) }
-func tailPrefix(id string) []byte         { return []byte(prefixTail + id + "/") }
-func tailKey(id, op string) []byte        { return []byte(prefixTail + id + "/" + op) }
+func tailKey(id string) []byte            { return []byte(prefixTail + id) }
 func kindKey(kind, id string) []byte      { return []byte(prefixKind + kind + "/" + id) }
 func kindPrefix(kind string) []byte       { return []byte(prefixKind + kind + "/") }
 func conflictKey(id string) []byte        { return []byte(prefixConflict + id) }

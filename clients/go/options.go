@@ -52,6 +52,8 @@ type Options struct {
 	Schema *model.Schema
 	// EncryptionKey turns on badger's encryption at rest: 16, 24 or 32
 	// bytes (nil: off). A replica written with a key opens only with it.
+	// The replica holds victims' data and the session's tokens: keep the
+	// key in the platform's keystore, and destroy it on ErrWiped.
 	EncryptionKey []byte
 
 	// PushBatch is the most ops per push (0: DefaultPushBatch; at most

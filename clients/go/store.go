@@ -28,6 +28,9 @@ type tx struct {
 	// whose whole state must be written (created, rebuilt).
 	applied map[string][][]byte
 	full    map[string]bool
+	// stale marks records to rebuild from their ops at flush (an op was
+	// replaced or removed).
+	stale map[string]bool
 	// cache holds decoded records across transactions (nil: none).
 	cache *recordCache
 	// fresh holds the records a pull created in this transaction.
@@ -39,7 +42,7 @@ type tx struct {
 
 func newTx(b *badger.Txn, schema *model.Schema, log *slog.Logger) *tx {
 	return &tx{b: b, schema: schema, log: log, records: map[string]*crdt.Record{}, dirty: map[string]bool{}, changed: map[string]bool{}, fresh: map[string]bool{},
-		applied: map[string][][]byte{}, full: map[string]bool{}}
+		applied: map[string][][]byte{}, full: map[string]bool{}, stale: map[string]bool{}}
 }
 
 // get returns the value of key, or nil when absent.
@@ -132,7 +135,11 @@ func loadRecord(b *badger.Txn, s *model.Schema, id string) (*crdt.Record, error)
 	if err := r.UnmarshalBinary(data); err != nil {
 		return nil, fmt.Errorf("load record %s: %w", id, err)
 	}
-	tail, err := storedOps(b, tailPrefix(id))
+	enc, err := readTail(b, id)
+	if err != nil {
+		return nil, fmt.Errorf("load record %s: %w", id, err)
+	}
+	tail, err := tailOps(enc)
 	if err != nil {
 		return nil, fmt.Errorf("load record %s: %w", id, err)
 	}
@@ -173,8 +180,15 @@ const (
 	maxTail     = 64
 )
 
-// flush writes every dirty record with its indexes.
+// flush rebuilds the stale records, then writes every dirty record with
+// its indexes.
 func (t *tx) flush() error {
+	for id := range t.stale {
+		if err := t.rebuild(id); err != nil {
+			return err
+		}
+	}
+	clear(t.stale)
 	for id := range t.dirty {
 		r := t.records[id]
 		if r == nil {
@@ -214,19 +228,14 @@ func (t *tx) appendTail(r *crdt.Record) (bool, error) {
 	if item.ValueSize() < smallRecord {
 		return false, nil
 	}
-	if len(t.keys(tailPrefix(r.ID)))+len(ops) > maxTail {
+	tail, err := readTail(t.b, r.ID)
+	if err != nil {
+		return false, err
+	}
+	if len(tail)+len(ops) > maxTail {
 		return false, nil
 	}
-	for _, enc := range ops {
-		op, err := decodeStored(enc)
-		if err != nil {
-			return false, err
-		}
-		if err := t.set(tailKey(r.ID, op.ID), enc); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	return true, t.writeTail(r.ID, append(tail, ops...))
 }
 
 // saveRecord writes r's whole state and empties its tail.
@@ -238,10 +247,8 @@ func (t *tx) saveRecord(r *crdt.Record) error {
 	if err := t.set(recordKey(r.ID), data); err != nil {
 		return err
 	}
-	for _, k := range t.keys(tailPrefix(r.ID)) {
-		if err := t.del(k); err != nil {
-			return err
-		}
+	if err := t.del(tailKey(r.ID)); err != nil {
+		return err
 	}
 	return t.set(kindKey(r.Kind, r.ID), nil)
 }
@@ -347,10 +354,8 @@ func (t *tx) deleteState(id string) error {
 	t.records[id] = nil
 	delete(t.dirty, id)
 	delete(t.applied, id)
-	for _, k := range t.keys(tailPrefix(id)) {
-		if err := t.del(k); err != nil {
-			return err
-		}
+	if err := t.del(tailKey(id)); err != nil {
+		return err
 	}
 	if err := t.del(conflictKey(id)); err != nil {
 		return err

@@ -5,6 +5,7 @@
 //	fieldsync backup --data DIR --key F --out FILE
 //	fieldsync restore --data NEWDIR --key F --in FILE
 //	fieldsync backup-keygen FILE             create a backup key
+//	fieldsync device <command>               play a tablet: login, new-identification, set, sync...
 package main
 
 import (
@@ -25,6 +26,7 @@ commands:
   backup         write an encrypted backup (with the server stopped)
   restore        restore an encrypted backup into a new data directory
   backup-keygen  create a backup key file (keep it apart from the data)
+  device         play a tablet from a terminal (fieldsync device for its commands)
 `
 
 func main() {
@@ -44,6 +46,8 @@ func main() {
 		err = restoreCmd(os.Args[2:])
 	case "backup-keygen":
 		err = keygenCmd(os.Args[2:])
+	case "device":
+		err = deviceCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
