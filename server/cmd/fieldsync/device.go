@@ -199,7 +199,7 @@ func printRecords(recs []*fieldsync.Record, err error) error {
 	for _, r := range recs {
 		code := ""
 		if f, ok := r.Fields["code"]; ok {
-			code = fmt.Sprint(f.Value)
+			code = string(f.Value)
 		}
 		line := fmt.Sprintf("%s  %-14s %s", r.ID, r.Kind, code)
 		if len(r.Conflicts) > 0 {
