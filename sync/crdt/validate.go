@@ -60,8 +60,7 @@ func checkValue(s *model.Schema, op *Op, f *model.Field) error {
 		}
 	case model.ActionRemove:
 		// A remove may name a code the catalogue has since retired.
-		var str string
-		if IsNull(op.Value) || json.Unmarshal(op.Value, &str) != nil {
+		if _, ok := rawString([]byte(op.Value)); !ok {
 			return model.Errorf(model.CodeInvalidValue, "The element of %q must be a string.", op.Field)
 		}
 		return nil
@@ -80,26 +79,26 @@ func checkClearable(s *model.Schema, op *Op, f *model.Field) error {
 	return nil
 }
 
+// checkScalar checks a register value or set element against the field's
+// type. Values are canonical JSON (DecodeOp), so the first byte tells the
+// JSON type.
 func checkScalar(op *Op, f *model.Field) error {
-	var v any
-	if err := json.Unmarshal(op.Value, &v); err != nil {
-		return model.Errorf(model.CodeInvalidValue, "The value of %q is not valid JSON.", op.Field)
-	}
+	v := op.Value
 	switch f.Type {
 	case model.TypeBool:
-		if _, ok := v.(bool); !ok {
+		if string(v) != "true" && string(v) != "false" {
 			return wrongType(op, f)
 		}
 	case model.TypeNumber:
-		if _, ok := v.(float64); !ok {
+		if len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9') {
 			return wrongType(op, f)
 		}
 	case model.TypeDate:
-		if s, ok := v.(string); !ok || !model.ValidDate(s) {
+		if s, ok := rawString([]byte(v)); !ok || !model.ValidDate(s) {
 			return model.Errorf(model.CodeInvalidValue, "The value of %q must be a date written YYYY-MM-DD.", op.Field)
 		}
 	case model.TypeString:
-		s, ok := v.(string)
+		s, ok := rawString([]byte(v))
 		if !ok {
 			return wrongType(op, f)
 		}
