@@ -1,7 +1,11 @@
 package server
 
 import (
+	"encoding/json"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,17 +18,11 @@ import (
 // push handles POST /v1/sync/push. A 200 means every applied op is durable.
 func (s *Server) push(c *fiber.Ctx) error {
 	start := time.Now()
-	var req api.PushRequest
-	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
-		if model.ErrorCode(err) == model.CodeInvalidRequest {
-			return &model.Error{Code: model.CodeInvalidJSON, Message: "The body must be {\"ops\":[...]} and nothing else.", Err: err}
-		}
+	ops, err := decodePush(c.Body(), s.cfg.MaxDepth)
+	if err != nil {
 		return err
 	}
-	if req.Ops == nil {
-		return model.Errorf(model.CodeInvalidJSON, "The body must be {\"ops\":[...]}.")
-	}
-	res, err := s.sync.Push(c.UserContext(), principal(c), req.Ops)
+	res, err := s.sync.Push(c.UserContext(), principal(c), ops)
 	if err != nil {
 		return err
 	}
@@ -46,4 +44,25 @@ func (s *Server) push(c *fiber.Ctx) error {
 	}
 	s.metrics.pushSeconds.Observe(time.Since(start).Seconds())
 	return c.JSON(api.PushResponse{Results: res.Results, ServerHLC: res.ServerHLC.String()})
+}
+
+// decodePush parses {"ops":[...]} in one pass, keeping each op raw. What is
+// wrong inside one op (invalid UTF-8, a repeated key, a bad member) is left
+// for that op's own rejection, so the outer parse tolerates it.
+func decodePush(body []byte, maxDepth int) ([]json.RawMessage, error) {
+	if d := jsonDepth(body); d > maxDepth {
+		return nil, model.Errorf(model.CodeTooDeep, "The body nests %d levels deep; at most %d are allowed.", d, maxDepth)
+	}
+	var req struct {
+		Ops []jsontext.Value `json:"ops"`
+	}
+	err := jsonv2.Unmarshal(body, &req, jsonv2.RejectUnknownMembers(true), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	if err != nil || req.Ops == nil {
+		return nil, &model.Error{Code: model.CodeInvalidJSON, Message: "The body must be {\"ops\":[...]} and nothing else.", Err: err}
+	}
+	ops := make([]json.RawMessage, len(req.Ops))
+	for i, op := range req.Ops {
+		ops[i] = json.RawMessage(op)
+	}
+	return ops, nil
 }
