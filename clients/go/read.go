@@ -48,15 +48,7 @@ func (c *Client) History(ctx context.Context, id string) ([]crdt.Op, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
-	slices.SortFunc(ops, func(a, b crdt.Op) int {
-		switch {
-		case crdt.Less(&a, &b):
-			return -1
-		case crdt.Less(&b, &a):
-			return 1
-		}
-		return 0
-	})
+	crdt.SortOps(ops)
 	return ops, nil
 }
 
@@ -77,12 +69,7 @@ func (c *Client) RecordJSON(ctx context.Context, id string, history bool) ([]byt
 			if ops, err = storedOps(b, recordOpsPrefix(id)); err != nil {
 				return err
 			}
-			slices.SortFunc(ops, func(a, b crdt.Op) int {
-				if crdt.Less(&a, &b) {
-					return -1
-				}
-				return 1
-			})
+			crdt.SortOps(ops)
 			if ops == nil {
 				ops = []crdt.Op{}
 			}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -231,15 +230,7 @@ func (db *DB) History(ctx context.Context, id string) ([]crdt.Op, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
-	slices.SortFunc(ops, func(a, b crdt.Op) int {
-		switch {
-		case crdt.Less(&a, &b):
-			return -1
-		case crdt.Less(&b, &a):
-			return 1
-		}
-		return 0
-	})
+	crdt.SortOps(ops)
 	return ops, nil
 }
 

@@ -52,6 +52,20 @@ func lessKey(ah hlc.Timestamp, ad, aid string, bh hlc.Timestamp, bd, bid string)
 	return aid < bid
 }
 
+// SortOps sorts ops in the total order (hlc, device, id): the order of a
+// record's history.
+func SortOps(ops []Op) {
+	slices.SortFunc(ops, func(a, b Op) int {
+		switch {
+		case Less(&a, &b):
+			return -1
+		case Less(&b, &a):
+			return 1
+		}
+		return 0
+	})
+}
+
 // SameContent reports whether a and b carry the same record, kind, field,
 // action, value and base: the test for a re-sent op (DESIGN §4). HLC and
 // user are not compared (the server may re-stamp both). When stored was
