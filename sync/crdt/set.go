@@ -22,12 +22,6 @@ type element struct {
 	removed []string
 }
 
-// elementSnapshot is the stored form of an element.
-type elementSnapshot struct {
-	Live    []string `json:"live,omitempty"`
-	Removed []string `json:"removed,omitempty"`
-}
-
 func (s *setField) elem(value json.RawMessage) *element {
 	name, _ := rawString([]byte(value)) // Validate guarantees a string.
 	if s.elems == nil {

@@ -1,100 +1,257 @@
 package crdt
 
 import (
-	"encoding/json"
+	"encoding/binary"
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"sort"
 
-	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 
-// snapshot is the stored form of a Record's full internal state (not only
-// what is served): siblings, superseded ids, per-element adds and removes,
-// log entries and redactions. It lets a store update a record
-// incrementally without replaying its history.
-type snapshot struct {
-	ID     string                   `json:"id"`
-	Kind   string                   `json:"kind"`
-	HLC    hlc.Timestamp            `json:"hlc"`
-	Fields map[string]fieldSnapshot `json:"fields"`
-}
+// The stored form of a Record's full internal state (not only what is
+// served): siblings, superseded ids, per-element adds and removes, log
+// entries and redactions, so a store updates a record incrementally
+// without replaying its history. It is a compact binary encoding (the
+// store rewrites a record's snapshot on every commit that touches it):
+//
+//	snapshot = version(1) str(id) str(kind) u64(hlc) uvarint(n) field*n
+//	field    = str(name) class(1) register | set | log
+//	register = uvarint(n) entry*n  strs(superseded)
+//	set      = uvarint(n) (str(element) strs(live) strs(removed))*n
+//	log      = uvarint(n) entry*n  uvarint(m) (str(target) redaction)*m
+//	entry    = str(op) str(value) u64(hlc) str(device) str(user) str(redacted_by) bool(redacted)
+//	redaction= u64(hlc) str(device) str(op) str(user)
+//	str      = uvarint(len) bytes;  strs = uvarint(n) str*n
+const snapshotVersion = 1
 
-type fieldSnapshot struct {
-	Class      model.Class                `json:"class"`
-	Siblings   []Entry                    `json:"siblings,omitempty"`
-	Superseded []string                   `json:"superseded,omitempty"`
-	Elements   map[string]elementSnapshot `json:"elements,omitempty"`
-	Entries    []Entry                    `json:"entries,omitempty"`
-	Redactions map[string]redaction       `json:"redactions,omitempty"`
-}
+const (
+	classRegister byte = iota + 1
+	classSet
+	classLog
+)
 
 // MarshalBinary encodes the record's full state for storage.
 func (r *Record) MarshalBinary() ([]byte, error) {
-	s := snapshot{ID: r.ID, Kind: r.Kind, HLC: r.HLC, Fields: make(map[string]fieldSnapshot, len(r.fields))}
+	w := snapWriter{buf: make([]byte, 0, 512)}
+	w.byte(snapshotVersion)
+	w.str(r.ID)
+	w.str(r.Kind)
+	w.u64(uint64(r.HLC))
+	w.uvarint(len(r.fields))
 	for name, f := range r.fields {
-		s.Fields[name] = snapshotOf(f)
-	}
-	return json.Marshal(s)
-}
-
-func snapshotOf(f field) fieldSnapshot {
-	switch f := f.(type) {
-	case *register:
-		ids := slices.Collect(maps.Keys(f.superseded))
-		sort.Strings(ids)
-		return fieldSnapshot{Class: model.ClassRegister, Siblings: f.siblings, Superseded: ids}
-	case *setField:
-		elems := make(map[string]elementSnapshot, len(f.elems))
-		for name, e := range f.elems {
-			elems[name] = elementSnapshot{Live: e.live, Removed: e.removed}
+		w.str(name)
+		switch f := f.(type) {
+		case *register:
+			w.byte(classRegister)
+			w.entries(f.siblings)
+			w.uvarint(len(f.superseded))
+			for id := range f.superseded {
+				w.str(id)
+			}
+		case *setField:
+			w.byte(classSet)
+			w.uvarint(len(f.elems))
+			for name, e := range f.elems {
+				w.str(name)
+				w.strs(e.live)
+				w.strs(e.removed)
+			}
+		case *logField:
+			w.byte(classLog)
+			w.entries(f.entries)
+			w.uvarint(len(f.redactions))
+			for target, rd := range f.redactions {
+				w.str(target)
+				w.u64(uint64(rd.HLC))
+				w.str(rd.Device)
+				w.str(rd.Op)
+				w.str(rd.User)
+			}
+		default:
+			return nil, fmt.Errorf("encode record snapshot: unknown field type %T", f)
 		}
-		return fieldSnapshot{Class: model.ClassSet, Elements: elems}
-	case *logField:
-		return fieldSnapshot{Class: model.ClassLog, Entries: f.entries, Redactions: f.redactions}
 	}
-	panic(fmt.Sprintf("crdt: unknown field type %T", f))
+	return w.buf, nil
 }
 
 // UnmarshalBinary restores a record written by MarshalBinary.
 func (r *Record) UnmarshalBinary(data []byte) error {
-	var s snapshot
-	if err := json.Unmarshal(data, &s); err != nil {
-		return fmt.Errorf("decode record snapshot: %w", err)
+	d := snapReader{buf: data}
+	if v := d.byte(); v != snapshotVersion {
+		return fmt.Errorf("decode record snapshot: unknown version %d", v)
 	}
-	r.ID, r.Kind, r.HLC = s.ID, s.Kind, s.HLC
-	r.fields = make(map[string]field, len(s.Fields))
-	for name, fs := range s.Fields {
-		f, err := fs.restore()
+	id, kind, t := d.str(), d.str(), hlc.Timestamp(d.u64())
+	n := d.count()
+	fields := make(map[string]field, n)
+	for range n {
+		name := d.str()
+		f, err := d.field()
 		if err != nil {
 			return fmt.Errorf("decode record snapshot field %q: %w", name, err)
 		}
-		r.fields[name] = f
+		fields[name] = f
 	}
+	if d.err != nil {
+		return fmt.Errorf("decode record snapshot: %w", d.err)
+	}
+	if len(d.buf) != 0 {
+		return errors.New("decode record snapshot: trailing bytes")
+	}
+	r.ID, r.Kind, r.HLC, r.fields = id, kind, t, fields
 	return nil
 }
 
-func (fs fieldSnapshot) restore() (field, error) {
-	switch fs.Class {
-	case model.ClassRegister:
-		reg := &register{siblings: fs.Siblings}
-		if len(fs.Superseded) > 0 {
-			reg.superseded = make(map[string]struct{}, len(fs.Superseded))
-			for _, id := range fs.Superseded {
-				reg.superseded[id] = struct{}{}
+func (d *snapReader) field() (field, error) {
+	switch class := d.byte(); class {
+	case classRegister:
+		reg := &register{siblings: d.entries()}
+		if n := d.count(); n > 0 {
+			reg.superseded = make(map[string]struct{}, n)
+			for range n {
+				reg.superseded[d.str()] = struct{}{}
 			}
 		}
 		return reg, nil
-	case model.ClassSet:
-		s := &setField{elems: make(map[string]*element, len(fs.Elements))}
-		for name, e := range fs.Elements {
-			s.elems[name] = &element{live: e.Live, removed: e.Removed}
+	case classSet:
+		n := d.count()
+		s := &setField{elems: make(map[string]*element, n)}
+		for range n {
+			name := d.str()
+			s.elems[name] = &element{live: d.strs(), removed: d.strs()}
 		}
 		return s, nil
-	case model.ClassLog:
-		return &logField{entries: fs.Entries, redactions: fs.Redactions}, nil
+	case classLog:
+		l := &logField{entries: d.entries()}
+		if n := d.count(); n > 0 {
+			l.redactions = make(map[string]redaction, n)
+			for range n {
+				target := d.str()
+				l.redactions[target] = redaction{HLC: hlc.Timestamp(d.u64()), Device: d.str(), Op: d.str(), User: d.str()}
+			}
+		}
+		return l, nil
+	default:
+		if d.err != nil {
+			return nil, d.err
+		}
+		return nil, fmt.Errorf("unknown class %d", class)
 	}
-	return nil, fmt.Errorf("unknown class %q", fs.Class)
+}
+
+// snapWriter appends the snapshot encoding.
+type snapWriter struct{ buf []byte }
+
+func (w *snapWriter) byte(b byte)    { w.buf = append(w.buf, b) }
+func (w *snapWriter) u64(v uint64)   { w.buf = binary.BigEndian.AppendUint64(w.buf, v) }
+func (w *snapWriter) uvarint(n int)  { w.buf = binary.AppendUvarint(w.buf, uint64(n)) }
+func (w *snapWriter) str(s string)   { w.uvarint(len(s)); w.buf = append(w.buf, s...) }
+func (w *snapWriter) bytes(b []byte) { w.uvarint(len(b)); w.buf = append(w.buf, b...) }
+
+func (w *snapWriter) strs(ss []string) {
+	w.uvarint(len(ss))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+func (w *snapWriter) entries(es []Entry) {
+	w.uvarint(len(es))
+	for i := range es {
+		e := &es[i]
+		w.str(e.Op)
+		w.bytes(e.Value)
+		w.u64(uint64(e.HLC))
+		w.str(e.Device)
+		w.str(e.User)
+		w.str(e.RedactedBy)
+		if e.Redacted {
+			w.byte(1)
+		} else {
+			w.byte(0)
+		}
+	}
+}
+
+// snapReader reads the snapshot encoding; the first problem sticks in err
+// and every later read returns zero values.
+type snapReader struct {
+	buf []byte
+	err error
+}
+
+var errShort = errors.New("snapshot is truncated")
+
+func (d *snapReader) take(n int) []byte {
+	if d.err != nil || n < 0 || n > len(d.buf) {
+		if d.err == nil {
+			d.err = errShort
+		}
+		return nil
+	}
+	b := d.buf[:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
+func (d *snapReader) byte() byte {
+	if b := d.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (d *snapReader) u64() uint64 {
+	if b := d.take(8); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+// count reads a length that must fit in what is left (each item takes at
+// least one byte), so a damaged length cannot ask for a huge allocation.
+func (d *snapReader) count() int {
+	if d.err != nil {
+		return 0
+	}
+	n, k := binary.Uvarint(d.buf)
+	if k <= 0 || n > uint64(len(d.buf)-k) {
+		d.err = errShort
+		return 0
+	}
+	d.buf = d.buf[k:]
+	return int(n)
+}
+
+func (d *snapReader) str() string { return string(d.take(d.count())) }
+
+func (d *snapReader) bytes() []byte {
+	b := d.take(d.count())
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func (d *snapReader) strs() []string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = d.str()
+	}
+	return ss
+}
+
+func (d *snapReader) entries() []Entry {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	es := make([]Entry, n)
+	for i := range es {
+		es[i] = Entry{Op: d.str(), Value: d.bytes(), HLC: hlc.Timestamp(d.u64()), Device: d.str(), User: d.str(), RedactedBy: d.str(), Redacted: d.byte() == 1}
+	}
+	return es
 }
