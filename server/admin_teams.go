@@ -15,7 +15,7 @@ import (
 // createTeam handles POST /v1/admin/teams.
 func (s *Server) createTeam(c *fiber.Ctx) error {
 	var req api.CreateTeamRequest
-	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
+	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
 	req.Name, req.Region = strings.TrimSpace(req.Name), strings.TrimSpace(req.Region)

@@ -17,7 +17,7 @@ import (
 // supervisors create only visitors (action-week delegations).
 func (s *Server) createUser(c *fiber.Ctx) error {
 	var req api.CreateUserRequest
-	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
+	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
 	if p := principal(c); p.Role == model.RoleSupervisor && req.Role != model.RoleVisitor {

@@ -12,7 +12,7 @@ import (
 // login handles POST /v1/auth/login.
 func (s *Server) login(c *fiber.Ctx) error {
 	var req api.LoginRequest
-	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
+	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
 	userKey, ipKey := "user:"+req.Username, "ip:"+c.IP()

@@ -11,7 +11,7 @@ import (
 // refresh handles POST /v1/auth/refresh: rotates the refresh token.
 func (s *Server) refresh(c *fiber.Ctx) error {
 	var req api.RefreshRequest
-	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
+	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
 	sess, err := s.auth.Refresh(c.UserContext(), req.RefreshToken, c.IP())

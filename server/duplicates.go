@@ -210,7 +210,7 @@ func abs(n int) int {
 func (s *Server) linkRecords(c *fiber.Ctx) error {
 	p := principal(c)
 	var req api.LinkRequest
-	if err := decodeBody(c.Body(), s.cfg.MaxDepth, &req); err != nil {
+	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
 	if len(req.Records) != 2 {

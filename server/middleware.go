@@ -1,11 +1,14 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 
 	"github.com/fieldsync/fieldsync/model"
 )
@@ -52,11 +55,81 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
+const bodyKey = "body"
+
 // limitBody refuses bodies over the configured limit with 413
-// body_too_large, having read them (so the client reads the answer).
+// body_too_large, having read them (so the client reads the answer). The
+// limit applies to the body as decoded by its Content-Encoding; a
+// compressed body is first expanded at most to the limit, so that a small
+// body cannot expand without bound in memory. The body is read once, here,
+// and kept for the handler (requestBody).
 func (s *Server) limitBody(c *fiber.Ctx) error {
-	if n := len(c.Body()); n > s.cfg.BodyLimit {
+	if !decodedWithin(c, s.cfg.BodyLimit) {
+		return model.Errorf(model.CodeBodyTooLarge, "The decoded body is larger than %d bytes, the most accepted. Send fewer ops per push.", s.cfg.BodyLimit)
+	}
+	body := c.Body()
+	if n := len(body); n > s.cfg.BodyLimit {
 		return model.Errorf(model.CodeBodyTooLarge, "The body is %d bytes; at most %d are accepted. Send fewer ops per push.", n, s.cfg.BodyLimit)
 	}
+	c.Locals(bodyKey, body)
 	return c.Next()
+}
+
+// requestBody returns the body limitBody read, decoded. It is a copy (the
+// app is Immutable), so a handler may keep it.
+func requestBody(c *fiber.Ctx) []byte {
+	body, _ := c.Locals(bodyKey).([]byte)
+	return body
+}
+
+// errBodyLimit stops a decoder at the body limit.
+var errBodyLimit = errors.New("decoded body over the limit")
+
+// decodedWithin reports whether the request body, decoded through its
+// Content-Encoding as fiber's Ctx.Body decodes it (the last such header,
+// encodings in the order listed, stopping at one it does not know), stays
+// within limit bytes. It never holds more than limit decoded bytes of a
+// layer. A body that does not decode is left to Ctx.Body to report.
+func decodedWithin(c *fiber.Ctx, limit int) bool {
+	headers := c.Request().Header.PeekAll(fiber.HeaderContentEncoding)
+	if len(headers) == 0 {
+		return true
+	}
+	data := c.Request().Body()
+	for _, enc := range strings.Split(string(headers[len(headers)-1]), ",") {
+		w := &cappedWriter{limit: limit}
+		var err error
+		switch strings.TrimLeft(enc, " ") {
+		case fiber.StrGzip:
+			_, err = fasthttp.WriteGunzip(w, data)
+		case fiber.StrBr, fiber.StrBrotli:
+			_, err = fasthttp.WriteUnbrotli(w, data)
+		case fiber.StrDeflate:
+			_, err = fasthttp.WriteInflate(w, data)
+		default:
+			return true
+		}
+		if errors.Is(err, errBodyLimit) {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		data = w.buf
+	}
+	return true
+}
+
+// cappedWriter collects at most limit bytes and fails past them.
+type cappedWriter struct {
+	buf   []byte
+	limit int
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if len(w.buf)+len(p) > w.limit {
+		return 0, errBodyLimit
+	}
+	w.buf = append(w.buf, p...)
+	return len(p), nil
 }

@@ -18,7 +18,7 @@ import (
 // push handles POST /v1/sync/push. A 200 means every applied op is durable.
 func (s *Server) push(c *fiber.Ctx) error {
 	start := time.Now()
-	ops, err := decodePush(c.Body(), s.cfg.MaxDepth)
+	ops, err := decodePush(requestBody(c), s.cfg.MaxDepth)
 	if err != nil {
 		return err
 	}
