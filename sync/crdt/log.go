@@ -35,7 +35,7 @@ func (l *logField) apply(op *Op) bool {
 // position returns the index where e belongs in (hlc, device, op) order.
 func (l *logField) position(e *Entry) int {
 	i, _ := slices.BinarySearchFunc(l.entries, e, func(x Entry, t *Entry) int {
-		if lessKey(x.HLC, x.Device, x.Op, t.HLC, t.Device, t.Op) {
+		if compareKey(x.HLC, x.Device, x.Op, t.HLC, t.Device, t.Op) < 0 {
 			return -1
 		}
 		return 1
@@ -69,7 +69,7 @@ func (e *Entry) erase(by string) {
 }
 
 func (l *logField) redact(target string, r redaction) bool {
-	if old, ok := l.redactions[target]; ok && !lessKey(old.HLC, old.Device, old.Op, r.HLC, r.Device, r.Op) {
+	if old, ok := l.redactions[target]; ok && compareKey(old.HLC, old.Device, old.Op, r.HLC, r.Device, r.Op) >= 0 {
 		return false
 	}
 	if l.redactions == nil {

@@ -2,8 +2,10 @@ package crdt
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -38,32 +40,27 @@ func IsNull(v json.RawMessage) bool {
 // Less reports whether a sorts before b in the total order of ops:
 // (hlc, device, id), each compared as strings. Fixed-width lowercase hex
 // makes the numeric hlc order equal to its string order.
-func Less(a, b *Op) bool {
-	return lessKey(a.HLC, a.Device, a.ID, b.HLC, b.Device, b.ID)
-}
+func Less(a, b *Op) bool { return compareOps(a, b) < 0 }
 
-func lessKey(ah hlc.Timestamp, ad, aid string, bh hlc.Timestamp, bd, bid string) bool {
+// compareOps compares a and b in the total order of ops (-1, 0 or +1).
+func compareOps(a, b *Op) int { return compareKey(a.HLC, a.Device, a.ID, b.HLC, b.Device, b.ID) }
+
+// compareKey compares two (hlc, device, op id) keys: the one order of ops,
+// register siblings and log entries.
+func compareKey(ah hlc.Timestamp, ad, aid string, bh hlc.Timestamp, bd, bid string) int {
 	if ah != bh {
-		return ah < bh
+		return cmp.Compare(ah, bh)
 	}
 	if ad != bd {
-		return ad < bd
+		return strings.Compare(ad, bd)
 	}
-	return aid < bid
+	return strings.Compare(aid, bid)
 }
 
 // SortOps sorts ops in the total order (hlc, device, id): the order of a
 // record's history.
 func SortOps(ops []Op) {
-	slices.SortFunc(ops, func(a, b Op) int {
-		switch {
-		case Less(&a, &b):
-			return -1
-		case Less(&b, &a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ops, func(a, b Op) int { return compareOps(&a, &b) })
 }
 
 // SameContent reports whether a and b carry the same record, kind, field,

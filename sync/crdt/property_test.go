@@ -895,7 +895,7 @@ func TestPropertyCanonicalForm(t *testing.T) {
 		}
 		for id, r := range recs {
 			history := propOpsOf(sc.Ops, id)
-			sort.Slice(history, func(i, j int) bool { return crdt.Less(&history[i], &history[j]) })
+			crdt.SortOps(history)
 			redacted := map[string]bool{}
 			for _, e := range r.Entries("notes") {
 				redacted[e.Op] = e.Redacted

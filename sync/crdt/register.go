@@ -28,7 +28,7 @@ func entryOf(op *Op) Entry {
 
 // greater orders entries greatest first by (hlc, device, op).
 func (e *Entry) greater(o *Entry) bool {
-	return lessKey(o.HLC, o.Device, o.Op, e.HLC, e.Device, e.Op)
+	return compareKey(o.HLC, o.Device, o.Op, e.HLC, e.Device, e.Op) < 0
 }
 
 // register keeps every set op no other op of the field names in its base.

@@ -24,6 +24,11 @@ type element struct {
 
 func (s *setField) elem(value json.RawMessage) *element {
 	name, _ := rawString([]byte(value)) // Validate guarantees a string.
+	return s.element(name)
+}
+
+// element returns the element name, creating it when it is new.
+func (s *setField) element(name string) *element {
 	if s.elems == nil {
 		s.elems = map[string]*element{}
 	}
@@ -81,14 +86,7 @@ func (s *setField) present() []string {
 func (s *setField) merge(other field) {
 	o := other.(*setField)
 	for name, oe := range o.elems {
-		if s.elems == nil {
-			s.elems = map[string]*element{}
-		}
-		e, ok := s.elems[name]
-		if !ok {
-			e = &element{}
-			s.elems[name] = e
-		}
+		e := s.element(name)
 		for _, id := range oe.removed {
 			e.remove(id)
 		}

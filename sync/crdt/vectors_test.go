@@ -302,15 +302,7 @@ func checkGoldenHistory(t *testing.T, v *goldenVector) {
 				redacted[[2]string{op.Field, op.Base[0]}] = true
 			}
 		}
-		slices.SortFunc(ops, func(a, b Op) int {
-			switch {
-			case Less(&a, &b):
-				return -1
-			case Less(&b, &a):
-				return 1
-			}
-			return 0
-		})
+		SortOps(ops)
 		got := []byte{'['}
 		for i, op := range ops {
 			if op.Action == model.ActionAppend && redacted[[2]string{op.Field, op.ID}] {
