@@ -266,8 +266,8 @@ func (f *fakeServer) state(t *testing.T, record string) []byte {
 // otherOp builds an op of another device of the same user.
 func otherOp(record, kind, field string, action model.Action, value any, base ...string) crdt.Op {
 	v, _ := json.Marshal(value)
-	raw, _ := json.Marshal(wireOp{ID: uuid.NewString(), Record: record, Kind: kind, Field: field, Action: action,
-		Value: v, Base: append([]string{}, base...), HLC: hlc.New(time.Now().UnixMilli(), 0).String(), Device: otherDevice, User: otherUser})
+	raw, _ := json.Marshal(opJSON{ID: uuid.NewString(), Record: record, Kind: kind, Field: field, Action: action,
+		Value: v, Base: append([]string{}, base...), HLC: hlc.New(time.Now().UnixMilli(), 0), Device: otherDevice, User: otherUser})
 	op, err := crdt.DecodeOp(raw)
 	if err != nil {
 		panic(fmt.Sprintf("otherOp: %v", err))

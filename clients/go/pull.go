@@ -114,11 +114,11 @@ func (c *Client) fetchPage(ctx context.Context, cursor string) (*page, error) {
 
 // pageJSON is a pull page decoded in one pass, ops included.
 type pageJSON struct {
-	Ops       []storedOpJSON `json:"ops"`
-	Cursor    string         `json:"cursor"`
-	More      bool           `json:"more"`
-	Drop      []string       `json:"drop"`
-	ServerHLC string         `json:"server_hlc"`
+	Ops       []opJSON `json:"ops"`
+	Cursor    string   `json:"cursor"`
+	More      bool     `json:"more"`
+	Drop      []string `json:"drop"`
+	ServerHLC string   `json:"server_hlc"`
 }
 
 // decodePage decodes a page. The fast path trusts the server's canonical
@@ -162,7 +162,7 @@ func (c *Client) decodePage(body []byte) (*page, error) {
 
 // op returns the op with the checks DecodeOp makes that the fast path
 // needs: canonical ids, known action, non-empty names, a sorted base.
-func (s *storedOpJSON) op() (crdt.Op, bool) {
+func (s *opJSON) op() (crdt.Op, bool) {
 	if !model.ValidID(s.ID) || !model.ValidID(s.Record) || !model.ValidID(s.Device) || s.User != "" && !model.ValidID(s.User) ||
 		s.Kind == "" || s.Field == "" || len(s.Value) == 0 || len(s.Base) > crdt.MaxBase {
 		return crdt.Op{}, false
@@ -177,8 +177,7 @@ func (s *storedOpJSON) op() (crdt.Op, bool) {
 			return crdt.Op{}, false
 		}
 	}
-	op, _ := s.toOp()
-	return op, true
+	return s.toOp(), true
 }
 
 // applyPage applies ops, then (when final) drops, the cursor and the end

@@ -31,8 +31,8 @@ func BenchmarkMaterialise100k(b *testing.B) {
 		rec := uuid.NewString()
 		add := func(field string, action model.Action, value any) {
 			v, _ := json.Marshal(value)
-			raw, _ := json.Marshal(wireOp{ID: uuid.NewString(), Record: rec, Kind: model.KindIdentification, Field: field,
-				Action: action, Value: v, Base: []string{}, HLC: clk.Now().String(), Device: dev, User: user})
+			raw, _ := json.Marshal(opJSON{ID: uuid.NewString(), Record: rec, Kind: model.KindIdentification, Field: field,
+				Action: action, Value: v, Base: []string{}, HLC: clk.Now(), Device: dev, User: user})
 			op, err := crdt.DecodeOp(raw)
 			if err != nil {
 				b.Fatal(err)

@@ -19,12 +19,9 @@ import (
 func (c *Client) Record(ctx context.Context, id string) (*Record, error) {
 	var out *Record
 	err := c.read(ctx, func(b *badger.Txn) error {
-		r, err := loadRecord(b, c.schema, id)
+		r, err := loadExisting(b, c.schema, id)
 		if err != nil {
 			return err
-		}
-		if r == nil {
-			return fmt.Errorf("record %s: %w", id, ErrNotFound)
 		}
 		out = recordOf(c.schema, r)
 		return nil
@@ -57,12 +54,9 @@ func (c *Client) History(ctx context.Context, id string) ([]crdt.Op, error) {
 func (c *Client) RecordJSON(ctx context.Context, id string, history bool) ([]byte, error) {
 	var out []byte
 	err := c.read(ctx, func(b *badger.Txn) error {
-		r, err := loadRecord(b, c.schema, id)
+		r, err := loadExisting(b, c.schema, id)
 		if err != nil {
 			return err
-		}
-		if r == nil {
-			return fmt.Errorf("record %s: %w", id, ErrNotFound)
 		}
 		var ops []crdt.Op
 		if history {

@@ -125,7 +125,18 @@ func (t *tx) record(id string) (*crdt.Record, bool, error) {
 	return r, r != nil, nil
 }
 
-// loadRecord reads record id: its stored state plus the ops of its tail.
+// loadExisting is loadRecord for a record that must be held locally:
+// one that is not is ErrNotFound.
+func loadExisting(b *badger.Txn, s *model.Schema, id string) (*crdt.Record, error) {
+	r, err := loadRecord(b, s, id)
+	if err == nil && r == nil {
+		err = fmt.Errorf("record %s: %w", id, ErrNotFound)
+	}
+	return r, err
+}
+
+// loadRecord reads record id: its stored state plus the ops of its tail
+// (nil when the record is not held).
 func loadRecord(b *badger.Txn, s *model.Schema, id string) (*crdt.Record, error) {
 	data, err := getValue(b, recordKey(id))
 	if err != nil || data == nil {
@@ -368,9 +379,10 @@ func (t *tx) setClock(ts hlc.Timestamp) error {
 	return t.set([]byte(keyClock), encodeSeq(uint64(ts)))
 }
 
-// storedOpJSON mirrors an op's canonical JSON for fast decoding of ops
-// this SDK wrote itself (crdt.DecodeOp is for untrusted input).
-type storedOpJSON struct {
+// opJSON mirrors an op's canonical JSON: for encoding the ops this SDK
+// writes, and for fast decoding of the ops it stored or pulled
+// (crdt.DecodeOp is for untrusted input).
+type opJSON struct {
 	ID     string          `json:"id"`
 	Record string          `json:"record"`
 	Kind   string          `json:"kind"`
@@ -385,14 +397,15 @@ type storedOpJSON struct {
 
 // decodeStored decodes an op stored by putOp.
 func decodeStored(data []byte) (crdt.Op, error) {
-	var s storedOpJSON
+	var s opJSON
 	if err := json.Unmarshal(data, &s); err != nil {
 		return crdt.Op{}, fmt.Errorf("decode stored op: %w", err)
 	}
-	return s.toOp()
+	return s.toOp(), nil
 }
 
-func (s *storedOpJSON) toOp() (crdt.Op, error) {
+// toOp returns the op s holds, its absent base and value normalised.
+func (s *opJSON) toOp() crdt.Op {
 	if s.Base == nil {
 		s.Base = []string{}
 	}
@@ -400,5 +413,5 @@ func (s *storedOpJSON) toOp() (crdt.Op, error) {
 		s.Value = json.RawMessage("null")
 	}
 	return crdt.Op{ID: s.ID, Record: s.Record, Kind: s.Kind, Field: s.Field, Action: s.Action,
-		Value: s.Value, Base: s.Base, HLC: s.HLC, Device: s.Device, User: s.User}, nil
+		Value: s.Value, Base: s.Base, HLC: s.HLC, Device: s.Device, User: s.User}
 }

@@ -309,20 +309,6 @@ func (c *Client) write(ctx context.Context, id, kind string, plan func(t *tx, r 
 	return made, nil
 }
 
-// wireOp is an op as sent, for building one from a spec.
-type wireOp struct {
-	ID     string          `json:"id"`
-	Record string          `json:"record"`
-	Kind   string          `json:"kind"`
-	Field  string          `json:"field"`
-	Action model.Action    `json:"action"`
-	Value  json.RawMessage `json:"value"`
-	Base   []string        `json:"base"`
-	HLC    string          `json:"hlc"`
-	Device string          `json:"device"`
-	User   string          `json:"user"`
-}
-
 // newOp builds, normalises and validates the op of s, stamped now.
 func (c *Client) newOp(r *crdt.Record, s spec, user api.User) (crdt.Op, error) {
 	value, err := json.Marshal(s.value)
@@ -333,8 +319,8 @@ func (c *Client) newOp(r *crdt.Record, s spec, user api.User) (crdt.Op, error) {
 	if base == nil {
 		base = []string{}
 	}
-	raw, err := json.Marshal(wireOp{ID: uuid.NewString(), Record: r.ID, Kind: r.Kind, Field: s.field, Action: s.action,
-		Value: value, Base: base, HLC: c.clock.Now().String(), Device: c.device, User: user.ID})
+	raw, err := json.Marshal(opJSON{ID: uuid.NewString(), Record: r.ID, Kind: r.Kind, Field: s.field, Action: s.action,
+		Value: value, Base: base, HLC: c.clock.Now(), Device: c.device, User: user.ID})
 	if err != nil {
 		return crdt.Op{}, fmt.Errorf("encode op: %w", err)
 	}
