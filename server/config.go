@@ -159,42 +159,30 @@ func (e *envReader) str(name, def string) string {
 }
 
 func (e *envReader) duration(name string, def time.Duration) time.Duration {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		e.bad = append(e.bad, fmt.Errorf("%s=%q is not a Go duration such as 30s or 15m", name, v))
-		return def
-	}
-	return d
+	return readEnv(e, name, def, time.ParseDuration, "a Go duration such as 30s or 15m")
 }
 
 func (e *envReader) integer(name string, def int) int {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		e.bad = append(e.bad, fmt.Errorf("%s=%q is not an integer", name, v))
-		return def
-	}
-	return n
+	return readEnv(e, name, def, strconv.Atoi, "an integer")
 }
 
 func (e *envReader) float(name string, def float64) float64 {
+	return readEnv(e, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }, "a number")
+}
+
+// readEnv returns the variable name parsed by parse, or def when it is
+// unset or malformed (remembering it as bad: it is not what).
+func readEnv[T any](e *envReader, name string, def T, parse func(string) (T, error), what string) T {
 	v := e.getenv(name)
 	if v == "" {
 		return def
 	}
-	f, err := strconv.ParseFloat(v, 64)
+	x, err := parse(v)
 	if err != nil {
-		e.bad = append(e.bad, fmt.Errorf("%s=%q is not a number", name, v))
+		e.bad = append(e.bad, fmt.Errorf("%s=%q is not %s", name, v, what))
 		return def
 	}
-	return f
+	return x
 }
 
 func (e *envReader) boolean(name string, def bool) bool {

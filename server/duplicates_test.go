@@ -11,9 +11,7 @@ import (
 
 func (c *client) duplicates(q string) api.DuplicateList {
 	c.h.t.Helper()
-	var l api.DuplicateList
-	mustUnmarshal(c.h.t, c.mustDo(http.StatusOK, http.MethodGet, "/v1/review/duplicates?"+q, nil), &l)
-	return l
+	return getJSON[api.DuplicateList](c, "/v1/review/duplicates?"+q)
 }
 
 func pairKeys(l api.DuplicateList) []string {

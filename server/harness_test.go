@@ -226,9 +226,7 @@ func (c *client) pullAll(cursor string, limit int) ([]json.RawMessage, []string,
 	var ops []json.RawMessage
 	var drop []string
 	for {
-		var page api.PullResponse
-		path := fmt.Sprintf("/v1/sync/pull?cursor=%s&limit=%d", cursor, limit)
-		mustUnmarshal(c.h.t, c.mustDo(http.StatusOK, http.MethodGet, path, nil), &page)
+		page := getJSON[api.PullResponse](c, fmt.Sprintf("/v1/sync/pull?cursor=%s&limit=%d", cursor, limit))
 		ops = append(ops, page.Ops...)
 		drop = append(drop, page.Drop...)
 		cursor = page.Cursor
@@ -236,6 +234,15 @@ func (c *client) pullAll(cursor string, limit int) ([]json.RawMessage, []string,
 			return ops, drop, cursor
 		}
 	}
+}
+
+// getJSON GETs path as c, fails the test unless the status is 200, and
+// decodes the body.
+func getJSON[T any](c *client, path string) T {
+	c.h.t.Helper()
+	var v T
+	mustUnmarshal(c.h.t, c.mustDo(http.StatusOK, http.MethodGet, path, nil), &v)
+	return v
 }
 
 func mustUnmarshal(t testing.TB, data []byte, v any) {

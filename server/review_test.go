@@ -38,8 +38,7 @@ type servedRecord struct {
 // everything its writer saw.
 func (c *client) record(id string) servedRecord {
 	c.h.t.Helper()
-	var r servedRecord
-	mustUnmarshal(c.h.t, c.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id, nil), &r)
+	r := getJSON[servedRecord](c, "/v1/records/"+id)
 	if t, err := hlc.Parse(r.HLC); err == nil {
 		if _, err := c.clock.Update(t); err != nil {
 			c.h.t.Fatal(err)
@@ -79,8 +78,7 @@ func (c *client) queue(q string) (map[string]api.QueueItem, api.QueuePage) {
 		if after != "" {
 			path += "&after=" + after
 		}
-		var p api.QueuePage
-		mustUnmarshal(c.h.t, c.mustDo(http.StatusOK, http.MethodGet, path, nil), &p)
+		p := getJSON[api.QueuePage](c, path)
 		if page == 0 {
 			first = p
 		}

@@ -14,9 +14,7 @@ import (
 
 func (c *client) stats(q string) api.Stats {
 	c.h.t.Helper()
-	var st api.Stats
-	mustUnmarshal(c.h.t, c.mustDo(http.StatusOK, http.MethodGet, "/v1/stats?"+q, nil), &st)
-	return st
+	return getJSON[api.Stats](c, "/v1/stats?"+q)
 }
 
 func small(n, threshold int) bool { return n > 0 && n < threshold }

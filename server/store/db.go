@@ -211,13 +211,7 @@ func (db *DB) loadCounters() (seq, records uint64, err error) {
 // and closes badger. Later calls return the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		db.mu.Lock()
-		db.closed = true
-		close(db.reqs)
-		db.mu.Unlock()
-		<-db.writerDone
-		close(db.gcStop)
-		<-db.gcDone
+		db.stopBackground()
 		err := db.saveOpFilter(db.filter, db.filterSeq)
 		if cerr := db.bdb.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
@@ -225,6 +219,19 @@ func (db *DB) Close() error {
 		db.closeErr = err
 	})
 	return db.closeErr
+}
+
+// stopBackground stops accepting commits, waits for the writer to finish
+// every request already queued, and stops garbage collection. Call it
+// once, under closeOnce.
+func (db *DB) stopBackground() {
+	db.mu.Lock()
+	db.closed = true
+	close(db.reqs)
+	db.mu.Unlock()
+	<-db.writerDone
+	close(db.gcStop)
+	<-db.gcDone
 }
 
 // gc runs badger's value-log garbage collection every GCInterval until

@@ -188,13 +188,7 @@ func TestOpFilter(t *testing.T) {
 func crash(t *testing.T, db *DB) {
 	t.Helper()
 	db.closeOnce.Do(func() {
-		db.mu.Lock()
-		db.closed = true
-		close(db.reqs)
-		db.mu.Unlock()
-		<-db.writerDone
-		close(db.gcStop)
-		<-db.gcDone
+		db.stopBackground()
 		if err := db.bdb.Close(); err != nil {
 			t.Fatal(err)
 		}
