@@ -127,9 +127,10 @@ func (m *Main) bootstrap(ctx context.Context, authSvc *auth.Service, syncSvc *pr
 	if err != nil {
 		return fmt.Errorf("seed demo data: %w", err)
 	}
-	if seeded {
-		fmt.Fprint(m.Stdout, demoBanner(m.Config.Addr))
+	if !seeded {
+		fmt.Fprintln(m.Stdout, "The store already holds data, so no demo data was added; the demo users (if this store was seeded) keep their logins:")
 	}
+	fmt.Fprint(m.Stdout, demoBanner(m.Config.Addr))
 	return nil
 }
 
