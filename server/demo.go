@@ -400,7 +400,7 @@ func (d *demo) siteVisits() error {
 // demoBanner tells a newcomer how to log in.
 func demoBanner(addr string) string {
 	return fmt.Sprintf(`
-Demo data is ready. Every demo user's password is %q:
+Demo users (every demo password is %q):
   supervisor      national supervisor (reviews everything)
   lead.north      team lead, Mobile team North
   worker.north    field worker, Mobile team North (also worker2.north)
