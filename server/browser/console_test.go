@@ -213,8 +213,15 @@ func newBrowser(t *testing.T, chromium string) *browser {
 }
 
 // do runs actions and fails the test on error, with a screenshot.
+// do runs actions. It first empties the console's #message line, so that a
+// following waitText on it sees the answer to these actions, never the
+// one left from an earlier action.
 func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
+	clear := `(() => { const m = document.querySelector('#message'); if (m) { m.textContent = ''; } return ''; })()`
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](clear)); err != nil {
+		b.t.Fatalf("%s: clear the message line: %v", what, err)
+	}
 	if err := chromedp.Do(b.ctx, actions...); err != nil {
 		b.shot("failed-" + strings.ReplaceAll(what, " ", "-"))
 		b.t.Fatalf("%s: %v (page errors: %v)", what, err, b.errors())
