@@ -42,6 +42,8 @@ type Config struct {
 	LoginBurst    int
 	LoginFailures int
 	LoginLockout  time.Duration
+	// StatsThreshold is the smallest count GET /v1/stats shows.
+	StatsThreshold int
 }
 
 // DefaultConfig returns the defaults of DESIGN §5.
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		LoginBurst:      20,
 		LoginFailures:   5,
 		LoginLockout:    15 * time.Minute,
+		StatsThreshold:  DefaultStatsThreshold,
 	}
 }
 
@@ -93,6 +96,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.LoginBurst, "login-burst", env.integer("FIELDSYNC_LOGIN_BURST", c.LoginBurst), "login attempt burst per client IP (FIELDSYNC_LOGIN_BURST)")
 	fs.IntVar(&c.LoginFailures, "login-failures", env.integer("FIELDSYNC_LOGIN_FAILURES", c.LoginFailures), "failed logins before a lockout (FIELDSYNC_LOGIN_FAILURES)")
 	fs.DurationVar(&c.LoginLockout, "login-lockout", env.duration("FIELDSYNC_LOGIN_LOCKOUT", c.LoginLockout), "lockout after repeated failed logins (FIELDSYNC_LOGIN_LOCKOUT)")
+	fs.IntVar(&c.StatsThreshold, "stats-threshold", env.integer("FIELDSYNC_STATS_THRESHOLD", c.StatsThreshold), "smallest count the monitoring figures show (FIELDSYNC_STATS_THRESHOLD)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -134,6 +138,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UserRate <= 0 || c.UserBurst < 1 || c.LoginRate <= 0 || c.LoginBurst < 1 || c.LoginFailures < 1 || c.LoginLockout <= 0 {
 		errs = append(errs, errors.New("--user-rate, --user-burst, --login-rate, --login-burst, --login-failures and --login-lockout must be positive"))
+	}
+	if c.StatsThreshold < 2 || c.StatsThreshold > maxStatsThreshold {
+		errs = append(errs, fmt.Errorf("--stats-threshold %d must be between 2 and %d", c.StatsThreshold, maxStatsThreshold))
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))

@@ -147,6 +147,7 @@ func TestAuditChainRecordsAndVerifies(t *testing.T) {
 	h.tryLogin("fw", "wrong password!!", "")
 	fw.push(fw.op(d.southRec, model.KindIdentification, "code", "set", "x"))
 	d.admin.mustDo(http.StatusOK, http.MethodPost, "/v1/devices/"+d.clients["tl"].device+"/revoke", nil)
+	sup.pushApplied(sup.op(d.northRec, model.KindIdentification, "linked_records", "add", d.southRec))
 
 	var page struct {
 		Entries []struct {
@@ -172,9 +173,11 @@ func TestAuditChainRecordsAndVerifies(t *testing.T) {
 			found["rejected op"] = true
 		case e.Action == "device_revoked" && e.Object == d.clients["tl"].device:
 			found["revocation"] = true
+		case e.Action == "records_linked" && e.Actor == sup.user.ID && e.Object == d.northRec:
+			found["pushed link"] = true
 		}
 	}
-	for _, what := range []string{"read", "failed login", "rejected op", "revocation"} {
+	for _, what := range []string{"read", "failed login", "rejected op", "revocation", "pushed link"} {
 		if !found[what] {
 			t.Errorf("no audit entry for the %s", what)
 		}

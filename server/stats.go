@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,17 +56,6 @@ import (
 
 // DefaultStatsThreshold is the smallest count shown unless configured.
 const DefaultStatsThreshold = 5
-
-// statsThresholdEnv configures the server-wide threshold (at least 2).
-const statsThresholdEnv = "FIELDSYNC_STATS_THRESHOLD"
-
-// statsThreshold returns the server-wide threshold.
-func statsThreshold() int {
-	if v, err := strconv.Atoi(os.Getenv(statsThresholdEnv)); err == nil && v >= 2 {
-		return v
-	}
-	return DefaultStatsThreshold
-}
 
 const maxStatsThreshold = 100
 
@@ -495,7 +483,7 @@ func (f *figures) served(threshold int, complement bool) api.Stats {
 // computeStats returns the figures of what p may read.
 func (s *Server) computeStats(c *fiber.Ctx) (api.Stats, error) {
 	p := principal(c)
-	threshold := statsThreshold()
+	threshold := s.cfg.StatsThreshold
 	if v := c.Query("threshold"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < threshold || n > maxStatsThreshold {

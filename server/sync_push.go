@@ -35,8 +35,15 @@ func (s *Server) push(c *fiber.Ctx) error {
 			events = append(events, event(c, audit.ActionOpRejected, r.ID, string(r.Code)))
 		}
 	}
-	for _, op := range res.Redactions {
-		events = append(events, event(c, audit.ActionRedaction, op.Record, "entry "+op.Base[0]+" of "+op.Field))
+	for _, op := range res.Applied {
+		switch {
+		case op.Action == model.ActionRedact:
+			events = append(events, event(c, audit.ActionRedaction, op.Record, "entry "+op.Base[0]+" of "+op.Field))
+		case op.Field == fieldLinkedRecords && op.Action == model.ActionAdd:
+			events = append(events, event(c, actionRecordsLinked, op.Record, "pushed link"))
+		case op.Field == fieldLinkedRecords && op.Action == model.ActionRemove:
+			events = append(events, event(c, actionRecordsUnlinked, op.Record, "pushed unlink"))
+		}
 	}
 	s.record(c.UserContext(), events...)
 	if appliedAny {

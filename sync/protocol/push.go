@@ -41,8 +41,9 @@ type Service struct {
 type PushResult struct {
 	Results   []Result
 	ServerHLC hlc.Timestamp
-	// Redactions lists the applied redact ops, for the audit log.
-	Redactions []crdt.Op
+	// Applied holds the applied ops (with the server's stamp and user),
+	// for the audit log.
+	Applied []crdt.Op
 }
 
 // Push checks and applies the ops of one push for p, in order. Whole-request
@@ -56,7 +57,7 @@ func (s *Service) Push(ctx context.Context, p *access.Principal, raw []json.RawM
 		return PushResult{}, model.Errorf(model.CodeForbidden, "Your role (%s) does not sync records.", p.Role)
 	}
 	results := make([]Result, len(raw))
-	var redactions []crdt.Op
+	var appliedOps []crdt.Op
 	pending := make([]Pending, 0, len(raw))
 	index := make([]int, 0, len(raw))
 	for i, r := range raw {
@@ -75,12 +76,12 @@ func (s *Service) Push(ctx context.Context, p *access.Principal, raw []json.RawM
 		}
 		for j, res := range committed {
 			results[index[j]] = res
-			if res.Status == StatusApplied && pending[j].Op.Action == model.ActionRedact {
-				redactions = append(redactions, pending[j].Op)
+			if res.Status == StatusApplied {
+				appliedOps = append(appliedOps, pending[j].Op)
 			}
 		}
 	}
-	return PushResult{Results: results, ServerHLC: s.Clock.Now(), Redactions: redactions}, nil
+	return PushResult{Results: results, ServerHLC: s.Clock.Now(), Applied: appliedOps}, nil
 }
 
 // prepare decodes, validates and stamps one op outside the writer.

@@ -413,14 +413,14 @@ func TestPushRedacted(t *testing.T) {
 	fwRedact := w.newOp(fwA, rec, ident, "notes", model.ActionRedact, nil).with("base", []string{note.id()})
 	res := w.push(fwA, fwRedact)
 	checkResults(t, res.Results, []string{fwRedact.id()}, []want{rejected(model.CodeForbidden)})
-	if len(res.Redactions) != 0 {
-		t.Errorf("refused redact listed: %+v", res.Redactions)
+	if len(res.Applied) != 0 {
+		t.Errorf("refused redact listed: %+v", res.Applied)
 	}
 
 	res = w.push(supA, redact)
 	checkResults(t, res.Results, []string{redact.id()}, []want{applied})
-	if len(res.Redactions) != 1 || res.Redactions[0].ID != redact.id() || res.Redactions[0].User != supA.User || res.Redactions[0].Base[0] != note.id() {
-		t.Errorf("redactions %+v, want the redact by %s", res.Redactions, supA.User)
+	if len(res.Applied) != 1 || res.Applied[0].ID != redact.id() || res.Applied[0].User != supA.User || res.Applied[0].Base[0] != note.id() {
+		t.Errorf("redactions %+v, want the redact by %s", res.Applied, supA.User)
 	}
 	st, _ := w.store.stored(note.id())
 	if !st.redacted {
@@ -432,8 +432,8 @@ func TestPushRedacted(t *testing.T) {
 	// Re-sending the redact is a duplicate, not listed again.
 	res = w.push(supA, redact)
 	checkResults(t, res.Results, []string{redact.id()}, []want{duplicate})
-	if len(res.Redactions) != 0 {
-		t.Errorf("duplicate redact listed: %+v", res.Redactions)
+	if len(res.Applied) != 0 {
+		t.Errorf("duplicate redact listed: %+v", res.Applied)
 	}
 
 	for _, o := range w.pullAll(fwA, "", 0).ops {
