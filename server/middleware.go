@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -44,12 +45,13 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 }
 
 // recoverPanics turns a panic into a 500 internal error (logged with the
-// request id), so one bad request never takes the server down.
+// request id and the stack), so one bad request never takes the server
+// down. The panic's value is not logged: it may hold record content.
 func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r))
-			err = &model.Error{Code: model.CodeInternal, Message: "An internal error occurred; nothing of this request was applied.", Err: fmt.Errorf("panic: %v", r)}
+			s.log.Error("panic", "request_id", requestID(c), "panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
+			err = &model.Error{Code: model.CodeInternal, Message: "An internal error occurred; nothing of this request was applied.", Err: fmt.Errorf("panic of type %T", r)}
 		}
 	}()
 	return c.Next()

@@ -307,8 +307,9 @@ func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, er
 	g = newGroup(db, rtx, w, len(items))
 	defer func() {
 		if p := recover(); p != nil {
-			db.log.Error("panic in the writer", "panic", p, "stack", string(debug.Stack()))
-			g, txn, err = nil, nil, fmt.Errorf("apply ops: panic: %v", p)
+			// The value is not logged: it may hold record content.
+			db.log.Error("panic in the writer", "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+			g, txn, err = nil, nil, fmt.Errorf("apply ops: panic of type %T", p)
 		}
 	}()
 	for i := range items {
