@@ -27,3 +27,27 @@ func TestPureLayersImportNoIO(t *testing.T) {
 		}
 	}
 }
+
+// TestFiguresImportNoIO fails when server/figures (the monitoring figures'
+// counting and suppression) depends on fiber, badger, net/http or another
+// server package: it stays a pure function of the records it is fed, so
+// that its property tests cover what the server serves.
+func TestFiguresImportNoIO(t *testing.T) {
+	const figures = "github.com/fieldsync/fieldsync/server/figures"
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", figures).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	forbidden := []string{"github.com/gofiber/", "github.com/dgraph-io/badger", "net/http", "github.com/valyala/fasthttp", "github.com/fieldsync/fieldsync/server/", "github.com/fieldsync/fieldsync/clients"}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list returned only %v", deps)
+	}
+	for _, dep := range deps {
+		for _, f := range forbidden {
+			if dep != figures && strings.HasPrefix(dep, f) {
+				t.Errorf("server/figures depends on %s", dep)
+			}
+		}
+	}
+}

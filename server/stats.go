@@ -1,518 +1,106 @@
 package server
 
 import (
-	"encoding/json"
-	"slices"
+	"context"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/audit"
+	"github.com/fieldsync/fieldsync/server/figures"
 	"github.com/fieldsync/fieldsync/server/store"
-	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 )
 
-// Monitoring figures (GET /v1/stats, GET /v1/export/stats).
+// Monitoring figures (GET /v1/stats, GET /v1/export/stats): the counting
+// and suppression rules live in the pure package server/figures; this file
+// scans the store, feeds it only what the caller may read, and audits the
+// request.
 //
-// Counting: every identification that is not deleted and lies in the
-// caller's jurisdiction counts once per table, under its shown values (the
-// greatest sibling where a register is in conflict); a missing value
-// counts as "unknown". Set tables (exploitation types, indicators,
-// indicator dimensions, recruitment channels, payment means) count a
-// record in every cell it has a value for, so their cells do not add up to
-// their total, which counts the records with at least one value.
-//
-// Suppression, so that the figures never identify a person:
-//
-//  1. Primary: a cell whose count is 1 to threshold-1 (default 5,
-//     FIELDSYNC_STATS_THRESHOLD; ?threshold= may raise it, never lower it)
-//     is shown as null with "suppressed":true. Zero is shown.
-//  2. Complement: for a supervisor whose jurisdiction is not national,
-//     the figures are also computed for every identification outside the
-//     jurisdiction; a cell whose outside count is 1 to threshold-1 is
-//     suppressed as well, so that subtracting the jurisdiction's figures
-//     from the national ones never yields a small count.
-//  3. Secondary: a table (and, for the sex x age group table, each row and
-//     each column) never has exactly one suppressed cell, and the
-//     suppressed cells of a table add up to at least the threshold: the
-//     next smallest cell (the smallest non-zero one, else a zero) is
-//     suppressed too, repeated until that holds, so that a suppressed cell
-//     cannot be recovered from the total minus the other cells.
-//  4. Totals: exact only when no cell of the table is suppressed (and the
-//     outside count is not small); otherwise rounded to the nearest 5
-//     ("rounded":true). A total (or the count of identifications) of 1 to
-//     threshold-1 is itself suppressed.
-//
-// The figures take no filters (the month table gives the time
-// dimension), so two queries differ only when the data or the
-// jurisdiction differ; rule 2 protects jurisdictions against the national
-// figures. Differences between figures taken before and after new records
-// arrive cannot be prevented by suppression; publish figures of a fixed
-// date.
+// Design (no oracle): a caller's figures are a function of the records it
+// may read, the threshold, and the regional jurisdictions nested in its
+// own; nothing outside its jurisdiction is counted, so ?threshold= (which
+// may raise the server's threshold, never lower it) sweeps over data the
+// caller may read anyway. Protection against differencing (national minus
+// regional figures) is applied by the larger jurisdiction's figures, which
+// may read the smaller one's complement, never by the smaller one's.
+// Every request is audited before its figures are sent (figures_read, or
+// export for the CSV); a request that cannot be audited is refused.
 
 // DefaultStatsThreshold is the smallest count shown unless configured.
-const DefaultStatsThreshold = 5
+const DefaultStatsThreshold = figures.DefaultThreshold
 
-const maxStatsThreshold = 100
+const maxStatsThreshold = figures.MaxThreshold
 
-// statsRules describes the rules in words for the response.
-func statsRules(threshold int) []string {
-	t := strconv.Itoa(threshold)
-	return []string{
-		"Each identification that is not deleted and lies in your jurisdiction counts once per table, under its shown values; a missing value counts as unknown.",
-		"Set tables (exploitation types, indicators, indicator dimensions, recruitment channels, payment means) count a record in every cell it has; their total counts the records with at least one value.",
-		"Counts from 1 to " + strconv.Itoa(threshold-1) + " are suppressed (shown empty): no figure below " + t + " is ever shown.",
-		"When a table would have exactly one suppressed cell, or suppressed cells adding up to less than " + t + ", the next smallest cells are suppressed too (for the sex by age group table, no row or column has exactly one either), so that no suppressed cell can be worked out from the total.",
-		"Totals are exact only when no cell of their table is suppressed; otherwise they are rounded to the nearest 5.",
-		"For a regional jurisdiction, cells whose count outside the jurisdiction is below " + t + " are suppressed too, so that national minus regional figures reveal nothing small.",
-	}
-}
-
-// statCell is one cell during computation.
-type statCell struct {
-	key        []string
-	count      int
-	comp       int // count outside the jurisdiction
-	suppressed bool
-}
-
-// statTable is one table during computation.
-type statTable struct {
-	name, title string
-	dims        []string
-	multi       bool
-	// rows and cols are the values of a two-dimensional table's
-	// dimensions (nil for one dimension).
-	rows, cols []string
-	// open tables list only the values seen (region, citizenship, month);
-	// the others list every value, zeros included.
-	open  bool
-	cells map[string]*statCell
-	order []string
-	total int
-	comp  int
-}
-
-func newStatTable(name, title string, dims []string, multi bool, values ...string) *statTable {
-	t := &statTable{name: name, title: title, dims: dims, multi: multi, cells: map[string]*statCell{}}
-	for _, v := range values {
-		t.cell(v)
-	}
-	return t
-}
-
-func (t *statTable) cell(key ...string) *statCell {
-	k := strings.Join(key, "\x00")
-	c, ok := t.cells[k]
-	if !ok {
-		c = &statCell{key: key}
-		t.cells[k] = c
-		t.order = append(t.order, k)
-	}
-	return c
-}
-
-// add counts one record (outside the jurisdiction when outside) in the
-// cells of keys (each key one value per dimension); a record with no key
-// counts in no cell and not in the total.
-func (t *statTable) add(outside bool, keys ...[]string) {
-	if len(keys) == 0 {
-		return
-	}
-	for _, k := range keys {
-		c := t.cell(k...)
-		if outside {
-			c.comp++
-		} else {
-			c.count++
-		}
-	}
-	if outside {
-		t.comp++
-	} else {
-		t.total++
-	}
-}
-
-func one(v string) [][]string { return [][]string{{v}} }
-
-func many(vs []string) [][]string {
-	out := make([][]string, len(vs))
-	for i, v := range vs {
-		out[i] = []string{v}
-	}
-	return out
-}
-
-// cellsShown returns the cells the table shows, in order: every listed
-// value, except that open tables drop values counted only outside the
-// jurisdiction.
-func (t *statTable) cellsShown() []*statCell {
-	var out []*statCell
-	for _, k := range t.order {
-		c := t.cells[k]
-		if t.open && c.count == 0 {
-			continue
-		}
-		out = append(out, c)
-	}
-	if t.open {
-		slices.SortStableFunc(out, func(a, b *statCell) int {
-			ua, ub := a.key[0] == "unknown", b.key[0] == "unknown"
-			switch {
-			case ua && !ub:
-				return 1
-			case ub && !ua:
-				return -1
-			}
-			return strings.Compare(a.key[0], b.key[0])
-		})
-	}
-	return out
-}
-
-// small reports whether n is a count that must not be shown.
-func small(n, threshold int) bool { return n > 0 && n < threshold }
-
-// suppress applies the primary, complement and secondary rules to the
-// shown cells of t and reports whether any cell is suppressed, and whether
-// the total must be hidden too.
-func (t *statTable) suppress(threshold int, complement bool) (anySup, hideTotal bool) {
-	cells := t.cellsShown()
-	for _, c := range cells {
-		c.suppressed = small(c.count, threshold) || complement && small(c.comp, threshold)
-	}
-	// Lines: each row and column of a two-dimensional table (whose
-	// margins are not published, so a line whose other cells are all zero
-	// needs no partner), then the whole table (whose total is published).
-	var lines [][]*statCell
-	if t.rows != nil {
-		for _, r := range t.rows {
-			lines = append(lines, slices.DeleteFunc(slices.Clone(cells), func(c *statCell) bool { return c.key[0] != r }))
-		}
-		for _, col := range t.cols {
-			lines = append(lines, slices.DeleteFunc(slices.Clone(cells), func(c *statCell) bool { return c.key[1] != col }))
-		}
-	}
-	whole := len(lines) // the index of the whole table
-	lines = append(lines, cells)
-	for changed := true; changed; {
-		changed = false
-		for i := range lines {
-			if protectLine(i, lines, i == whole, threshold) {
-				changed = true
-			}
-		}
-	}
-	n, sum := 0, 0
-	for _, c := range cells {
-		if c.suppressed {
-			n++
-			sum += c.count
-		}
-	}
-	// A table whose suppressed cells could still be worked out from its
-	// total (too few cells to pair them) hides its total as well.
-	return n > 0, n == 1 || n > 1 && sum < threshold
-}
-
-// suppressedIn counts the suppressed cells of g.
-func suppressedIn(g []*statCell) int {
-	n := 0
-	for _, c := range g {
-		if c.suppressed {
-			n++
-		}
-	}
-	return n
-}
-
-// protectLine suppresses one more cell of lines[line] when exactly one is
-// suppressed or, for the whole table (whose total is published), when the
-// suppressed cells add up to less than threshold (their sum, known from
-// the total, would pin each of them down); it reports whether it did. It
-// picks the smallest non-zero cell, preferring one that also completes
-// another line with a single suppressed cell (fewer cells hidden in all);
-// when every other cell is zero it picks a zero cell for the whole table,
-// and none for a row or column.
-func protectLine(line int, lines [][]*statCell, whole bool, threshold int) bool {
-	g := lines[line]
-	n, sum := suppressedIn(g), 0
-	for _, c := range g {
-		if c.suppressed {
-			sum += c.count
-		}
-	}
-	if n == 0 || n > 1 && (!whole || sum >= threshold) {
-		return false
-	}
-	fixes := func(c *statCell) bool {
-		for i, l := range lines {
-			if i != line && slices.Contains(l, c) && suppressedIn(l) == 1 {
-				return true
-			}
-		}
-		return false
-	}
-	better := func(c, than *statCell) bool {
-		if (c.count > 0) != (than.count > 0) {
-			return c.count > 0
-		}
-		if fc, ft := fixes(c), fixes(than); fc != ft {
-			return fc
-		}
-		return c.count < than.count
-	}
-	var pick *statCell
-	for _, c := range g {
-		if !c.suppressed && (pick == nil || better(c, pick)) {
-			pick = c
-		}
-	}
-	if pick == nil || pick.count == 0 && (!whole || n > 1) {
-		return false
-	}
-	pick.suppressed = true
-	return true
-}
-
-// shownCount is the served form of a count.
-func shownCount(n int, suppressed bool) api.StatsCount {
-	if suppressed {
-		return api.StatsCount{Suppressed: true}
-	}
-	return api.StatsCount{Count: &n}
-}
-
-// totalCount is the served form of a total: suppressed when small, rounded
-// to the nearest 5 when a cell is suppressed or the count outside the
-// jurisdiction is small, exact otherwise.
-func totalCount(n int, anySuppressed, compSmall bool, threshold int) api.StatsCount {
-	switch {
-	case small(n, threshold):
-		return api.StatsCount{Suppressed: true}
-	case anySuppressed || compSmall:
-		r := (n + 2) / 5 * 5
-		return api.StatsCount{Count: &r, Rounded: true}
-	}
-	return api.StatsCount{Count: &n}
-}
-
-// served returns the table as served, suppression applied.
-func (t *statTable) served(threshold int, complement bool) api.StatsTable {
-	anySup, hideTotal := t.suppress(threshold, complement)
-	out := api.StatsTable{Name: t.name, Title: t.title, Dimensions: t.dims, Multi: t.multi, Cells: []api.StatsCell{}}
-	for _, c := range t.cellsShown() {
-		out.Cells = append(out.Cells, api.StatsCell{Key: c.key, StatsCount: shownCount(c.count, c.suppressed)})
-	}
-	out.Total = totalCount(t.total, anySup, complement && small(t.comp, threshold), threshold)
-	if hideTotal {
-		out.Total = api.StatsCount{Suppressed: true}
-	}
-	return out
-}
-
-// Time-to-referral buckets.
-var referralBuckets = []string{"same_day", "1_7_days", "8_30_days", "31_90_days", "over_90_days", "no_referral", "no_encounter_date"}
-
-// figures accumulates the tables over records.
-type figures struct {
-	schema *model.Schema
-	tables []*statTable
-	byName map[string]*statTable
-	total  int
-	comp   int
-}
-
-func newFigures(schema *model.Schema) *figures {
-	f := &figures{schema: schema, byName: map[string]*statTable{}}
-	values := func(field string) []string {
-		d, err := schema.Field(model.KindIdentification, field)
-		if err != nil {
-			return nil
-		}
-		return d.Values
-	}
-	dims := make([]string, len(model.Dimensions))
-	for i, d := range model.Dimensions {
-		dims[i] = string(d)
-	}
-	sexAge := newStatTable("sex_age_group", "Identifications by sex and age group", []string{"sex", "age_group"}, false)
-	sexAge.rows, sexAge.cols = values("sex"), values("age_group")
-	for _, r := range sexAge.rows {
-		for _, c := range sexAge.cols {
-			sexAge.cell(r, c)
-		}
-	}
-	open := func(t *statTable) *statTable { t.open = true; return t }
-	for _, t := range []*statTable{
-		newStatTable("status", "Identifications by status", []string{"status"}, false, append(values("status"), "unknown")...),
-		newStatTable("identifier_type", "First-responder and formal identifications", []string{"identifier_type"}, false, append(values("identifier_type"), "unknown")...),
-		newStatTable("exploitation_types", "Identifications by exploitation type", []string{"exploitation_type"}, true, values("exploitation_types")...),
-		newStatTable("multiple_exploitation", "Single and multiple exploitation", []string{"exploitation"}, false, "none", "single", "multiple"),
-		sexAge,
-		open(newStatTable("citizenship", "Identifications by citizenship", []string{"citizenship"}, false)),
-		open(newStatTable("region", "Identifications by region", []string{"region"}, false)),
-		open(newStatTable("indicators", "Identifications by indicator", []string{"indicator"}, true)),
-		newStatTable("indicator_dimensions", "Identifications by indicator dimension", []string{"indicator_dimension"}, true, dims...),
-		newStatTable("recruitment_channels", "Identifications by recruitment channel", []string{"recruitment_channel"}, true, values("recruitment_channels")...),
-		newStatTable("payment_means", "Identifications by payment means", []string{"payment_means"}, true, values("payment_means")...),
-		open(newStatTable("month", "Identifications by month of encounter", []string{"month"}, false)),
-		newStatTable("time_to_referral", "Time from encounter to first referral", []string{"time_to_referral"}, false, referralBuckets...),
-	} {
-		f.tables = append(f.tables, t)
-		f.byName[t.name] = t
-	}
-	return f
-}
-
-func valueOr(rec *crdt.Record, field string) string {
-	if v := jsonString(rec.Value(field)); v != "" {
-		return v
-	}
-	return "unknown"
-}
-
-// add counts one identification, inside or outside the jurisdiction.
-func (f *figures) add(rec *crdt.Record, outside bool) {
-	if rec.Kind != model.KindIdentification || rec.Deleted() {
-		return
-	}
-	if outside {
-		f.comp++
-	} else {
-		f.total++
-	}
-	t := f.byName
-	t["status"].add(outside, one(valueOr(rec, "status"))...)
-	t["identifier_type"].add(outside, one(valueOr(rec, "identifier_type"))...)
-	types := rec.Elements("exploitation_types")
-	t["exploitation_types"].add(outside, many(types)...)
-	switch len(types) {
-	case 0:
-		t["multiple_exploitation"].add(outside, one("none")...)
-	case 1:
-		t["multiple_exploitation"].add(outside, one("single")...)
-	default:
-		t["multiple_exploitation"].add(outside, one("multiple")...)
-	}
-	t["sex_age_group"].add(outside, []string{valueOr(rec, "sex"), valueOr(rec, "age_group")})
-	t["citizenship"].add(outside, one(valueOr(rec, "citizenship"))...)
-	region := strings.TrimSpace(jsonString(rec.Value("region")))
-	if region == "" {
-		region = "unknown"
-	}
-	t["region"].add(outside, one(region)...)
-	inds := rec.Elements("indicators")
-	t["indicators"].add(outside, many(inds)...)
-	var dims []string
-	for _, code := range inds {
-		if ind, ok := f.schema.Indicators.Lookup(code); ok && !slices.Contains(dims, string(ind.Dimension)) {
-			dims = append(dims, string(ind.Dimension))
-		}
-	}
-	t["indicator_dimensions"].add(outside, many(dims)...)
-	t["recruitment_channels"].add(outside, many(rec.Elements("recruitment_channels"))...)
-	t["payment_means"].add(outside, many(rec.Elements("payment_means"))...)
-	month := "unknown"
-	encounter, err := time.Parse(time.DateOnly, jsonString(rec.Value("encounter_date")))
-	if err == nil {
-		month = encounter.Format("2006-01")
-	}
-	t["month"].add(outside, one(month)...)
-	t["time_to_referral"].add(outside, one(referralBucket(rec, encounter, err == nil))...)
-}
-
-// referralBucket is the time from the encounter to the first referral
-// (the earliest referrals entry not redacted, dated by its "date" when
-// that is a date, else by its hlc).
-func referralBucket(rec *crdt.Record, encounter time.Time, known bool) string {
-	var first *crdt.Entry
-	for _, e := range rec.Entries("referrals") {
-		if !e.Redacted {
-			first = &e
-			break
-		}
-	}
-	if first == nil {
-		return "no_referral"
-	}
-	if !known {
-		return "no_encounter_date"
-	}
-	var v struct {
-		Date string `json:"date"`
-	}
-	at := first.HLC.Time()
-	if json.Unmarshal(first.Value, &v) == nil {
-		if d, err := time.Parse(time.DateOnly, v.Date); err == nil {
-			at = d
-		}
-	}
-	days := int(at.Sub(encounter).Hours() / 24)
-	switch {
-	case days <= 0:
-		return "same_day"
-	case days <= 7:
-		return "1_7_days"
-	case days <= 30:
-		return "8_30_days"
-	case days <= 90:
-		return "31_90_days"
-	}
-	return "over_90_days"
-}
-
-// served returns the figures as served.
-func (f *figures) served(threshold int, complement bool) api.Stats {
-	out := api.Stats{Threshold: threshold, Scope: "national", Tables: make([]api.StatsTable, 0, len(f.tables)), Rules: statsRules(threshold)}
-	if complement {
-		out.Scope = "jurisdiction"
-	}
-	out.Identifications = totalCount(f.total, false, complement && small(f.comp, threshold), threshold)
-	for _, t := range f.tables {
-		out.Tables = append(out.Tables, t.served(threshold, complement))
-	}
-	return out
-}
-
-// computeStats returns the figures of what p may read.
-func (s *Server) computeStats(c *fiber.Ctx) (api.Stats, error) {
-	p := principal(c)
+// statsThreshold returns the threshold of the request: the server's, or a
+// higher one from ?threshold=.
+func (s *Server) statsThreshold(c *fiber.Ctx) (int, error) {
 	threshold := s.cfg.StatsThreshold
 	if v := c.Query("threshold"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < threshold || n > maxStatsThreshold {
-			return api.Stats{}, model.Errorf(model.CodeInvalidRequest, "threshold may only raise the server's threshold of %d (up to %d).", threshold, maxStatsThreshold)
+			return 0, model.Errorf(model.CodeInvalidRequest, "threshold may only raise the server's threshold of %d (up to %d).", threshold, maxStatsThreshold)
 		}
 		threshold = n
 	}
-	f := newFigures(s.schema)
-	complement := !p.National()
-	err := s.db.ScanRecords(c.UserContext(), model.KindIdentification, nil, func(sum store.Summary, rec *crdt.Record) error {
-		in := access.CanRead(p, sum.Scope())
-		if in || complement {
-			f.add(rec, !in)
+	return threshold, nil
+}
+
+// jurisdictions returns the team lists of the regional supervisors.
+func (s *Server) jurisdictions(ctx context.Context) ([][]string, error) {
+	users, err := s.db.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	for _, u := range users {
+		if u.Role == model.RoleSupervisor && len(u.Teams) > 0 {
+			out = append(out, u.Teams)
 		}
+	}
+	return out, nil
+}
+
+// computeStats returns the figures the caller may see.
+func (s *Server) computeStats(c *fiber.Ctx) (api.Stats, error) {
+	p, ctx := principal(c), c.UserContext()
+	threshold, err := s.statsThreshold(c)
+	if err != nil {
+		return api.Stats{}, err
+	}
+	nested, err := s.jurisdictions(ctx)
+	if err != nil {
+		return api.Stats{}, err
+	}
+	f := figures.New(s.schema, p, nested)
+	err = s.scanReadable(ctx, p, func(sum store.Summary, rec *crdt.Record) error {
+		f.Add(sum.Scope(), rec)
 		return nil
 	})
 	if err != nil {
 		return api.Stats{}, err
 	}
-	out := f.served(threshold, complement)
+	out := f.Figures(threshold)
 	out.GeneratedAt = s.now().UTC()
 	return out, nil
 }
 
+// statsDetail is the audit detail of a figures request: its parameters,
+// never a figure.
+func statsDetail(st api.Stats) string {
+	return st.Scope + ", threshold " + strconv.Itoa(st.Threshold)
+}
+
 // getStats handles GET /v1/stats (supervisors): the monitoring tables of
-// the caller's jurisdiction, small cells suppressed.
+// the caller's jurisdiction, small cells suppressed; audited.
 func (s *Server) getStats(c *fiber.Ctx) error {
 	out, err := s.computeStats(c)
 	if err != nil {
+		return err
+	}
+	if err := s.mustRecord(c.UserContext(), event(c, audit.ActionFiguresRead, "", statsDetail(out))); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")

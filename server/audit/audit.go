@@ -31,11 +31,16 @@ const (
 	ActionDeviceRevoked Action = "device_revoked"
 	ActionRecordRead    Action = "record_read"
 	ActionRecordsListed Action = "records_listed"
-	ActionExport        Action = "export"
-	ActionRedaction     Action = "redaction"
-	ActionOpRejected    Action = "op_rejected"
-	ActionUserCreated   Action = "user_created"
-	ActionTeamCreated   Action = "team_created"
+	// ActionRecordsPulled is one pull page read by a supervisor (counts of
+	// identification ops and records, never their ids or content).
+	ActionRecordsPulled Action = "records_pulled"
+	// ActionFiguresRead is one request for the monitoring figures.
+	ActionFiguresRead Action = "figures_read"
+	ActionExport      Action = "export"
+	ActionRedaction   Action = "redaction"
+	ActionOpRejected  Action = "op_rejected"
+	ActionUserCreated Action = "user_created"
+	ActionTeamCreated Action = "team_created"
 )
 
 // ZeroHash is the prev of the first entry.

@@ -1,4 +1,4 @@
-package server
+package figures
 
 import (
 	"fmt"
@@ -8,17 +8,21 @@ import (
 	"github.com/fieldsync/fieldsync/api"
 )
 
-// table1 builds a one-dimensional table of counts (and counts outside the
-// jurisdiction when comp is not nil).
+// table1 builds a one-dimensional table of counts (and counts outside one
+// nested jurisdiction when comp is not nil).
 func table1(counts, comp []int) *statTable {
-	t := newStatTable("t", "t", []string{"d"}, false)
+	nested := 0
+	if comp != nil {
+		nested = 1
+	}
+	t := newStatTable("t", "t", []string{"d"}, false, nested)
 	for i, n := range counts {
 		c := t.cell(fmt.Sprint("v", i))
 		c.count = n
 		t.total += n
 		if comp != nil {
-			c.comp = comp[i]
-			t.comp += comp[i]
+			c.comp[0] = comp[i]
+			t.comp[0] += comp[i]
 		}
 	}
 	return t
@@ -26,7 +30,7 @@ func table1(counts, comp []int) *statTable {
 
 // table2 builds a two-dimensional table of counts[row][col].
 func table2(counts [][]int) *statTable {
-	t := newStatTable("t", "t", []string{"r", "c"}, false)
+	t := newStatTable("t", "t", []string{"r", "c"}, false, 0)
 	for i := range counts {
 		t.rows = append(t.rows, fmt.Sprint("r", i))
 	}
@@ -69,7 +73,7 @@ func TestSuppressionExamples(t *testing.T) {
 		{"one small, the rest zero", []int{0, 0, 7}, []string{"0", "0", "7"}, "7"},
 	}
 	for _, tt := range tests {
-		st := table1(tt.counts, nil).served(5, false)
+		st := table1(tt.counts, nil).served(5)
 		if got := shown(st); fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("%s: cells %v, want %v", tt.name, got, tt.want)
 		}
@@ -86,28 +90,27 @@ func TestSuppressionExamples(t *testing.T) {
 	}
 }
 
-func TestSuppressionComplement(t *testing.T) {
-	// Inside: 10, 8, 30; outside the jurisdiction: 2, 0, 50. The first
-	// cell is suppressed (national minus regional would be 2), and a
-	// partner with it.
-	st := table1([]int{10, 8, 30}, []int{2, 0, 50}).served(5, true)
+func TestSuppressionNested(t *testing.T) {
+	// The caller's counts: 10, 8, 30; of them outside a nested
+	// jurisdiction: 2, 0, 29. The first cell is suppressed (the caller's
+	// minus the nested figures would be 2), and a partner with it.
+	st := table1([]int{10, 8, 30}, []int{2, 0, 29}).served(5)
 	if got := fmt.Sprint(shown(st)); got != "[- - 30]" {
 		t.Errorf("cells %s, want [- - 30]", got)
 	}
 	if !st.Total.Rounded {
 		t.Errorf("total %+v not rounded", st.Total)
 	}
-	// A small outside population rounds the total even without a
-	// suppressed cell.
-	st = table1([]int{10, 20}, []int{0, 0}).served(5, true)
+	st = table1([]int{10, 20}, []int{0, 0}).served(5)
 	if st.Total.Rounded || *st.Total.Count != 30 {
 		t.Errorf("total %+v, want exact 30", st.Total)
 	}
+	// A small count outside the nested jurisdiction hides the total.
 	tb := table1([]int{10, 20}, []int{0, 0})
-	tb.comp = 3
-	st = tb.served(5, true)
-	if !st.Total.Rounded {
-		t.Errorf("total %+v with 3 outside: want rounded", st.Total)
+	tb.comp[0] = 3
+	st = tb.served(5)
+	if !st.Total.Suppressed {
+		t.Errorf("total %+v with 3 outside: want suppressed", st.Total)
 	}
 }
 
@@ -116,7 +119,7 @@ func TestSuppressionTwoDimensions(t *testing.T) {
 		{18, 50, 0},
 		{1, 6, 0},
 		{4, 13, 2},
-	}).served(5, false)
+	}).served(5)
 	got := shown(st)
 	// No row or column has exactly one suppressed cell unless its other
 	// cells are zero, and no shown cell is small.
@@ -192,18 +195,20 @@ func TestSuppressionProperties(t *testing.T) {
 		}
 		var comp []int
 		withComp := rng.IntN(3) == 0
+		compTotal := 0
 		if withComp {
-			for range flat {
-				comp = append(comp, rng.IntN(2*threshold))
+			for _, n := range flat {
+				comp = append(comp, rng.IntN(min(n, 2*threshold)+1))
+				compTotal += comp[len(comp)-1]
 			}
 		}
 		name := fmt.Sprintf("iteration %d (threshold %d)", iter, threshold)
 		var st api.StatsTable
 		if rows > 1 && cols > 1 && !withComp {
-			st = table2(counts).served(threshold, false)
+			st = table2(counts).served(threshold)
 			checkTable2(t, name, st, rows, cols, threshold)
 		} else {
-			st = table1(flat, comp).served(threshold, withComp)
+			st = table1(flat, comp).served(threshold)
 		}
 		total, n, sum := 0, 0, 0
 		for i, c := range st.Cells {
@@ -229,7 +234,7 @@ func TestSuppressionProperties(t *testing.T) {
 		}
 		switch {
 		case st.Total.Suppressed:
-			if !small(total, threshold) && !unpaired {
+			if !small(total, threshold) && !unpaired && !(withComp && small(compTotal, threshold)) {
 				t.Fatalf("%s: total %d suppressed", name, total)
 			}
 		case st.Total.Rounded:
@@ -237,6 +242,9 @@ func TestSuppressionProperties(t *testing.T) {
 				t.Fatalf("%s: total %d rounded to %d", name, total, *st.Total.Count)
 			}
 		default:
+			if withComp && small(compTotal, threshold) {
+				t.Fatalf("%s: total %d shown with %d outside the nested jurisdiction", name, total, compTotal)
+			}
 			if *st.Total.Count != total || n > 0 {
 				t.Fatalf("%s: exact total %d (true %d) with %d suppressed", name, *st.Total.Count, total, n)
 			}
@@ -245,4 +253,11 @@ func TestSuppressionProperties(t *testing.T) {
 			}
 		}
 	}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
