@@ -22,6 +22,10 @@ type PullResult struct {
 	More      bool
 	Drop      []string
 	ServerHLC hlc.Timestamp
+	// IdentificationOps counts the ops of identification records in Ops,
+	// and IdentificationRecords the distinct records they belong to: what
+	// the read audit of a supervisor's page records (never ids or content).
+	IdentificationOps, IdentificationRecords int
 }
 
 // Pull returns the next page of ops p may read after cursor. limit is
@@ -45,7 +49,7 @@ func (s *Service) Pull(ctx context.Context, p *access.Principal, cursor string, 
 		return PullResult{}, fmt.Errorf("pull: %w", err)
 	}
 	res := PullResult{Cursor: encodeCursor(page.Last, view), More: page.More, Drop: []string{}, Ops: make([][]byte, 0, len(page.Entries))}
-	dropped := map[string]bool{}
+	dropped, identifications := map[string]bool{}, map[string]bool{}
 	for _, e := range page.Entries {
 		readable := access.CanRead(p, e.Scope)
 		switch {
@@ -56,8 +60,13 @@ func (s *Service) Pull(ctx context.Context, p *access.Principal, cursor string, 
 			}
 		case readable && (all || e.Bucket == e.Scope.Bucket()) && !servedBefore(e, buckets, after):
 			res.Ops = append(res.Ops, e.JSON)
+			if e.Scope.Kind == model.KindIdentification {
+				res.IdentificationOps++
+				identifications[e.Record] = true
+			}
 		}
 	}
+	res.IdentificationRecords = len(identifications)
 	res.ServerHLC = s.Clock.Now()
 	return res, nil
 }
