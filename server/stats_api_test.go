@@ -2,12 +2,14 @@ package server_test
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fieldsync/fieldsync/api"
 )
@@ -232,13 +234,13 @@ func TestStatsSuppression(t *testing.T) {
 	if !status.Total.Rounded || *status.Total.Count != 45 {
 		t.Errorf("status total %+v, want rounded 45", status.Total)
 	}
-	// The regional figures: 20 identifications, and the cells where only
-	// a few lie outside (withdrawn: 3) are hidden even though they are 0.
+	// The regional figures: 20 identifications; nothing outside the
+	// jurisdiction changes them (withdrawn: 0 here, 3 outside).
 	if n, ok := exact(regional.Identifications); !ok || n != 20 {
 		t.Errorf("regional identifications %+v, want 20", regional.Identifications)
 	}
-	if c := cellOf(table(regional, "status"), "withdrawn"); !c.Suppressed {
-		t.Errorf("regional withdrawn %+v, want suppressed (3 outside)", c)
+	if c := cellOf(table(regional, "status"), "withdrawn"); c.Count == nil || *c.Count != 0 {
+		t.Errorf("regional withdrawn %+v, want 0", c)
 	}
 	// Every table is there, and sets count records once per value.
 	var names []string
@@ -266,6 +268,43 @@ func TestStatsSuppression(t *testing.T) {
 		status, body := sup.do(http.MethodGet, "/v1/stats?"+q, nil)
 		if status != http.StatusBadRequest || errorCode(t, body) != "invalid_request" {
 			t.Errorf("?%s: %d %s", q, status, body)
+		}
+	}
+}
+
+// TestStatsRegionalIgnoresOutside: a regional supervisor's figures, JSON
+// and CSV, at every threshold from the server's to 100, are the same
+// before and after records are written outside its jurisdiction (before,
+// the complement rule flipped cells as the outside count crossed the
+// threshold: an oracle on other regions).
+func TestStatsRegionalIgnoresOutside(t *testing.T) {
+	d, _ := statsWorld(t)
+	supE, fw := d.clients["sup.e"], d.clients["fw"]
+	sweep := func() []string {
+		var out []string
+		for thr := 5; thr <= 100; thr++ {
+			st := supE.stats("threshold=" + strconv.Itoa(thr))
+			st.GeneratedAt = time.Time{}
+			b, err := json.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		csv := supE.mustDo(http.StatusOK, http.MethodGet, "/v1/export/stats?threshold=7", nil)
+		return append(out, string(csv))
+	}
+	before := sweep()
+	for i := range 9 {
+		status := []string{"withdrawn", "potential", "presumed"}[i%3]
+		fw.pushApplied(fw.newIdentification(newID(), d.teams["north"],
+			[3]any{"status", "set", status}, [3]any{"sex", "set", "male"}, [3]any{"citizenship", "set", "AL"},
+			[3]any{"region", "set", "Korçë"}, [3]any{"encounter_date", "set", "2026-01-05"}, [3]any{"exploitation_types", "add", "labour"})...)
+		after := sweep()
+		for j := range before {
+			if before[j] != after[j] {
+				t.Fatalf("after %d records outside the jurisdiction, answer %d changed:\n%s\n%s", i+1, j, before[j], after[j])
+			}
 		}
 	}
 }
