@@ -101,4 +101,3 @@ func TestSupervisorReadsRefusedUnaudited(t *testing.T) {
 		}
 	}
 }
-
