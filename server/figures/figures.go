@@ -368,7 +368,16 @@ func New(schema *model.Schema, caller *access.Principal, jurisdictions [][]strin
 		}
 	}
 	f.comp = make([]int, len(f.nested))
-	n := len(f.nested)
+	f.tables = newTables(schema, len(f.nested))
+	for _, t := range f.tables {
+		f.byName[t.name] = t
+	}
+	return f
+}
+
+// newTables returns the empty tables, each counting outside n nested
+// jurisdictions.
+func newTables(schema *model.Schema, n int) []*statTable {
 	values := func(field string) []string {
 		d, err := schema.Field(model.KindIdentification, field)
 		if err != nil {
@@ -388,7 +397,7 @@ func New(schema *model.Schema, caller *access.Principal, jurisdictions [][]strin
 		}
 	}
 	open := func(t *statTable) *statTable { t.open = true; return t }
-	for _, t := range []*statTable{
+	return []*statTable{
 		newStatTable("status", "Identifications by status", []string{"status"}, false, n, append(values("status"), "unknown")...),
 		newStatTable("identifier_type", "First-responder and formal identifications", []string{"identifier_type"}, false, n, append(values("identifier_type"), "unknown")...),
 		newStatTable("exploitation_types", "Identifications by exploitation type", []string{"exploitation_type"}, true, n, values("exploitation_types")...),
@@ -402,13 +411,10 @@ func New(schema *model.Schema, caller *access.Principal, jurisdictions [][]strin
 		newStatTable("payment_means", "Identifications by payment means", []string{"payment_means"}, true, n, values("payment_means")...),
 		open(newStatTable("month", "Identifications by month of encounter", []string{"month"}, false, n)),
 		newStatTable("time_to_referral", "Time from encounter to first referral", []string{"time_to_referral"}, false, n, referralBuckets...),
-	} {
-		f.tables = append(f.tables, t)
-		f.byName[t.name] = t
 	}
-	return f
 }
 
+// valueOr returns the shown string value of field, or "unknown".
 func valueOr(rec *crdt.Record, field string) string {
 	if v := jsonString(rec.Value(field)); v != "" {
 		return v
@@ -534,7 +540,7 @@ func referralBucket(rec *crdt.Record, encounter time.Time, known bool) string {
 }
 
 // Figures returns the figures as served at threshold (without
-// GeneratedAt, which the caller stamps). It may be called once.
+// GeneratedAt, which the caller stamps).
 func (f *Counter) Figures(threshold int) api.Stats {
 	out := api.Stats{Threshold: threshold, Scope: "national", Tables: make([]api.StatsTable, 0, len(f.tables)), Rules: rules(threshold)}
 	if !f.caller.National() {
