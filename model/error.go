@@ -23,6 +23,7 @@ const (
 	CodeUnknownField       Code = "unknown_field"
 	CodeInvalidValue       Code = "invalid_value"
 	CodeUnknownRecord      Code = "unknown_record"
+	CodeRecordTooLarge     Code = "record_too_large"
 	CodeIDConflict         Code = "id_conflict"
 	CodeKindMismatch       Code = "kind_mismatch"
 	CodeForbidden          Code = "forbidden"

@@ -60,6 +60,13 @@ func logOf(writers []Role, required ...string) *Field {
 
 func scoped(f *Field) *Field {
 	f.ChangeWriters = supervisorsOnly
+	return exempt(f)
+}
+
+// exempt marks a decision field whose writes are never refused for the
+// record's size.
+func exempt(f *Field) *Field {
+	f.SizeExempt = true
 	return f
 }
 
@@ -70,6 +77,7 @@ func DefaultSchema() *Schema {
 	return &Schema{
 		Version:    SchemaVersion,
 		Indicators: cat,
+		Limits:     DefaultRecordLimits,
 		Kinds: map[string]*Kind{
 			KindIdentification: identificationKind(cat),
 			KindActionWeek:     actionWeekKind(),
@@ -82,10 +90,10 @@ func identificationKind(cat *Catalogue) *Kind {
 	status := enum(fieldTeam, "potential", "presumed", "identified", "not_victim", "withdrawn")
 	status.RestrictedValues = map[string][]Role{"identified": supervisorsOnly, "not_victim": supervisorsOnly}
 	return &Kind{Scope: FieldTeam, Fields: map[string]*Field{
-		FieldDeleted:      register(TypeBool, leadsUp),
+		FieldDeleted:      exempt(register(TypeBool, leadsUp)),
 		FieldTeam:         scoped(formatted(FormatUUID, fieldTeam)),
 		"code":            {Class: ClassRegister, Type: TypeString, Writers: fieldTeam, MaxBytes: 64},
-		FieldStatus:       status,
+		FieldStatus:       exempt(status),
 		"identifier_type": enum(fieldTeam, "first_responder", "formal"),
 		"encounter_date":  register(TypeDate, fieldTeam),
 		"region":          {Class: ClassRegister, Type: TypeString, Writers: fieldTeam, MaxBytes: maxShort},
@@ -103,7 +111,7 @@ func identificationKind(cat *Catalogue) *Kind {
 		"consent":              logOf(fieldTeam, "scope"),
 		"referrals":            logOf(fieldTeam, "service"),
 		"notes":                logOf(fieldTeam, "text"),
-		FieldReviewStatus:      enum(supervisorsOnly, "pending", "reviewed", "needs_info"),
+		FieldReviewStatus:      exempt(enum(supervisorsOnly, "pending", "reviewed", "needs_info")),
 		FieldActionWeek:        formatted(FormatUUID, fieldTeam),
 		"linked_records":       {Class: ClassSet, Type: TypeString, Format: FormatUUID, Writers: supervisorsOnly, MaxBytes: maxShort},
 	}}
@@ -111,20 +119,20 @@ func identificationKind(cat *Catalogue) *Kind {
 
 func actionWeekKind() *Kind {
 	return &Kind{Fields: map[string]*Field{
-		FieldDeleted:          register(TypeBool, supervisorsOnly),
+		FieldDeleted:          exempt(register(TypeBool, supervisorsOnly)),
 		"name":                {Class: ClassRegister, Type: TypeString, Writers: supervisorsOnly, MaxBytes: maxShort},
 		"origin_country":      formatted(FormatCountry, supervisorsOnly),
 		"destination_country": formatted(FormatCountry, supervisorsOnly),
 		"starts_on":           register(TypeDate, supervisorsOnly),
 		FieldEndsOn:           register(TypeDate, supervisorsOnly),
-		FieldHostTeam:         formatted(FormatUUID, supervisorsOnly),
+		FieldHostTeam:         exempt(formatted(FormatUUID, supervisorsOnly)),
 		"towns":               {Class: ClassSet, Type: TypeString, Writers: supervisorsOnly, MaxBytes: maxShort},
 	}}
 }
 
 func siteVisitKind() *Kind {
 	return &Kind{Scope: FieldActionWeek, Fields: map[string]*Field{
-		FieldDeleted:    register(TypeBool, leadsUp),
+		FieldDeleted:    exempt(register(TypeBool, leadsUp)),
 		FieldActionWeek: scoped(formatted(FormatUUID, fieldTeam)),
 		"town":          {Class: ClassRegister, Type: TypeString, Writers: fieldTeam, MaxBytes: maxShort},
 		"visited_on":    register(TypeDate, fieldTeam),

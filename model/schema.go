@@ -80,6 +80,10 @@ type Field struct {
 	Required []string `json:"required,omitempty"`
 	// MaxBytes bounds one value's canonical JSON size.
 	MaxBytes int `json:"max_bytes"`
+	// SizeExempt marks a field whose writes are never refused for the
+	// record's size (RecordLimits): deletion, status, review and scope
+	// decisions must still be possible on a full record.
+	SizeExempt bool `json:"size_exempt,omitempty"`
 }
 
 // Allowed reports whether v is in f.Values (true when f.Values is empty).
@@ -109,6 +113,8 @@ type Schema struct {
 	Version    int              `json:"version"`
 	Kinds      map[string]*Kind `json:"kinds"`
 	Indicators *Catalogue       `json:"indicator_catalogue"`
+	// Limits bound how large one record may grow.
+	Limits RecordLimits `json:"limits"`
 }
 
 // Field returns the declaration of kind.field, or an *Error with

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	LoginLockout  time.Duration
 	// StatsThreshold is the smallest count GET /v1/stats shows.
 	StatsThreshold int
+	// RecordLimits bound one record's size; they become the schema's
+	// limits, served at GET /v1/schema.
+	RecordLimits model.RecordLimits
 }
 
 // DefaultConfig returns the defaults of DESIGN §5.
@@ -57,6 +61,7 @@ func DefaultConfig() Config {
 		Issuer:          "fieldsync",
 		Audience:        "fieldsync",
 		Limits:          protocol.DefaultLimits,
+		RecordLimits:    model.DefaultRecordLimits,
 		BodyLimit:       4 << 20,
 		MaxDepth:        32,
 		LogLevel:        "info",
@@ -88,6 +93,9 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&c.Limits.MaxSkew, "max-skew", env.duration("FIELDSYNC_MAX_SKEW", c.Limits.MaxSkew), "ops stamped further ahead are re-stamped (FIELDSYNC_MAX_SKEW)")
 	fs.IntVar(&c.Limits.MaxOps, "max-ops", env.integer("FIELDSYNC_MAX_OPS", c.Limits.MaxOps), "most ops per push (FIELDSYNC_MAX_OPS)")
 	fs.IntVar(&c.Limits.MaxPull, "max-pull", env.integer("FIELDSYNC_MAX_PULL", c.Limits.MaxPull), "largest pull page (FIELDSYNC_MAX_PULL)")
+	fs.IntVar(&c.RecordLimits.MaxLogEntries, "max-log-entries", env.integer("FIELDSYNC_MAX_LOG_ENTRIES", c.RecordLimits.MaxLogEntries), "most entries one log field of a record holds (FIELDSYNC_MAX_LOG_ENTRIES)")
+	fs.IntVar(&c.RecordLimits.MaxEntryBytes, "max-entry-bytes", env.integer("FIELDSYNC_MAX_ENTRY_BYTES", c.RecordLimits.MaxEntryBytes), "largest log entry in bytes (FIELDSYNC_MAX_ENTRY_BYTES)")
+	fs.IntVar(&c.RecordLimits.MaxRecordBytes, "max-record-bytes", env.integer("FIELDSYNC_MAX_RECORD_BYTES", c.RecordLimits.MaxRecordBytes), "most bytes one record's state holds (FIELDSYNC_MAX_RECORD_BYTES)")
 	fs.IntVar(&c.BodyLimit, "body-limit", env.integer("FIELDSYNC_BODY_LIMIT", c.BodyLimit), "largest request body in bytes (FIELDSYNC_BODY_LIMIT)")
 	fs.IntVar(&c.MaxDepth, "max-depth", env.integer("FIELDSYNC_MAX_DEPTH", c.MaxDepth), "deepest JSON nesting accepted (FIELDSYNC_MAX_DEPTH)")
 	fs.Float64Var(&c.UserRate, "user-rate", env.float("FIELDSYNC_USER_RATE", c.UserRate), "requests per second per user (FIELDSYNC_USER_RATE)")
@@ -133,6 +141,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxOps < 1 || c.Limits.MaxPull < 1 || c.BodyLimit < 1024 || c.MaxDepth < 2 {
 		errs = append(errs, errors.New("--max-ops, --max-pull must be positive, --body-limit at least 1024 and --max-depth at least 2"))
 	}
+	errs = append(errs, c.validateRecordLimits()...)
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull
 	}
@@ -149,6 +158,27 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// maxRecordBytes is the largest --max-record-bytes accepted: a store
+// rewrites a record's state on every op to it.
+const maxRecordBytes = 256 << 20
+
+// validateRecordLimits checks the per-record limits: an entry must fit in
+// a request body and in a record.
+func (c *Config) validateRecordLimits() []error {
+	var errs []error
+	l := c.RecordLimits
+	if l.MaxLogEntries < 1 || l.MaxLogEntries > 1_000_000 {
+		errs = append(errs, fmt.Errorf("--max-log-entries %d must be between 1 and 1000000", l.MaxLogEntries))
+	}
+	if l.MaxEntryBytes < 1024 || l.MaxEntryBytes > c.BodyLimit {
+		errs = append(errs, fmt.Errorf("--max-entry-bytes %d must be between 1024 and --body-limit (%d)", l.MaxEntryBytes, c.BodyLimit))
+	}
+	if l.MaxRecordBytes < l.MaxEntryBytes || l.MaxRecordBytes > maxRecordBytes {
+		errs = append(errs, fmt.Errorf("--max-record-bytes %d must be between --max-entry-bytes (%d) and %d", l.MaxRecordBytes, l.MaxEntryBytes, maxRecordBytes))
+	}
+	return errs
 }
 
 // envReader reads typed FIELDSYNC_* variables, remembering the first

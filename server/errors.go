@@ -24,6 +24,7 @@ var statusOf = map[model.Code]int{
 	model.CodeUnknownField:       http.StatusBadRequest,
 	model.CodeInvalidValue:       http.StatusBadRequest,
 	model.CodeUnknownRecord:      http.StatusBadRequest,
+	model.CodeRecordTooLarge:     http.StatusRequestEntityTooLarge,
 	model.CodeIDConflict:         http.StatusConflict,
 	model.CodeKindMismatch:       http.StatusConflict,
 	model.CodeForbidden:          http.StatusForbidden,

@@ -77,6 +77,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	schema := model.DefaultSchema()
+	schema.SetLimits(m.Config.RecordLimits)
 	m.db, err = store.Open(filepath.Join(m.Config.DataDir, "db"), store.Options{Schema: schema, Logger: m.Log, EncryptionKey: key, Now: m.Now})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)

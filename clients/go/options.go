@@ -48,7 +48,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the device's wall clock (nil: time.Now).
 	Now func() time.Time
-	// Schema is the record schema (nil: model.DefaultSchema()).
+	// Schema is the record schema (nil: model.DefaultSchema()). Writes
+	// are validated against it, and refused with record_too_large when
+	// they would grow a record past its Limits, as the server would. The
+	// SDK fetches nothing from GET /v1/schema: the default carries
+	// model.DefaultRecordLimits, the server's defaults; against a server
+	// configured otherwise, pass the schema it serves.
 	Schema *model.Schema
 	// EncryptionKey turns on badger's encryption at rest: 16, 24 or 32
 	// bytes (nil: off). A replica written with a key opens only with it.

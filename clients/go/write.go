@@ -293,6 +293,11 @@ func (c *Client) write(ctx context.Context, id, kind string, plan func(t *tx, r 
 			if err != nil {
 				return err
 			}
+			// The server would reject it for good: refuse it now, not
+			// after days in the outbox.
+			if err := crdt.CheckLimits(c.schema, r, &op); err != nil {
+				return err
+			}
 			if err := c.applyLocal(t, r, &op); err != nil {
 				return err
 			}

@@ -43,6 +43,15 @@
 // bases named. Record.Merge is the state-based join of two replicas of a
 // record and equals applying the union of their ops.
 //
+// # Size and limits
+//
+// Record.Size approximates the bytes of the record's stored state; each
+// field keeps its count as it changes (and a decoded snapshot recounts
+// it), so it costs O(fields) and is the same on every replica holding the
+// same ops. CheckLimits refuses, with record_too_large, an op that would
+// grow a record past the schema's RecordLimits; it never refuses redact,
+// remove or a write to a SizeExempt field. (size.go, limits.go)
+//
 // # Canonical form
 //
 // Record.Canonical writes the state as served by GET /v1/records/{id} in

@@ -16,6 +16,7 @@ type logField struct {
 	entries    []Entry
 	redactions map[string]redaction
 	ids        map[string]struct{}
+	bytes      int // size (size.go)
 }
 
 type redaction struct {
@@ -59,6 +60,7 @@ func (l *logField) append(e Entry) bool {
 		e.erase(r.User)
 	}
 	l.entries = slices.Insert(l.entries, i, e)
+	l.bytes += costOfEntry(&e)
 	return true
 }
 
@@ -75,10 +77,15 @@ func (l *logField) redact(target string, r redaction) bool {
 	if l.redactions == nil {
 		l.redactions = map[string]redaction{}
 	}
+	if _, ok := l.redactions[target]; !ok {
+		l.bytes += redactionCost
+	}
 	l.redactions[target] = r
 	for i := range l.entries {
-		if l.entries[i].Op == target {
-			l.entries[i].erase(r.User)
+		if e := &l.entries[i]; e.Op == target {
+			l.bytes -= len(e.Value)
+			e.erase(r.User)
+			l.bytes += len(e.Value)
 		}
 	}
 	return true
@@ -98,7 +105,7 @@ func (l *logField) merge(other field) {
 }
 
 func (l *logField) clone() field {
-	c := &logField{entries: slices.Clone(l.entries)}
+	c := &logField{entries: slices.Clone(l.entries), bytes: l.bytes}
 	if l.redactions != nil {
 		c.redactions = make(map[string]redaction, len(l.redactions))
 		for k, v := range l.redactions {

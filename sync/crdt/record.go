@@ -26,6 +26,9 @@ type field interface {
 	merge(other field)
 	clone() field
 	appendJSON(buf []byte) []byte
+	// size and growth account the field's size (size.go).
+	size() int
+	growth(op *Op) int
 }
 
 // NewRecord returns the empty state of record id of kind.

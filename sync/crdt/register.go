@@ -38,6 +38,7 @@ func (e *Entry) greater(o *Entry) bool {
 type register struct {
 	siblings   []Entry
 	superseded map[string]struct{}
+	bytes      int // size (size.go)
 }
 
 func (r *register) apply(op *Op) bool {
@@ -64,7 +65,14 @@ func (r *register) supersede(id string) bool {
 		r.superseded = map[string]struct{}{}
 	}
 	r.superseded[id] = struct{}{}
-	r.siblings = slices.DeleteFunc(r.siblings, func(e Entry) bool { return e.Op == id })
+	r.bytes += idCost
+	r.siblings = slices.DeleteFunc(r.siblings, func(e Entry) bool {
+		if e.Op != id {
+			return false
+		}
+		r.bytes -= costOfEntry(&e)
+		return true
+	})
 	return true
 }
 
@@ -78,6 +86,7 @@ func (r *register) insert(e Entry) {
 		i++
 	}
 	r.siblings = slices.Insert(r.siblings, i, e)
+	r.bytes += costOfEntry(&e)
 }
 
 func (r *register) merge(other field) {
@@ -93,5 +102,5 @@ func (r *register) merge(other field) {
 }
 
 func (r *register) clone() field {
-	return &register{siblings: slices.Clone(r.siblings), superseded: maps.Clone(r.superseded)}
+	return &register{siblings: slices.Clone(r.siblings), superseded: maps.Clone(r.superseded), bytes: r.bytes}
 }

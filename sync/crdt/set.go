@@ -15,6 +15,7 @@ import (
 // seen and a concurrent add wins.
 type setField struct {
 	elems map[string]*element
+	bytes int // size (size.go)
 }
 
 type element struct {
@@ -36,12 +37,15 @@ func (s *setField) element(name string) *element {
 	if !ok {
 		e = &element{}
 		s.elems[name] = e
+		s.bytes += elemCost(name)
 	}
 	return e
 }
 
 func (s *setField) apply(op *Op) bool {
 	e := s.elem(op.Value)
+	before := e.cost()
+	defer func() { s.bytes += e.cost() - before }()
 	if op.Action == model.ActionRemove {
 		changed := false
 		for _, id := range op.Base {
@@ -87,17 +91,19 @@ func (s *setField) merge(other field) {
 	o := other.(*setField)
 	for name, oe := range o.elems {
 		e := s.element(name)
+		before := e.cost()
 		for _, id := range oe.removed {
 			e.remove(id)
 		}
 		for _, id := range oe.live {
 			e.add(id)
 		}
+		s.bytes += e.cost() - before
 	}
 }
 
 func (s *setField) clone() field {
-	c := &setField{elems: make(map[string]*element, len(s.elems))}
+	c := &setField{elems: make(map[string]*element, len(s.elems)), bytes: s.bytes}
 	for name, e := range s.elems {
 		c.elems[name] = &element{live: slices.Clone(e.live), removed: slices.Clone(e.removed)}
 	}

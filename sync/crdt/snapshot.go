@@ -111,6 +111,7 @@ func (d *snapReader) field() (field, error) {
 				reg.superseded[d.str()] = struct{}{}
 			}
 		}
+		reg.recount()
 		return reg, nil
 	case classSet:
 		n := d.count()
@@ -119,6 +120,7 @@ func (d *snapReader) field() (field, error) {
 			name := d.str()
 			s.elems[name] = &element{live: d.strs(), removed: d.strs()}
 		}
+		s.recount()
 		return s, nil
 	case classLog:
 		l := &logField{entries: d.entries()}
@@ -129,6 +131,7 @@ func (d *snapReader) field() (field, error) {
 				l.redactions[target] = redaction{HLC: hlc.Timestamp(d.u64()), Device: d.str(), Op: d.str(), User: d.str()}
 			}
 		}
+		l.recount()
 		return l, nil
 	default:
 		if d.err != nil {

@@ -143,7 +143,26 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 	if err := access.CheckWrite(s.Schema, p, w); err != nil {
 		return rejected(op.ID, err)
 	}
+	if err := s.checkSize(tx, op); err != nil {
+		return rejected(op.ID, err)
+	}
 	return applied(op.ID, op.HLC)
+}
+
+// checkSize refuses an op that would grow its record past the schema's
+// record limits (crdt.CheckLimits), after the access check so that only
+// a caller who may write the record learns it is full. The record's size
+// is kept with its state, so the check costs nothing per op of history.
+func (s *Service) checkSize(tx Tx, op *crdt.Op) error {
+	st, exists, err := tx.Record(op.Record)
+	if err != nil {
+		return err
+	}
+	rec := crdt.NewRecord(op.Record, op.Kind)
+	if exists {
+		rec = st.Record
+	}
+	return crdt.CheckLimits(s.Schema, rec, op)
 }
 
 // write describes op for the access check: the record's scope before and

@@ -2,6 +2,7 @@
 // (DESIGN §5) independent of HTTP and JSON wire types: per-op results,
 // duplicate and id-conflict detection, the scope rule for a record's first
 // op, clock-skew re-stamping, access checks on every op pushed and pulled,
+// the record limits of the schema (record_too_large, checked after access),
 // opaque cursors and pages. It declares the Store it needs.
 //
 // Invariants: every op of a push gets exactly one result, in order; an op

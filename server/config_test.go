@@ -1,0 +1,52 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server"
+)
+
+// TestConfigRecordLimits: the per-record limits default to the model's,
+// are read from FIELDSYNC_* variables and flags (a flag wins), and are
+// validated at start.
+func TestConfigRecordLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    model.RecordLimits
+		wantErr string
+	}{
+		{name: "defaults", want: model.DefaultRecordLimits},
+		{name: "environment", env: map[string]string{"FIELDSYNC_MAX_LOG_ENTRIES": "50", "FIELDSYNC_MAX_ENTRY_BYTES": "4096", "FIELDSYNC_MAX_RECORD_BYTES": "100000"},
+			want: model.RecordLimits{MaxLogEntries: 50, MaxEntryBytes: 4096, MaxRecordBytes: 100000}},
+		{name: "a flag wins", args: []string{"--max-log-entries", "7"}, env: map[string]string{"FIELDSYNC_MAX_LOG_ENTRIES": "50"},
+			want: model.RecordLimits{MaxLogEntries: 7, MaxEntryBytes: 64 << 10, MaxRecordBytes: 4 << 20}},
+		{name: "no entries", args: []string{"--max-log-entries", "0"}, wantErr: "--max-log-entries"},
+		{name: "entry over the body limit", args: []string{"--max-entry-bytes", "5000000"}, wantErr: "--max-entry-bytes"},
+		{name: "tiny entry", args: []string{"--max-entry-bytes", "10"}, wantErr: "--max-entry-bytes"},
+		{name: "record smaller than an entry", args: []string{"--max-record-bytes", "1000"}, wantErr: "--max-record-bytes"},
+		{name: "huge record", args: []string{"--max-record-bytes", "1000000000"}, wantErr: "--max-record-bytes"},
+		{name: "malformed variable", env: map[string]string{"FIELDSYNC_MAX_RECORD_BYTES": "4MiB"}, wantErr: "FIELDSYNC_MAX_RECORD_BYTES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := server.DefaultConfig()
+			err := c.ParseFlags(append([]string{"--data", t.TempDir()}, tt.args...), func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseFlags() = %v, want an error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.RecordLimits; got != tt.want {
+				t.Errorf("RecordLimits = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
