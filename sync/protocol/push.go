@@ -147,7 +147,7 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 }
 
 // write describes op for the access check: the record's scope before and
-// after it, and its shown values.
+// after it, its shown values and its registers' siblings.
 func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, error) {
 	hostTeam := func(week string) string { t, _ := tx.HostTeam(week); return t }
 	st, exists, err := tx.Record(op.Record)
@@ -164,9 +164,9 @@ func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, 
 			return w, model.Errorf(model.CodeForbidden, "You may not write this record.")
 		}
 		if st.Record.Kind != op.Kind {
-			return w, model.Errorf(model.CodeKindMismatch, "Record %s is a %s; this op writes to it as a %s.", op.Record, st.Record.Kind, op.Kind)
+			return w, model.Errorf(model.CodeKindMismatch, "Record %s is not a %s; an op writes to a record as the kind it was created with.", op.Record, op.Kind)
 		}
-		w.Before, w.Shown, creator = st.Scope, st.Record.Value, st.Scope.Creator
+		w.Before, w.Shown, w.Siblings, creator = st.Scope, st.Record.Value, st.Record.Siblings, st.Scope.Creator
 		if op.Field != s.Schema.Kinds[op.Kind].Scope && op.Field != model.FieldHostTeam {
 			w.After = st.Scope
 			return w, nil
