@@ -143,7 +143,33 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 	if err := access.CheckWrite(s.Schema, p, w); err != nil {
 		return rejected(op.ID, err)
 	}
+	if err := checkWeekReference(tx, op, w.After); err != nil {
+		return rejected(op.ID, err)
+	}
 	return applied(op.ID, op.HLC)
+}
+
+// checkWeekReference refuses an identification's action_week naming a
+// week not hosted by the identification's team: every reader of a record
+// reads its state, and an id of a record a reader may not read would
+// confirm that record exists (DESIGN §6). The refusal is the same whether
+// the week does not exist or is hosted elsewhere.
+func checkWeekReference(tx Tx, op *crdt.Op, after access.Scope) error {
+	if op.Kind != model.KindIdentification || op.Field != model.FieldActionWeek || crdt.IsNull(op.Value) {
+		return nil
+	}
+	var week string
+	if json.Unmarshal(op.Value, &week) != nil {
+		return model.Errorf(model.CodeInvalidValue, "The value of %q must be a UUID in canonical lowercase form.", op.Field)
+	}
+	host, err := tx.HostTeam(week)
+	if err != nil {
+		return err
+	}
+	if host == "" || host != after.Team {
+		return model.Errorf(model.CodeInvalidValue, "An identification's %q names an action week hosted by the identification's team.", op.Field)
+	}
+	return nil
 }
 
 // write describes op for the access check: the record's scope before and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -705,5 +706,45 @@ func TestPushBaseCoversRestrictedValue(t *testing.T) {
 				messages[tt.name] = got.Message
 			}
 		}
+	}
+}
+
+// TestPushIdentificationWeekReference: an identification's action_week
+// names a week hosted by the identification's team, so that no reader of
+// the record sees the id of a week it may not read (DESIGN §6). A week
+// hosted elsewhere and a week that does not exist get the same answer,
+// whoever writes.
+func TestPushIdentificationWeekReference(t *testing.T) {
+	w := newWorld(t)
+	w.actionWeek(week1, teamA)
+	w.actionWeek(week2, teamB)
+	recA, _ := w.identification(fwA, teamA)
+	visRec := w.id()
+	tests := []struct {
+		name string
+		p    *access.Principal
+		o    op
+		want want
+	}{
+		{"week of the record's team", fwA, w.set(fwA, recA, ident, "action_week", week1), applied},
+		{"week of another team", fwA, w.set(fwA, recA, ident, "action_week", week2), rejected(model.CodeInvalidValue)},
+		{"week of another team, by a national supervisor", supNat, w.set(supNat, recA, ident, "action_week", week2), rejected(model.CodeInvalidValue)},
+		{"week that does not exist", fwA, w.set(fwA, recA, ident, "action_week", w.id()), rejected(model.CodeInvalidValue)},
+		{"cleared", fwA, w.set(fwA, recA, ident, "action_week", nil).with("value", nil), applied},
+		{"visitor's identification for the host team", visitW1, w.set(visitW1, visRec, ident, "team", teamA), applied},
+		{"visitor names its week", visitW1, w.set(visitW1, visRec, ident, "action_week", week1), applied},
+	}
+	var messages []string
+	for _, tt := range tests {
+		got := w.push(tt.p, tt.o).Results[0]
+		if got.Status != tt.want.status || got.Code != tt.want.code {
+			t.Errorf("%s: %s %q (%s), want %s %q", tt.name, got.Status, got.Code, got.Message, tt.want.status, tt.want.code)
+		}
+		if got.Status == protocol.StatusRejected && !slices.Contains(messages, got.Message) {
+			messages = append(messages, got.Message)
+		}
+	}
+	if len(messages) > 1 {
+		t.Errorf("the refusals differ: %q", messages)
 	}
 }
