@@ -198,7 +198,7 @@ type DuplicatePair struct {
 	// Matched holds the attributes both records share: region, sex,
 	// age_group, citizenship.
 	Matched map[string]string `json:"matched"`
-	// Linked is true once a supervisor linked them (linked_records).
+	// Linked is true once a supervisor linked them (POST /v1/review/links).
 	Linked bool `json:"linked"`
 }
 
@@ -216,11 +216,35 @@ type LinkRequest struct {
 	Unlink bool `json:"unlink,omitempty"`
 }
 
-// LinkResponse answers POST /v1/review/links with the ops written.
+// LinkResponse answers POST /v1/review/links.
 type LinkResponse struct {
-	Records []string          `json:"records"`
-	Linked  bool              `json:"linked"`
+	Records []string `json:"records"`
+	// Linked is the state of the link after the request.
+	Linked bool `json:"linked"`
+	// Changed is false when the link was already in that state (nothing
+	// was written, nothing audited).
+	Changed bool `json:"changed"`
+	// Results is always empty: links were ops of the field linked_records
+	// until schema version 2 and are no longer ops. Kept so that the
+	// field's shape never changes.
 	Results []protocol.Result `json:"results"`
+}
+
+// Link is a supervisor's link between two records: supervisor data kept
+// by the server, never part of either record's state.
+type Link struct {
+	// Records are the two record ids, the smaller first.
+	Records []string `json:"records"`
+	// By is the user who made the link, At when.
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// LinkList answers GET /v1/review/links: the links of Record to records
+// the caller may also read.
+type LinkList struct {
+	Record string `json:"record"`
+	Links  []Link `json:"links"`
 }
 
 // StatsCount is a count that may be withheld: Count is null when the

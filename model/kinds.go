@@ -19,7 +19,11 @@ const (
 )
 
 // SchemaVersion is bumped whenever a kind, field or allowed value changes.
-const SchemaVersion = 1
+// Version 2 removed the identification field linked_records: links between
+// records are supervisor data kept by the server (GET/POST
+// /v1/review/links), never record state, so that no reader of one record
+// learns the id of another it may not read.
+const SchemaVersion = 2
 
 // Size bounds of values, in bytes of canonical JSON.
 const (
@@ -113,7 +117,6 @@ func identificationKind(cat *Catalogue) *Kind {
 		"notes":                logOf(fieldTeam, "text"),
 		FieldReviewStatus:      exempt(enum(supervisorsOnly, "pending", "reviewed", "needs_info")),
 		FieldActionWeek:        formatted(FormatUUID, fieldTeam),
-		"linked_records":       {Class: ClassSet, Type: TypeString, Format: FormatUUID, Writers: supervisorsOnly, MaxBytes: maxShort},
 	}}
 }
 

@@ -1,14 +1,15 @@
 package server
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
@@ -30,17 +31,20 @@ import (
 // flags are computed on each request, never stored.
 //
 // A supervisor links two records (POST /v1/review/links): both records are
-// kept, each gets the other's id in its supervisor-only set linked_records
-// (ordinary ops, attributed to the caller's device, which sync back to the
-// tablets), and the link is written to the audit log as records_linked.
-// Nothing is ever merged.
+// kept and the link is supervisor data the server stores beside them
+// (store.Link), written in one transaction with its records_linked audit
+// entries. Nothing is ever merged. A link is never record state: record
+// state reaches every reader of a record (pull, GET), and a link names a
+// second record some of them may not read, which would confirm an id
+// they cannot otherwise guess. So a link is shown only by the review
+// routes, and only to a caller who may read both records.
 
 // duplicateWindowDays is the largest gap between two encounter dates of a
 // possible duplicate.
 const duplicateWindowDays = 30
 
 // duplicateRule explains the rule to API callers.
-const duplicateRule = "Possible duplicates: two identifications of the same region with the same sex, age group and citizenship (none missing or unknown) whose encounter dates are at most 30 days apart. They are flagged, never merged; a supervisor links them (linked_records), which is audited."
+const duplicateRule = "Possible duplicates: two identifications of the same region with the same sex, age group and citizenship (none missing or unknown) whose encounter dates are at most 30 days apart. They are flagged, never merged; a supervisor links them (POST /v1/review/links), which is audited."
 
 // Audit actions of links, declared here (server/audit lists the others).
 const (
@@ -48,14 +52,11 @@ const (
 	actionRecordsUnlinked audit.Action = "records_unlinked"
 )
 
-const fieldLinkedRecords = "linked_records"
-
 // dupCandidate is what the duplicate rule compares of a record.
 type dupCandidate struct {
 	id, code, date          string
 	region, sex, age, citiz string
 	day                     int // days since the Unix epoch of date
-	linked                  []string
 }
 
 // candidateOf returns rec's attributes for the duplicate rule; false when
@@ -68,7 +69,6 @@ func candidateOf(rec *crdt.Record) (dupCandidate, bool) {
 		id: rec.ID, code: jsonString(rec.Value("code")), date: jsonString(rec.Value("encounter_date")),
 		region: strings.TrimSpace(jsonString(rec.Value("region"))), sex: jsonString(rec.Value("sex")),
 		age: jsonString(rec.Value("age_group")), citiz: jsonString(rec.Value("citizenship")),
-		linked: rec.Elements(fieldLinkedRecords),
 	}
 	d, err := time.Parse(time.DateOnly, c.date)
 	known := func(v string) bool { return v != "" && v != "unknown" }
@@ -89,9 +89,33 @@ type dupPair struct {
 	linked bool
 }
 
+// linkSet holds links as (smaller id, greater id) pairs.
+type linkSet map[[2]string]bool
+
+func (l linkSet) has(a, b string) bool {
+	if b < a {
+		a, b = b, a
+	}
+	return l[[2]string{a, b}]
+}
+
+// links returns every stored link. Callers show a link only between two
+// records the caller may read.
+func (s *Server) links(ctx context.Context) (linkSet, error) {
+	all, err := s.db.Links(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(linkSet, len(all))
+	for _, l := range all {
+		out[l.Records] = true
+	}
+	return out, nil
+}
+
 // duplicatePairs applies the rule to cands: every flagged pair, ordered by
 // (first id, second id).
-func duplicatePairs(cands []dupCandidate) []dupPair {
+func duplicatePairs(cands []dupCandidate, links linkSet) []dupPair {
 	groups := map[string][]dupCandidate{}
 	for _, c := range cands {
 		groups[c.group()] = append(groups[c.group()], c)
@@ -105,7 +129,7 @@ func duplicatePairs(cands []dupCandidate) []dupPair {
 				if b.id < a.id {
 					a, b = b, a
 				}
-				out = append(out, dupPair{a: a, b: b, linked: slices.Contains(a.linked, b.id) || slices.Contains(b.linked, a.id)})
+				out = append(out, dupPair{a: a, b: b, linked: links.has(a.id, b.id)})
 			}
 		}
 	}
@@ -120,9 +144,9 @@ func duplicatePairs(cands []dupCandidate) []dupPair {
 
 // unlinkedDuplicates returns, per record, its flagged partners not linked
 // yet.
-func unlinkedDuplicates(cands []dupCandidate) map[string][]string {
+func unlinkedDuplicates(cands []dupCandidate, links linkSet) map[string][]string {
 	out := map[string][]string{}
-	for _, p := range duplicatePairs(cands) {
+	for _, p := range duplicatePairs(cands, links) {
 		if !p.linked {
 			out[p.a.id] = append(out[p.a.id], p.b.id)
 			out[p.b.id] = append(out[p.b.id], p.a.id)
@@ -167,8 +191,12 @@ func (s *Server) listDuplicates(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	links, err := s.links(c.UserContext())
+	if err != nil {
+		return err
+	}
 	out := api.DuplicateList{Pairs: []api.DuplicatePair{}, Rule: duplicateRule}
-	for _, pr := range duplicatePairs(cands) {
+	for _, pr := range duplicatePairs(cands, links) {
 		if pr.linked && !includeLinked || record != "" && pr.a.id != record && pr.b.id != record {
 			continue
 		}
@@ -203,10 +231,10 @@ func abs(n int) int {
 }
 
 // linkRecords handles POST /v1/review/links (supervisors): link (or
-// unlink) two identifications the caller may read. The link is ordinary
-// ops on both records' linked_records, made for the caller's device with
-// the server's clock and applied through the same push rules as any op;
-// it is audited before it is applied (no link without its audit entry).
+// unlink) two identifications the caller may read. The link and its two
+// audit entries are one transaction (no link without its audit entry, no
+// entry for a link not written); a request that changes nothing writes
+// nothing and answers changed false.
 func (s *Server) linkRecords(c *fiber.Ctx) error {
 	p := principal(c)
 	var req api.LinkRequest
@@ -224,87 +252,70 @@ func (s *Server) linkRecords(c *fiber.Ctx) error {
 		return model.Errorf(model.CodeInvalidRequest, "A record cannot be linked to itself.")
 	}
 	ctx := c.UserContext()
-	var ops []json.RawMessage
-	for _, pair := range [][2]string{{a, b}, {b, a}} {
-		st, err := s.db.Record(ctx, pair[0])
-		if err != nil || !access.CanRead(p, st.Scope) || st.Record.Kind != model.KindIdentification {
-			if err != nil && model.ErrorCode(err) != model.CodeNotFound {
-				return err
-			}
-			return model.Errorf(model.CodeNotFound, "There is no identification %s you may read.", pair[0])
-		}
-		present := slices.Contains(st.Record.Elements(fieldLinkedRecords), pair[1])
-		switch {
-		case !req.Unlink && !present:
-			ops = append(ops, s.serverOp(p.Device, pair[0], fieldLinkedRecords, model.ActionAdd, pair[1], nil))
-		case req.Unlink && present:
-			live, err := s.liveAdds(c, pair[0], pair[1])
-			if err != nil {
-				return err
-			}
-			ops = append(ops, s.serverOp(p.Device, pair[0], fieldLinkedRecords, model.ActionRemove, pair[1], live))
+	for _, id := range []string{a, b} {
+		if err := s.readableIdentification(ctx, p, id); err != nil {
+			return err
 		}
 	}
 	action, verb := actionRecordsLinked, "linked to "
 	if req.Unlink {
 		action, verb = actionRecordsUnlinked, "unlinked from "
 	}
-	out := api.LinkResponse{Records: []string{a, b}, Linked: !req.Unlink, Results: []protocol.Result{}}
-	if len(ops) == 0 {
-		return c.JSON(out)
+	write := func(ctx context.Context, entries []audit.Entry) error {
+		return s.db.SetLink(ctx, a, b, !req.Unlink, p.User, s.now(), entries)
 	}
-	if err := s.mustRecord(ctx, event(c, action, a, verb+b), event(c, action, b, verb+a)); err != nil {
+	err := s.audit.RecordWith(ctx, write, event(c, action, a, verb+b), event(c, action, b, verb+a))
+	changed := !errors.Is(err, store.ErrLinkUnchanged)
+	if err != nil && changed {
+		return fmt.Errorf("write link: %w", err)
+	}
+	return c.JSON(api.LinkResponse{Records: []string{a, b}, Linked: !req.Unlink, Changed: changed, Results: []protocol.Result{}})
+}
+
+// readableIdentification returns nil when id is an identification p may
+// read, otherwise the not_found error a record that does not exist gets.
+func (s *Server) readableIdentification(ctx context.Context, p *access.Principal, id string) error {
+	st, err := s.db.Record(ctx, id)
+	if err != nil && model.ErrorCode(err) != model.CodeNotFound {
 		return err
 	}
-	res, err := s.sync.Push(ctx, p, ops)
+	if err != nil || !access.CanRead(p, st.Scope) || st.Record.Kind != model.KindIdentification {
+		return model.Errorf(model.CodeNotFound, "There is no identification %s you may read.", id)
+	}
+	return nil
+}
+
+// listLinks handles GET /v1/review/links?record=<id> (supervisors): the
+// links of an identification the caller may read, to the records it may
+// also read; a link to a record outside the caller's reach is left out as
+// if it did not exist. Audited like a list of records.
+func (s *Server) listLinks(c *fiber.Ctx) error {
+	p := principal(c)
+	record := c.Query("record")
+	if !model.ValidID(record) {
+		return model.Errorf(model.CodeInvalidID, "record must be a UUID in canonical lowercase form.")
+	}
+	ctx := c.UserContext()
+	if err := s.readableIdentification(ctx, p, record); err != nil {
+		return err
+	}
+	links, err := s.db.LinksOf(ctx, record)
 	if err != nil {
 		return err
 	}
-	applied := false
-	for _, r := range res.Results {
-		if r.Status == protocol.StatusRejected {
-			return model.Errorf(model.CodeForbidden, "The link could not be written: %s", r.Message)
+	out := api.LinkList{Record: record, Links: []api.Link{}}
+	for _, l := range links {
+		other := l.Records[0]
+		if other == record {
+			other = l.Records[1]
 		}
-		applied = applied || r.Status == protocol.StatusApplied
-	}
-	if applied {
-		s.changes.notify()
-	}
-	out.Results = res.Results
-	return c.JSON(out)
-}
-
-// serverOp builds an op written by the server for device (the caller's).
-func (s *Server) serverOp(device, record, field string, action model.Action, value any, base []string) json.RawMessage {
-	if base == nil {
-		base = []string{}
-	}
-	b, _ := json.Marshal(map[string]any{"id": uuid.Must(uuid.NewV7()).String(), "record": record, "kind": model.KindIdentification,
-		"field": field, "action": string(action), "value": value, "base": base, "hlc": s.sync.Clock.Now().String(), "device": device})
-	return b
-}
-
-// liveAdds returns the ids of the add ops of element in record's
-// linked_records that no remove has named yet.
-func (s *Server) liveAdds(c *fiber.Ctx, record, element string) ([]string, error) {
-	history, err := s.db.History(c.UserContext(), record)
-	if err != nil {
-		return nil, err
-	}
-	removed := map[string]bool{}
-	var adds []string
-	for _, op := range history {
-		if op.Field != fieldLinkedRecords || jsonString(op.Value) != element {
+		if s.readableIdentification(ctx, p, other) != nil {
 			continue
 		}
-		switch op.Action {
-		case model.ActionAdd:
-			adds = append(adds, op.ID)
-		case model.ActionRemove:
-			for _, id := range op.Base {
-				removed[id] = true
-			}
-		}
+		out.Links = append(out.Links, api.Link{Records: []string{l.Records[0], l.Records[1]}, By: l.By, At: l.At})
 	}
-	return slices.DeleteFunc(adds, func(id string) bool { return removed[id] }), nil
+	if err := s.mustRecord(ctx, event(c, audit.ActionRecordsListed, record, "links: "+strconv.Itoa(len(out.Links)))); err != nil {
+		return err
+	}
+	return c.JSON(out)
 }

@@ -1,17 +1,29 @@
 package server_test
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"testing"
 
 	"github.com/fieldsync/fieldsync/api"
-	"github.com/fieldsync/fieldsync/sync/crdt"
 )
 
 func (c *client) duplicates(q string) api.DuplicateList {
 	c.h.t.Helper()
 	return getJSON[api.DuplicateList](c, "/v1/review/duplicates?"+q)
+}
+
+func (c *client) links(record string) api.LinkList {
+	c.h.t.Helper()
+	return getJSON[api.LinkList](c, "/v1/review/links?record="+record)
+}
+
+func sortedPair(a, b string) []string {
+	if b < a {
+		a, b = b, a
+	}
+	return []string{a, b}
 }
 
 func pairKeys(l api.DuplicateList) []string {
@@ -31,8 +43,8 @@ func pairOf(a, b string) string {
 
 // TestDuplicateFlagsAndLinks: records of one region with the same sex,
 // age group and citizenship met within 30 days are flagged, within what
-// the supervisor may read; a link keeps both records, is audited, and
-// syncs to the tablets.
+// the supervisor may read; a link keeps both records unchanged, is
+// audited, is served by the review routes and never reaches the tablets.
 func TestDuplicateFlagsAndLinks(t *testing.T) {
 	h := startServer(t)
 	d := newDeployment(t, h)
@@ -99,25 +111,21 @@ func TestDuplicateFlagsAndLinks(t *testing.T) {
 		t.Errorf("queue item of a lists duplicates %v, want b among them", items[a].Duplicates)
 	}
 
-	// Link a and b: both kept, each names the other, audited, synced.
+	// Link a and b: both kept and unchanged, audited, never synced.
 	_, _, cursor := fw.pullAll("", 1000)
+	before := sup.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+a+"?history=true", nil)
 	var res api.LinkResponse
 	mustUnmarshal(t, sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{a, b}}), &res)
-	if !res.Linked || len(res.Results) != 2 {
+	if !res.Linked || !res.Changed || res.Results == nil || len(res.Results) != 0 {
 		t.Fatalf("link answer %+v", res)
 	}
-	for _, r := range res.Results {
-		if r.Status != "applied" {
-			t.Fatalf("link op %+v", r)
-		}
+	if after := sup.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+a+"?history=true", nil); !bytes.Equal(after, before) {
+		t.Errorf("linking changed the record:\nbefore %s\nafter  %s", before, after)
 	}
 	for _, pair := range [][2]string{{a, b}, {b, a}} {
-		r := sup.record(pair[0])
-		if !slices.Equal(r.Fields["linked_records"].Values, []string{pair[1]}) {
-			t.Errorf("record %s linked_records %v, want [%s]", pair[0], r.Fields["linked_records"].Values, pair[1])
-		}
-		if r.Deleted || string(r.Fields["code"].Value) == "" {
-			t.Errorf("record %s was changed beyond the link: %+v", pair[0], r)
+		l := sup.links(pair[0])
+		if len(l.Links) != 1 || !slices.Equal(l.Links[0].Records, sortedPair(a, b)) || l.Links[0].By != sup.user.ID || l.Links[0].At.IsZero() {
+			t.Errorf("links of %s: %+v, want the link a-b by the supervisor", pair[0], l)
 		}
 	}
 	if slices.Contains(pairKeys(sup.duplicates("")), pairOf(a, b)) {
@@ -132,32 +140,25 @@ func TestDuplicateFlagsAndLinks(t *testing.T) {
 	if slices.Contains(items[a].Duplicates, b) {
 		t.Error("the queue still flags the linked pair")
 	}
-	newOps, _, _ := fw.pullAll(cursor, 1000)
-	links := 0
-	for _, raw := range newOps {
-		op, err := crdt.DecodeOp(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if op.Field == "linked_records" && op.Device == sup.device {
-			links++
-		}
-	}
-	if links != 2 {
-		t.Errorf("the field worker pulled %d link ops, want 2", links)
+	if newOps, _, _ := fw.pullAll(cursor, 1000); len(newOps) != 0 {
+		t.Errorf("the field worker pulled %d ops after the link, want none", len(newOps))
 	}
 	// Linking again writes nothing.
 	mustUnmarshal(t, sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{b, a}}), &res)
-	if len(res.Results) != 0 {
-		t.Errorf("linking again wrote %d ops", len(res.Results))
+	if !res.Linked || res.Changed {
+		t.Errorf("linking again: %+v, want linked, not changed", res)
 	}
 	// Unlink.
 	mustUnmarshal(t, sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{a, b}, Unlink: true}), &res)
-	if res.Linked || len(res.Results) != 2 {
+	if res.Linked || !res.Changed {
 		t.Fatalf("unlink answer %+v", res)
 	}
-	if v := sup.record(a).Fields["linked_records"].Values; len(v) != 0 {
-		t.Errorf("after unlink a links %v", v)
+	if l := sup.links(a); len(l.Links) != 0 {
+		t.Errorf("after unlink a links %+v", l.Links)
+	}
+	mustUnmarshal(t, sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{a, b}, Unlink: true}), &res)
+	if res.Linked || res.Changed {
+		t.Errorf("unlinking again: %+v, want not linked, not changed", res)
 	}
 
 	// The audit log names both links and the unlink.

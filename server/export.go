@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +23,9 @@ import (
 //
 // GET /v1/export/records is one CSV row per identification of the
 // caller's jurisdiction: the coded fields of the record (never the text
-// of notes, consent or referral entries, only their counts). Every record
+// of notes, consent or referral entries, only their counts), and the
+// records it is linked to among those exported (a link to a record the
+// caller may not read is left out). Every record
 // exported is written to the audit log (action export, the record's id)
 // before the first byte is sent; if that fails nothing is sent.
 
@@ -100,7 +104,11 @@ var recordColumns = []string{"id", "code", "team", "team_name", "deleted", "stat
 	"indicators", "recruitment_channels", "payment_means", "action_week", "linked_records", "referrals", "notes",
 	"consent_events", "conflicts", "hlc"}
 
-// recordRow is one identification as an export row.
+// linkedColumn is the index of linked_records in recordColumns.
+var linkedColumn = slices.Index(recordColumns, "linked_records")
+
+// recordRow is one identification as an export row, its linked_records
+// cell left empty (exportRecords fills it).
 func recordRow(rec *crdt.Record, sum store.Summary, teamName string) []string {
 	reg := func(f string) string {
 		v := rec.Value(f)
@@ -114,8 +122,34 @@ func recordRow(rec *crdt.Record, sum store.Summary, teamName string) []string {
 	return []string{rec.ID, reg("code"), sum.Team, teamName, strconv.FormatBool(rec.Deleted()), reg("status"), reg("review_status"),
 		reg("identifier_type"), reg("encounter_date"), reg("region"), reg("sex"), reg("age_group"), reg("age_estimate"),
 		reg("citizenship"), reg("child_presumed"), set("exploitation_types"), set("indicators"), set("recruitment_channels"),
-		set("payment_means"), reg("action_week"), set(fieldLinkedRecords), count("referrals"), count("notes"), count("consent"),
+		set("payment_means"), reg("action_week"), "", count("referrals"), count("notes"), count("consent"),
 		strings.Join(rec.Conflicts(), ";"), rec.HLC.String()}
+}
+
+// fillLinks writes into each row's linked_records cell the records it is
+// linked to among rows (the records the caller may read), sorted.
+func (s *Server) fillLinks(ctx context.Context, rows [][]string) error {
+	links, err := s.db.Links(ctx)
+	if err != nil {
+		return err
+	}
+	row := make(map[string][]string, len(rows))
+	for _, r := range rows {
+		row[r[0]] = r
+	}
+	linked := map[string][]string{}
+	for _, l := range links {
+		a, b := l.Records[0], l.Records[1]
+		if row[a] != nil && row[b] != nil {
+			linked[a] = append(linked[a], b)
+			linked[b] = append(linked[b], a)
+		}
+	}
+	for id, others := range linked {
+		slices.Sort(others)
+		row[id][linkedColumn] = strings.Join(others, ";")
+	}
+	return nil
 }
 
 // exportRecords handles GET /v1/export/records.
@@ -134,6 +168,9 @@ func (s *Server) exportRecords(c *fiber.Ctx) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.fillLinks(ctx, rows[1:]); err != nil {
 		return err
 	}
 	for len(events) > 0 {

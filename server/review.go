@@ -287,7 +287,11 @@ func (s *Server) reviewQueue(c *fiber.Ctx) error {
 		out.Next = last.Since + "." + last.ID
 	}
 	if len(out.Items) > 0 {
-		dups := unlinkedDuplicates(all)
+		links, err := s.links(ctx)
+		if err != nil {
+			return err
+		}
+		dups := unlinkedDuplicates(all, links)
 		for i := range out.Items {
 			if d := dups[out.Items[i].ID]; d != nil {
 				out.Items[i].Duplicates = d

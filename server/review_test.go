@@ -393,6 +393,7 @@ func TestReviewRoutesRoles(t *testing.T) {
 		{http.MethodGet, "/v1/review/queue", nil},
 		{http.MethodGet, "/v1/review/duplicates", nil},
 		{http.MethodPost, "/v1/review/links", link},
+		{http.MethodGet, "/v1/review/links?record=" + d.northRec, nil},
 		{http.MethodGet, "/v1/stats", nil},
 		{http.MethodGet, "/v1/export/stats", nil},
 		{http.MethodGet, "/v1/export/records", nil},

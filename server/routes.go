@@ -54,6 +54,7 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/v1/review/queue", roles: reviewRoles, handler: s.reviewQueue},
 		{method: fiber.MethodGet, path: "/v1/review/duplicates", roles: reviewRoles, handler: s.listDuplicates},
 		{method: fiber.MethodPost, path: "/v1/review/links", roles: reviewRoles, handler: s.linkRecords},
+		{method: fiber.MethodGet, path: "/v1/review/links", roles: reviewRoles, handler: s.listLinks},
 		{method: fiber.MethodGet, path: "/v1/stats", roles: reviewRoles, handler: s.getStats},
 		{method: fiber.MethodGet, path: "/v1/export/stats", roles: reviewRoles, handler: s.exportStats},
 		{method: fiber.MethodGet, path: "/v1/export/records", roles: reviewRoles, handler: s.exportRecords},

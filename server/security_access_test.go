@@ -265,7 +265,6 @@ func TestServerOwnedFields(t *testing.T) {
 		{"team lead moves a record", tl, tl.op(d.northRec, model.KindIdentification, "team", "set", d.teams["south"])},
 		{"field worker sets review_status", fw, fw.op(d.northRec, model.KindIdentification, "review_status", "set", "reviewed")},
 		{"team lead sets identified", tl, tl.op(d.northRec, model.KindIdentification, "status", "set", "identified")},
-		{"field worker links records", fw, fw.op(d.northRec, model.KindIdentification, "linked_records", "add", d.southRec)},
 		{"field worker redacts", fw, fw.op(d.northRec, model.KindIdentification, "notes", "redact", nil, newID())},
 		{"field worker deletes", fw, fw.op(d.northRec, model.KindIdentification, "deleted", "set", true)},
 		{"field worker writes an action week", fw, fw.op(d.week, model.KindActionWeek, "name", "set", "renamed")},

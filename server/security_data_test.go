@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server"
 	"github.com/fieldsync/fieldsync/server/backup"
@@ -147,7 +148,7 @@ func TestAuditChainRecordsAndVerifies(t *testing.T) {
 	h.tryLogin("fw", "wrong password!!", "")
 	fw.push(fw.op(d.southRec, model.KindIdentification, "code", "set", "x"))
 	d.admin.mustDo(http.StatusOK, http.MethodPost, "/v1/devices/"+d.clients["tl"].device+"/revoke", nil)
-	sup.pushApplied(sup.op(d.northRec, model.KindIdentification, "linked_records", "add", d.southRec))
+	sup.mustDo(http.StatusOK, http.MethodPost, "/v1/review/links", api.LinkRequest{Records: []string{d.northRec, d.southRec}})
 
 	var page struct {
 		Entries []struct {
@@ -174,10 +175,10 @@ func TestAuditChainRecordsAndVerifies(t *testing.T) {
 		case e.Action == "device_revoked" && e.Object == d.clients["tl"].device:
 			found["revocation"] = true
 		case e.Action == "records_linked" && e.Actor == sup.user.ID && e.Object == d.northRec:
-			found["pushed link"] = true
+			found["link"] = true
 		}
 	}
-	for _, what := range []string{"read", "failed login", "rejected op", "revocation", "pushed link"} {
+	for _, what := range []string{"read", "failed login", "rejected op", "revocation", "link"} {
 		if !found[what] {
 			t.Errorf("no audit entry for the %s", what)
 		}

@@ -36,13 +36,8 @@ func (s *Server) push(c *fiber.Ctx) error {
 		}
 	}
 	for _, op := range res.Applied {
-		switch {
-		case op.Action == model.ActionRedact:
+		if op.Action == model.ActionRedact {
 			events = append(events, event(c, audit.ActionRedaction, op.Record, "entry "+op.Base[0]+" of "+op.Field))
-		case op.Field == fieldLinkedRecords && op.Action == model.ActionAdd:
-			events = append(events, event(c, actionRecordsLinked, op.Record, "pushed link"))
-		case op.Field == fieldLinkedRecords && op.Action == model.ActionRemove:
-			events = append(events, event(c, actionRecordsUnlinked, op.Record, "pushed unlink"))
 		}
 	}
 	s.record(c.UserContext(), events...)

@@ -108,6 +108,15 @@ func NewLog(store Store, now func() time.Time) *Log {
 
 // Record appends events, in order, as one durable write.
 func (l *Log) Record(ctx context.Context, events ...Event) error {
+	return l.RecordWith(ctx, l.store.AppendAudit, events...)
+}
+
+// RecordWith appends events, in order, through write, which must store
+// the entries durably in one transaction together with the change they
+// audit (so that neither exists without the other). When write fails
+// nothing is appended: the chain stays as it was and write's error is
+// returned wrapped.
+func (l *Log) RecordWith(ctx context.Context, write func(ctx context.Context, entries []Entry) error, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -126,7 +135,7 @@ func (l *Log) Record(ctx context.Context, events ...Event) error {
 		e.Hash = e.computeHash()
 		entries[i], prev = e, e
 	}
-	if err := l.store.AppendAudit(ctx, entries); err != nil {
+	if err := write(ctx, entries); err != nil {
 		return fmt.Errorf("append audit entries: %w", err)
 	}
 	l.last = prev

@@ -19,18 +19,21 @@ var _ audit.Store = (*DB)(nil)
 
 // AppendAudit writes entries in one durable transaction.
 func (db *DB) AppendAudit(ctx context.Context, entries []audit.Entry) error {
-	return db.bdb.Update(func(txn *badger.Txn) error {
-		for _, e := range entries {
-			v, err := json.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("encode audit entry: %w", err)
-			}
-			if err := txn.Set(seqKey(prefixAudit, e.Seq), v); err != nil {
-				return fmt.Errorf("write audit entry: %w", err)
-			}
+	return db.bdb.Update(func(txn *badger.Txn) error { return appendAudit(txn, entries) })
+}
+
+// appendAudit writes entries in txn.
+func appendAudit(txn *badger.Txn, entries []audit.Entry) error {
+	for _, e := range entries {
+		v, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode audit entry: %w", err)
 		}
-		return nil
-	})
+		if err := txn.Set(seqKey(prefixAudit, e.Seq), v); err != nil {
+			return fmt.Errorf("write audit entry: %w", err)
+		}
+	}
+	return nil
 }
 
 // LastAudit returns the newest audit entry.

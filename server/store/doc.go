@@ -41,13 +41,17 @@
 //	rf/<family id>             model.TokenFamily as JSON
 //	rfd/<device id>/<family>   empty: the device's token families
 //	a/<seq>                    audit entry as JSON, append-only (audit.go)
+//	l/<record id>/<other id>   Link as JSON, once per direction: a supervisor's
+//	                           link between two records (links.go), written
+//	                           in one transaction with its audit entries;
+//	                           never record state, never served by pull
 //
 // # Invariants
 //
 //   - One writer. The keys o/ to m/ are written only by the writer
-//     (writer.go; m/layout and m/opfilter by Open and Close); account and
-//     audit keys only by ordinary badger transactions, which never touch
-//     the writer's keys.
+//     (writer.go; m/layout and m/opfilter by Open and Close); account,
+//     link and audit keys only by ordinary badger transactions, which
+//     never touch the writer's keys.
 //   - Group commit. The writer gathers concurrent Commit requests and
 //     applies them as one badger transaction with SyncWrites, so one fsync
 //     covers the group; a request is answered only once everything it

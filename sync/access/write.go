@@ -2,6 +2,8 @@ package access
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/crdt"
@@ -19,13 +21,20 @@ type Write struct {
 	// Shown returns the record's current shown value of a register (nil
 	// when unset or when the record is new).
 	Shown func(field string) json.RawMessage
+	// Siblings returns the record's current siblings of a register, shown
+	// value first (nil when unset or when the record is new). The op's
+	// base supersedes the siblings it names.
+	Siblings func(field string) []crdt.Entry
 }
 
 // CheckWrite decides whether p may apply w.Op: p's role writes the field
 // (or redacts its entries), p may write the record both where it is and
 // where the op puts it, a scope field already set is changed only by its
 // change writers, and restricted values are set or replaced only by their
-// roles. A refusal is an *model.Error with CodeForbidden.
+// roles: the op's own value, the shown value, and every sibling its base
+// covers (a base that covers a restricted value changes that value). A
+// refusal is an *model.Error with CodeForbidden whose message names the
+// rule, never a stored value.
 func CheckWrite(s *model.Schema, p *Principal, w Write) error {
 	op := w.Op
 	f, err := s.Field(op.Kind, op.Field)
@@ -62,6 +71,12 @@ func CanWrite(p *Principal, s Scope) bool {
 	return s.Creator == p.User && s.Team != "" && s.Team == p.WeekHostTeam
 }
 
+// checkRestricted refuses a set op of f by a role that may not set its
+// value, or that would replace a restricted value: the shown one (the op
+// would hide it) or a sibling its base covers (the op would erase it).
+// Its message is the same whichever stored value triggered it, so that a
+// caller who may write a record without reading it learns nothing more
+// than the fate of its op.
 func checkRestricted(p *Principal, f *model.Field, w Write) error {
 	if len(f.RestrictedValues) == 0 || w.Op.Action != model.ActionSet {
 		return nil
@@ -69,12 +84,38 @@ func checkRestricted(p *Principal, f *model.Field, w Write) error {
 	if roles, ok := f.RestrictedValues[stringValue(w.Op.Value)]; ok && !model.HasRole(roles, p.Role) {
 		return forbidden("Only %v may set %q to %s.", roles, w.Op.Field, w.Op.Value)
 	}
-	if w.Shown != nil {
-		if roles, ok := f.RestrictedValues[stringValue(w.Shown(w.Op.Field))]; ok && !model.HasRole(roles, p.Role) {
-			return forbidden("%q is %s; only %v may change it.", w.Op.Field, w.Shown(w.Op.Field), roles)
+	replaced := func(v json.RawMessage) bool {
+		roles, ok := f.RestrictedValues[stringValue(v)]
+		return ok && !model.HasRole(roles, p.Role)
+	}
+	if w.Shown != nil && replaced(w.Shown(w.Op.Field)) {
+		return restrictedChange(f, w.Op.Field)
+	}
+	if w.Siblings == nil {
+		return nil
+	}
+	for _, e := range w.Siblings(w.Op.Field) {
+		if slices.Contains(w.Op.Base, e.Op) && replaced(e.Value) {
+			return restrictedChange(f, w.Op.Field)
 		}
 	}
 	return nil
+}
+
+// restrictedChange is the refusal of an op that would replace a restricted
+// value of f: it states the rule (the values and the roles of the schema),
+// never the value the record holds.
+func restrictedChange(f *model.Field, field string) error {
+	values := slices.Sorted(maps.Keys(f.RestrictedValues))
+	var roles []model.Role
+	for _, v := range values {
+		for _, r := range f.RestrictedValues[v] {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
+	return forbidden("Only %v may change %q once it holds one of %q, shown or as a conflicting value the op's base covers.", roles, field, values)
 }
 
 func stringValue(v json.RawMessage) string {

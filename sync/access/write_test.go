@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"testing"
 
@@ -56,6 +57,34 @@ func withShown(w access.Write, f func(string) json.RawMessage) access.Write {
 	return w
 }
 
+// withSiblings sets a Write's Siblings of field from (op id, raw JSON)
+// pairs, shown value first, and its Shown to the first of them.
+func withSiblings(w access.Write, field string, pairs ...string) access.Write {
+	var sib []crdt.Entry
+	for i := 0; i+1 < len(pairs); i += 2 {
+		sib = append(sib, crdt.Entry{Op: pairs[i], Value: json.RawMessage(pairs[i+1])})
+	}
+	w.Siblings = func(f string) []crdt.Entry {
+		if f == field {
+			return sib
+		}
+		return nil
+	}
+	w.Shown = func(f string) json.RawMessage {
+		if f == field && len(sib) > 0 {
+			return sib[0].Value
+		}
+		return nil
+	}
+	return w
+}
+
+// based sets op's base.
+func based(op *crdt.Op, base ...string) *crdt.Op {
+	op.Base = base
+	return op
+}
+
 const (
 	ident = model.KindIdentification
 	week  = model.KindActionWeek
@@ -94,8 +123,7 @@ func TestCheckWrite(t *testing.T) {
 		{"fw sets review_status", "fw A", onExisting(wop(ident, "review_status", set, `"reviewed"`), identA), model.CodeForbidden},
 		{"lead sets review_status", "lead A", onExisting(wop(ident, "review_status", set, `"reviewed"`), identA), model.CodeForbidden},
 		{"supervisor sets review_status", "sup A", onExisting(wop(ident, "review_status", set, `"reviewed"`), identA), ""},
-		{"fw links records", "fw A", onExisting(wop(ident, "linked_records", model.ActionAdd, `"`+uid(9)+`"`), identA), model.CodeForbidden},
-		{"supervisor links records", "sup A", onExisting(wop(ident, "linked_records", model.ActionAdd, `"`+uid(9)+`"`), identA), ""},
+		{"linked_records is no field (links are server data)", "sup A", onExisting(wop(ident, "linked_records", model.ActionAdd, `"`+uid(9)+`"`), identA), model.CodeUnknownField},
 
 		// Read scope: whoever writes must be able to write the record.
 		{"fw of another team", "fw B", onExisting(wop(ident, "code", set, `"X-1"`), identA), model.CodeForbidden},
@@ -144,6 +172,16 @@ func TestCheckWrite(t *testing.T) {
 		{"fw sets status, none shown", "fw A", withShown(onExisting(wop(ident, "status", set, `"potential"`), identA), shown()), ""},
 		{"shown restricted value of another field does not matter", "fw A", withShown(onExisting(wop(ident, "status", set, `"potential"`), identA), shown("code", `"identified"`)), ""},
 		{"fw writes another field while identified", "fw A", withShown(onExisting(wop(ident, "notes", model.ActionAppend, `{"text":"t"}`), identA), shown("status", `"identified"`)), ""},
+		// A base covering a restricted sibling changes it (DESIGN §6).
+		{"fw base covers identified sibling", "fw A", withSiblings(onExisting(based(wop(ident, "status", set, `"potential"`), uid(801), uid(802)), identA), "status", uid(801), `"presumed"`, uid(802), `"identified"`), model.CodeForbidden},
+		{"fw base covers only the identified sibling", "fw A", withSiblings(onExisting(based(wop(ident, "status", set, `"potential"`), uid(802)), identA), "status", uid(801), `"presumed"`, uid(802), `"identified"`), model.CodeForbidden},
+		{"fw clears, base covers not_victim sibling", "fw A", withSiblings(onExisting(based(wop(ident, "status", set, ""), uid(801), uid(802)), identA), "status", uid(801), `"withdrawn"`, uid(802), `"not_victim"`), model.CodeForbidden},
+		{"lead base covers identified sibling", "lead A", withSiblings(onExisting(based(wop(ident, "status", set, `"withdrawn"`), uid(801), uid(802)), identA), "status", uid(801), `"presumed"`, uid(802), `"identified"`), model.CodeForbidden},
+		{"visitor base covers identified sibling", "visitor W1", withSiblings(onExisting(based(wop(ident, "status", set, `"potential"`), uid(801), uid(802)), identAByVis), "status", uid(801), `"presumed"`, uid(802), `"identified"`), model.CodeForbidden},
+		{"fw base leaves identified sibling alone", "fw A", withSiblings(onExisting(based(wop(ident, "status", set, `"potential"`), uid(801)), identA), "status", uid(801), `"presumed"`, uid(802), `"identified"`), ""},
+		{"fw base covers ordinary siblings", "fw A", withSiblings(onExisting(based(wop(ident, "status", set, `"potential"`), uid(801), uid(802)), identA), "status", uid(801), `"presumed"`, uid(802), `"withdrawn"`), ""},
+		{"supervisor base covers identified sibling", "sup A", withSiblings(onExisting(based(wop(ident, "status", set, `"presumed"`), uid(801), uid(802)), identA), "status", uid(801), `"presumed"`, uid(802), `"identified"`), ""},
+		{"base covering a sibling of another field does not matter", "fw A", withSiblings(onExisting(based(wop(ident, "code", set, `"X-1"`), uid(802)), identA), "status", uid(801), `"presumed"`, uid(802), `"identified"`), ""},
 
 		// Redact: supervisors only.
 		{"fw redacts", "fw A", onExisting(wop(ident, "notes", model.ActionRedact, ""), identA), model.CodeForbidden},
@@ -228,6 +266,31 @@ func TestCheckWrite(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("%s (%s): CheckWrite = %v (code %q), want code %q", tt.name, tt.who, err, got, tt.want)
 		}
+	}
+}
+
+// TestCheckWriteRefusalNamesNoStoredValue: a refusal caused by a value the
+// record holds reads the same whichever value it is (DESIGN §6: no answer
+// depends on data the caller may not read beyond the fate of its op; a
+// visitor writes identifications it cannot read).
+func TestCheckWriteRefusalNamesNoStoredValue(t *testing.T) {
+	schema := model.DefaultSchema()
+	p := principal(t, "visitor W1")
+	messages := map[string]bool{}
+	for _, stored := range []string{`"identified"`, `"not_victim"`} {
+		for _, w := range []access.Write{
+			withShown(onExisting(wop(ident, "status", set, `"withdrawn"`), identAByVis), shown("status", stored)),
+			withSiblings(onExisting(based(wop(ident, "status", set, `"withdrawn"`), uid(801), uid(802)), identAByVis), "status", uid(801), `"presumed"`, uid(802), stored),
+		} {
+			err := access.CheckWrite(schema, p, w)
+			if model.ErrorCode(err) != model.CodeForbidden {
+				t.Fatalf("stored %s: CheckWrite = %v, want forbidden", stored, err)
+			}
+			messages[err.Error()] = true
+		}
+	}
+	if len(messages) != 1 {
+		t.Errorf("the refusals differ with the stored value: %q", slices.Collect(maps.Keys(messages)))
 	}
 }
 

@@ -143,6 +143,9 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 	if err := access.CheckWrite(s.Schema, p, w); err != nil {
 		return rejected(op.ID, err)
 	}
+	if err := checkWeekReference(tx, op, w.After); err != nil {
+		return rejected(op.ID, err)
+	}
 	if err := s.checkSize(tx, op); err != nil {
 		return rejected(op.ID, err)
 	}
@@ -165,8 +168,31 @@ func (s *Service) checkSize(tx Tx, op *crdt.Op) error {
 	return crdt.CheckLimits(s.Schema, rec, op)
 }
 
+// checkWeekReference refuses an identification's action_week naming a
+// week not hosted by the identification's team: every reader of a record
+// reads its state, and an id of a record a reader may not read would
+// confirm that record exists (DESIGN §6). The refusal is the same whether
+// the week does not exist or is hosted elsewhere.
+func checkWeekReference(tx Tx, op *crdt.Op, after access.Scope) error {
+	if op.Kind != model.KindIdentification || op.Field != model.FieldActionWeek || crdt.IsNull(op.Value) {
+		return nil
+	}
+	var week string
+	if json.Unmarshal(op.Value, &week) != nil {
+		return model.Errorf(model.CodeInvalidValue, "The value of %q must be a UUID in canonical lowercase form.", op.Field)
+	}
+	host, err := tx.HostTeam(week)
+	if err != nil {
+		return err
+	}
+	if host == "" || host != after.Team {
+		return model.Errorf(model.CodeInvalidValue, "An identification's %q names an action week hosted by the identification's team.", op.Field)
+	}
+	return nil
+}
+
 // write describes op for the access check: the record's scope before and
-// after it, and its shown values.
+// after it, its shown values and its registers' siblings.
 func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, error) {
 	hostTeam := func(week string) string { t, _ := tx.HostTeam(week); return t }
 	st, exists, err := tx.Record(op.Record)
@@ -183,9 +209,9 @@ func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, 
 			return w, model.Errorf(model.CodeForbidden, "You may not write this record.")
 		}
 		if st.Record.Kind != op.Kind {
-			return w, model.Errorf(model.CodeKindMismatch, "Record %s is a %s; this op writes to it as a %s.", op.Record, st.Record.Kind, op.Kind)
+			return w, model.Errorf(model.CodeKindMismatch, "Record %s is not a %s; an op writes to a record as the kind it was created with.", op.Record, op.Kind)
 		}
-		w.Before, w.Shown, creator = st.Scope, st.Record.Value, st.Scope.Creator
+		w.Before, w.Shown, w.Siblings, creator = st.Scope, st.Record.Value, st.Record.Siblings, st.Scope.Creator
 		if op.Field != s.Schema.Kinds[op.Kind].Scope && op.Field != model.FieldHostTeam {
 			w.After = st.Scope
 			return w, nil

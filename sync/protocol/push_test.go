@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -655,5 +656,95 @@ func TestPushAllRejectedBeforeCommit(t *testing.T) {
 		[]want{rejected(model.CodeInvalidID), rejected(model.CodeInvalidOp), rejected(model.CodeForbidden)})
 	if got, want := w.store.commits, 0; got != want {
 		t.Errorf("store commits %d, want %d", got, want)
+	}
+}
+
+// TestPushBaseCoversRestrictedValue: a write whose base covers an op
+// holding a supervisor-only value, shown or a sibling, changes that value
+// and needs the supervisor role (DESIGN §6); a base that leaves the
+// sibling alone does not. The refusal reads the same whichever restricted
+// value the record holds.
+func TestPushBaseCoversRestrictedValue(t *testing.T) {
+	messages := map[string]string{}
+	for _, decision := range []string{"identified", "not_victim"} {
+		w := newWorld(t)
+		rec, _ := w.identification(fwA, teamA)
+		// The supervisor decides (earlier stamp) while a field worker,
+		// offline, writes presumed (later stamp) and pushes first: the
+		// field value is shown, the decision is a sibling.
+		formal := w.set(supA, rec, ident, "status", decision)
+		presumed := w.set(fwA2, rec, ident, "status", "presumed")
+		w.mustApply(fwA2, presumed)
+		w.mustApply(supA, formal)
+		if r, _, _ := w.store.record(rec); len(r.Siblings("status")) != 2 {
+			got := len(r.Siblings("status"))
+			t.Fatalf("status has %d siblings, want 2", got)
+		}
+		tests := []struct {
+			name string
+			p    *access.Principal
+			o    op
+			want want
+		}{
+			{"fw covers both", fwA, w.set(fwA, rec, ident, "status", "potential").with("base", []string{presumed.id(), formal.id()}), rejected(model.CodeForbidden)},
+			{"fw covers the decision only", fwA, w.set(fwA, rec, ident, "status", "potential").with("base", []string{formal.id()}), rejected(model.CodeForbidden)},
+			{"fw clears, covering both", fwA, w.set(fwA, rec, ident, "status", nil).with("base", []string{presumed.id(), formal.id()}).with("value", nil), rejected(model.CodeForbidden)},
+			{"lead covers both", leadA, w.set(leadA, rec, ident, "status", "withdrawn").with("base", []string{presumed.id(), formal.id()}), rejected(model.CodeForbidden)},
+			{"fw covers the field value only", fwA, w.set(fwA, rec, ident, "status", "potential").with("base", []string{presumed.id()}), applied},
+			{"supervisor covers both", supA, w.set(supA, rec, ident, "status", "presumed").with("base", []string{presumed.id(), formal.id()}), applied},
+		}
+		for _, tt := range tests {
+			res := w.push(tt.p, tt.o)
+			got := res.Results[0]
+			if got.Status != tt.want.status || got.Code != tt.want.code {
+				t.Errorf("%s (%s): %s %q (%s), want %s %q", tt.name, decision, got.Status, got.Code, got.Message, tt.want.status, tt.want.code)
+			}
+			if got.Status == protocol.StatusRejected {
+				if prev, ok := messages[tt.name]; ok && prev != got.Message {
+					t.Errorf("%s: the refusal depends on the stored decision:\n%s\n%s", tt.name, prev, got.Message)
+				}
+				messages[tt.name] = got.Message
+			}
+		}
+	}
+}
+
+// TestPushIdentificationWeekReference: an identification's action_week
+// names a week hosted by the identification's team, so that no reader of
+// the record sees the id of a week it may not read (DESIGN §6). A week
+// hosted elsewhere and a week that does not exist get the same answer,
+// whoever writes.
+func TestPushIdentificationWeekReference(t *testing.T) {
+	w := newWorld(t)
+	w.actionWeek(week1, teamA)
+	w.actionWeek(week2, teamB)
+	recA, _ := w.identification(fwA, teamA)
+	visRec := w.id()
+	tests := []struct {
+		name string
+		p    *access.Principal
+		o    op
+		want want
+	}{
+		{"week of the record's team", fwA, w.set(fwA, recA, ident, "action_week", week1), applied},
+		{"week of another team", fwA, w.set(fwA, recA, ident, "action_week", week2), rejected(model.CodeInvalidValue)},
+		{"week of another team, by a national supervisor", supNat, w.set(supNat, recA, ident, "action_week", week2), rejected(model.CodeInvalidValue)},
+		{"week that does not exist", fwA, w.set(fwA, recA, ident, "action_week", w.id()), rejected(model.CodeInvalidValue)},
+		{"cleared", fwA, w.set(fwA, recA, ident, "action_week", nil).with("value", nil), applied},
+		{"visitor's identification for the host team", visitW1, w.set(visitW1, visRec, ident, "team", teamA), applied},
+		{"visitor names its week", visitW1, w.set(visitW1, visRec, ident, "action_week", week1), applied},
+	}
+	var messages []string
+	for _, tt := range tests {
+		got := w.push(tt.p, tt.o).Results[0]
+		if got.Status != tt.want.status || got.Code != tt.want.code {
+			t.Errorf("%s: %s %q (%s), want %s %q", tt.name, got.Status, got.Code, got.Message, tt.want.status, tt.want.code)
+		}
+		if got.Status == protocol.StatusRejected && !slices.Contains(messages, got.Message) {
+			messages = append(messages, got.Message)
+		}
+	}
+	if len(messages) > 1 {
+		t.Errorf("the refusals differ: %q", messages)
 	}
 }
