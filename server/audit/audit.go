@@ -36,6 +36,9 @@ const (
 	ActionOpRejected    Action = "op_rejected"
 	ActionUserCreated   Action = "user_created"
 	ActionTeamCreated   Action = "team_created"
+	ActionUserDisabled  Action = "user_disabled"
+	ActionUserEnabled   Action = "user_enabled"
+	ActionPasswordReset Action = "password_reset"
 )
 
 // ZeroHash is the prev of the first entry.

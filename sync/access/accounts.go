@@ -47,6 +47,20 @@ func ManagesAccount(p *Principal, a Account) bool {
 	return false
 }
 
+// CreatesRole reports whether p may create some account of role r: the
+// role-level half of ManagesAccount, checked before any stored data.
+func CreatesRole(p *Principal, r model.Role) bool {
+	switch p.Role {
+	case model.RoleAdmin:
+		return r.Valid()
+	case model.RoleSupervisor:
+		return r == model.RoleFieldWorker || r == model.RoleTeamLead || r == model.RoleVisitor
+	case model.RoleTeamLead:
+		return r == model.RoleFieldWorker || r == model.RoleVisitor
+	}
+	return false
+}
+
 // ManagesDevice reports whether p may see and revoke a device of account
 // owner: a device of an account p manages, or one of p's own.
 func ManagesDevice(p *Principal, owner Account) bool {

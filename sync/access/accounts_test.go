@@ -73,3 +73,29 @@ func TestManagesDevice(t *testing.T) {
 		}
 	}
 }
+
+// TestCreatesRole: the roles each principal may create agree with the
+// accounts it manages; no role creates an unknown role.
+func TestCreatesRole(t *testing.T) {
+	for _, name := range principalNames() {
+		p := principal(t, name)
+		for _, r := range model.Roles {
+			// The most favourable account of role r for p: its own teams
+			// (or any, for a national supervisor) and a week they host.
+			a := access.Account{ID: uid(60), Role: r, Teams: p.Teams, WeekHostTeam: teamA}
+			if len(p.Teams) > 0 {
+				a.WeekHostTeam = p.Teams[0]
+			}
+			if p.National() || len(a.Teams) == 0 {
+				a.Teams = []string{teamA}
+			}
+			manages := access.ManagesAccount(p, a)
+			if got := access.CreatesRole(p, r); got != manages {
+				t.Errorf("%s creates %s = %v, but manages the most favourable such account = %v", name, r, got, manages)
+			}
+		}
+		if access.CreatesRole(p, "owner") {
+			t.Errorf("%s creates accounts of an unknown role", name)
+		}
+	}
+}
