@@ -48,7 +48,7 @@ func TestRegionalSupervisorMovesStayInJurisdiction(t *testing.T) {
 	rejected("record in", supN.op(d.southRec, model.KindIdentification, "team", "set", d.teams["north"]))
 	for _, c := range []struct {
 		who, rec string
-		want    int
+		want     int
 	}{{"fw", d.week, 200}, {"fw", d.northRec, 200}, {"fw.s", d.week, 404}, {"fw.s", d.northRec, 404}, {"fw.s", d.southRec, 200}} {
 		d.clients[c.who].mustDo(c.want, http.MethodGet, "/v1/records/"+c.rec, nil)
 	}
