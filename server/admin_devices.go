@@ -32,7 +32,7 @@ func (s *Server) listDevices(c *fiber.Ctx) error {
 	out := make([]api.Device, 0, len(devices))
 	for _, d := range devices {
 		u := byID[d.User]
-		if u == nil && p.Role != model.RoleAdmin || u != nil && !access.ManagesDevice(p, accountOf(u)) {
+		if p.Role != model.RoleAdmin && (u == nil || !access.ManagesDevice(p, accountOf(u))) {
 			continue
 		}
 		out = append(out, servedDevice(d, u))

@@ -184,7 +184,7 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 	p, accountOf := principal(c), s.accountResolver(c.UserContext())
 	out := make([]api.User, 0, len(users))
 	for _, u := range users {
-		if access.ManagesAccount(p, accountOf(&u)) {
+		if p.Role == model.RoleAdmin || access.ManagesAccount(p, accountOf(&u)) {
 			out = append(out, api.UserOf(u))
 		}
 	}
