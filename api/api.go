@@ -60,6 +60,8 @@ type User struct {
 	ActionWeek string     `json:"action_week,omitempty"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
+	// DisabledAt is set while the account is disabled.
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 }
 
 // UserOf returns the served form of u.
@@ -68,7 +70,12 @@ func UserOf(u model.User) User {
 	if teams == nil {
 		teams = []string{}
 	}
-	return User{ID: u.ID, Username: u.Username, Role: u.Role, Teams: teams, ActionWeek: u.ActionWeek, ValidUntil: u.ValidUntil, CreatedAt: u.CreatedAt}
+	return User{ID: u.ID, Username: u.Username, Role: u.Role, Teams: teams, ActionWeek: u.ActionWeek, ValidUntil: u.ValidUntil, CreatedAt: u.CreatedAt, DisabledAt: u.DisabledAt}
+}
+
+// SetPasswordRequest is the body of POST /v1/admin/users/{id}/password.
+type SetPasswordRequest struct {
+	Password string `json:"password"`
 }
 
 // CreateUserRequest is the body of POST /v1/admin/users.

@@ -18,7 +18,14 @@ type User struct {
 	ActionWeek string     `json:"action_week,omitempty"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
+	// DisabledAt is set while the account is disabled: it may not log in
+	// and every token of it is refused. DisabledBy is who disabled it.
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	DisabledBy string     `json:"disabled_by,omitempty"`
 }
+
+// Disabled reports whether the account is disabled.
+func (u *User) Disabled() bool { return u.DisabledAt != nil }
 
 // Team is a mobile team (or another unit records belong to).
 type Team struct {

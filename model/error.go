@@ -33,6 +33,7 @@ const (
 	CodeTokenReused        Code = "token_reused"
 	CodeDeviceRevoked      Code = "device_revoked"
 	CodeGrantExpired       Code = "grant_expired"
+	CodeAccountDisabled    Code = "account_disabled"
 	CodeWeakPassword       Code = "weak_password"
 	CodeResyncRequired     Code = "resync_required"
 	CodeInvalidCursor      Code = "invalid_cursor"

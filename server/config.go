@@ -48,7 +48,14 @@ type Config struct {
 	// RecordLimits bound one record's size; they become the schema's
 	// limits, served at GET /v1/schema.
 	RecordLimits model.RecordLimits
+	// VisitorGrace is how far past the end of its action week's ends_on
+	// day a visitor's valid_until may lie.
+	VisitorGrace time.Duration
 }
+
+// maxVisitorGrace bounds --visitor-grace: a grant outliving its week by
+// more than a month is no longer a delegation for that week.
+const maxVisitorGrace = 31 * 24 * time.Hour
 
 // DefaultConfig returns the defaults of DESIGN §5.
 func DefaultConfig() Config {
@@ -74,6 +81,7 @@ func DefaultConfig() Config {
 		LoginFailures:   5,
 		LoginLockout:    15 * time.Minute,
 		StatsThreshold:  DefaultStatsThreshold,
+		VisitorGrace:    7 * 24 * time.Hour,
 	}
 }
 
@@ -105,6 +113,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.LoginFailures, "login-failures", env.integer("FIELDSYNC_LOGIN_FAILURES", c.LoginFailures), "failed logins before a lockout (FIELDSYNC_LOGIN_FAILURES)")
 	fs.DurationVar(&c.LoginLockout, "login-lockout", env.duration("FIELDSYNC_LOGIN_LOCKOUT", c.LoginLockout), "lockout after repeated failed logins (FIELDSYNC_LOGIN_LOCKOUT)")
 	fs.IntVar(&c.StatsThreshold, "stats-threshold", env.integer("FIELDSYNC_STATS_THRESHOLD", c.StatsThreshold), "smallest count the monitoring figures show (FIELDSYNC_STATS_THRESHOLD)")
+	fs.DurationVar(&c.VisitorGrace, "visitor-grace", env.duration("FIELDSYNC_VISITOR_GRACE", c.VisitorGrace), "how far past its week's ends_on a visitor's grant may last (FIELDSYNC_VISITOR_GRACE)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -150,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StatsThreshold < 2 || c.StatsThreshold > maxStatsThreshold {
 		errs = append(errs, fmt.Errorf("--stats-threshold %d must be between 2 and %d", c.StatsThreshold, maxStatsThreshold))
+	}
+	if c.VisitorGrace < 0 || c.VisitorGrace > maxVisitorGrace {
+		errs = append(errs, fmt.Errorf("--visitor-grace %s must be between 0s and %s", c.VisitorGrace, maxVisitorGrace))
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))

@@ -34,6 +34,7 @@ var statusOf = map[model.Code]int{
 	model.CodeTokenReused:        http.StatusUnauthorized,
 	model.CodeDeviceRevoked:      http.StatusUnauthorized,
 	model.CodeGrantExpired:       http.StatusUnauthorized,
+	model.CodeAccountDisabled:    http.StatusUnauthorized,
 	model.CodeWeakPassword:       http.StatusBadRequest,
 	model.CodeResyncRequired:     http.StatusGone,
 	model.CodeInvalidCursor:      http.StatusBadRequest,

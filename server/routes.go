@@ -25,7 +25,7 @@ var (
 	listRoles    = []model.Role{model.RoleFieldWorker, model.RoleTeamLead, model.RoleSupervisor}
 	adminRoles   = []model.Role{model.RoleAdmin}
 	managerRoles = []model.Role{model.RoleAdmin, model.RoleSupervisor}
-	revokeRoles  = []model.Role{model.RoleAdmin, model.RoleSupervisor, model.RoleTeamLead}
+	accountRoles = []model.Role{model.RoleAdmin, model.RoleSupervisor, model.RoleTeamLead}
 	reviewRoles  = []model.Role{model.RoleSupervisor}
 )
 
@@ -47,10 +47,13 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/v1/audit", roles: []model.Role{model.RoleAuditor}, handler: s.listAudit},
 		{method: fiber.MethodPost, path: "/v1/admin/teams", roles: adminRoles, handler: s.createTeam},
 		{method: fiber.MethodGet, path: "/v1/admin/teams", roles: managerRoles, handler: s.listTeams},
-		{method: fiber.MethodPost, path: "/v1/admin/users", roles: managerRoles, handler: s.createUser},
-		{method: fiber.MethodGet, path: "/v1/admin/users", roles: managerRoles, handler: s.listUsers},
-		{method: fiber.MethodGet, path: "/v1/admin/devices", roles: managerRoles, handler: s.listDevices},
-		{method: fiber.MethodPost, path: "/v1/devices/:id/revoke", roles: revokeRoles, handler: s.revokeDevice},
+		{method: fiber.MethodPost, path: "/v1/admin/users", roles: accountRoles, handler: s.createUser},
+		{method: fiber.MethodGet, path: "/v1/admin/users", roles: accountRoles, handler: s.listUsers},
+		{method: fiber.MethodPost, path: "/v1/admin/users/:id/disable", roles: managerRoles, handler: s.disableUser},
+		{method: fiber.MethodPost, path: "/v1/admin/users/:id/enable", roles: managerRoles, handler: s.enableUser},
+		{method: fiber.MethodPost, path: "/v1/admin/users/:id/password", roles: managerRoles, handler: s.setPassword},
+		{method: fiber.MethodGet, path: "/v1/admin/devices", roles: accountRoles, handler: s.listDevices},
+		{method: fiber.MethodPost, path: "/v1/devices/:id/revoke", roles: accountRoles, handler: s.revokeDevice},
 		{method: fiber.MethodGet, path: "/v1/review/queue", roles: reviewRoles, handler: s.reviewQueue},
 		{method: fiber.MethodGet, path: "/v1/review/duplicates", roles: reviewRoles, handler: s.listDuplicates},
 		{method: fiber.MethodPost, path: "/v1/review/links", roles: reviewRoles, handler: s.linkRecords},

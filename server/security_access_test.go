@@ -70,6 +70,12 @@ func TestEveryRoleEveryRoute(t *testing.T) {
 		d.admin.mustDo(http.StatusCreated, http.MethodPost, "/v1/admin/users", api.CreateUserRequest{Username: name, Password: userPassword, Role: model.RoleFieldWorker, Teams: []string{d.teams["north"]}})
 		return h.login(name, userPassword, "").device
 	}
+	// A fresh north field worker, for each account action.
+	victimUser := func() string {
+		var u api.User
+		mustUnmarshal(t, d.admin.mustDo(http.StatusCreated, http.MethodPost, "/v1/admin/users", api.CreateUserRequest{Username: unique(), Password: userPassword, Role: model.RoleFieldWorker, Teams: []string{d.teams["north"]}}), &u)
+		return u.ID
+	}
 	visitorBody := func() any {
 		until := h.now().Add(24 * time.Hour)
 		return api.CreateUserRequest{Username: unique(), Password: userPassword, Role: model.RoleVisitor, Teams: []string{}, ActionWeek: d.week, ValidUntil: &until}
@@ -93,9 +99,12 @@ func TestEveryRoleEveryRoute(t *testing.T) {
 		{"GET", func() string { return "/v1/audit" }, nil, want{"auditor": 200, "*": 403}},
 		{"POST", func() string { return "/v1/admin/teams" }, func() any { return api.CreateTeamRequest{Name: unique()} }, want{"admin": 201, "*": 403}},
 		{"GET", func() string { return "/v1/admin/teams" }, nil, want{"admin": 200, "sup": 200, "*": 403}},
-		{"POST", func() string { return "/v1/admin/users" }, visitorBody, want{"admin": 201, "sup": 201, "*": 403}},
-		{"GET", func() string { return "/v1/admin/users" }, nil, want{"admin": 200, "sup": 200, "*": 403}},
-		{"GET", func() string { return "/v1/admin/devices" }, nil, want{"admin": 200, "sup": 200, "*": 403}},
+		{"POST", func() string { return "/v1/admin/users" }, visitorBody, want{"admin": 201, "sup": 201, "tl": 201, "*": 403}},
+		{"GET", func() string { return "/v1/admin/users" }, nil, want{"admin": 200, "sup": 200, "tl": 200, "*": 403}},
+		{"POST", func() string { return "/v1/admin/users/" + victimUser() + "/disable" }, nil, want{"admin": 200, "sup": 200, "*": 403}},
+		{"POST", func() string { return "/v1/admin/users/" + victimUser() + "/enable" }, nil, want{"admin": 200, "sup": 200, "*": 403}},
+		{"POST", func() string { return "/v1/admin/users/" + victimUser() + "/password" }, func() any { return api.SetPasswordRequest{Password: "another long password"} }, want{"admin": 200, "sup": 200, "*": 403}},
+		{"GET", func() string { return "/v1/admin/devices" }, nil, want{"admin": 200, "sup": 200, "tl": 200, "*": 403}},
 		{"POST", func() string { return "/v1/devices/" + victimDevice() + "/revoke" }, nil, want{"admin": 200, "sup": 200, "tl": 200, "*": 403}},
 	}
 	for _, tt := range tests {

@@ -35,12 +35,15 @@ const (
 	// identification ops and records, never their ids or content).
 	ActionRecordsPulled Action = "records_pulled"
 	// ActionFiguresRead is one request for the monitoring figures.
-	ActionFiguresRead Action = "figures_read"
-	ActionExport      Action = "export"
-	ActionRedaction   Action = "redaction"
-	ActionOpRejected  Action = "op_rejected"
-	ActionUserCreated Action = "user_created"
-	ActionTeamCreated Action = "team_created"
+	ActionFiguresRead   Action = "figures_read"
+	ActionExport        Action = "export"
+	ActionRedaction     Action = "redaction"
+	ActionOpRejected    Action = "op_rejected"
+	ActionUserCreated   Action = "user_created"
+	ActionTeamCreated   Action = "team_created"
+	ActionUserDisabled  Action = "user_disabled"
+	ActionUserEnabled   Action = "user_enabled"
+	ActionPasswordReset Action = "password_reset"
 )
 
 // ZeroHash is the prev of the first entry.

@@ -16,9 +16,10 @@ import (
 // ParseAccess's checks, the token's family must not be revoked
 // (CodeUnauthorized, or CodeTokenReused if revoked for reuse), its device
 // must exist, belong to its user and not be revoked (CodeDeviceRevoked),
-// its user must exist, and a visitor's grant must not have ended
-// (CodeGrantExpired). It reads the family, the device and the user once
-// each. The caller fills in Principal.WeekHostTeam.
+// its user must exist and not be disabled (CodeAccountDisabled), and a
+// visitor's grant must not have ended (CodeGrantExpired). It reads the
+// family, the device and the user once each, on every call: nothing about
+// an account is cached, so disabling it refuses its very next request. The caller fills in Principal.WeekHostTeam.
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (*access.Principal, error) {
 	c, err := s.ParseAccess(accessToken)
 	if err != nil {
@@ -29,6 +30,9 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*access
 		return nil, err
 	}
 	if err := ch.deviceAndGrant(s.now()); err != nil {
+		return nil, err
+	}
+	if err := ch.accountEnabled(); err != nil {
 		return nil, err
 	}
 	if err := ch.familyOpen(); err != nil {
@@ -116,6 +120,14 @@ func (c *chain) deviceAndGrant(now time.Time) error {
 	}
 	if grantEnded(&c.user, now) {
 		return errGrantExpired()
+	}
+	return nil
+}
+
+// accountEnabled refuses a disabled account.
+func (c *chain) accountEnabled() error {
+	if c.user.Disabled() {
+		return errAccountDisabled()
 	}
 	return nil
 }

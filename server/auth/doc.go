@@ -16,8 +16,9 @@
 //     of our keys, typed at+jwt, for our issuer and audience, unexpired,
 //     with token_use "access" and canonical user, device and family ids,
 //     and only while its family is not revoked, its device exists and is
-//     not revoked and belongs to its user, and a visitor's grant has not
-//     ended. Anything else is refused; nothing panics on hostile input.
+//     not revoked and belongs to its user, its user is not disabled, and a
+//     visitor's grant has not ended; the user is read on every request.
+//     Anything else is refused; nothing panics on hostile input.
 //   - A refresh token is exchanged at most once (Store.UseRefreshToken is
 //     atomic). Presenting a used one outside the grace revokes its whole
 //     family, and with it every access token issued from that family.

@@ -27,6 +27,11 @@ func errGrantExpired() error {
 	return model.Errorf(model.CodeGrantExpired, "Your access for this action week has ended.")
 }
 
+// errAccountDisabled tells a user their account was disabled.
+func errAccountDisabled() error {
+	return model.Errorf(model.CodeAccountDisabled, "This account has been disabled; ask an administrator.")
+}
+
 // errDeviceRevoked tells a device it was revoked (its client then wipes).
 func errDeviceRevoked() error {
 	return model.Errorf(model.CodeDeviceRevoked, "This device has been revoked.")

@@ -47,6 +47,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 	if err != nil {
 		return Session{}, err
 	}
+	if u.Disabled() { // told only to who knows the password
+		return Session{}, errAccountDisabled()
+	}
 	now := s.now()
 	if grantEnded(&u, now) {
 		return Session{}, errGrantExpired()

@@ -12,7 +12,8 @@ import (
 
 // Refresh exchanges a refresh token for a new pair of the same family.
 // An unknown token is CodeUnauthorized; a revoked device
-// CodeDeviceRevoked; a visitor whose grant ended CodeGrantExpired; an
+// CodeDeviceRevoked; a visitor whose grant ended CodeGrantExpired; a
+// disabled account CodeAccountDisabled; an
 // expired token CodeTokenExpired; a revoked family CodeUnauthorized, or
 // CodeTokenReused if it was revoked for reuse. A token presented again
 // within RefreshGrace of its use returns the pair it was exchanged for,
@@ -65,6 +66,9 @@ func (s *Service) checkRefreshable(ctx context.Context, rt *model.RefreshToken, 
 		return model.User{}, err
 	}
 	if err := c.deviceAndGrant(now); err != nil {
+		return model.User{}, err
+	}
+	if err := c.accountEnabled(); err != nil {
 		return model.User{}, err
 	}
 	if !now.Before(rt.ExpiresAt) {

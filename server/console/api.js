@@ -23,13 +23,14 @@ const plain = {
   token_reused: "Your session was ended for safety (it was used twice). Please log in again.",
   device_revoked: "This browser's session was revoked. Please log in again.",
   grant_expired: "Your access has ended.",
+  account_disabled: "This account has been disabled. Ask an administrator.",
   forbidden: "Your account is not allowed to do this.",
   not_found: "This record does not exist or is outside your jurisdiction.",
   internal: "The server had a problem and did nothing. Try again in a moment.",
   unavailable: "The server is restarting. Try again in a moment.",
 };
 
-const sessionEnding = new Set(["unauthorized", "token_expired", "token_reused", "device_revoked", "grant_expired"]);
+const sessionEnding = new Set(["unauthorized", "token_expired", "token_reused", "device_revoked", "grant_expired", "account_disabled"]);
 
 let onSessionEnd = () => {};
 

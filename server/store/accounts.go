@@ -314,3 +314,67 @@ func (db *DB) TouchDevice(ctx context.Context, id, ip string, at time.Time) erro
 	})
 	return absent(err, "touch device", func() error { return notFound("There is no device %s.", id) })
 }
+
+// DisableUser marks user id disabled at at by user by and, in the same
+// transaction, revokes every token family of every device of it, so no
+// session of it survives even if it is enabled again. Disabling a
+// disabled user keeps its first disabling. CodeNotFound when absent.
+func (db *DB) DisableUser(ctx context.Context, id, by string, at time.Time) (model.User, error) {
+	return db.updateUser(ctx, id, func(txn *badger.Txn, u *model.User) error {
+		if u.DisabledAt == nil {
+			at := at
+			u.DisabledAt, u.DisabledBy = &at, by
+		}
+		return revokeUserFamilies(txn, id, "account_disabled", at)
+	})
+}
+
+// EnableUser clears user id's disabling; its ended sessions stay ended.
+// CodeNotFound when absent.
+func (db *DB) EnableUser(ctx context.Context, id string) (model.User, error) {
+	return db.updateUser(ctx, id, func(_ *badger.Txn, u *model.User) error {
+		u.DisabledAt, u.DisabledBy = nil, ""
+		return nil
+	})
+}
+
+// SetPassword replaces user id's password hash and, in the same
+// transaction, revokes every token family of it: whoever knew the old
+// password is logged out everywhere. CodeNotFound when absent.
+func (db *DB) SetPassword(ctx context.Context, id, hash string, at time.Time) (model.User, error) {
+	if hash == "" {
+		return model.User{}, model.Errorf(model.CodeInvalidRequest, "A password hash may not be empty.")
+	}
+	return db.updateUser(ctx, id, func(txn *badger.Txn, u *model.User) error {
+		u.PasswordHash = hash
+		return revokeUserFamilies(txn, id, "password_reset", at)
+	})
+}
+
+// updateUser reads user id, lets change modify it (and write more in the
+// same transaction) and stores it.
+func (db *DB) updateUser(ctx context.Context, id string, change func(txn *badger.Txn, u *model.User) error) (model.User, error) {
+	var u model.User
+	err := db.update(ctx, func(txn *badger.Txn) error {
+		if err := getJSON(txn, key(prefixUser, id), &u); err != nil {
+			return err
+		}
+		if err := change(txn, &u); err != nil {
+			return err
+		}
+		return setJSON(txn, key(prefixUser, id), &u)
+	})
+	return u, absent(err, "update user", func() error { return notFound("There is no user %s.", id) })
+}
+
+// revokeUserFamilies revokes every token family of every device of user.
+func revokeUserFamilies(txn *badger.Txn, user, reason string, at time.Time) error {
+	for _, dev := range scanIDs(txn, key2(prefixUserDevice, user, "")) {
+		for _, fid := range scanIDs(txn, key2(prefixDeviceFamily, dev, "")) {
+			if err := revokeFamily(txn, fid, reason, at); err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -18,6 +18,12 @@ type Write struct {
 	Before Scope
 	// After is the record's scope once the op is applied.
 	After Scope
+	// Named is the scope the op's own value names when the op sets a
+	// field that places the record (a team, an action week, a host_team);
+	// nil otherwise. It differs from After when the value loses to a
+	// concurrent one; a losing value still shows as a conflict a reviewer
+	// may pick, so it too may name only a scope the writer may write.
+	Named *Scope
 	// Shown returns the record's current shown value of a register (nil
 	// when unset or when the record is new).
 	Shown func(field string) json.RawMessage
@@ -28,13 +34,13 @@ type Write struct {
 }
 
 // CheckWrite decides whether p may apply w.Op: p's role writes the field
-// (or redacts its entries), p may write the record both where it is and
-// where the op puts it, a scope field already set is changed only by its
-// change writers, and restricted values are set or replaced only by their
-// roles: the op's own value, the shown value, and every sibling its base
-// covers (a base that covers a restricted value changes that value). A
-// refusal is an *model.Error with CodeForbidden whose message names the
-// rule, never a stored value.
+// (or redacts its entries), p may write the record where it is, where the
+// op puts it and in the scope the op's value names, a scope field already
+// set is changed only by its change writers, and restricted values are set
+// or replaced only by their roles: the op's own value, the shown value, and
+// every sibling its base covers (a base that covers a restricted value
+// changes that value). A refusal is an *model.Error with CodeForbidden
+// whose message names the rule, never a stored value.
 func CheckWrite(s *model.Schema, p *Principal, w Write) error {
 	op := w.Op
 	f, err := s.Field(op.Kind, op.Field)
@@ -51,7 +57,7 @@ func CheckWrite(s *model.Schema, p *Principal, w Write) error {
 	if !p.Syncs() || !model.HasRole(writers, p.Role) {
 		return forbidden("Your role (%s) may not write %q of a %s.", p.Role, op.Field, op.Kind)
 	}
-	if w.Exists && !CanWrite(p, w.Before) || !CanWrite(p, w.After) {
+	if w.Exists && !CanWrite(p, w.Before) || !CanWrite(p, w.After) || w.Named != nil && !CanWrite(p, *w.Named) {
 		return forbidden("You may not write this record.")
 	}
 	return checkRestricted(p, f, w)

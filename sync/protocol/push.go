@@ -192,7 +192,8 @@ func checkWeekReference(tx Tx, op *crdt.Op, after access.Scope) error {
 }
 
 // write describes op for the access check: the record's scope before and
-// after it, its shown values and its registers' siblings.
+// after it, the scope its own value names (when it moves the record), its
+// shown values and its registers' siblings.
 func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, error) {
 	hostTeam := func(week string) string { t, _ := tx.HostTeam(week); return t }
 	st, exists, err := tx.Record(op.Record)
@@ -212,7 +213,7 @@ func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, 
 			return w, model.Errorf(model.CodeKindMismatch, "Record %s is not a %s; an op writes to a record as the kind it was created with.", op.Record, op.Kind)
 		}
 		w.Before, w.Shown, w.Siblings, creator = st.Scope, st.Record.Value, st.Record.Siblings, st.Scope.Creator
-		if op.Field != s.Schema.Kinds[op.Kind].Scope && op.Field != model.FieldHostTeam {
+		if !s.movesScope(op) {
 			w.After = st.Scope
 			return w, nil
 		}
@@ -225,5 +226,21 @@ func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, 
 	if !exists && w.After.Bucket() == "" {
 		return w, model.Errorf(model.CodeUnknownRecord, "Record %s is not known to the server; its first op must set its %s.", op.Record, s.Schema.Kinds[op.Kind].Scope)
 	}
+	if s.movesScope(op) {
+		named := crdt.NewRecord(op.Record, op.Kind)
+		if _, err := named.Apply(s.Schema, op); err != nil {
+			return w, err
+		}
+		scope := access.ScopeOf(named, creator, hostTeam)
+		w.Named = &scope
+	}
 	return w, nil
+}
+
+// movesScope reports whether op writes a field that decides where its
+// record lives: the kind's scope field (an identification's team, a site
+// visit's action week) or an action week's host_team. Such an op needs
+// the right to write both where the record is and where the op puts it.
+func (s *Service) movesScope(op *crdt.Op) bool {
+	return op.Field == s.Schema.Kinds[op.Kind].Scope || op.Kind == model.KindActionWeek && op.Field == model.FieldHostTeam
 }

@@ -2,6 +2,7 @@
 //
 //	fieldsync serve [flags]                  run the sync server (see serve -h)
 //	fieldsync audit verify --data DIR        verify the audit chain (server stopped)
+//	fieldsync admin reset-password USER      set a lost password (server stopped)
 //	fieldsync backup --data DIR --key F --out FILE
 //	fieldsync restore --data NEWDIR --key F --in FILE
 //	fieldsync backup-keygen FILE             create a backup key
@@ -23,6 +24,8 @@ const usage = `usage: fieldsync <command> [flags]
 commands:
   serve          run the sync server (fieldsync serve -h for its flags)
   audit verify   verify the audit log's hash chain (with the server stopped)
+  admin reset-password USER
+                 set a user's password, e.g. a lost admin's (with the server stopped)
   backup         write an encrypted backup (with the server stopped)
   restore        restore an encrypted backup into a new data directory
   backup-keygen  create a backup key file (keep it apart from the data)
@@ -40,6 +43,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "audit":
 		err = auditCmd(os.Args[2:])
+	case "admin":
+		err = adminCmd(os.Args[2:])
 	case "backup":
 		err = backupCmd(os.Args[2:])
 	case "restore":
