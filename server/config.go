@@ -38,13 +38,13 @@ type Config struct {
 	UserBurst int
 	// LoginFailures failed logins of one username from one client are
 	// free; each further one delays that pair's next attempt, doubling
-	// from one second up to LoginLockout. LoginAddrFailures failures per
-	// client address are allowed per LoginAddrWindow (whatever the
+	// from one second up to LoginLockout. LoginIPFailures failures per
+	// client address are allowed per LoginIPWindow (whatever the
 	// usernames). See loginThrottle.
-	LoginFailures     int
-	LoginLockout      time.Duration
-	LoginAddrFailures int
-	LoginAddrWindow   time.Duration
+	LoginFailures   int
+	LoginLockout    time.Duration
+	LoginIPFailures int
+	LoginIPWindow   time.Duration
 	// TrustedProxies are the networks of the reverse proxies whose
 	// X-Forwarded-For header names the client (see clientAddr); empty,
 	// the header is ignored.
@@ -71,10 +71,10 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 20 * time.Second,
 		UserRate:        50,
 		UserBurst:       100,
-		LoginFailures:     5,
-		LoginLockout:      15 * time.Minute,
-		LoginAddrFailures: 100,
-		LoginAddrWindow:   10 * time.Minute,
+		LoginFailures:   5,
+		LoginLockout:    15 * time.Minute,
+		LoginIPFailures: 100,
+		LoginIPWindow:   10 * time.Minute,
 		StatsThreshold:  DefaultStatsThreshold,
 	}
 }
@@ -101,8 +101,8 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.UserBurst, "user-burst", env.integer("FIELDSYNC_USER_BURST", c.UserBurst), "request burst per user (FIELDSYNC_USER_BURST)")
 	fs.IntVar(&c.LoginFailures, "login-failures", env.integer("FIELDSYNC_LOGIN_FAILURES", c.LoginFailures), "failed logins of one username from one client before delays begin (FIELDSYNC_LOGIN_FAILURES)")
 	fs.DurationVar(&c.LoginLockout, "login-lockout", env.duration("FIELDSYNC_LOGIN_LOCKOUT", c.LoginLockout), "longest delay between failed logins of one username from one client (FIELDSYNC_LOGIN_LOCKOUT)")
-	fs.IntVar(&c.LoginAddrFailures, "login-ip-failures", env.integer("FIELDSYNC_LOGIN_IP_FAILURES", c.LoginAddrFailures), "failed logins per client address per --login-ip-window, any usernames (FIELDSYNC_LOGIN_IP_FAILURES)")
-	fs.DurationVar(&c.LoginAddrWindow, "login-ip-window", env.duration("FIELDSYNC_LOGIN_IP_WINDOW", c.LoginAddrWindow), "window of --login-ip-failures (FIELDSYNC_LOGIN_IP_WINDOW)")
+	fs.IntVar(&c.LoginIPFailures, "login-ip-failures", env.integer("FIELDSYNC_LOGIN_IP_FAILURES", c.LoginIPFailures), "failed logins per client address per --login-ip-window, any usernames (FIELDSYNC_LOGIN_IP_FAILURES)")
+	fs.DurationVar(&c.LoginIPWindow, "login-ip-window", env.duration("FIELDSYNC_LOGIN_IP_WINDOW", c.LoginIPWindow), "window of --login-ip-failures (FIELDSYNC_LOGIN_IP_WINDOW)")
 	c.TrustedProxies = readEnv(&env, "FIELDSYNC_TRUSTED_PROXIES", c.TrustedProxies, parsePrefixes, "a comma-separated list of CIDRs such as 10.0.0.0/8")
 	fs.Var((*prefixList)(&c.TrustedProxies), "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (FIELDSYNC_TRUSTED_PROXIES)")
 	fs.IntVar(&c.StatsThreshold, "stats-threshold", env.integer("FIELDSYNC_STATS_THRESHOLD", c.StatsThreshold), "smallest count the monitoring figures show (FIELDSYNC_STATS_THRESHOLD)")
@@ -145,7 +145,7 @@ func (c *Config) Validate() error {
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull
 	}
-	if c.UserRate <= 0 || c.UserBurst < 1 || c.LoginFailures < 1 || c.LoginLockout < time.Second || c.LoginAddrFailures < 1 || c.LoginAddrWindow <= 0 {
+	if c.UserRate <= 0 || c.UserBurst < 1 || c.LoginFailures < 1 || c.LoginLockout < time.Second || c.LoginIPFailures < 1 || c.LoginIPWindow <= 0 {
 		errs = append(errs, errors.New("--user-rate, --user-burst, --login-failures, --login-ip-failures and --login-ip-window must be positive, --login-lockout at least 1s"))
 	}
 	errs = append(errs, checkTrustedProxies(c.TrustedProxies)...)

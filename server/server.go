@@ -56,7 +56,7 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 		audit:   audit.NewLog(db, now),
 		changes: newNotifier(), metrics: newMetrics(), shutdown: make(chan struct{}),
 		userRate:      newLimiter(cfg.UserRate, cfg.UserBurst, now),
-		loginThrottle: newLoginThrottle(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginAddrFailures, cfg.LoginAddrWindow, now),
+		loginThrottle: newLoginThrottle(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginIPFailures, cfg.LoginIPWindow, now),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "fieldsync",
