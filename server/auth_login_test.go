@@ -283,3 +283,25 @@ func TestForwardedForGivesRightmostUntrustedHopBehindTrustedProxies(t *testing.T
 		}
 	}
 }
+
+func TestLoginAddressCeilingSparesProvenDevices(t *testing.T) {
+	h := startServerEnv(t, map[string]string{"FIELDSYNC_LOGIN_IP_FAILURES": "3"})
+	w := newWorld(h, []string{"north"}, map[string]userSpec{
+		"amira": {role: model.RoleFieldWorker, teams: []string{"north"}},
+		"bo":    {role: model.RoleFieldWorker, teams: []string{"north"}},
+	})
+	for i, name := range []string{"x1", "x2", "x3"} { // spraying usernames
+		if a := loginFrom(t, h, nil, "", api.LoginRequest{Username: name, Password: "wrong password"}); a.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i+1, a.status, a.body)
+		}
+	}
+	a := loginFrom(t, h, nil, "", api.LoginRequest{Username: "bo", Password: userPassword})
+	if a.status != http.StatusTooManyRequests || a.retryAfter == "" {
+		t.Fatalf("a login after the address's ceiling: %d Retry-After %q %s, want 429 with Retry-After", a.status, a.retryAfter, a.body)
+	}
+	tablet := w.clients["amira"]
+	proven := api.LoginRequest{Username: "amira", Password: userPassword, DeviceID: tablet.device, RefreshToken: tablet.refresh}
+	if a := loginFrom(t, h, nil, "", proven); a.status != http.StatusOK {
+		t.Fatalf("a proven device after the address's ceiling: %d %s, want 200", a.status, a.body)
+	}
+}
