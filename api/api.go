@@ -34,6 +34,12 @@ type LoginRequest struct {
 	Password   string `json:"password"`
 	DeviceID   string `json:"device_id,omitempty"`
 	DeviceName string `json:"device_name,omitempty"`
+	// RefreshToken, optional, is the current refresh token of DeviceID.
+	// It proves the caller holds that device, so the login is throttled
+	// only by failures made with the same proof, never by guesses from
+	// elsewhere (a device id alone proves nothing: ids are not secret).
+	// It is not consumed: the login starts a new token family.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // RefreshRequest is the body of POST /v1/auth/refresh.

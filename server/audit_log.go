@@ -14,7 +14,7 @@ import (
 
 // event returns an audit event of the caller of c (when authenticated).
 func event(c *fiber.Ctx, action audit.Action, object, detail string) audit.Event {
-	ev := audit.Event{Action: action, Object: object, Detail: detail, IP: c.IP()}
+	ev := audit.Event{Action: action, Object: object, Detail: detail, IP: clientIP(c)}
 	if p := principal(c); p != nil {
 		ev.Actor, ev.Role, ev.Device = p.User, string(p.Role), p.Device
 	}

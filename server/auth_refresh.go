@@ -14,10 +14,10 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
-	sess, err := s.auth.Refresh(c.UserContext(), req.RefreshToken, c.IP())
+	sess, err := s.auth.Refresh(c.UserContext(), req.RefreshToken, clientIP(c))
 	if err != nil {
 		if model.ErrorCode(err) == model.CodeTokenReused {
-			s.record(c.UserContext(), audit.Event{Action: audit.ActionTokenReused, Detail: "refresh token family revoked", IP: c.IP()})
+			s.record(c.UserContext(), audit.Event{Action: audit.ActionTokenReused, Detail: "refresh token family revoked", IP: clientIP(c)})
 		}
 		return err
 	}

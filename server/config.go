@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -36,13 +37,19 @@ type Config struct {
 	// UserRate and UserBurst bound each user's authenticated requests.
 	UserRate  float64
 	UserBurst int
-	// LoginRate and LoginBurst bound login attempts per client IP;
-	// LoginFailures failures within LoginLockout lock the username and
-	// the IP for LoginLockout.
-	LoginRate     float64
-	LoginBurst    int
-	LoginFailures int
-	LoginLockout  time.Duration
+	// LoginFailures failed logins of one username from one client are
+	// free; each further one delays that pair's next attempt, doubling
+	// from one second up to LoginLockout. LoginIPFailures failures per
+	// client address are allowed per LoginIPWindow (whatever the
+	// usernames). See loginThrottle.
+	LoginFailures   int
+	LoginLockout    time.Duration
+	LoginIPFailures int
+	LoginIPWindow   time.Duration
+	// TrustedProxies are the networks of the reverse proxies whose
+	// X-Forwarded-For header names the client (see clientAddr); empty,
+	// the header is ignored.
+	TrustedProxies []netip.Prefix
 	// StatsThreshold is the smallest count GET /v1/stats shows.
 	StatsThreshold int
 	// RecordLimits bound one record's size; they become the schema's
@@ -76,10 +83,10 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 20 * time.Second,
 		UserRate:        50,
 		UserBurst:       100,
-		LoginRate:       1,
-		LoginBurst:      20,
 		LoginFailures:   5,
 		LoginLockout:    15 * time.Minute,
+		LoginIPFailures: 100,
+		LoginIPWindow:   10 * time.Minute,
 		StatsThreshold:  DefaultStatsThreshold,
 		VisitorGrace:    7 * 24 * time.Hour,
 	}
@@ -108,10 +115,12 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxDepth, "max-depth", env.integer("FIELDSYNC_MAX_DEPTH", c.MaxDepth), "deepest JSON nesting accepted (FIELDSYNC_MAX_DEPTH)")
 	fs.Float64Var(&c.UserRate, "user-rate", env.float("FIELDSYNC_USER_RATE", c.UserRate), "requests per second per user (FIELDSYNC_USER_RATE)")
 	fs.IntVar(&c.UserBurst, "user-burst", env.integer("FIELDSYNC_USER_BURST", c.UserBurst), "request burst per user (FIELDSYNC_USER_BURST)")
-	fs.Float64Var(&c.LoginRate, "login-rate", env.float("FIELDSYNC_LOGIN_RATE", c.LoginRate), "login attempts per second per client IP (FIELDSYNC_LOGIN_RATE)")
-	fs.IntVar(&c.LoginBurst, "login-burst", env.integer("FIELDSYNC_LOGIN_BURST", c.LoginBurst), "login attempt burst per client IP (FIELDSYNC_LOGIN_BURST)")
-	fs.IntVar(&c.LoginFailures, "login-failures", env.integer("FIELDSYNC_LOGIN_FAILURES", c.LoginFailures), "failed logins before a lockout (FIELDSYNC_LOGIN_FAILURES)")
-	fs.DurationVar(&c.LoginLockout, "login-lockout", env.duration("FIELDSYNC_LOGIN_LOCKOUT", c.LoginLockout), "lockout after repeated failed logins (FIELDSYNC_LOGIN_LOCKOUT)")
+	fs.IntVar(&c.LoginFailures, "login-failures", env.integer("FIELDSYNC_LOGIN_FAILURES", c.LoginFailures), "failed logins of one username from one client before delays begin (FIELDSYNC_LOGIN_FAILURES)")
+	fs.DurationVar(&c.LoginLockout, "login-lockout", env.duration("FIELDSYNC_LOGIN_LOCKOUT", c.LoginLockout), "longest delay between failed logins of one username from one client (FIELDSYNC_LOGIN_LOCKOUT)")
+	fs.IntVar(&c.LoginIPFailures, "login-ip-failures", env.integer("FIELDSYNC_LOGIN_IP_FAILURES", c.LoginIPFailures), "failed logins per client address per --login-ip-window, any usernames (FIELDSYNC_LOGIN_IP_FAILURES)")
+	fs.DurationVar(&c.LoginIPWindow, "login-ip-window", env.duration("FIELDSYNC_LOGIN_IP_WINDOW", c.LoginIPWindow), "window of --login-ip-failures (FIELDSYNC_LOGIN_IP_WINDOW)")
+	c.TrustedProxies = readEnv(&env, "FIELDSYNC_TRUSTED_PROXIES", c.TrustedProxies, parsePrefixes, "a comma-separated list of CIDRs such as 10.0.0.0/8")
+	fs.Var((*prefixList)(&c.TrustedProxies), "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (FIELDSYNC_TRUSTED_PROXIES)")
 	fs.IntVar(&c.StatsThreshold, "stats-threshold", env.integer("FIELDSYNC_STATS_THRESHOLD", c.StatsThreshold), "smallest count the monitoring figures show (FIELDSYNC_STATS_THRESHOLD)")
 	fs.DurationVar(&c.VisitorGrace, "visitor-grace", env.duration("FIELDSYNC_VISITOR_GRACE", c.VisitorGrace), "how far past its week's ends_on a visitor's grant may last (FIELDSYNC_VISITOR_GRACE)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
@@ -154,9 +163,10 @@ func (c *Config) Validate() error {
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull
 	}
-	if c.UserRate <= 0 || c.UserBurst < 1 || c.LoginRate <= 0 || c.LoginBurst < 1 || c.LoginFailures < 1 || c.LoginLockout <= 0 {
-		errs = append(errs, errors.New("--user-rate, --user-burst, --login-rate, --login-burst, --login-failures and --login-lockout must be positive"))
+	if c.UserRate <= 0 || c.UserBurst < 1 || c.LoginFailures < 1 || c.LoginLockout < time.Second || c.LoginIPFailures < 1 || c.LoginIPWindow <= 0 {
+		errs = append(errs, errors.New("--user-rate, --user-burst, --login-failures, --login-ip-failures and --login-ip-window must be positive, --login-lockout at least 1s"))
 	}
+	errs = append(errs, checkTrustedProxies(c.TrustedProxies)...)
 	if c.StatsThreshold < 2 || c.StatsThreshold > maxStatsThreshold {
 		errs = append(errs, fmt.Errorf("--stats-threshold %d must be between 2 and %d", c.StatsThreshold, maxStatsThreshold))
 	}
@@ -246,6 +256,67 @@ func (e *envReader) boolean(name string, def bool) bool {
 	}
 	e.bad = append(e.bad, fmt.Errorf("%s=%q is not true or false", name, v))
 	return def
+}
+
+// prefixList is the flag.Value of --trusted-proxies.
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	s := make([]string, len(*p))
+	for i, x := range *p {
+		s[i] = x.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	parsed, err := parsePrefixes(v)
+	if err != nil {
+		return err
+	}
+	*p = parsed
+	return nil
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare address stands for
+// itself (/32 or /128).
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", f)
+			}
+			f = a.Unmap().String() + "/" + strconv.Itoa(a.Unmap().BitLen())
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", f)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// checkTrustedProxies refuses prefixes with host bits set (a typo that
+// would trust a different network than meant) and ones trusting every
+// address (anyone could then choose their address).
+func checkTrustedProxies(ps []netip.Prefix) []error {
+	var errs []error
+	for _, p := range ps {
+		switch {
+		case p.Bits() == 0:
+			errs = append(errs, fmt.Errorf("--trusted-proxies %s would trust every address; name the proxies' own networks", p))
+		case p.Masked() != p:
+			errs = append(errs, fmt.Errorf("--trusted-proxies %s has host bits set; did you mean %s?", p, p.Masked()))
+		}
+	}
+	return errs
 }
 
 func (e *envReader) err() error { return errors.Join(e.bad...) }

@@ -107,7 +107,7 @@ func (s *Server) authenticate(c *fiber.Ctx) (*access.Principal, error) {
 			p.WeekHostTeam = st.Scope.HostTeam
 		}
 	}
-	if err := s.db.TouchDevice(c.UserContext(), p.Device, c.IP(), s.now()); err != nil {
+	if err := s.db.TouchDevice(c.UserContext(), p.Device, clientIP(c), s.now()); err != nil {
 		s.log.Warn("touch device", "request_id", requestID(c), "err", err)
 	}
 	return p, nil

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -44,9 +45,8 @@ type Server struct {
 	// active counts requests being handled, for Shutdown.
 	active atomic.Int64
 
-	userRate  *limiter
-	loginRate *limiter
-	loginLock *lockout
+	userRate      *limiter
+	loginThrottle *loginThrottle
 }
 
 // New builds the server over an open store.
@@ -55,9 +55,8 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 		cfg: cfg, log: log, db: db, auth: authSvc, sync: syncSvc, schema: syncSvc.Schema, now: now,
 		audit:   audit.NewLog(db, now),
 		changes: newNotifier(), metrics: newMetrics(), shutdown: make(chan struct{}),
-		userRate:  newLimiter(cfg.UserRate, cfg.UserBurst, now),
-		loginRate: newLimiter(cfg.LoginRate, cfg.LoginBurst, now),
-		loginLock: newLockout(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginLockout, now),
+		userRate:      newLimiter(cfg.UserRate, cfg.UserBurst, now),
+		loginThrottle: newLoginThrottle(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginIPFailures, cfg.LoginIPWindow, now),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "fieldsync",
@@ -72,12 +71,26 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
 		Immutable:             true,
+		// Fiber believes X-Forwarded-Proto/-Host only from trusted
+		// proxies; ProxyHeader stays unset because fiber would take the
+		// header's leftmost, client-chosen address (see clientAddr).
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          prefixStrings(cfg.TrustedProxies),
 	})
-	s.app.Use(s.requestLog, s.recoverPanics, s.limitBody)
+	s.app.Use(s.resolveClient, s.requestLog, s.recoverPanics, s.limitBody)
 	for _, r := range s.routes() {
 		s.app.Add(r.method, r.path, s.policy(r), r.handler)
 	}
 	return s
+}
+
+// prefixStrings returns ps as text, for fiber's TrustedProxies.
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // App returns the fiber app (for tests that call it without a listener).

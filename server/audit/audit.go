@@ -46,6 +46,17 @@ const (
 	ActionPasswordReset Action = "password_reset"
 )
 
+// The login throttle's decisions (server/ratelimit.go).
+const (
+	// ActionLoginThrottled: a failed login made its username and client
+	// wait (Detail "delay <n>s"), or used up its client address's
+	// allowance of failures (Detail "address limit").
+	ActionLoginThrottled Action = "login_throttled"
+	// ActionLoginRefused: the first login refused during such a wait
+	// (Detail "user and client" or "address").
+	ActionLoginRefused Action = "login_refused"
+)
+
 // ZeroHash is the prev of the first entry.
 var ZeroHash = hex.EncodeToString(make([]byte, sha256.Size))
 
