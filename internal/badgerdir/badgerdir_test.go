@@ -159,3 +159,44 @@ func TestOpenLeavesLockedDirectory(t *testing.T) {
 		t.Fatal("the repair removed a file of a directory another badger holds")
 	}
 }
+
+// TestOpenAfterOtherCrashStates opens the other states a kill can leave in
+// a badger directory, which badger recovers by itself and the repair
+// leaves alone: a log killed after its truncate but before its header
+// (full size, all zeros), a log shorter than its header, a 0-byte
+// DISCARD, the temporary files of a MANIFEST or KEYREGISTRY rewrite, and a
+// table the MANIFEST does not list yet.
+func TestOpenAfterOtherCrashStates(t *testing.T) {
+	states := map[string]struct {
+		name string
+		size int
+	}{
+		"memtable without header":    {"00003.mem", 2 << 20},
+		"value log without header":   {"000002.vlog", 2 << 20},
+		"memtable shorter than one":  {"00003.mem", 7},
+		"value log shorter than one": {"000002.vlog", 7},
+		"empty discard stats":        {"DISCARD", 0},
+		"manifest rewrite":           {"MANIFEST-REWRITE", 4},
+		"key registry rewrite":       {"KEYREGISTRY.rewrite", 0},
+		"table not in the manifest":  {"000009.sst", 0},
+	}
+	for state, f := range states {
+		t.Run(state, func(t *testing.T) {
+			dir := t.TempDir()
+			seed(t, dir)
+			if err := os.WriteFile(filepath.Join(dir, f.name), make([]byte, f.size), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			db, err := badgerdir.Open(testOptions(dir), slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatalf("open with %s: %v", f.name, err)
+			}
+			defer db.Close()
+			checkSeeded(t, db)
+			if logs.Len() > 0 {
+				t.Errorf("the repair touched a file badger recovers itself: %s", logs.String())
+			}
+		})
+	}
+}

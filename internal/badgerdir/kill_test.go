@@ -109,11 +109,14 @@ func runChild(dir string) error {
 
 // TestKilledAnywhereOpensNextTime kills a process that opens, writes to,
 // syncs and closes a badger store with SIGKILL at random points, rounds
-// times (FIELDSYNC_KILL_ROUNDS, default 30; FIELDSYNC_KILL_SEED replays a
-// run), and opens the store after each kill: every open succeeds at the
+// times (FIELDSYNC_KILL_ROUNDS; default 60, 30 with -short;
+// FIELDSYNC_KILL_SEED replays a run), and opens the store after each kill: every open succeeds at the
 // first try and holds every write acknowledged before.
 func TestKilledAnywhereOpensNextTime(t *testing.T) {
-	rounds := 30
+	rounds := 60
+	if testing.Short() {
+		rounds = 30
+	}
 	if s := os.Getenv("FIELDSYNC_KILL_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
