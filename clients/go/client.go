@@ -13,6 +13,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
 
+	"github.com/fieldsync/fieldsync/server/badgerdir"
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
@@ -133,7 +134,7 @@ func openBadger(dir string, opt Options) (*badger.DB, error) {
 	if len(opt.EncryptionKey) > 0 {
 		bo = bo.WithEncryptionKey(opt.EncryptionKey).WithIndexCacheSize(16 << 20)
 	}
-	db, err := badger.Open(bo)
+	db, err := badgerdir.Open(bo, opt.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("open replica store: %w", err)
 	}

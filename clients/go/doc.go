@@ -31,6 +31,9 @@
 //     Pulled pages are committed without an fsync (a process crash loses
 //     nothing; a power cut may lose the last pages together with the
 //     cursor that would skip them, so they are pulled again).
+//   - A crash never stops the next Open: the replica is opened through
+//     server/badgerdir, which removes the 0-byte memtable or value log a
+//     kill during their creation leaves (they hold no data) and logs it.
 //   - The outbox keeps write order. An op leaves it only when the server
 //     answered applied or duplicate (or served the op in a pull), or moves
 //     to the quarantine with the server's code and message when rejected;

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/fieldsync/fieldsync/server/badgerdir"
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
 	"github.com/fieldsync/fieldsync/sync/protocol"
@@ -137,7 +138,7 @@ func Open(dir string, opt Options) (*DB, error) {
 		bo = bo.WithMemTableSize(opt.MemTableSize).
 			WithValueThreshold(min(bo.ValueThreshold, opt.MemTableSize*15/100/4))
 	}
-	bdb, err := badger.Open(bo)
+	bdb, err := badgerdir.Open(bo, opt.Logger)
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
 			return nil, fmt.Errorf("open store %s: the encryption key does not match the store's (a wrong key, no key for an encrypted store, or a key for an unencrypted one): %w", dir, err)

@@ -75,6 +75,9 @@
 //     bucket under new seqs that point to the unchanged f/ entries.
 //   - r/, rs/, h/ and w/ always agree with the ops stored: they are
 //     written in the same transaction as the ops that change them.
+//   - A crash never stops the next Open: badger is opened through
+//     server/badgerdir, which removes the 0-byte memtable or value log a
+//     kill during their creation leaves (they hold no data) and logs it.
 //   - Encryption at rest is badger's (Options.EncryptionKey); nothing is
 //     written outside badger's directory.
 package store

@@ -22,8 +22,9 @@ import (
 )
 
 // TestKilledDeviceLosesNothing runs the device as a child process and
-// kills it with SIGKILL, many times, at random points during local writes
-// and during syncs. Every write the SDK acknowledged survives every kill,
+// kills it with SIGKILL, many times, at random points during local writes,
+// during syncs and while it opens and closes its replica; the next child
+// must open the replica at its first try. Every write the SDK acknowledged survives every kill,
 // and the device then converges with the server, each op held once.
 func TestKilledDeviceLosesNothing(t *testing.T) {
 	if testing.Short() {
@@ -38,7 +39,10 @@ func TestKilledDeviceLosesNothing(t *testing.T) {
 	kills := 0
 	for i := range 20 {
 		mode := "write"
-		if i%3 == 2 {
+		switch {
+		case i%4 == 3:
+			mode = "reopen"
+		case i%3 == 2:
 			mode = "sync"
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -74,6 +78,10 @@ func TestKilledDeviceLosesNothing(t *testing.T) {
 			case line == "SYNC":
 				// Kill somewhere inside the syncs that follow.
 				time.AfterFunc(time.Duration(rng.IntN(40_000))*time.Microsecond, kill)
+			case line == "REOPEN":
+				// Kill somewhere inside the opens, edits, syncs and closes
+				// that follow.
+				time.AfterFunc(time.Duration(rng.IntN(1_000_000))*time.Microsecond, kill)
 			}
 		}
 		err = cmd.Wait()

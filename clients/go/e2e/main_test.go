@@ -29,14 +29,20 @@ func TestMain(m *testing.M) {
 // runChild opens the replica in FIELDSYNC_E2E_DIR (logging in on first
 // use) and, in mode "write", edits records while syncing in the
 // background; in mode "sync", makes a burst of edits and then syncs in a
-// loop. It prints "ACK <record> <op>" after each write returned (the write
-// is then on disk) and "SYNC" when it starts syncing in mode sync.
+// loop; in mode "reopen", closes and opens the replica again and again,
+// with a few edits and a sync each time, like commands of the device CLI.
+// It prints "ACK <record> <op>" after each write returned (the write is
+// then on disk), "SYNC" when it starts syncing in mode sync and "REOPEN"
+// when it starts reopening in mode reopen.
 func runChild(mode string) error {
 	ctx := context.Background()
 	seed, _ := strconv.ParseUint(os.Getenv("FIELDSYNC_E2E_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 3))
-	c, err := fieldsync.Open(os.Getenv("FIELDSYNC_E2E_DIR"), fieldsync.Options{ServerURL: os.Getenv("FIELDSYNC_E2E_URL"),
-		DeviceName: "killed", MaxAttempts: 1000, PushBatch: 50, PullLimit: 100})
+	open := func() (*fieldsync.Client, error) {
+		return fieldsync.Open(os.Getenv("FIELDSYNC_E2E_DIR"), fieldsync.Options{ServerURL: os.Getenv("FIELDSYNC_E2E_URL"),
+			DeviceName: "killed", MaxAttempts: 1000, PushBatch: 50, PullLimit: 100})
+	}
+	c, err := open()
 	if err != nil {
 		return err
 	}
@@ -97,6 +103,21 @@ func runChild(mode string) error {
 		}
 		fmt.Println("SYNC")
 		for {
+			_ = c.Sync(ctx)
+		}
+	case "reopen":
+		fmt.Println("REOPEN")
+		for {
+			if err := c.Close(); err != nil {
+				return err
+			}
+			if c, err = open(); err != nil {
+				return err
+			}
+			e.c = c
+			for range rng.IntN(4) {
+				_ = edit()
+			}
 			_ = c.Sync(ctx)
 		}
 	}
