@@ -98,7 +98,7 @@ func (h *harness) restart() {
 // many users from one IP, faster than the production login limits allow.
 func testEnv() map[string]string {
 	return map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_LOG_LEVEL": "error",
-		"FIELDSYNC_LOGIN_RATE": "1000", "FIELDSYNC_LOGIN_BURST": "1000", "FIELDSYNC_USER_RATE": "10000", "FIELDSYNC_USER_BURST": "10000"}
+		"FIELDSYNC_USER_RATE": "10000", "FIELDSYNC_USER_BURST": "10000"}
 }
 
 // client is one device of one user.

@@ -13,8 +13,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
 
-	"github.com/fieldsync/fieldsync/server/badgerdir"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/badgerdir"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 

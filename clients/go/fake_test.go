@@ -38,6 +38,8 @@ type fakeServer struct {
 	expire bool
 	// revoked answers every request 401 device_revoked with wipe.
 	revoked bool
+	// disabled answers every request 401 account_disabled, no wipe.
+	disabled bool
 	// cutAfterPush hijacks and closes the connection after applying the
 	// next n pushes, so the device never sees the answer.
 	cutAfterPush int
@@ -114,6 +116,10 @@ func (f *fakeServer) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, model.CodeDeviceRevoked, true)
 		return
 	}
+	if f.disabled {
+		writeError(w, http.StatusUnauthorized, model.CodeAccountDisabled, false)
+		return
+	}
 	if req.RefreshToken != "rt"+strconv.Itoa(f.token) {
 		writeError(w, http.StatusUnauthorized, model.CodeTokenReused, false)
 		return
@@ -126,7 +132,7 @@ func (f *fakeServer) refresh(w http.ResponseWriter, r *http.Request) {
 func (f *fakeServer) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		revoked, expire, want := f.revoked, f.expire, "Bearer at"+strconv.Itoa(f.token)
+		revoked, disabled, expire, want := f.revoked, f.disabled, f.expire, "Bearer at"+strconv.Itoa(f.token)
 		f.expire = false
 		busy, unavailable := f.busy > 0, f.busy == 0 && f.unavailable > 0
 		if busy {
@@ -143,6 +149,8 @@ func (f *fakeServer) authed(h http.HandlerFunc) http.HandlerFunc {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case revoked:
 			writeError(w, http.StatusUnauthorized, model.CodeDeviceRevoked, true)
+		case disabled:
+			writeError(w, http.StatusUnauthorized, model.CodeAccountDisabled, false)
 		case expire || r.Header.Get("Authorization") != want:
 			writeError(w, http.StatusUnauthorized, model.CodeTokenExpired, false)
 		default:

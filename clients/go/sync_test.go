@@ -281,6 +281,22 @@ func TestEndedSessionKeepsDataAndAsksForLogin(t *testing.T) {
 	}
 }
 
+func TestDisabledAccountEndsSessionAndKeepsData(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeServer(t)
+	c := loggedIn(t, t.TempDir(), f)
+	id := must[string](t)(c.CreateIdentification(ctx, f.team()))
+	f.mu.Lock()
+	f.disabled = true
+	f.mu.Unlock()
+	err := c.Sync(ctx)
+	wantErr(t, err, ErrLoginRequired)
+	if st := status(t, c); st.LoggedIn || st.Outbox != 1 {
+		t.Fatalf("status = %+v, want logged out with 1 op kept", st)
+	}
+	must[string](t)(c.Set(ctx, id, "status", "presumed")) // still writes offline
+}
+
 func TestRevokedDeviceWipes(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeServer(t)

@@ -19,8 +19,10 @@ const maxErrorBody = 64 << 10
 
 // send sends one request and returns the response of a 2xx, or an error:
 // *APIError for an error response, *transportError when the exchange
-// broke. With authed, a 401 token_expired or unauthorized refreshes the
-// session once and retries once.
+// broke. With authed, a 401 token_expired, unauthorized or
+// account_disabled refreshes the session once and retries once (a disabled
+// account's refresh is refused too, which ends the session and keeps the
+// local data: ErrLoginRequired).
 func (c *Client) send(ctx context.Context, method, path string, body []byte, authed bool) (*http.Response, error) {
 	if c.opt.ServerURL == "" {
 		return nil, ErrNoServer
@@ -45,7 +47,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 			return nil, &transportError{fmt.Errorf("%s %s: read error response: %w", method, path, err)}
 		}
 		if authed && attempt == 0 && apiErr.Status == http.StatusUnauthorized && !apiErr.Wipe &&
-			(apiErr.Code == model.CodeTokenExpired || apiErr.Code == model.CodeUnauthorized) {
+			(apiErr.Code == model.CodeTokenExpired || apiErr.Code == model.CodeUnauthorized || apiErr.Code == model.CodeAccountDisabled) {
 			if err := c.refresh(ctx, token); err != nil {
 				return nil, err
 			}

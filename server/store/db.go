@@ -10,9 +10,9 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/fieldsync/fieldsync/server/badgerdir"
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
+	"github.com/fieldsync/fieldsync/server/badgerdir"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
