@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -50,7 +51,8 @@ func deviceCmd(args []string) error {
 	if !ok {
 		return fmt.Errorf("unknown device command %q\n\n%s", cmd, deviceUsage)
 	}
-	c, err := fieldsync.Open(*dir, fieldsync.Options{ServerURL: *server, DeviceName: "fieldsync device CLI"})
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := fieldsync.Open(*dir, fieldsync.Options{ServerURL: *server, DeviceName: "fieldsync device CLI", Logger: log})
 	if err != nil {
 		return err
 	}
