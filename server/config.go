@@ -44,6 +44,12 @@ type Config struct {
 	LoginLockout  time.Duration
 	// StatsThreshold is the smallest count GET /v1/stats shows.
 	StatsThreshold int
+	// StreamsPerUser caps each user's open event streams (a device has
+	// at most one: its new stream replaces its old one).
+	StreamsPerUser int
+	// StreamCheck is how often an event stream authenticates its token
+	// again and sends a keep-alive.
+	StreamCheck time.Duration
 }
 
 // DefaultConfig returns the defaults of DESIGN §5.
@@ -69,6 +75,8 @@ func DefaultConfig() Config {
 		LoginFailures:   5,
 		LoginLockout:    15 * time.Minute,
 		StatsThreshold:  DefaultStatsThreshold,
+		StreamsPerUser:  8,
+		StreamCheck:     15 * time.Second,
 	}
 }
 
@@ -97,6 +105,8 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.LoginFailures, "login-failures", env.integer("FIELDSYNC_LOGIN_FAILURES", c.LoginFailures), "failed logins before a lockout (FIELDSYNC_LOGIN_FAILURES)")
 	fs.DurationVar(&c.LoginLockout, "login-lockout", env.duration("FIELDSYNC_LOGIN_LOCKOUT", c.LoginLockout), "lockout after repeated failed logins (FIELDSYNC_LOGIN_LOCKOUT)")
 	fs.IntVar(&c.StatsThreshold, "stats-threshold", env.integer("FIELDSYNC_STATS_THRESHOLD", c.StatsThreshold), "smallest count the monitoring figures show (FIELDSYNC_STATS_THRESHOLD)")
+	fs.IntVar(&c.StreamsPerUser, "streams-per-user", env.integer("FIELDSYNC_STREAMS_PER_USER", c.StreamsPerUser), "most open event streams per user (FIELDSYNC_STREAMS_PER_USER)")
+	fs.DurationVar(&c.StreamCheck, "stream-check", env.duration("FIELDSYNC_STREAM_CHECK", c.StreamCheck), "how often an event stream re-checks its token and sends a keep-alive (FIELDSYNC_STREAM_CHECK)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -141,6 +151,12 @@ func (c *Config) Validate() error {
 	}
 	if c.StatsThreshold < 2 || c.StatsThreshold > maxStatsThreshold {
 		errs = append(errs, fmt.Errorf("--stats-threshold %d must be between 2 and %d", c.StatsThreshold, maxStatsThreshold))
+	}
+	if c.StreamsPerUser < 1 {
+		errs = append(errs, fmt.Errorf("--streams-per-user %d must be at least 1", c.StreamsPerUser))
+	}
+	if c.StreamCheck < 10*time.Millisecond || c.StreamCheck > time.Minute {
+		errs = append(errs, fmt.Errorf("--stream-check %s must be between 10ms and 1m (clients count a stream silent for 75s as dead)", c.StreamCheck))
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))

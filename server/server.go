@@ -37,6 +37,7 @@ type Server struct {
 	now      func() time.Time
 	app      *fiber.App
 	changes  *notifier
+	streams  *streamHub
 	metrics  *metrics
 	shutdown chan struct{}
 
@@ -54,7 +55,7 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 	s := &Server{
 		cfg: cfg, log: log, db: db, auth: authSvc, sync: syncSvc, schema: syncSvc.Schema, now: now,
 		audit:   audit.NewLog(db, now),
-		changes: newNotifier(), metrics: newMetrics(), shutdown: make(chan struct{}),
+		changes: newNotifier(), streams: newStreamHub(cfg.StreamsPerUser), metrics: newMetrics(), shutdown: make(chan struct{}),
 		userRate:  newLimiter(cfg.UserRate, cfg.UserBurst, now),
 		loginRate: newLimiter(cfg.LoginRate, cfg.LoginBurst, now),
 		loginLock: newLockout(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginLockout, now),
