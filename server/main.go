@@ -85,7 +85,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	syncSvc := &protocol.Service{Schema: schema, Store: m.db, Clock: hlc.NewClock(m.Now, 0), Now: m.Now, Limits: m.Config.Limits}
+	syncSvc := &protocol.Service{Schema: schema, Store: m.db, Clock: hlc.NewClock(m.Now, 0), Now: m.Now, Limits: m.Config.Limits,
+		CursorKey: authSvc.Keys.Secret("fieldsync pull cursors")}
 	if err := m.bootstrap(ctx, authSvc, syncSvc); err != nil {
 		return err
 	}
