@@ -16,7 +16,10 @@ import (
 // Config is everything `fieldsync serve` can be told, from flags and
 // FIELDSYNC_* environment variables (a flag wins over the environment).
 type Config struct {
-	Addr              string
+	Addr string
+	// MetricsAddr is where GET /metrics is served, never on Addr; ""
+	// disables it.
+	MetricsAddr       string
 	DataDir           string
 	Demo              bool
 	AdminPassword     string
@@ -56,6 +59,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr:            "127.0.0.1:8080",
+		MetricsAddr:     "127.0.0.1:9090",
 		DataDir:         "./data",
 		AccessTTL:       15 * time.Minute,
 		RefreshTTL:      30 * 24 * time.Hour,
@@ -87,6 +91,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.SetOutput(os.Stderr)
 	env := envReader{getenv: getenv}
 	fs.StringVar(&c.Addr, "addr", env.str("FIELDSYNC_ADDR", c.Addr), "listen address (FIELDSYNC_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env.str("FIELDSYNC_METRICS_ADDR", c.MetricsAddr), "listen address of GET /metrics, apart from the API; empty or off disables it (FIELDSYNC_METRICS_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env.str("FIELDSYNC_DATA", c.DataDir), "data directory (FIELDSYNC_DATA)")
 	fs.BoolVar(&c.Demo, "demo", env.boolean("FIELDSYNC_DEMO", c.Demo), "seed demo teams, users and records into an empty store (FIELDSYNC_DEMO)")
 	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", env.str("FIELDSYNC_ENCRYPTION_KEY_FILE", c.EncryptionKeyFile), "file holding the AES key for encryption at rest (FIELDSYNC_ENCRYPTION_KEY_FILE)")
@@ -127,6 +132,15 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q is not host:port", c.Addr))
+	}
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("--metrics-addr %q is not host:port (or empty, to disable it)", c.MetricsAddr))
+	}
+	if _, port, _ := net.SplitHostPort(c.Addr); c.MetricsAddr != "" && c.MetricsAddr == c.Addr && port != "0" {
+		errs = append(errs, errors.New("--metrics-addr must differ from --addr: metrics are never served on the API listener"))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data must name a directory"))

@@ -36,7 +36,6 @@ func (s *Server) routes() []route {
 	return []route{
 		{method: fiber.MethodGet, path: "/healthz", public: true, handler: s.healthz},
 		{method: fiber.MethodGet, path: "/readyz", public: true, handler: s.readyz},
-		{method: fiber.MethodGet, path: "/metrics", public: true, handler: s.metricsHandler()},
 		{method: fiber.MethodPost, path: "/v1/auth/login", public: true, handler: s.login},
 		{method: fiber.MethodPost, path: "/v1/auth/refresh", public: true, handler: s.refresh},
 		{method: fiber.MethodGet, path: "/v1/schema", roles: model.Roles, handler: s.getSchema},

@@ -80,7 +80,7 @@ func startDemo(t *testing.T) string {
 		m.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_LOGIN_RATE": "1000", "FIELDSYNC_LOGIN_BURST": "1000"}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--demo"}, func(k string) string { return env[k] }); err != nil {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", t.TempDir(), "--demo"}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(context.Background()); err != nil {
