@@ -22,7 +22,8 @@ func requestID(c *fiber.Ctx) string {
 	return id
 }
 
-// requestLog gives each request an id (echoed as X-Request-Id) and logs
+// requestLog gives each request an id (echoed as X-Request-Id), marks
+// every answer Cache-Control: no-store, and logs
 // method, route, status and duration; never bodies, tokens or queries.
 func (s *Server) requestLog(c *fiber.Ctx) error {
 	s.active.Add(1)
@@ -30,6 +31,9 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 	id := uuid.NewString()
 	c.Locals(requestIDKey, id)
 	c.Set("X-Request-Id", id)
+	// Answers carry records, accounts, figures and tokens: no cache may
+	// keep them (the console's static files say otherwise for themselves).
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	start := time.Now()
 	err := c.Next()
 	if err != nil {
