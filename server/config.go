@@ -31,10 +31,13 @@ type Config struct {
 	Audience          string
 	Limits            protocol.Limits
 	BodyLimit         int
-	MaxDepth          int
-	LogLevel          string
-	LogFormat         string
-	ShutdownTimeout   time.Duration
+	// SmallBodyLimit bounds the body of every route but the push
+	// (checked from the headers before the body is read).
+	SmallBodyLimit  int
+	MaxDepth        int
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
 	// UserRate and UserBurst bound each user's authenticated requests.
 	UserRate  float64
 	UserBurst int
@@ -68,6 +71,7 @@ func DefaultConfig() Config {
 		Audience:        "fieldsync",
 		Limits:          protocol.DefaultLimits,
 		BodyLimit:       4 << 20,
+		SmallBodyLimit:  64 << 10,
 		MaxDepth:        32,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -102,6 +106,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.Limits.MaxOps, "max-ops", env.integer("FIELDSYNC_MAX_OPS", c.Limits.MaxOps), "most ops per push (FIELDSYNC_MAX_OPS)")
 	fs.IntVar(&c.Limits.MaxPull, "max-pull", env.integer("FIELDSYNC_MAX_PULL", c.Limits.MaxPull), "largest pull page (FIELDSYNC_MAX_PULL)")
 	fs.IntVar(&c.BodyLimit, "body-limit", env.integer("FIELDSYNC_BODY_LIMIT", c.BodyLimit), "largest request body in bytes (FIELDSYNC_BODY_LIMIT)")
+	fs.IntVar(&c.SmallBodyLimit, "small-body-limit", env.integer("FIELDSYNC_SMALL_BODY_LIMIT", c.SmallBodyLimit), "largest request body in bytes of every route but the push (FIELDSYNC_SMALL_BODY_LIMIT)")
 	fs.IntVar(&c.MaxDepth, "max-depth", env.integer("FIELDSYNC_MAX_DEPTH", c.MaxDepth), "deepest JSON nesting accepted (FIELDSYNC_MAX_DEPTH)")
 	fs.Float64Var(&c.UserRate, "user-rate", env.float("FIELDSYNC_USER_RATE", c.UserRate), "requests per second per user (FIELDSYNC_USER_RATE)")
 	fs.IntVar(&c.UserBurst, "user-burst", env.integer("FIELDSYNC_USER_BURST", c.UserBurst), "request burst per user (FIELDSYNC_USER_BURST)")
@@ -156,6 +161,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxOps < 1 || c.Limits.MaxPull < 1 || c.BodyLimit < 1024 || c.MaxDepth < 2 {
 		errs = append(errs, errors.New("--max-ops, --max-pull must be positive, --body-limit at least 1024 and --max-depth at least 2"))
+	}
+	if c.SmallBodyLimit < 1024 || c.SmallBodyLimit > c.BodyLimit {
+		errs = append(errs, fmt.Errorf("--small-body-limit %d must be between 1024 and --body-limit", c.SmallBodyLimit))
 	}
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull

@@ -74,6 +74,7 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 		DisableStartupMessage: true,
 		Immutable:             true,
 	})
+	s.app.Server().HeaderReceived = s.requestConfig
 	s.app.Use(s.requestLog, s.recoverPanics, s.limitBody)
 	for _, r := range s.routes() {
 		s.app.Add(r.method, r.path, s.policy(r), r.handler)
