@@ -15,6 +15,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
+	if err := checkLoginStrings(&req); err != nil {
+		return err
+	}
 	userKey, ipKey := "user:"+req.Username, "ip:"+c.IP()
 	if err := s.loginAllowed(userKey, ipKey); err != nil {
 		return err
@@ -35,6 +38,18 @@ func (s *Server) login(c *fiber.Ctx) error {
 	s.record(c.UserContext(), audit.Event{Actor: sess.User.ID, Role: string(sess.User.Role), Device: sess.DeviceID, Action: audit.ActionLogin, IP: c.IP()})
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	return c.JSON(tokenResponse(sess))
+}
+
+// checkLoginStrings bounds a login's strings before anything (the lockout
+// table, the device list) keeps them.
+func checkLoginStrings(req *api.LoginRequest) error {
+	if err := model.CheckName("username", req.Username, model.MaxUsernameLength); err != nil {
+		return err
+	}
+	if len(req.Password) > 4*model.MaxPasswordLength {
+		return model.Errorf(model.CodeInvalidRequest, "password may be at most %d characters.", model.MaxPasswordLength)
+	}
+	return model.CheckName("device_name", req.DeviceName, model.MaxDeviceNameLength)
 }
 
 // loginAllowed refuses a login while the username or the IP is locked out
