@@ -68,4 +68,10 @@ func TestBigBodyRefusedBeforeReading(t *testing.T) {
 	if status, body := fw.do(http.MethodPost, "/v1/sync/push", big); errorCode(t, body) == "body_too_large" {
 		t.Errorf("push of %d bytes with a valid token: %d %.100s, want it read", len(big), status, body)
 	}
+	// An expired but authentic token is told to refresh, not cut off
+	// (the device would retry the same push forever).
+	h.advance(16 * time.Minute)
+	if status, body := fw.do(http.MethodPost, "/v1/sync/push", big); status != http.StatusUnauthorized || errorCode(t, body) != "token_expired" {
+		t.Errorf("push of %d bytes with an expired token: %d %.100s, want 401 token_expired", len(big), status, body)
+	}
 }
