@@ -1,9 +1,38 @@
 package model
 
-import "time"
+import (
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
 
 // MinPasswordLength is the shortest password accepted (weak_password below).
 const MinPasswordLength = 12
+
+// Length caps, in characters, of the names and free strings outside ops
+// (they are stored and served to administrators at every console login,
+// so they are bounded before anything trusts them).
+const (
+	MaxUsernameLength   = 64
+	MaxDeviceNameLength = 100
+	MaxTeamNameLength   = 200
+	MaxPasswordLength   = 1024
+)
+
+// CheckName returns CodeInvalidRequest unless v is valid UTF-8 of at most
+// max characters without control characters; what names the key in the
+// sentence (never the value).
+func CheckName(what, v string, max int) error {
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
+		return Errorf(CodeInvalidRequest, "%s must be UTF-8 text of at most %d characters.", what, max)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return Errorf(CodeInvalidRequest, "%s may not hold control characters (such as line breaks).", what)
+		}
+	}
+	return nil
+}
 
 // User is a person who logs in. PasswordHash is never served.
 type User struct {

@@ -73,6 +73,7 @@ func (s *Server) revokeDevice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.streams.recheckDevice(id)
 	s.log.Warn("device revoked", "device", id, "by", p.User)
 	s.record(c.UserContext(), event(c, audit.ActionDeviceRevoked, id, d.User))
 	return c.JSON(servedDevice(d, owner))

@@ -19,8 +19,14 @@ func (s *Server) createTeam(c *fiber.Ctx) error {
 		return err
 	}
 	req.Name, req.Region = strings.TrimSpace(req.Name), strings.TrimSpace(req.Region)
-	if req.Name == "" || len(req.Name) > 200 || len(req.Region) > 200 {
-		return model.Errorf(model.CodeInvalidRequest, "A team needs a name (at most 200 characters) and optionally a region.")
+	if req.Name == "" {
+		return model.Errorf(model.CodeInvalidRequest, "A team needs a name (at most %d characters) and optionally a region.", model.MaxTeamNameLength)
+	}
+	if err := model.CheckName("name", req.Name, model.MaxTeamNameLength); err != nil {
+		return err
+	}
+	if err := model.CheckName("region", req.Region, model.MaxTeamNameLength); err != nil {
+		return err
 	}
 	t := model.Team{ID: newID(), Name: req.Name, Region: req.Region, CreatedAt: s.now().UTC()}
 	if err := s.db.CreateTeam(c.UserContext(), t); err != nil {

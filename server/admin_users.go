@@ -44,8 +44,8 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 // newUser validates a request of p and returns the user to store.
 func (s *Server) newUser(ctx context.Context, p *access.Principal, req api.CreateUserRequest) (model.User, error) {
 	req.Username = strings.TrimSpace(req.Username)
-	if req.Username == "" || len(req.Username) > 64 || strings.ContainsAny(req.Username, " \t\r\n") {
-		return model.User{}, model.Errorf(model.CodeInvalidRequest, "A username is 1 to 64 characters without spaces.")
+	if req.Username == "" || strings.ContainsAny(req.Username, " \t\r\n") || model.CheckName("username", req.Username, model.MaxUsernameLength) != nil {
+		return model.User{}, model.Errorf(model.CodeInvalidRequest, "A username is 1 to %d characters without spaces or control characters.", model.MaxUsernameLength)
 	}
 	if !req.Role.Valid() {
 		return model.User{}, model.Errorf(model.CodeInvalidRequest, "role must be one of %v.", model.Roles)

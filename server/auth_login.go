@@ -24,6 +24,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := decodeBody(requestBody(c), s.cfg.MaxDepth, &req); err != nil {
 		return err
 	}
+	if err := checkLoginStrings(&req); err != nil {
+		return err
+	}
 	ip := clientIP(c)
 	key, err := s.loginKeyOf(c.UserContext(), &req, clientOf(c))
 	if err != nil {
@@ -43,6 +46,18 @@ func (s *Server) login(c *fiber.Ctx) error {
 	s.record(c.UserContext(), audit.Event{Actor: sess.User.ID, Role: string(sess.User.Role), Device: sess.DeviceID, Action: audit.ActionLogin, IP: ip})
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	return c.JSON(tokenResponse(sess))
+}
+
+// checkLoginStrings bounds a login's strings before anything (the lockout
+// table, the device list) keeps them.
+func checkLoginStrings(req *api.LoginRequest) error {
+	if err := model.CheckName("username", req.Username, model.MaxUsernameLength); err != nil {
+		return err
+	}
+	if len(req.Password) > 4*model.MaxPasswordLength {
+		return model.Errorf(model.CodeInvalidRequest, "password may be at most %d characters.", model.MaxPasswordLength)
+	}
+	return model.CheckName("device_name", req.DeviceName, model.MaxDeviceNameLength)
 }
 
 // loginKeyOf returns the throttle counters of an attempt: its username

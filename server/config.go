@@ -18,7 +18,10 @@ import (
 // Config is everything `fieldsync serve` can be told, from flags and
 // FIELDSYNC_* environment variables (a flag wins over the environment).
 type Config struct {
-	Addr              string
+	Addr string
+	// MetricsAddr is where GET /metrics is served, never on Addr; ""
+	// disables it.
+	MetricsAddr       string
 	DataDir           string
 	Demo              bool
 	AdminPassword     string
@@ -30,10 +33,13 @@ type Config struct {
 	Audience          string
 	Limits            protocol.Limits
 	BodyLimit         int
-	MaxDepth          int
-	LogLevel          string
-	LogFormat         string
-	ShutdownTimeout   time.Duration
+	// SmallBodyLimit bounds the body of every route but the push
+	// (checked from the headers before the body is read).
+	SmallBodyLimit  int
+	MaxDepth        int
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
 	// UserRate and UserBurst bound each user's authenticated requests.
 	UserRate  float64
 	UserBurst int
@@ -58,6 +64,12 @@ type Config struct {
 	// VisitorGrace is how far past the end of its action week's ends_on
 	// day a visitor's valid_until may lie.
 	VisitorGrace time.Duration
+	// StreamsPerUser caps each user's open event streams (a device has
+	// at most one: its new stream replaces its old one).
+	StreamsPerUser int
+	// StreamCheck is how often an event stream authenticates its token
+	// again and sends a keep-alive.
+	StreamCheck time.Duration
 }
 
 // maxVisitorGrace bounds --visitor-grace: a grant outliving its week by
@@ -68,6 +80,7 @@ const maxVisitorGrace = 31 * 24 * time.Hour
 func DefaultConfig() Config {
 	return Config{
 		Addr:            "127.0.0.1:8080",
+		MetricsAddr:     "127.0.0.1:9090",
 		DataDir:         "./data",
 		AccessTTL:       15 * time.Minute,
 		RefreshTTL:      30 * 24 * time.Hour,
@@ -77,6 +90,7 @@ func DefaultConfig() Config {
 		Limits:          protocol.DefaultLimits,
 		RecordLimits:    model.DefaultRecordLimits,
 		BodyLimit:       4 << 20,
+		SmallBodyLimit:  64 << 10,
 		MaxDepth:        32,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -89,6 +103,8 @@ func DefaultConfig() Config {
 		LoginIPWindow:   10 * time.Minute,
 		StatsThreshold:  DefaultStatsThreshold,
 		VisitorGrace:    7 * 24 * time.Hour,
+		StreamsPerUser:  8,
+		StreamCheck:     15 * time.Second,
 	}
 }
 
@@ -99,6 +115,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.SetOutput(os.Stderr)
 	env := envReader{getenv: getenv}
 	fs.StringVar(&c.Addr, "addr", env.str("FIELDSYNC_ADDR", c.Addr), "listen address (FIELDSYNC_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env.str("FIELDSYNC_METRICS_ADDR", c.MetricsAddr), "listen address of GET /metrics, apart from the API; empty or off disables it (FIELDSYNC_METRICS_ADDR)")
 	fs.StringVar(&c.DataDir, "data", env.str("FIELDSYNC_DATA", c.DataDir), "data directory (FIELDSYNC_DATA)")
 	fs.BoolVar(&c.Demo, "demo", env.boolean("FIELDSYNC_DEMO", c.Demo), "seed demo teams, users and records into an empty store (FIELDSYNC_DEMO)")
 	fs.StringVar(&c.EncryptionKeyFile, "encryption-key-file", env.str("FIELDSYNC_ENCRYPTION_KEY_FILE", c.EncryptionKeyFile), "file holding the AES key for encryption at rest (FIELDSYNC_ENCRYPTION_KEY_FILE)")
@@ -112,6 +129,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.RecordLimits.MaxEntryBytes, "max-entry-bytes", env.integer("FIELDSYNC_MAX_ENTRY_BYTES", c.RecordLimits.MaxEntryBytes), "largest log entry in bytes (FIELDSYNC_MAX_ENTRY_BYTES)")
 	fs.IntVar(&c.RecordLimits.MaxRecordBytes, "max-record-bytes", env.integer("FIELDSYNC_MAX_RECORD_BYTES", c.RecordLimits.MaxRecordBytes), "most bytes one record's state holds (FIELDSYNC_MAX_RECORD_BYTES)")
 	fs.IntVar(&c.BodyLimit, "body-limit", env.integer("FIELDSYNC_BODY_LIMIT", c.BodyLimit), "largest request body in bytes (FIELDSYNC_BODY_LIMIT)")
+	fs.IntVar(&c.SmallBodyLimit, "small-body-limit", env.integer("FIELDSYNC_SMALL_BODY_LIMIT", c.SmallBodyLimit), "largest request body in bytes of every route but the push (FIELDSYNC_SMALL_BODY_LIMIT)")
 	fs.IntVar(&c.MaxDepth, "max-depth", env.integer("FIELDSYNC_MAX_DEPTH", c.MaxDepth), "deepest JSON nesting accepted (FIELDSYNC_MAX_DEPTH)")
 	fs.Float64Var(&c.UserRate, "user-rate", env.float("FIELDSYNC_USER_RATE", c.UserRate), "requests per second per user (FIELDSYNC_USER_RATE)")
 	fs.IntVar(&c.UserBurst, "user-burst", env.integer("FIELDSYNC_USER_BURST", c.UserBurst), "request burst per user (FIELDSYNC_USER_BURST)")
@@ -123,6 +141,8 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.Var((*prefixList)(&c.TrustedProxies), "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (FIELDSYNC_TRUSTED_PROXIES)")
 	fs.IntVar(&c.StatsThreshold, "stats-threshold", env.integer("FIELDSYNC_STATS_THRESHOLD", c.StatsThreshold), "smallest count the monitoring figures show (FIELDSYNC_STATS_THRESHOLD)")
 	fs.DurationVar(&c.VisitorGrace, "visitor-grace", env.duration("FIELDSYNC_VISITOR_GRACE", c.VisitorGrace), "how far past its week's ends_on a visitor's grant may last (FIELDSYNC_VISITOR_GRACE)")
+	fs.IntVar(&c.StreamsPerUser, "streams-per-user", env.integer("FIELDSYNC_STREAMS_PER_USER", c.StreamsPerUser), "most open event streams per user (FIELDSYNC_STREAMS_PER_USER)")
+	fs.DurationVar(&c.StreamCheck, "stream-check", env.duration("FIELDSYNC_STREAM_CHECK", c.StreamCheck), "how often an event stream re-checks its token and sends a keep-alive (FIELDSYNC_STREAM_CHECK)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -144,6 +164,15 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q is not host:port", c.Addr))
 	}
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("--metrics-addr %q is not host:port (or empty, to disable it)", c.MetricsAddr))
+	}
+	if _, port, _ := net.SplitHostPort(c.Addr); c.MetricsAddr != "" && c.MetricsAddr == c.Addr && port != "0" {
+		errs = append(errs, errors.New("--metrics-addr must differ from --addr: metrics are never served on the API listener"))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data must name a directory"))
 	}
@@ -160,6 +189,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--max-ops, --max-pull must be positive, --body-limit at least 1024 and --max-depth at least 2"))
 	}
 	errs = append(errs, c.validateRecordLimits()...)
+	if c.SmallBodyLimit < 1024 || c.SmallBodyLimit > c.BodyLimit {
+		errs = append(errs, fmt.Errorf("--small-body-limit %d must be between 1024 and --body-limit", c.SmallBodyLimit))
+	}
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull
 	}
@@ -172,6 +204,12 @@ func (c *Config) Validate() error {
 	}
 	if c.VisitorGrace < 0 || c.VisitorGrace > maxVisitorGrace {
 		errs = append(errs, fmt.Errorf("--visitor-grace %s must be between 0s and %s", c.VisitorGrace, maxVisitorGrace))
+	}
+	if c.StreamsPerUser < 1 {
+		errs = append(errs, fmt.Errorf("--streams-per-user %d must be at least 1", c.StreamsPerUser))
+	}
+	if c.StreamCheck < 10*time.Millisecond || c.StreamCheck > time.Minute {
+		errs = append(errs, fmt.Errorf("--stream-check %s must be between 10ms and 1m (clients count a stream silent for 75s as dead)", c.StreamCheck))
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))

@@ -92,5 +92,6 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	} else {
 		s.log.Debug("request refused", "request_id", requestID(c), "code", body.Error.Code, "err", err)
 	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(status).JSON(body)
 }

@@ -64,7 +64,7 @@ func (h *harness) start() {
 	for k, v := range h.env {
 		env[k] = v
 	}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", h.dir}, func(k string) string { return env[k] }); err != nil {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--data", h.dir}, func(k string) string { return env[k] }); err != nil {
 		h.t.Fatal(err)
 	}
 	if os.Getenv("FIELDSYNC_TEST_LOGS") == "" {

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 
 func runChild() {
 	mn := server.NewMain()
-	if err := mn.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", os.Getenv("FIELDSYNC_DATA")}, os.Getenv); err != nil {
+	if err := mn.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", os.Getenv("FIELDSYNC_DATA")}, os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,9 @@ type Main struct {
 	server *Server
 	ln     net.Listener
 	done   chan error
+
+	metricsLn  net.Listener
+	metricsSrv *http.Server
 }
 
 // NewMain returns a Main with the default configuration.
@@ -62,13 +66,24 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// Run opens the store, creates keys and the first admin when needed, seeds
-// demo data when asked, and starts serving. It returns once the server
-// listens; Wait reports when it stops.
-func (m *Main) Run(ctx context.Context) error {
+// Run binds its listeners, then opens the store, creates keys and the
+// first admin when needed, seeds demo data when asked, and starts serving.
+// It returns once the server listens; Wait reports when it stops. The
+// listeners come first so that a taken port fails before anything is
+// written (a one-time admin password printed by a server that then cannot
+// start would be lost).
+func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Log == nil {
 		m.Log = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
 	}
+	if err := m.listen(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			m.closeListeners()
+		}
+	}()
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -86,19 +101,54 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	syncSvc := &protocol.Service{Schema: schema, Store: m.db, Clock: hlc.NewClock(m.Now, 0), Now: m.Now, Limits: m.Config.Limits}
+	syncSvc := &protocol.Service{Schema: schema, Store: m.db, Clock: hlc.NewClock(m.Now, 0), Now: m.Now, Limits: m.Config.Limits,
+		CursorKey: authSvc.Keys.Secret("fieldsync pull cursors")}
 	if err := m.bootstrap(ctx, authSvc, syncSvc); err != nil {
 		return err
 	}
 	m.server = New(m.Config, m.Log, m.db, authSvc, syncSvc, m.Now)
-	m.ln, err = net.Listen("tcp", m.Config.Addr)
-	if err != nil {
+	m.serve()
+	m.Log.Info("fieldsync serving", "addr", m.ln.Addr().String(), "metrics", m.MetricsAddr(), "data", m.Config.DataDir, "encrypted", key != nil)
+	return nil
+}
+
+// listen binds the API listener and, when configured, the metrics one.
+func (m *Main) listen() error {
+	var err error
+	if m.ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
 	}
+	if m.Config.MetricsAddr == "" {
+		return nil
+	}
+	if m.metricsLn, err = net.Listen("tcp", m.Config.MetricsAddr); err != nil {
+		m.closeListeners()
+		return fmt.Errorf("listen for metrics on %s: %w", m.Config.MetricsAddr, err)
+	}
+	return nil
+}
+
+func (m *Main) closeListeners() {
+	for _, ln := range []net.Listener{m.ln, m.metricsLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// serve starts serving the API and the metrics on their listeners.
+func (m *Main) serve() {
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.app.Listener(m.ln) }()
-	m.Log.Info("fieldsync serving", "addr", m.ln.Addr().String(), "data", m.Config.DataDir, "encrypted", key != nil)
-	return nil
+	if m.metricsLn == nil {
+		return
+	}
+	m.metricsSrv = &http.Server{Handler: m.server.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.metricsSrv.Serve(m.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Log.Error("metrics listener stopped", "err", err)
+		}
+	}()
 }
 
 func (m *Main) authService() (*auth.Service, error) {
@@ -157,6 +207,15 @@ func readKeyFile(path string) ([]byte, error) {
 // Addr returns the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
+// MetricsAddr returns the address GET /metrics is served on, "" when
+// disabled.
+func (m *Main) MetricsAddr() string {
+	if m.metricsLn == nil {
+		return ""
+	}
+	return m.metricsLn.Addr().String()
+}
+
 // Wait blocks until the server stops serving.
 func (m *Main) Wait() error { return <-m.done }
 
@@ -164,6 +223,9 @@ func (m *Main) Wait() error { return <-m.done }
 // in-flight requests, then close the store.
 func (m *Main) Close() error {
 	var errs []error
+	if m.metricsSrv != nil {
+		errs = append(errs, m.metricsSrv.Close())
+	}
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 		defer cancel()

@@ -1,14 +1,13 @@
 package server
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // metrics are the Prometheus series of one server: counts and latencies,
@@ -48,11 +47,11 @@ func (m *metrics) observeRequest(method, route string, status int, d time.Durati
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
 }
 
-// metricsHandler serves GET /metrics in the Prometheus text format.
-func (s *Server) metricsHandler() fiber.Handler {
-	h := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	return func(c *fiber.Ctx) error {
-		h(c.Context())
-		return nil
-	}
+// MetricsHandler serves GET /metrics in the Prometheus text format, for
+// the metrics listener only (--metrics-addr): login failures and per-route
+// counts are no business of the public API's callers.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
 }

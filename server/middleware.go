@@ -22,7 +22,8 @@ func requestID(c *fiber.Ctx) string {
 	return id
 }
 
-// requestLog gives each request an id (echoed as X-Request-Id) and logs
+// requestLog gives each request an id (echoed as X-Request-Id), marks
+// every answer Cache-Control: no-store, and logs
 // method, route, status and duration; never bodies, tokens or queries.
 func (s *Server) requestLog(c *fiber.Ctx) error {
 	s.active.Add(1)
@@ -30,6 +31,9 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 	id := uuid.NewString()
 	c.Locals(requestIDKey, id)
 	c.Set("X-Request-Id", id)
+	// Answers carry records, accounts, figures and tokens: no cache may
+	// keep them (the console's static files say otherwise for themselves).
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	start := time.Now()
 	err := c.Next()
 	if err != nil {
@@ -59,19 +63,24 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 
 const bodyKey = "body"
 
-// limitBody refuses bodies over the configured limit with 413
+// limitBody refuses bodies over the route's limit (the body limit for a
+// push, the small body limit elsewhere) with 413
 // body_too_large, having read them (so the client reads the answer). The
 // limit applies to the body as decoded by its Content-Encoding; a
 // compressed body is first expanded at most to the limit, so that a small
 // body cannot expand without bound in memory. The body is read once, here,
 // and kept for the handler (requestBody).
 func (s *Server) limitBody(c *fiber.Ctx) error {
-	if !decodedWithin(c, s.cfg.BodyLimit) {
-		return model.Errorf(model.CodeBodyTooLarge, "The decoded body is larger than %d bytes, the most accepted. Send fewer ops per push.", s.cfg.BodyLimit)
+	limit := s.cfg.BodyLimit
+	if !s.takesBigBody(c.Method(), c.Path()) {
+		limit = s.cfg.SmallBodyLimit
+	}
+	if !decodedWithin(c, limit) {
+		return model.Errorf(model.CodeBodyTooLarge, "The decoded body is larger than %d bytes, the most this route accepts.", limit)
 	}
 	body := c.Body()
-	if n := len(body); n > s.cfg.BodyLimit {
-		return model.Errorf(model.CodeBodyTooLarge, "The body is %d bytes; at most %d are accepted. Send fewer ops per push.", n, s.cfg.BodyLimit)
+	if n := len(body); n > limit {
+		return model.Errorf(model.CodeBodyTooLarge, "The body is %d bytes; at most %d are accepted on this route.", n, limit)
 	}
 	c.Locals(bodyKey, body)
 	return c.Next()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,7 +36,6 @@ func (s *Server) routes() []route {
 	return []route{
 		{method: fiber.MethodGet, path: "/healthz", public: true, handler: s.healthz},
 		{method: fiber.MethodGet, path: "/readyz", public: true, handler: s.readyz},
-		{method: fiber.MethodGet, path: "/metrics", public: true, handler: s.metricsHandler()},
 		{method: fiber.MethodPost, path: "/v1/auth/login", public: true, handler: s.login},
 		{method: fiber.MethodPost, path: "/v1/auth/refresh", public: true, handler: s.refresh},
 		{method: fiber.MethodGet, path: "/v1/schema", roles: model.Roles, handler: s.getSchema},
@@ -93,22 +93,40 @@ func (s *Server) policy(r route) fiber.Handler {
 // authenticate checks the bearer token and fills in what the access rules
 // need beyond the token: a visitor's host team.
 func (s *Server) authenticate(c *fiber.Ctx) (*access.Principal, error) {
-	h := c.Get(fiber.HeaderAuthorization)
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || token == "" {
+	token := bearerToken(c)
+	if token == "" {
 		return nil, model.Errorf(model.CodeUnauthorized, "This route needs an access token: send \"Authorization: Bearer <token>\".")
 	}
-	p, err := s.auth.Authenticate(c.UserContext(), token)
+	p, err := s.principalOf(c.UserContext(), token)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.TouchDevice(c.UserContext(), p.Device, clientIP(c), s.now()); err != nil {
+		s.log.Warn("touch device", "request_id", requestID(c), "err", err)
+	}
+	return p, nil
+}
+
+// bearerToken returns the request's bearer token, "" when there is none.
+func bearerToken(c *fiber.Ctx) string {
+	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok {
+		return ""
+	}
+	return token
+}
+
+// principalOf authenticates an access token (auth.Service.Authenticate)
+// and fills in a visitor's host team.
+func (s *Server) principalOf(ctx context.Context, token string) (*access.Principal, error) {
+	p, err := s.auth.Authenticate(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	if p.Role == model.RoleVisitor {
-		if st, err := s.db.Record(c.UserContext(), p.ActionWeek); err == nil {
+		if st, err := s.db.Record(ctx, p.ActionWeek); err == nil {
 			p.WeekHostTeam = st.Scope.HostTeam
 		}
-	}
-	if err := s.db.TouchDevice(c.UserContext(), p.Device, clientIP(c), s.now()); err != nil {
-		s.log.Warn("touch device", "request_id", requestID(c), "err", err)
 	}
 	return p, nil
 }

@@ -38,6 +38,7 @@ type Server struct {
 	now      func() time.Time
 	app      *fiber.App
 	changes  *notifier
+	streams  *streamHub
 	metrics  *metrics
 	shutdown chan struct{}
 
@@ -54,7 +55,7 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 	s := &Server{
 		cfg: cfg, log: log, db: db, auth: authSvc, sync: syncSvc, schema: syncSvc.Schema, now: now,
 		audit:   audit.NewLog(db, now),
-		changes: newNotifier(), metrics: newMetrics(), shutdown: make(chan struct{}),
+		changes: newNotifier(), streams: newStreamHub(cfg.StreamsPerUser), metrics: newMetrics(), shutdown: make(chan struct{}),
 		userRate:      newLimiter(cfg.UserRate, cfg.UserBurst, now),
 		loginThrottle: newLoginThrottle(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginIPFailures, cfg.LoginIPWindow, now),
 	}
@@ -77,6 +78,7 @@ func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, sync
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          prefixStrings(cfg.TrustedProxies),
 	})
+	s.app.Server().HeaderReceived = s.requestConfig
 	s.app.Use(s.resolveClient, s.requestLog, s.recoverPanics, s.limitBody)
 	for _, r := range s.routes() {
 		s.app.Add(r.method, r.path, s.policy(r), r.handler)

@@ -3,7 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
-	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,17 +35,25 @@ func (n *notifier) notify() {
 	n.ch = make(chan struct{})
 }
 
-// keepAlive is how often an idle event stream sends a comment, so proxies
-// and the client notice a dead connection.
-const keepAlive = 25 * time.Second
-
 // events handles GET /v1/sync/events: a server-sent event stream that
-// sends "event: changes" whenever ops the device may read were committed
-// after the stream opened. The device then pulls.
-// No record content ever goes through the stream.
+// sends "event: changes" (with an empty data object: nothing global, no
+// sequence) whenever ops the device may read were committed after the
+// stream opened. The device then pulls. No record content ever goes
+// through the stream.
+//
+// The stream authenticates its token again on every wake-up, on every
+// tick (Config.StreamCheck, also its keep-alive) and when asked (a revoke),
+// and ends as soon as that fails: revoked device, disabled account, ended
+// grant, expired token. The client reconnects with a fresh token and is
+// told why if it may not.
 func (s *Server) events(c *fiber.Ctx) error {
 	p := principal(c)
+	token := strings.Clone(bearerToken(c))
 	since, err := s.db.LastSeq(c.UserContext())
+	if err != nil {
+		return err
+	}
+	st, err := s.streams.open(p.User, p.Device)
 	if err != nil {
 		return err
 	}
@@ -53,13 +61,16 @@ func (s *Server) events(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		s.streamEvents(w, p, since)
+		defer s.streams.close(st)
+		s.streamEvents(w, st, token, p, since)
 	})
 	return nil
 }
 
-func (s *Server) streamEvents(w *bufio.Writer, p *access.Principal, since uint64) {
+func (s *Server) streamEvents(w *bufio.Writer, st *stream, token string, p *access.Principal, since uint64) {
 	ctx := context.Background()
+	tick := time.NewTicker(s.cfg.StreamCheck)
+	defer tick.Stop()
 	if !writeEvent(w, ": connected\n\n") {
 		return
 	}
@@ -69,21 +80,40 @@ func (s *Server) streamEvents(w *bufio.Writer, p *access.Principal, since uint64
 		case <-s.shutdown:
 			writeEvent(w, "event: shutdown\ndata: {}\n\n")
 			return
-		case <-time.After(keepAlive):
-			if !writeEvent(w, ": keep-alive\n\n") {
+		case <-st.ended:
+			return
+		case <-st.recheck:
+			if p = s.reauthenticate(ctx, token); p == nil {
+				return
+			}
+		case <-tick.C:
+			if p = s.reauthenticate(ctx, token); p == nil || !writeEvent(w, ": keep-alive\n\n") {
 				return
 			}
 		case <-wake:
+			if p = s.reauthenticate(ctx, token); p == nil {
+				return
+			}
 			next, changed, err := s.changedFor(ctx, p, since)
 			if err != nil {
 				return
 			}
 			since = next
-			if changed && !writeEvent(w, fmt.Sprintf("event: changes\ndata: {\"seq\":%d}\n\n", next)) {
+			if changed && !writeEvent(w, "event: changes\ndata: {}\n\n") {
 				return
 			}
 		}
 	}
+}
+
+// reauthenticate checks a stream's token again, as every request's is
+// checked; nil means the stream must end.
+func (s *Server) reauthenticate(ctx context.Context, token string) *access.Principal {
+	p, err := s.principalOf(ctx, token)
+	if err != nil {
+		return nil
+	}
+	return p
 }
 
 // changedFor reports whether any feed p reads holds entries after since,

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -57,6 +58,16 @@ func NewKeySet(signer ed25519.PrivateKey, retired ...ed25519.PublicKey) *KeySet 
 func KeyID(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
 	return hex.EncodeToString(sum[:8])
+}
+
+// Secret returns a 32-byte secret for label derived from the signing key
+// (HMAC-SHA256 keyed with its seed): for server secrets that must survive
+// restarts, such as the key pull cursors are sealed with. A new signing
+// key changes every secret (clients then pull again from the start).
+func (k *KeySet) Secret(label string) []byte {
+	m := hmac.New(sha256.New, k.signer.Seed())
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }
 
 // KID returns the kid of the current signing key.

@@ -89,6 +89,9 @@ func CheckPasswordStrength(pw string) error {
 		return model.Errorf(model.CodeWeakPassword,
 			"Passwords need at least %d characters; this one has %d.", model.MinPasswordLength, n)
 	}
+	if n > model.MaxPasswordLength {
+		return model.Errorf(model.CodeInvalidRequest, "Passwords may have at most %d characters.", model.MaxPasswordLength)
+	}
 	if oneRune(pw) {
 		return model.Errorf(model.CodeWeakPassword, "A password may not be one character repeated.")
 	}

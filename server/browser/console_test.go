@@ -80,7 +80,7 @@ func startDemo(t *testing.T) string {
 		m.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir(), "--demo"}, func(k string) string { return env[k] }); err != nil {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", t.TempDir(), "--demo"}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(context.Background()); err != nil {
@@ -476,4 +476,42 @@ func TestConsole(t *testing.T) {
 		t.Errorf("page errors: %v", errs)
 	}
 	t.Logf("screenshots in %s: %d files", b.dir, len(b.shots))
+}
+
+// TestConsoleCallsOnlyAPIPaths: an id from the address bar, or any path
+// that is not plainly one of the API's (dots, escapes), never makes the
+// console call another route: `#/record/..%2Fexport%2Frecords%3F` would
+// otherwise resolve to the records export.
+func TestConsoleCallsOnlyAPIPaths(t *testing.T) {
+	chromium := requireBrowser(t)
+	base := startDemo(t)
+	b := newBrowser(t, chromium)
+	b.do("log in",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "supervisor"),
+		chromedp.SendKeys(chromedp.CSS("#password"), server.DemoPassword),
+		chromedp.Click(chromedp.CSS("#login-button")),
+		chromedp.WaitVisible(chromedp.CSS("#queue-list .queue-item")))
+	called := func() string {
+		return b.eval(`performance.getEntriesByType("resource").map((e) => e.name).filter((n) => n.includes("/v1/export") || n.includes("..") || /%2e/i.test(n)).join(" ")`)
+	}
+	b.do("open a forged record address", chromedp.Navigate(base+"/#/record/..%2Fexport%2Frecords%3F"))
+	b.waitText("#app-view", "could not be loaded")
+	// Straight through the console's API module, as any id in a path goes.
+	got := b.eval(`(async () => {
+		const api = await import("/console/api.js");
+		const out = [];
+		for (const p of ["/v1/records/../export/records?", "/v1/records/%2e%2e/export/records", "/v1/records/..%2Fexport%2Frecords%3F"]) {
+			try { await api.get(p); out.push("called"); } catch (e) { out.push(e.code); }
+		}
+		try { api.path` + "`/v1/records/${\"../export/records?\"}`" + `; out.push("built"); } catch (e) { out.push(e.code); }
+		return out.join(",");
+	})()`)
+	if want := "invalid_request,invalid_request,invalid_request,invalid_id"; got != want {
+		t.Errorf("forged paths through the console's API module: %s, want %s", got, want)
+	}
+	if urls := called(); urls != "" {
+		t.Errorf("the console called %s", urls)
+	}
 }

@@ -42,7 +42,33 @@ export function current() { return session; }
 /** Forgets the tokens (the page is reloaded after this). */
 export function forget() { session = null; }
 
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Whether s is an id in canonical lowercase UUID form, the only kind of id the console ever puts in a URL. */
+export function isID(s) { return typeof s === "string" && uuidRe.test(s); }
+
+/**
+ * Builds an API path from a template, refusing every interpolated value
+ * that is not a canonical UUID: an id taken from the address bar or from
+ * an answer can never make the console call another route
+ * (`#/record/..%2Fexport%2Frecords%3F`). Use: path`/v1/records/${id}`.
+ */
+export function path(parts, ...ids) {
+  for (const id of ids) {
+    if (!isID(id)) throw new APIError("invalid_id", "This address does not name a record or a device.", 400);
+  }
+  return parts.reduce((out, part, i) => out + ids[i - 1] + part);
+}
+
+// An API path: /v1/ and lowercase segments, no dots, escapes or
+// backslashes (nothing the browser would resolve to another route), then
+// an optional query.
+const apiPathRe = /^\/v1(\/[a-z0-9_-]+)+(\?[^#\\]*)?$/;
+
 async function send(method, path, body, token, raw) {
+  if (!apiPathRe.test(path)) {
+    throw new APIError("invalid_request", "The console refused to call an address that is not one of the API's.", 0);
+  }
   const headers = { "Accept": raw ? "text/csv" : "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers["Authorization"] = "Bearer " + token;

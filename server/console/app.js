@@ -149,7 +149,7 @@ export async function logout(reason = "logout") {
   const s = api.current();
   if (s) {
     try {
-      await api.post(`/v1/devices/${s.deviceId}/revoke`);
+      await api.post(api.path`/v1/devices/${s.deviceId}/revoke`);
     } catch (_) { /* the session may already be over */ }
   }
   api.forget();

@@ -26,7 +26,7 @@ export async function devicesView() {
           b.textContent = "Confirm: revoke and wipe";
           return;
         }
-        await api.post(`/v1/devices/${d.id}/revoke`);
+        await api.post(api.path`/v1/devices/${d.id}/revoke`);
         ui.message(`Revoked: ${d.name || "the device"} (${d.username}). It wipes its data at its next contact.`);
         const fresh = await devicesView();
         document.querySelector(".view-devices").replaceWith(fresh);

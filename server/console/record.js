@@ -9,7 +9,6 @@ import { ctx, ui, busy, guard, userName, deviceName } from "./app.js";
 import { seen, reasonBadges } from "./queue.js";
 
 const SAVED = "Saved. The tablets receive it at their next sync.";
-const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const referralServices = ["shelter", "medical", "psychological", "legal", "return", "compensation", "other"];
 
@@ -52,7 +51,7 @@ function inputFor(decl, current, id) {
 }
 
 export async function recordView(id) {
-  if (!uuidRe.test(id)) throw new api.APIError("not_found", "This is not a record's address.", 404);
+  if (!api.isID(id)) throw new api.APIError("not_found", "This is not a record's address.", 404);
   const root = h("section", { class: "view-record", "data-record": id });
   const fields = ctx.schema.kinds.identification.fields;
 
@@ -147,7 +146,7 @@ export async function recordView(id) {
 
   async function duplicates(rec) {
     const box = h("div", { class: "card duplicates" }, h("h2", {}, "Possible duplicates"));
-    const r = await guard(() => api.get(`/v1/review/duplicates?record=${rec.id}&include_linked=true`));
+    const r = await guard(() => api.get(api.path`/v1/review/duplicates?record=${rec.id}&include_linked=true`));
     if (!r) return box;
     if (!r.pairs.length) {
       box.appendChild(h("p", { class: "muted" }, "None found."));
@@ -206,7 +205,7 @@ export async function recordView(id) {
   }
 
   async function render() {
-    const rec = await api.get(`/v1/records/${id}?history=true`);
+    const rec = await api.get(api.path`/v1/records/${id}?history=true`);
     api.observe(rec.hlc);
     const f = rec.fields;
     // The deleted register is served at the top level only; its siblings

@@ -393,7 +393,7 @@ func newWorldWith(t *testing.T, limits protocol.Limits) *world {
 	return &world{
 		t:     t,
 		store: store,
-		svc:   &protocol.Service{Schema: schema, Store: store, Clock: hlc.NewClock(wall, 0), Now: wall, Limits: limits},
+		svc:   &protocol.Service{Schema: schema, Store: store, Clock: hlc.NewClock(wall, 0), Now: wall, Limits: limits, CursorKey: []byte("test cursor key")},
 		n:     100000,
 	}
 }

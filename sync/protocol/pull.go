@@ -2,12 +2,9 @@ package protocol
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
@@ -44,11 +41,15 @@ func (s *Service) Pull(ctx context.Context, p *access.Principal, cursor string, 
 	if err != nil {
 		return PullResult{}, err
 	}
+	codec, err := s.cursors()
+	if err != nil {
+		return PullResult{}, err
+	}
 	page, err := s.Store.Feed(ctx, buckets, all, after, s.clamp(limit))
 	if err != nil {
 		return PullResult{}, fmt.Errorf("pull: %w", err)
 	}
-	res := PullResult{Cursor: encodeCursor(page.Last, view), More: page.More, Drop: []string{}, Ops: make([][]byte, 0, len(page.Entries))}
+	res := PullResult{Cursor: codec.encode(page.Last, view), More: page.More, Drop: []string{}, Ops: make([][]byte, 0, len(page.Entries))}
 	dropped, identifications := map[string]bool{}, map[string]bool{}
 	for _, e := range page.Entries {
 		readable := access.CanRead(p, e.Scope)
@@ -102,24 +103,19 @@ func viewHash(buckets []string, all bool) uint32 {
 	return h.Sum32()
 }
 
-const cursorVersion = "c1"
-
-// encodeCursor makes the opaque cursor: a version, the last sequence read
-// and the view it was read under.
-func encodeCursor(seq uint64, view uint32) string {
-	raw := cursorVersion + "." + strconv.FormatUint(seq, 36) + "." + strconv.FormatUint(uint64(view), 36)
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
-
 // parseCursor returns the sequence a cursor stands for: invalid_cursor when
-// it does not parse; resync_required when the device's view changed or the
-// store no longer holds what the cursor names (a restore from an older
-// backup).
+// it is not one this server issued; resync_required when the device's view
+// changed or the store no longer holds what the cursor names (a restore
+// from an older backup).
 func (s *Service) parseCursor(ctx context.Context, cursor string, view uint32) (uint64, error) {
 	if cursor == "" {
 		return 0, nil
 	}
-	seq, v, ok := decodeCursor(cursor)
+	codec, err := s.cursors()
+	if err != nil {
+		return 0, err
+	}
+	seq, v, ok := codec.decode(cursor)
 	if !ok {
 		return 0, model.Errorf(model.CodeInvalidCursor, "The cursor is not one this server issued; start a pull with an empty cursor.")
 	}
@@ -136,19 +132,9 @@ func (s *Service) parseCursor(ctx context.Context, cursor string, view uint32) (
 	return seq, nil
 }
 
-func decodeCursor(cursor string) (seq uint64, view uint32, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return 0, 0, false
-	}
-	parts := strings.Split(string(raw), ".")
-	if len(parts) != 3 || parts[0] != cursorVersion {
-		return 0, 0, false
-	}
-	seq, err1 := strconv.ParseUint(parts[1], 36, 64)
-	v, err2 := strconv.ParseUint(parts[2], 36, 32)
-	if err1 != nil || err2 != nil {
-		return 0, 0, false
-	}
-	return seq, uint32(v), true
+// cursors returns the service's cursor codec, made on first use from
+// CursorKey.
+func (s *Service) cursors() (*cursorCodec, error) {
+	s.codecOnce.Do(func() { s.codec, s.codecErr = newCursorCodec(s.CursorKey) })
+	return s.codec, s.codecErr
 }

@@ -1,11 +1,14 @@
 package protocol_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -643,5 +646,52 @@ func TestPullDropOnSiteVisitMove(t *testing.T) {
 		if got == tt.wantDrop {
 			t.Errorf("%s %s: pulled ops of the site visit = %v, want %v", tt.p.Role, tt.p.User, got, !tt.wantDrop)
 		}
+	}
+}
+
+// TestPullForgedCursorRevealsNothing: a cursor forged with any sequence,
+// in the format the server once issued (version, sequence, the caller's
+// own view), gets the same answer whatever the sequence, so probing cannot
+// find the store's last sequence; and a real cursor has the same length
+// at every position.
+func TestPullForgedCursorRevealsNothing(t *testing.T) {
+	w := newWorld(t)
+	populate(w)
+	ctx := context.Background()
+	hosted, err := w.svc.Store.HostedWeeks(ctx, fwA.Teams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buckets, all := access.Buckets(fwA, hosted)
+	h := fnv.New32a()
+	if all {
+		h.Write([]byte("*"))
+	}
+	for _, b := range buckets {
+		h.Write([]byte(b))
+		h.Write([]byte{0})
+	}
+	view := strconv.FormatUint(uint64(h.Sum32()), 36)
+	last, err := w.svc.Store.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[model.Code][]uint64{}
+	for _, seq := range []uint64{1, last / 2, last, last + 1, 1 << 40} {
+		forged := base64.RawURLEncoding.EncodeToString([]byte("c1." + strconv.FormatUint(seq, 36) + "." + view))
+		_, err := w.pull(fwA, forged, 2)
+		code := model.ErrorCode(err)
+		codes[code] = append(codes[code], seq)
+	}
+	if len(codes) != 1 || codes[model.CodeInvalidCursor] == nil {
+		t.Errorf("forged cursors by sequence: %v, want every one invalid_cursor", codes)
+	}
+	first, err := w.pull(fwA, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := w.pullAll(fwA, "", 0)
+	if len(first.Cursor) != len(end.cursor) {
+		t.Errorf("cursor lengths %d and %d at two positions: the length tells the sequence's size", len(first.Cursor), len(end.cursor))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fieldsync/fieldsync/model"
@@ -35,6 +36,14 @@ type Service struct {
 	// Now is the server's wall clock.
 	Now    func() time.Time
 	Limits Limits
+	// CursorKey is the secret pull cursors are sealed with; it must stay
+	// the same across restarts for cursors to stay valid (empty: a random
+	// key for this process).
+	CursorKey []byte
+
+	codecOnce sync.Once
+	codec     *cursorCodec
+	codecErr  error
 }
 
 // PushResult is the outcome of a push.

@@ -67,7 +67,7 @@ func startServer(t testing.TB, clk *clock) *testServer {
 	m.Stdout = io.Discard
 	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_LOG_LEVEL": "error",
 		"FIELDSYNC_USER_RATE": "10000", "FIELDSYNC_USER_BURST": "10000"}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", s.dir}, func(k string) string { return env[k] }); err != nil {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", s.dir}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	m.Log = logger()

@@ -95,7 +95,7 @@ func TestRunAgainstServer(t *testing.T) {
 	m := server.NewMain()
 	m.Stdout = io.Discard
 	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": password, "FIELDSYNC_LOG_LEVEL": "error"}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", t.TempDir()}, func(k string) string { return env[k] }); err != nil {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", t.TempDir()}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(context.Background()); err != nil {

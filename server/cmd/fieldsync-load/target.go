@@ -43,7 +43,7 @@ func startTarget(ctx context.Context, cfg config) (*target, error) {
 	}
 	m := server.NewMain()
 	m.Stdout = io.Discard
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--data", dir}, func(k string) string { return env[k] }); err != nil {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", dir}, func(k string) string { return env[k] }); err != nil {
 		return nil, errors.Join(fmt.Errorf("configure the in-process server: %w", err), os.RemoveAll(dir))
 	}
 	if err := m.Run(ctx); err != nil {

@@ -1,0 +1,72 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fieldsync/fieldsync/server"
+)
+
+// TestMetricsOnlyOnTheirListener: GET /metrics is 404 on the API listener
+// and served on the metrics listener.
+func TestMetricsOnlyOnTheirListener(t *testing.T) {
+	h := startServer(t)
+	h.login("admin", adminPassword, "")
+	if status, body := h.do(http.MethodGet, "/metrics", "", nil); status != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API listener: %d %.80s, want 404", status, body)
+	}
+	resp, err := h.http.Get("http://" + h.m.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "fieldsync_logins_total") {
+		t.Errorf("GET /metrics on the metrics listener: %d %.200s, want 200 with fieldsync_logins_total", resp.StatusCode, body)
+	}
+}
+
+// TestServeOnTakenPortWritesNothing: a port already in use (the API's or
+// the metrics') fails the start before the store is created or a one-time
+// admin password is printed.
+func TestServeOnTakenPortWritesNothing(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for name, args := range map[string][]string{
+		"api port":     {"--addr", taken.Addr().String(), "--metrics-addr", ""},
+		"metrics port": {"--addr", "127.0.0.1:0", "--metrics-addr", taken.Addr().String()},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		var out bytes.Buffer
+		m := server.NewMain()
+		m.Stdout = &out
+		m.Log = discardLogger()
+		if err := m.ParseFlags(append(args, "--data", dir), func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err == nil {
+			m.Close()
+			t.Fatalf("%s taken: serve started", name)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%s taken: printed %q before failing", name, out.String())
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s taken: the data directory exists (%v); nothing should be written", name, err)
+		}
+		// The port it did bind is free again.
+		if err := m.Close(); err != nil {
+			t.Errorf("%s taken: close: %v", name, err)
+		}
+	}
+}
