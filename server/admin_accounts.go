@@ -26,6 +26,7 @@ func (s *Server) disableUser(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Warn("account disabled", "user", u.ID, "by", p.User)
+	s.streams.recheckUser(u.ID)
 	s.record(c.UserContext(), event(c, audit.ActionUserDisabled, u.ID, string(u.Role)))
 	return c.JSON(api.UserOf(u))
 }
@@ -68,6 +69,7 @@ func (s *Server) setPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.streams.recheckUser(u.ID)
 	s.record(c.UserContext(), event(c, audit.ActionPasswordReset, u.ID, string(u.Role)))
 	return c.JSON(api.UserOf(u))
 }

@@ -138,6 +138,17 @@ func TestEventsEndOnRevokeWithoutTraffic(t *testing.T) {
 	es.ends("revoked device, no commit")
 }
 
+// TestEventsEndWhenAccountDisabled: disabling an account ends its open
+// streams at once, with no commit and no tick in between.
+func TestEventsEndWhenAccountDisabled(t *testing.T) {
+	h := startServerEnv(t, map[string]string{"FIELDSYNC_STREAM_CHECK": "1m"})
+	d := newDeployment(t, h)
+	fw := d.clients["fw"]
+	es := openStream(t, fw)
+	d.admin.mustDo(http.StatusOK, http.MethodPost, "/v1/admin/users/"+fw.user.ID+"/disable", nil)
+	es.ends("disabled account, no commit")
+}
+
 func TestEventsEndWhenGrantEnds(t *testing.T) {
 	h := startServer(t)
 	d := newDeployment(t, h)
