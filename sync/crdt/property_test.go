@@ -655,34 +655,46 @@ func propContains(s []string, x string) bool {
 // generators do produce conflicts, removes that cancel, redactions.
 func TestPropertyGeneratedOps(t *testing.T) {
 	var conflicts, removals, redactions, scenarios int
+	// A short run checks few scenarios, and any one of them may lack a
+	// redaction; keep checking (a bounded number of rounds) until each
+	// kind was seen, so the test fails only for a generator that never
+	// makes one.
+	for round := 0; round < 20 && (conflicts == 0 || removals == 0 || redactions == 0); round++ {
+		checkGeneratedOps(t, &conflicts, &removals, &redactions, &scenarios)
+	}
+	t.Logf("%d scenarios: records with conflicts %d, with removes %d, with redacted entries %d", scenarios, conflicts, removals, redactions)
+	if conflicts == 0 || removals == 0 || redactions == 0 {
+		t.Errorf("the generator never produced a conflict, a remove with a base or a redaction")
+	}
+}
+
+// checkGeneratedOps runs one rapid check of the generators, counting what
+// they produced.
+func checkGeneratedOps(t *testing.T, conflicts, removals, redactions, scenarios *int) {
 	rapid.Check(t, func(t *rapid.T) {
 		sc := propGen(40).Draw(t, "scenario")
-		scenarios++
+		*scenarios++
 		recs := propDeliver(t, sc.Ops, propIdentity(len(sc.Ops)))
 		for _, r := range recs {
 			if len(r.Conflicts()) > 0 {
-				conflicts++
+				*conflicts++
 			}
 			for _, name := range []string{"exploitation_types", "indicators"} {
 				for _, op := range propOpsOf(sc.Ops, r.ID) {
 					if op.Field == name && op.Action == model.ActionRemove && len(op.Base) > 0 {
-						removals++
+						*removals++
 						break
 					}
 				}
 			}
 			for _, e := range r.Entries("notes") {
 				if e.Redacted {
-					redactions++
+					*redactions++
 					break
 				}
 			}
 		}
 	})
-	t.Logf("%d scenarios: records with conflicts %d, with removes %d, with redacted entries %d", scenarios, conflicts, removals, redactions)
-	if conflicts == 0 || removals == 0 || redactions == 0 {
-		t.Errorf("the generator never produced a conflict, a remove with a base or a redaction")
-	}
 }
 
 func propIdentity(n int) []int {
