@@ -78,3 +78,11 @@ func reasonCodes(rs []api.QueueReason) []string {
 	slices.Sort(out)
 	return out
 }
+
+// codeOf returns err's code ("" for no error).
+func codeOf(err error) model.Code {
+	if err == nil {
+		return ""
+	}
+	return model.ErrorCode(err)
+}
