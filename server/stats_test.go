@@ -200,6 +200,7 @@ func statsWorld(t *testing.T) (*deployment, *client) {
 // supervisor, at two thresholds, never show a count under the threshold,
 // directly or as the difference of two answers' cells or totals.
 func TestStatsSuppression(t *testing.T) {
+	t.Parallel()
 	d, _ := statsWorld(t)
 	sup, supE := d.clients["sup"], d.clients["sup.e"]
 	national := sup.stats("")
@@ -277,6 +278,7 @@ func TestStatsSuppression(t *testing.T) {
 // the complement rule flipped cells as the outside count crossed the
 // threshold: an oracle on other regions).
 func TestStatsRegionalIgnoresOutside(t *testing.T) {
+	t.Parallel()
 	d, _ := statsWorld(t)
 	supE, fw := d.clients["sup.e"], d.clients["fw"]
 	sweep := func() []string {
