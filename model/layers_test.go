@@ -28,26 +28,32 @@ func TestPureLayersImportNoIO(t *testing.T) {
 	}
 }
 
-// TestFiguresImportNoIO fails when server/figures (the monitoring figures'
-// counting and suppression) depends on fiber, badger, net/http or another
-// server package: it stays a pure function of the records it is fed, so
-// that its property tests cover what the server serves.
-func TestFiguresImportNoIO(t *testing.T) {
-	const figures = "github.com/fieldsync/fieldsync/server/figures"
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", figures).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	forbidden := []string{"github.com/gofiber/", "github.com/dgraph-io/badger", "net/http", "github.com/valyala/fasthttp", "github.com/fieldsync/fieldsync/server/", "github.com/fieldsync/fieldsync/clients"}
-	deps := strings.Fields(string(out))
-	if len(deps) < 10 {
-		t.Fatalf("go list returned only %v", deps)
-	}
-	for _, dep := range deps {
-		for _, f := range forbidden {
-			if dep != figures && strings.HasPrefix(dep, f) {
-				t.Errorf("server/figures depends on %s", dep)
+// TestCaseworkImportNoIO fails when a package of casework rules under
+// server/ (the monitoring figures' counting and suppression, the review
+// queue, the duplicate rule and links, the export rows) depends on fiber,
+// badger, net/http or another server package: each stays a pure function
+// of the records it is fed, so that its table and property tests cover
+// what the server serves.
+func TestCaseworkImportNoIO(t *testing.T) {
+	for _, pkg := range []string{"figures", "review", "export"} {
+		t.Run(pkg, func(t *testing.T) {
+			path := "github.com/fieldsync/fieldsync/server/" + pkg
+			out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("go list: %v\n%s", err, out)
 			}
-		}
+			forbidden := []string{"github.com/gofiber/", "github.com/dgraph-io/badger", "net/http", "github.com/valyala/fasthttp", "github.com/fieldsync/fieldsync/server/", "github.com/fieldsync/fieldsync/clients"}
+			deps := strings.Fields(string(out))
+			if len(deps) < 10 {
+				t.Fatalf("go list returned only %v", deps)
+			}
+			for _, dep := range deps {
+				for _, f := range forbidden {
+					if dep != path && strings.HasPrefix(dep, f) {
+						t.Errorf("server/%s depends on %s", pkg, dep)
+					}
+				}
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
+	"github.com/fieldsync/fieldsync/server/demo"
 	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 	"github.com/fieldsync/fieldsync/sync/protocol"
@@ -174,14 +175,14 @@ func (m *Main) bootstrap(ctx context.Context, authSvc *auth.Service, syncSvc *pr
 	if !m.Config.Demo {
 		return nil
 	}
-	seeded, err := seedDemo(ctx, m.db, syncSvc, m.Now)
+	seeded, err := demo.Seed(ctx, m.db, syncSvc, m.Now)
 	if err != nil {
 		return fmt.Errorf("seed demo data: %w", err)
 	}
 	if !seeded {
 		fmt.Fprintln(m.Stdout, "The store already holds data, so no demo data was added; the demo users (if this store was seeded) keep their logins:")
 	}
-	fmt.Fprint(m.Stdout, demoBanner(m.Config.Addr))
+	fmt.Fprint(m.Stdout, demo.Banner(m.Config.Addr))
 	return nil
 }
 

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 // TestMetricsOnlyOnTheirListener: GET /metrics is 404 on the API listener
@@ -68,5 +70,26 @@ func TestServeOnTakenPortWritesNothing(t *testing.T) {
 		if err := m.Close(); err != nil {
 			t.Errorf("%s taken: close: %v", name, err)
 		}
+	}
+}
+
+// TestServeDemo: `serve --demo` seeds a store the demo users log in to,
+// and the supervisor's review queue holds every reason (the console's
+// browser test walks it).
+func TestServeDemo(t *testing.T) {
+	t.Parallel()
+	h := startServerEnv(t, map[string]string{"FIELDSYNC_DEMO": "true"})
+	sup := h.login("supervisor", demo.Password, "")
+	q := getJSON[api.QueuePage](sup, "/v1/review/queue?limit=500")
+	for _, reason := range []string{"new", "conflict", "formal_status", "child_presumed", "cross_border_referral", "visitor_note"} {
+		if q.ByReason[reason] == 0 {
+			t.Errorf("the demo queue has no %s reason: %v", reason, q.ByReason)
+		}
+	}
+	if dups := getJSON[api.DuplicateList](sup, "/v1/review/duplicates"); len(dups.Pairs) < 2 {
+		t.Errorf("the demo has %d possible duplicates, want at least 2", len(dups.Pairs))
+	}
+	for _, name := range []string{"lead.north", "worker.north", "worker2.north", "lead.south", "worker.south", "visitor.de", "auditor"} {
+		h.login(name, demo.Password, "")
 	}
 }

@@ -1,7 +1,9 @@
 // Package server is fieldsync's HTTP service: the fiber app, its routes and
 // their access policy, authentication, request limits, logging and metrics,
 // over the protocol service and the badger store. Main (main.go) wires it
-// together for `fieldsync serve`.
+// together for `fieldsync serve`. The casework rules its endpoints apply
+// live in pure packages (server/figures, server/review, server/export);
+// demo seeding in server/demo.
 //
 // Invariants: every route declares the roles that may call it (deny by
 // default; a test fails for a route without a policy or missing from

@@ -24,6 +24,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 const adminPassword = "correct horse battery staple"
@@ -303,7 +304,7 @@ func TestConsole(t *testing.T) {
 	// Log in: the queue shows conflicts.
 	b.do("log in",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#password").value = ""`),
-		chromedp.SendKeys(chromedp.CSS("#password"), server.DemoPassword),
+		chromedp.SendKeys(chromedp.CSS("#password"), demo.Password),
 		chromedp.Click(chromedp.CSS("#login-button")),
 		chromedp.WaitVisible(chromedp.CSS("#queue-list .queue-item")))
 	b.waitText(".view-queue", "wait")
@@ -312,7 +313,7 @@ func TestConsole(t *testing.T) {
 	}
 	b.shot("queue")
 
-	sup := login(t, base, "supervisor", server.DemoPassword)
+	sup := login(t, base, "supervisor", demo.Password)
 	var queue api.QueuePage
 	sup.do(http.MethodGet, "/v1/review/queue?reason=conflict&limit=500", nil, &queue)
 	var statusRec, otherRec, otherField string
@@ -490,7 +491,7 @@ func TestConsoleCallsOnlyAPIPaths(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#login-form")),
 		chromedp.SendKeys(chromedp.CSS("#username"), "supervisor"),
-		chromedp.SendKeys(chromedp.CSS("#password"), server.DemoPassword),
+		chromedp.SendKeys(chromedp.CSS("#password"), demo.Password),
 		chromedp.Click(chromedp.CSS("#login-button")),
 		chromedp.WaitVisible(chromedp.CSS("#queue-list .queue-item")))
 	called := func() string {

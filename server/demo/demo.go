@@ -1,4 +1,15 @@
-package server
+// Package demo seeds a store with demonstration data for `fieldsync serve
+// --demo`: two teams, a user of each role, an action week with a visitor
+// and site visits, and ninety-odd identifications whose review queue holds
+// every reason (new records, conflicts, formal status, cross-border
+// referrals, visitor notes) and two possible duplicates.
+//
+// Invariants: every record is written as ops through the protocol service,
+// as tablets would, so the demo passes every rule a real push passes (a
+// rejected op fails the seeding); the data drawn (not the ids, which are
+// fresh UUIDs) is the same on every run, from a fixed random seed; seeding
+// writes nothing into a store that already holds teams.
+package demo
 
 import (
 	"context"
@@ -11,14 +22,21 @@ import (
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
-	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
-// DemoPassword is the password of every demo user.
-const DemoPassword = "fieldsync-demo"
+// Password is the password of every demo user.
+const Password = "fieldsync-demo"
+
+// Store is what seeding writes to (*store.DB).
+type Store interface {
+	ListTeams(ctx context.Context) ([]model.Team, error)
+	CreateTeam(ctx context.Context, t model.Team) error
+	CreateUser(ctx context.Context, u model.User) error
+	PutDevice(ctx context.Context, d model.Device) error
+}
 
 // demoUser is a demo account and the device its seeded ops come from.
 type demoUser struct {
@@ -29,13 +47,13 @@ type demoUser struct {
 	clock *hlc.Clock
 }
 
-// seedDemo fills an empty store with two teams, a user of each role, an
+// Seed fills an empty store with two teams, a user of each role, an
 // action week with a visitor and site visits, and ninety-odd
 // identifications, some with conflicting edits, referrals and supervisor
 // reviews (see identifications). Every record is written as
 // ops through the protocol, as tablets would. It does nothing (and returns
 // false) when teams already exist.
-func seedDemo(ctx context.Context, db *store.DB, svc *protocol.Service, now func() time.Time) (bool, error) {
+func Seed(ctx context.Context, db Store, svc *protocol.Service, now func() time.Time) (bool, error) {
 	teams, err := db.ListTeams(ctx)
 	if err != nil || len(teams) > 0 {
 		return false, err
@@ -52,7 +70,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *protocol.Service, now func
 
 type demo struct {
 	ctx   context.Context
-	db    *store.DB
+	db    Store
 	svc   *protocol.Service
 	now   func() time.Time
 	rng   *rand.Rand
@@ -74,7 +92,7 @@ func (d *demo) seedTeams() error {
 }
 
 func (d *demo) seedUsers() error {
-	hash, err := auth.HashPassword(DemoPassword)
+	hash, err := auth.HashPassword(Password)
 	if err != nil {
 		return err
 	}
@@ -96,7 +114,11 @@ func (d *demo) seedUsers() error {
 }
 
 func (d *demo) addUser(u demoUser, hash string, grant *model.User) error {
-	user := model.User{ID: newID(), Username: u.name, Role: u.role, PasswordHash: hash, Teams: nonNil(u.teams), CreatedAt: d.now().UTC()}
+	teams := u.teams
+	if teams == nil {
+		teams = []string{}
+	}
+	user := model.User{ID: newID(), Username: u.name, Role: u.role, PasswordHash: hash, Teams: teams, CreatedAt: d.now().UTC()}
 	if grant != nil {
 		user.ActionWeek, user.ValidUntil = grant.ActionWeek, grant.ValidUntil
 	}
@@ -167,7 +189,7 @@ func (d *demo) actionWeek() error {
 	if err != nil {
 		return err
 	}
-	hash, err := auth.HashPassword(DemoPassword)
+	hash, err := auth.HashPassword(Password)
 	if err != nil {
 		return err
 	}
@@ -381,7 +403,7 @@ func (d *demo) siteVisits() error {
 		if i%2 == 1 {
 			writer = "worker.north"
 		}
-		_, err := d.write(writer, model.KindSiteVisit, uuid.Must(uuid.NewV7()).String(),
+		_, err := d.write(writer, model.KindSiteVisit, newID(),
 			op{field: "action_week", action: "set", value: d.week},
 			op{field: "town", action: "set", value: town},
 			op{field: "visited_on", action: "set", value: d.now().AddDate(0, 0, -i).Format(time.DateOnly)},
@@ -397,8 +419,8 @@ func (d *demo) siteVisits() error {
 	return nil
 }
 
-// demoBanner tells a newcomer how to log in.
-func demoBanner(addr string) string {
+// Banner tells a newcomer how to log in to a demo server on addr.
+func Banner(addr string) string {
 	return fmt.Sprintf(`
 Demo users (every demo password is %q):
   supervisor      national supervisor (reviews everything)
@@ -411,5 +433,8 @@ Open the console in a browser and log in as supervisor:
   http://%s/
 Or try the API:
   curl -s -X POST http://%s/v1/auth/login -d '{"username":"supervisor","password":"%s"}' -H 'Content-Type: application/json'
-`, DemoPassword, addr, addr, DemoPassword)
+`, Password, addr, addr, Password)
 }
+
+// newID returns a fresh record, op, team, user or device id.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -201,6 +200,7 @@ func statsWorld(t *testing.T) (*deployment, *client) {
 // supervisor, at two thresholds, never show a count under the threshold,
 // directly or as the difference of two answers' cells or totals.
 func TestStatsSuppression(t *testing.T) {
+	t.Parallel()
 	d, _ := statsWorld(t)
 	sup, supE := d.clients["sup"], d.clients["sup.e"]
 	national := sup.stats("")
@@ -278,6 +278,7 @@ func TestStatsSuppression(t *testing.T) {
 // the complement rule flipped cells as the outside count crossed the
 // threshold: an oracle on other regions).
 func TestStatsRegionalIgnoresOutside(t *testing.T) {
+	t.Parallel()
 	d, _ := statsWorld(t)
 	supE, fw := d.clients["sup.e"], d.clients["fw"]
 	sweep := func() []string {
@@ -306,84 +307,5 @@ func TestStatsRegionalIgnoresOutside(t *testing.T) {
 				t.Fatalf("after %d records outside the jurisdiction, answer %d changed:\n%s\n%s", i+1, j, before[j], after[j])
 			}
 		}
-	}
-}
-
-// TestExports: the figures as CSV match the JSON; the record export holds
-// the caller's records only, each audited.
-func TestExports(t *testing.T) {
-	d, _ := statsWorld(t)
-	sup, supE := d.clients["sup"], d.clients["sup.e"]
-	st := sup.stats("")
-	rows, err := csv.NewReader(strings.NewReader(string(sup.mustDo(http.StatusOK, http.MethodGet, "/v1/export/stats", nil)))).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(rows[0], []string{"table", "title", "key", "count", "flag"}) {
-		t.Fatalf("header %v", rows[0])
-	}
-	want := 1
-	for _, tb := range st.Tables {
-		want += len(tb.Cells) + 1
-	}
-	if len(rows)-1 != want {
-		t.Errorf("%d CSV rows, want %d", len(rows)-1, want)
-	}
-	for _, r := range rows[1:] {
-		if r[3] == "" {
-			if r[4] != "suppressed" {
-				t.Errorf("row %v: empty count not flagged suppressed", r)
-			}
-			continue
-		}
-		n, err := strconv.Atoi(r[3])
-		if err != nil || small(n, 5) {
-			t.Errorf("row %v shows a small count", r)
-		}
-	}
-	statusRow := slices.IndexFunc(rows, func(r []string) bool { return r[0] == "status" && r[2] == "presumed" })
-	if statusRow < 0 || rows[statusRow][3] != "30" {
-		t.Errorf("status presumed row %v", rows[statusRow])
-	}
-
-	body := supE.mustDo(http.StatusOK, http.MethodGet, "/v1/export/records", nil)
-	recs, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 21 || recs[0][0] != "id" {
-		t.Fatalf("regional export has %d rows (header %v), want 20 records", len(recs)-1, recs[0])
-	}
-	col := slices.Index(recs[0], "team_name")
-	ids := map[string]bool{}
-	for _, r := range recs[1:] {
-		if r[col] != "east" {
-			t.Errorf("exported a record of %s", r[col])
-		}
-		ids[r[0]] = true
-	}
-	if strings.Contains(string(body), "debt_bondage") || strings.Contains(strings.ToLower(string(body)), "shelter") {
-		t.Error("the regional export holds content of other teams' records")
-	}
-	var audit struct {
-		Entries []struct{ Action, Object, Detail, Actor string }
-	}
-	mustUnmarshal(t, d.clients["auditor"].mustDo(http.StatusOK, http.MethodGet, "/v1/audit?limit=1000", nil), &audit)
-	exported := 0
-	statsExports := 0
-	for _, e := range audit.Entries {
-		if e.Action == "export" && e.Actor == supE.user.ID && ids[e.Object] {
-			exported++
-		}
-		if e.Action == "export" && e.Detail == "stats csv" && e.Actor == sup.user.ID {
-			statsExports++
-		}
-	}
-	if exported != 20 || statsExports != 1 {
-		t.Errorf("audit holds %d record exports (want 20) and %d stats exports (want 1)", exported, statsExports)
-	}
-	recsAll, _ := csv.NewReader(strings.NewReader(string(sup.mustDo(http.StatusOK, http.MethodGet, "/v1/export/records", nil)))).ReadAll()
-	if len(recsAll) != 46 {
-		t.Errorf("national export has %d records, want 45", len(recsAll)-1)
 	}
 }

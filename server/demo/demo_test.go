@@ -1,0 +1,206 @@
+package demo_test
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/demo"
+	"github.com/fieldsync/fieldsync/server/store"
+	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
+	"github.com/fieldsync/fieldsync/sync/hlc"
+	"github.com/fieldsync/fieldsync/sync/protocol"
+)
+
+// The store seeding writes to is the server's.
+var _ demo.Store = (*store.DB)(nil)
+
+// seeded is a store in t.TempDir() after demo.Seed at a fixed time.
+type seeded struct {
+	db  *store.DB
+	svc *protocol.Service
+	now func() time.Time
+}
+
+func seed(t *testing.T) seeded {
+	t.Helper()
+	now := func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }
+	schema := model.DefaultSchema()
+	db, err := store.Open(t.TempDir(), store.Options{Schema: schema, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	svc := &protocol.Service{Schema: schema, Store: db, Clock: hlc.NewClock(now, 0), Now: now, Limits: protocol.DefaultLimits,
+		CursorKey: []byte("demo test cursor key, 32 bytes!!")}
+	ok, err := demo.Seed(context.Background(), db, svc, now)
+	if err != nil || !ok {
+		t.Fatalf("Seed = %v, %v; want true, nil", ok, err)
+	}
+	return seeded{db: db, svc: svc, now: now}
+}
+
+// records returns the stored records of kind.
+func (s seeded) records(t *testing.T, kind string) []*crdt.Record {
+	t.Helper()
+	var out []*crdt.Record
+	err := s.db.ScanRecords(context.Background(), kind, func(access.Scope) bool { return true }, func(_ store.Summary, rec *crdt.Record) error {
+		out = append(out, rec)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSeed documents what `serve --demo` puts into an empty store: the
+// users the README, the banner and the browser test log in as, and the
+// records the console shows.
+func TestSeed(t *testing.T) {
+	t.Parallel()
+	s := seed(t)
+	ctx := context.Background()
+
+	t.Run("two teams", func(t *testing.T) {
+		teams, err := s.db.ListTeams(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tm := range teams {
+			got = append(got, tm.Name+" ("+tm.Region+")")
+		}
+		slices.Sort(got)
+		if want := []string{"Mobile team North (Shkodër)", "Mobile team South (Vlorë)"}; !slices.Equal(got, want) {
+			t.Errorf("teams %v, want %v", got, want)
+		}
+	})
+	t.Run("a user of each role, each with a tablet", func(t *testing.T) {
+		users, err := s.db.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]model.Role{}
+		for _, u := range users {
+			got[u.Username] = u.Role
+		}
+		want := map[string]model.Role{
+			"supervisor": model.RoleSupervisor, "lead.north": model.RoleTeamLead, "worker.north": model.RoleFieldWorker,
+			"worker2.north": model.RoleFieldWorker, "lead.south": model.RoleTeamLead, "worker.south": model.RoleFieldWorker,
+			"auditor": model.RoleAuditor, "visitor.de": model.RoleVisitor,
+		}
+		for name, role := range want {
+			if got[name] != role {
+				t.Errorf("user %s has role %q, want %q", name, got[name], role)
+			}
+		}
+		devices, err := s.db.ListDevices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(devices) != len(want) {
+			t.Errorf("%d devices, want one per demo user (%d)", len(devices), len(want))
+		}
+	})
+	t.Run("records of every kind", func(t *testing.T) {
+		for kind, want := range map[string]int{model.KindIdentification: 94, model.KindSiteVisit: 4, model.KindActionWeek: 1} {
+			if got := len(s.records(t, kind)); got != want {
+				t.Errorf("%d records of kind %s, want %d", got, kind, want)
+			}
+		}
+	})
+	t.Run("conflicts for the review queue", func(t *testing.T) {
+		conflicts := map[string]int{}
+		for _, rec := range s.records(t, model.KindIdentification) {
+			for _, f := range rec.Conflicts() {
+				conflicts[f]++
+			}
+		}
+		if conflicts["status"] == 0 || conflicts["age_group"] == 0 {
+			t.Errorf("conflicts per field %v, want status and age_group conflicts", conflicts)
+		}
+	})
+	t.Run("seeding again writes nothing", func(t *testing.T) {
+		ok, err := demo.Seed(ctx, s.db, s.svc, s.now)
+		if err != nil || ok {
+			t.Errorf("second Seed = %v, %v; want false, nil", ok, err)
+		}
+		if got := len(s.records(t, model.KindIdentification)); got != 94 {
+			t.Errorf("%d identifications after a second Seed, want 94", got)
+		}
+	})
+}
+
+// TestBanner: the banner names every demo login, the password and the
+// address.
+func TestBanner(t *testing.T) {
+	t.Parallel()
+	b := demo.Banner("127.0.0.1:8080")
+	for _, want := range []string{"supervisor", "lead.north", "worker.north", "worker2.north", "lead.south", "worker.south",
+		"visitor.de", "auditor", demo.Password, "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1/auth/login"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("the banner does not name %q:\n%s", want, b)
+		}
+	}
+}
+
+var uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// content returns what a seeded store holds, ids and times aside: one
+// line per record (its kind and each field's values, sorted) and per user.
+func (s seeded) content(t *testing.T) []string {
+	t.Helper()
+	var lines []string
+	for _, kind := range []string{model.KindIdentification, model.KindSiteVisit, model.KindActionWeek} {
+		for _, rec := range s.records(t, kind) {
+			line := kind
+			for _, f := range rec.FieldNames() {
+				var vals []string
+				for _, e := range rec.Siblings(f) {
+					vals = append(vals, string(e.Value))
+				}
+				vals = append(vals, rec.Elements(f)...)
+				for _, e := range rec.Entries(f) {
+					vals = append(vals, string(e.Value))
+				}
+				slices.Sort(vals)
+				line += " " + f + "=" + strings.Join(vals, ",")
+			}
+			lines = append(lines, uuidPattern.ReplaceAllString(line, "ID"))
+		}
+	}
+	users, err := s.db.ListUsers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		lines = append(lines, u.Username+" "+string(u.Role)+" "+strings.Repeat("team ", len(u.Teams)))
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// TestSeedSameEveryRun: two seedings at the same time write the same
+// data, ids and hlcs aside (the random draws come from a fixed seed), so
+// the demo the README and the browser test describe is the one served.
+func TestSeedSameEveryRun(t *testing.T) {
+	t.Parallel()
+	a, b := seed(t).content(t), seed(t).content(t)
+	if len(a) != 94+4+1+8 {
+		t.Errorf("%d records and users, want %d", len(a), 94+4+1+8)
+	}
+	if !slices.Equal(a, b) {
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Fatalf("two seedings differ:\n%s\n%s", a[i], b[i])
+			}
+		}
+		t.Fatalf("two seedings differ: %d and %d lines", len(a), len(b))
+	}
+}
