@@ -16,6 +16,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
+	"github.com/fieldsync/fieldsync/server/backup"
 	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 	"github.com/fieldsync/fieldsync/sync/protocol"
@@ -84,6 +85,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.closeListeners()
 		}
 	}()
+	if err := backup.CheckComplete(m.Config.DataDir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}

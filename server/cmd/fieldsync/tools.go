@@ -77,10 +77,11 @@ func restoreCmd(args []string) error {
 	if *key == "" || *in == "" {
 		return errors.New("usage: fieldsync restore --data NEW_DIR --key BACKUP_KEY_FILE --in FILE")
 	}
-	if err := server.RestoreFrom(context.Background(), *tf.data, *tf.keyFile, *key, *in, toolLogger()); err != nil {
+	m, err := server.RestoreFrom(context.Background(), *tf.data, *tf.keyFile, *key, *in, toolLogger())
+	if err != nil {
 		return err
 	}
-	fmt.Printf("Restored %s into %s; start the server on it. Devices log in again (new signing keys).\n", *in, *tf.data)
+	fmt.Printf("Restored %s into %s and checked it: %d records, last sequence number %d, audit chain verified to entry %d.\nStart the server on it. Devices log in again (new signing keys).\n", *in, *tf.data, m.Records, m.LastSeq, m.AuditSeq)
 	return nil
 }
 
