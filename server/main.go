@@ -49,7 +49,7 @@ func NewMain() *Main {
 // ParseFlags reads the serve flags and FIELDSYNC_* environment.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := m.Config.ParseFlags(args, getenv); err != nil {
-		return fmt.Errorf("parse flags: %w", err)
+		return err // a sentence naming the flag or variable to fix
 	}
 	if m.Log == nil {
 		m.Log = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
