@@ -53,7 +53,9 @@ type normalizer struct {
 	dirs []string
 }
 
-func newNormalizer(dirs ...string) *normalizer { return &normalizer{ids: map[string]string{}, dirs: dirs} }
+func newNormalizer(dirs ...string) *normalizer {
+	return &normalizer{ids: map[string]string{}, dirs: dirs}
+}
 
 func (n *normalizer) apply(s string) string {
 	for _, d := range n.dirs {
