@@ -102,7 +102,8 @@ func (c *cli) device(args []string) error {
 	dir := fs.String("dir", c.envOr("FIELDSYNC_DEVICE_DIR", "./device"), "the device's local replica (FIELDSYNC_DEVICE_DIR)")
 	server := fs.String("server", c.envOr("FIELDSYNC_SERVER", "http://127.0.0.1:8080"), "the fieldsync server (FIELDSYNC_SERVER)")
 	help := fmt.Sprintf("%s\n\n%s\n", strings.TrimSpace("usage: fieldsync device "+name+" [--dir DIR] [--server URL] "+cmd.args), cmd.doc)
-	if err := c.parseFlags(fs, args[1:], help); err != nil {
+	rest, err := c.parseInterspersed(fs, args[1:], help)
+	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(c.errOut, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -113,7 +114,27 @@ func (c *cli) device(args []string) error {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	return cmd.run(&deviceRun{cli: c, c: client}, ctx, fs.Args())
+	return cmd.run(&deviceRun{cli: c, c: client}, ctx, rest)
+}
+
+// parseInterspersed parses flags placed anywhere among the arguments
+// (device quarantine show --dir tab1 OP) and returns the others; after
+// "--" every argument is positional.
+func (c *cli) parseInterspersed(fs *flag.FlagSet, args []string, help string) ([]string, error) {
+	var pos []string
+	for {
+		if err := c.parseFlags(fs, args, help); err != nil {
+			return nil, err
+		}
+		left := fs.Args()
+		if len(left) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(left); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, left...), nil
+		}
+		pos, args = append(pos, left[0]), left[1:]
+	}
 }
 
 func needArgs(args []string, n int, usage string) error {
