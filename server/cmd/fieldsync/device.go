@@ -444,7 +444,9 @@ func (d *deviceRun) sync(ctx context.Context, args []string) error {
 			fresh = append(fresh, r)
 		}
 	}
-	fmt.Fprintf(d.out, "Pushed %s (accepted by the server), pulled %s, %s rejected.\n", plural(st.Pushed, "op"), plural(st.Pulled, "op"), plural(len(fresh), "op"))
+	if syncErr == nil || st.Pushed+st.Pulled+len(fresh) > 0 {
+		fmt.Fprintf(d.out, "Pushed %s (accepted by the server), pulled %s, %s rejected.\n", plural(st.Pushed, "op"), plural(st.Pulled, "op"), plural(len(fresh), "op"))
+	}
 	for _, r := range fresh {
 		fmt.Fprintln(d.out, "  "+rejection(r))
 	}
@@ -617,6 +619,6 @@ func (d *deviceRun) quarantineResend(ctx context.Context, arg string, fixArgs []
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.out, "Wrote %s again as new ops; fieldsync device sync sends them.\n", plural(len(made), "op"))
+	fmt.Fprintf(d.out, "Wrote %s again, under new op ids; fieldsync device sync sends them.\n", plural(len(made), "op"))
 	return nil
 }
