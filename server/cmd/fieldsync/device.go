@@ -298,7 +298,11 @@ func (d *deviceRun) set(ctx context.Context, args []string) error {
 	if err := needArgs(args, 3, "set RECORD FIELD VALUE"); err != nil {
 		return err
 	}
-	_, err := d.c.Set(ctx, args[0], args[1], parseValue(args[2]))
+	fields, err := d.fieldValues([]string{args[1] + "=" + args[2]})
+	if err != nil {
+		return err
+	}
+	_, err = d.c.Set(ctx, args[0], args[1], fields[0].Value)
 	return d.notFound(ctx, args[0], err)
 }
 
@@ -467,7 +471,7 @@ func rejection(r fieldsync.Rejected) string {
 	if msg != "" && !strings.HasSuffix(msg, ".") {
 		msg += "."
 	}
-	return fmt.Sprintf("Op %s (%s %s of %s %s) was rejected: %s. %s", r.Op.ID, r.Op.Action, r.Op.Field, r.Op.Kind, r.Op.Record, r.Code, msg)
+	return strings.TrimSpace(fmt.Sprintf("Op %s (%s %s of %s %s) was rejected: %s. %s", r.Op.ID, r.Op.Action, r.Op.Field, r.Op.Kind, r.Op.Record, r.Code, msg))
 }
 
 func (d *deviceRun) printState(st fieldsync.Status) {
