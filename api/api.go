@@ -55,6 +55,9 @@ type TokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 	DeviceID     string `json:"device_id"`
 	User         User   `json:"user"`
+	// TeamNames names the teams in User.Teams, by id, so a device can
+	// show and check them offline.
+	TeamNames map[string]string `json:"team_names,omitempty"`
 }
 
 // User is a user as served (never the password hash).

@@ -45,7 +45,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	s.loginThrottle.succeeded(key)
 	s.record(c.UserContext(), audit.Event{Actor: sess.User.ID, Role: string(sess.User.Role), Device: sess.DeviceID, Action: audit.ActionLogin, IP: ip})
 	s.metrics.logins.WithLabelValues("ok").Inc()
-	return c.JSON(tokenResponse(sess))
+	return c.JSON(s.withTeamNames(c.UserContext(), tokenResponse(sess)))
 }
 
 // checkLoginStrings bounds a login's strings before anything (the lockout
@@ -123,6 +123,22 @@ func seconds(n int) string {
 		return strconv.Itoa(n) + " seconds"
 	}
 	return strconv.Itoa((n+59)/60) + " minutes"
+}
+
+// withTeamNames adds the names of the user's teams to a token response, so
+// a device can name them offline. A team that cannot be read is left out.
+func (s *Server) withTeamNames(ctx context.Context, tr api.TokenResponse) api.TokenResponse {
+	for _, id := range tr.User.Teams {
+		t, err := s.db.Team(ctx, id)
+		if err != nil {
+			continue
+		}
+		if tr.TeamNames == nil {
+			tr.TeamNames = map[string]string{}
+		}
+		tr.TeamNames[id] = t.Name
+	}
+	return tr
 }
 
 func tokenResponse(sess auth.Session) api.TokenResponse {

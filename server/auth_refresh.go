@@ -21,5 +21,5 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	return c.JSON(tokenResponse(sess))
+	return c.JSON(s.withTeamNames(c.UserContext(), tokenResponse(sess)))
 }

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
-	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,10 @@ type Config struct {
 	// StreamCheck is how often an event stream authenticates its token
 	// again and sends a keep-alive.
 	StreamCheck time.Duration
+
+	// fromEnv names, for each flag whose value came from its
+	// FIELDSYNC_* variable, that variable (see nameSources).
+	fromEnv map[string]string
 }
 
 // maxVisitorGrace bounds --visitor-grace: a grant outliving its week by
@@ -112,7 +117,7 @@ func DefaultConfig() Config {
 // environment over the defaults, and validates the result.
 func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(io.Discard)
 	env := envReader{getenv: getenv}
 	fs.StringVar(&c.Addr, "addr", env.str("FIELDSYNC_ADDR", c.Addr), "listen address (FIELDSYNC_ADDR)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env.str("FIELDSYNC_METRICS_ADDR", c.MetricsAddr), "listen address of GET /metrics, apart from the API; empty or off disables it (FIELDSYNC_METRICS_ADDR)")
@@ -146,16 +151,96 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return &HelpRequested{Text: serveUsage(fs)}
+	} else if err != nil {
+		return fmt.Errorf("%w (fieldsync serve -h lists the flags)", err)
+	}
 	if err := env.err(); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (fieldsync serve -h lists the flags)", fs.Arg(0))
+	}
+	c.fromEnv = flagsFromEnv(fs, getenv)
+	return c.nameSources(c.Validate())
+}
+
+// HelpRequested is ParseFlags' answer to -h or --help: Text is the usage
+// to print (on standard output, exiting 0).
+type HelpRequested struct{ Text string }
+
+func (h *HelpRequested) Error() string { return "help requested" }
+
+// Unwrap makes errors.Is(err, flag.ErrHelp) hold.
+func (h *HelpRequested) Unwrap() error { return flag.ErrHelp }
+
+// serveUsage is the text of serve -h: every flag with its variable, and
+// the variables that have no flag.
+func serveUsage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString("usage: fieldsync serve [flags]\n\nRuns the sync server. Each flag may instead be set by the FIELDSYNC_* variable named\nafter it; a flag wins over its variable.\n\nflags:\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	b.WriteString(`
+variables without a flag:
+  FIELDSYNC_ADMIN_PASSWORD
+    	the password of the user admin, created when the store has no user
+    	(unset: a password is generated and printed once)
+`)
+	return b.String()
+}
+
+// envOfUsage finds the variable a flag's usage names last, as in
+// "listen address (FIELDSYNC_ADDR)".
+var envOfUsage = regexp.MustCompile(`\((FIELDSYNC_[A-Z0-9_]+)\)$`)
+
+// flagsFromEnv returns, for each flag not given on the command line whose
+// variable is set, that variable.
+func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) map[string]string {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	out := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		m := envOfUsage.FindStringSubmatch(f.Usage)
+		if m != nil && !given[f.Name] && getenv(m[1]) != "" {
+			out[f.Name] = m[1]
+		}
+	})
+	return out
+}
+
+// nameSources rewrites each validation error that begins with a flag
+// ("--user-rate -3 must be ...") to name the variable the value came from
+// ("FIELDSYNC_USER_RATE=-3 must be ..."), so the message names the one
+// thing to change.
+func (c *Config) nameSources(err error) error {
+	if err == nil || len(c.fromEnv) == 0 {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	var errs []error
+	for _, e := range unjoin(err) {
+		msg := e.Error()
+		name, rest, _ := strings.Cut(strings.TrimPrefix(msg, "--"), " ")
+		if env, ok := c.fromEnv[name]; ok && strings.HasPrefix(msg, "--") {
+			if strings.HasPrefix(rest, "must ") {
+				e = fmt.Errorf("%s %s", env, rest)
+			} else {
+				e = fmt.Errorf("%s=%s", env, rest)
+			}
+		}
+		errs = append(errs, e)
 	}
-	return c.Validate()
+	return errors.Join(errs...)
+}
+
+// unjoin returns the errors joined in err (or err alone).
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // Validate checks the configuration and says what to fix.
@@ -185,9 +270,8 @@ func (c *Config) Validate() error {
 	if c.RefreshGrace < 0 || c.RefreshGrace > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--refresh-grace %s must be between 0s and 10m", c.RefreshGrace))
 	}
-	if c.Limits.MaxOps < 1 || c.Limits.MaxPull < 1 || c.BodyLimit < 1024 || c.MaxDepth < 2 {
-		errs = append(errs, errors.New("--max-ops, --max-pull must be positive, --body-limit at least 1024 and --max-depth at least 2"))
-	}
+	errs = append(errs, atLeast("max-ops", c.Limits.MaxOps, 1), atLeast("max-pull", c.Limits.MaxPull, 1),
+		atLeast("body-limit", c.BodyLimit, 1024), atLeast("max-depth", c.MaxDepth, 2))
 	errs = append(errs, c.validateRecordLimits()...)
 	if c.SmallBodyLimit < 1024 || c.SmallBodyLimit > c.BodyLimit {
 		errs = append(errs, fmt.Errorf("--small-body-limit %d must be between 1024 and --body-limit", c.SmallBodyLimit))
@@ -195,8 +279,15 @@ func (c *Config) Validate() error {
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull
 	}
-	if c.UserRate <= 0 || c.UserBurst < 1 || c.LoginFailures < 1 || c.LoginLockout < time.Second || c.LoginIPFailures < 1 || c.LoginIPWindow <= 0 {
-		errs = append(errs, errors.New("--user-rate, --user-burst, --login-failures, --login-ip-failures and --login-ip-window must be positive, --login-lockout at least 1s"))
+	if c.UserRate <= 0 {
+		errs = append(errs, fmt.Errorf("--user-rate %g must be positive", c.UserRate))
+	}
+	errs = append(errs, atLeast("user-burst", c.UserBurst, 1), atLeast("login-failures", c.LoginFailures, 1), atLeast("login-ip-failures", c.LoginIPFailures, 1))
+	if c.LoginLockout < time.Second {
+		errs = append(errs, fmt.Errorf("--login-lockout %s must be at least 1s", c.LoginLockout))
+	}
+	if c.LoginIPWindow <= 0 {
+		errs = append(errs, fmt.Errorf("--login-ip-window %s must be positive", c.LoginIPWindow))
 	}
 	errs = append(errs, checkTrustedProxies(c.TrustedProxies)...)
 	if c.StatsThreshold < 2 || c.StatsThreshold > maxStatsThreshold {
@@ -218,6 +309,14 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// atLeast checks an integer flag's lower bound (nil when it holds).
+func atLeast(flag string, v, least int) error {
+	if v >= least {
+		return nil
+	}
+	return fmt.Errorf("--%s %d must be at least %d", flag, v, least)
 }
 
 // maxRecordBytes is the largest --max-record-bytes accepted: a store

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
+	"github.com/fieldsync/fieldsync/server/backup"
 	"github.com/fieldsync/fieldsync/server/demo"
 	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -49,7 +50,7 @@ func NewMain() *Main {
 // ParseFlags reads the serve flags and FIELDSYNC_* environment.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := m.Config.ParseFlags(args, getenv); err != nil {
-		return fmt.Errorf("parse flags: %w", err)
+		return err // a sentence naming the flag or variable to fix
 	}
 	if m.Log == nil {
 		m.Log = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
@@ -85,6 +86,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.closeListeners()
 		}
 	}()
+	if err := backup.CheckComplete(m.Config.DataDir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}

@@ -119,7 +119,7 @@ func TestEncryptionAtRestAndBackups(t *testing.T) {
 
 	// The restore drill: a new directory, the same answers.
 	restored := t.TempDir()
-	if err := server.RestoreFrom(ctx, filepath.Join(restored, "data"), key, backupKey, out, discardLogger()); err != nil {
+	if _, err := server.RestoreFrom(ctx, filepath.Join(restored, "data"), key, backupKey, out, discardLogger()); err != nil {
 		t.Fatal(err)
 	}
 	h.dir = filepath.Join(restored, "data")

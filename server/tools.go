@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,9 @@ import (
 // openStore opens the store of dataDir, decrypting with the key in keyFile
 // when one is given.
 func openStore(dataDir, keyFile string, log *slog.Logger) (*store.DB, error) {
+	if err := backup.CheckComplete(dataDir); err != nil {
+		return nil, err
+	}
 	key, err := readKeyFile(keyFile)
 	if err != nil {
 		return nil, err
@@ -67,7 +69,10 @@ func BackupTo(ctx context.Context, dataDir, keyFile, backupKeyFile, out string, 
 	if err != nil {
 		return fmt.Errorf("create backup file: %w", err)
 	}
-	err = backup.Encrypt(f, backupKeyFile, func(w io.Writer) error { return db.Backup(ctx, w) })
+	err = backup.Write(ctx, db, f, backupKeyFile)
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -78,32 +83,16 @@ func BackupTo(ctx context.Context, dataDir, keyFile, backupKeyFile, out string, 
 	return nil
 }
 
-// RestoreFrom loads the encrypted backup in from into a new data
-// directory, which must not hold a store yet.
-func RestoreFrom(ctx context.Context, dataDir, keyFile, backupKeyFile, from string, log *slog.Logger) error {
-	if _, err := os.Stat(filepath.Join(dataDir, "db")); err == nil {
-		return fmt.Errorf("%s already holds a store; restore into a new directory", dataDir)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("check data directory: %w", err)
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	f, err := os.Open(from)
+// RestoreFrom restores the encrypted backup in from into dataDir, which
+// must not hold a store yet (see backup.Restore: a failed or killed
+// restore leaves a directory no server opens).
+func RestoreFrom(ctx context.Context, dataDir, keyFile, backupKeyFile, from string, log *slog.Logger) (backup.Manifest, error) {
+	key, err := readKeyFile(keyFile)
 	if err != nil {
-		return fmt.Errorf("open backup file: %w", err)
+		return backup.Manifest{}, err
 	}
-	defer f.Close()
-	db, err := openStore(dataDir, keyFile, log)
-	if err != nil {
-		return err
-	}
-	err = backup.Decrypt(f, backupKeyFile, func(r io.Reader) error { return db.Restore(ctx, r) })
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.RemoveAll(filepath.Join(dataDir, "db"))
-	}
-	return err
+	return backup.Restore(ctx, backup.RestoreOptions{
+		DataDir: dataDir, From: from, KeyFile: backupKeyFile,
+		Store: store.Options{Schema: model.DefaultSchema(), Logger: log, EncryptionKey: key},
+	})
 }

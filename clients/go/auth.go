@@ -1,10 +1,12 @@
 package fieldsync
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -18,6 +20,8 @@ type session struct {
 	AccessToken  string   `json:"access_token,omitempty"`
 	RefreshToken string   `json:"refresh_token,omitempty"`
 	User         api.User `json:"user"`
+	// TeamNames names the user's teams, by id, as the server last said.
+	TeamNames map[string]string `json:"team_names,omitempty"`
 }
 
 func loadSession(b *badger.Txn) (session, error) {
@@ -69,7 +73,7 @@ func (c *Client) login(ctx context.Context, username, password string) (api.User
 	if old, ok := c.user(); ok && old.ID != tr.User.ID {
 		return api.User{}, fmt.Errorf("this replica belongs to user %s; %s cannot use it", old.Username, tr.User.Username)
 	}
-	if err := c.saveSession(session{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, User: tr.User}); err != nil {
+	if err := c.saveSession(session{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, User: tr.User, TeamNames: tr.TeamNames}); err != nil {
 		return api.User{}, err
 	}
 	c.log.Info("logged in", "user", tr.User.ID, "role", tr.User.Role, "device", c.device)
@@ -100,13 +104,39 @@ func (c *Client) refresh(ctx context.Context, failed string) error {
 			return fmt.Errorf("refresh session: %w", err)
 		}
 		c.log.Warn("session ended", "code", apiCode(err))
-		if serr := c.saveSession(session{User: s.User}); serr != nil {
+		if serr := c.saveSession(session{User: s.User, TeamNames: s.TeamNames}); serr != nil {
 			return serr
 		}
 		return fmt.Errorf("refresh session: %w: %w", ErrLoginRequired, err)
 	}
 	c.log.Debug("session refreshed", "user", tr.User.ID)
-	return c.saveSession(session{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, User: tr.User})
+	names := tr.TeamNames
+	if names == nil {
+		names = s.TeamNames // a server that does not send them
+	}
+	return c.saveSession(session{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, User: tr.User, TeamNames: names})
+}
+
+// Team is one of the user's teams.
+type Team struct {
+	ID   string
+	Name string // "" when the server did not name it
+}
+
+// Teams returns the logged-in user's teams (kept after the session ends,
+// so a device can name and check them offline), sorted by name, then id.
+// It is empty before the first Login, and for roles without teams.
+func (c *Client) Teams() []Team {
+	c.sessMu.RLock()
+	defer c.sessMu.RUnlock()
+	teams := make([]Team, 0, len(c.sess.User.Teams))
+	for _, id := range c.sess.User.Teams {
+		teams = append(teams, Team{ID: id, Name: c.sess.TeamNames[id]})
+	}
+	slices.SortFunc(teams, func(a, b Team) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	return teams
 }
 
 // saveSession persists s (synced to disk) before using it: a rotated refresh

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -55,6 +56,9 @@ type Client struct {
 
 	// syncMu lets one sync run at a time.
 	syncMu sync.Mutex
+	// pushed and pulled count, since Open, the ops the server accepted
+	// (applied or duplicate) and the ops and drops pulled (see Status).
+	pushed, pulled atomic.Int64
 
 	// authMu serialises logins and refreshes; sess is guarded by sessMu.
 	authMu sync.Mutex

@@ -87,7 +87,7 @@ func writeError(w http.ResponseWriter, status int, code model.Code, wipe bool) {
 
 func (f *fakeServer) tokens(device string) api.TokenResponse {
 	return api.TokenResponse{AccessToken: "at" + strconv.Itoa(f.token), RefreshToken: "rt" + strconv.Itoa(f.token),
-		TokenType: "Bearer", ExpiresIn: 900, DeviceID: device, User: f.user}
+		TokenType: "Bearer", ExpiresIn: 900, DeviceID: device, User: f.user, TeamNames: map[string]string{f.user.Teams[0]: "Mobile team North"}}
 }
 
 func (f *fakeServer) login(w http.ResponseWriter, r *http.Request) {

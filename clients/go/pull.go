@@ -58,6 +58,7 @@ func (c *Client) pull(ctx context.Context) (int, error) {
 			return received, err
 		}
 		received += len(p.Ops) + len(p.Drop)
+		c.pulled.Add(int64(len(p.Ops) + len(p.Drop)))
 		cursor = p.Cursor
 		if !p.More {
 			return received, c.syncStore()

@@ -99,9 +99,9 @@ func (c *Client) applyResults(batch []pending, res api.PushResponse) (int, error
 		byID[r.ID] = r
 	}
 	user, _ := c.user()
-	answered := 0
+	answered, accepted := 0, 0
 	err := c.update(func(t *tx) error {
-		answered = 0
+		answered, accepted = 0, 0
 		if ts, err := hlc.Parse(res.ServerHLC); err == nil {
 			_, _ = c.clock.Update(ts) // a drifting server clock is not the device's problem
 		}
@@ -119,6 +119,7 @@ func (c *Client) applyResults(batch []pending, res api.PushResponse) (int, error
 			answered++
 			switch r.Status {
 			case protocol.StatusApplied, protocol.StatusDuplicate:
+				accepted++
 				if err := dequeue(t, p.seq, p.op.ID); err != nil {
 					return err
 				}
@@ -144,6 +145,7 @@ func (c *Client) applyResults(batch []pending, res api.PushResponse) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("apply push results: %w", err)
 	}
+	c.pushed.Add(int64(accepted))
 	if answered < len(batch) {
 		c.log.Warn("push answered only part of the batch", "sent", len(batch), "answered", answered)
 	}

@@ -28,11 +28,14 @@ type Status struct {
 	Records int
 	// LastSync is when a Sync last completed (device clock; zero if never).
 	LastSync time.Time
+	// Pushed counts the ops the server accepted (applied or duplicate),
+	// and Pulled the ops and drops received, since this Client was opened.
+	Pushed, Pulled int
 }
 
 // Status returns the device's sync state.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	st := Status{DeviceID: c.device}
+	st := Status{DeviceID: c.device, Pushed: int(c.pushed.Load()), Pulled: int(c.pulled.Load())}
 	c.sessMu.RLock()
 	st.User, st.LoggedIn = c.sess.User, c.sess.RefreshToken != ""
 	c.sessMu.RUnlock()

@@ -109,7 +109,7 @@ func Encrypt(w io.Writer, keyFile string, produce func(io.Writer) error) error {
 }
 
 // ErrWrongKey means the backup was not written for this key.
-var ErrWrongKey = errors.New("the backup was not encrypted for this key")
+var ErrWrongKey = errors.New("the backup was not encrypted for this key (or its key stanza is damaged)")
 
 // Decrypt reads an encrypted backup from r with the secret key in keyFile
 // and hands the plaintext to consume.
@@ -124,7 +124,7 @@ func Decrypt(r io.Reader, keyFile string, consume func(io.Reader) error) error {
 		if errors.As(err, &noMatch) {
 			return fmt.Errorf("decrypt backup: %w", ErrWrongKey)
 		}
-		return fmt.Errorf("decrypt backup: %w", err)
+		return fmt.Errorf("decrypt backup: its header is damaged or it is not a fieldsync backup (%w)", err)
 	}
 	if err := consume(dec); err != nil {
 		return fmt.Errorf("restore backup: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -115,6 +116,11 @@ type DB struct {
 	gcDone     chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
+	// loadFailed is set when a Restore's badger Load failed: badger then
+	// never marks the loaded versions done, so every later transaction
+	// would wait forever. Close then skips saving the op filter; the
+	// store must be thrown away.
+	loadFailed atomic.Bool
 }
 
 // Open opens (or creates) the store in dir and starts its writer and its
@@ -213,7 +219,10 @@ func (db *DB) loadCounters() (seq, records uint64, err error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.stopBackground()
-		err := db.saveOpFilter(db.filter, db.filterSeq)
+		var err error
+		if !db.loadFailed.Load() {
+			err = db.saveOpFilter(db.filter, db.filterSeq)
+		}
 		if cerr := db.bdb.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 		}

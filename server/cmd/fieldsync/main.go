@@ -6,12 +6,21 @@
 //	fieldsync backup --data DIR --key F --out FILE
 //	fieldsync restore --data NEWDIR --key F --in FILE
 //	fieldsync backup-keygen FILE             create a backup key
-//	fieldsync device <command>               play a tablet: login, new-identification, set, sync...
+//	fieldsync device <command>               play a tablet: login, teams, new-identification, sync...
+//
+// Every command and subcommand answers -h and --help with its usage on
+// standard output, exit status 0, and does nothing else. An error is one
+// line on standard error naming what to fix: exit status 2 for a command
+// line that cannot be understood, 1 for anything else (a sync with
+// rejected ops included).
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,52 +38,120 @@ commands:
   backup         write an encrypted backup (with the server stopped)
   restore        restore an encrypted backup into a new data directory
   backup-keygen  create a backup key file (keep it apart from the data)
-  device         play a tablet from a terminal (fieldsync device for its commands)
+  device         play a tablet from a terminal (fieldsync device -h for its commands)
+
+Every command answers -h with its usage.
 `
 
+// cli is one run of the command: its streams and environment (tests
+// give their own).
+type cli struct {
+	out, errOut io.Writer
+	in          io.Reader
+	getenv      func(string) string
+}
+
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+	c := &cli{out: os.Stdout, errOut: os.Stderr, in: os.Stdin, getenv: os.Getenv}
+	os.Exit(c.run(os.Args[1:]))
+}
+
+// errHelpShown is returned by a command that printed its usage for -h.
+var errHelpShown = errors.New("help shown")
+
+// usageError is a command line that cannot be understood (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// commands are fieldsync's commands by name.
+var commands = map[string]func(c *cli, args []string) error{
+	"serve":         (*cli).serve,
+	"audit":         (*cli).audit,
+	"admin":         (*cli).admin,
+	"backup":        (*cli).backup,
+	"restore":       (*cli).restore,
+	"backup-keygen": (*cli).keygen,
+	"device":        (*cli).device,
+}
+
+// run runs the command in args and returns the exit status.
+func (c *cli) run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.errOut, usage)
+		return 2
 	}
-	var err error
-	switch os.Args[1] {
-	case "serve":
-		err = serve(os.Args[2:])
-	case "audit":
-		err = auditCmd(os.Args[2:])
-	case "admin":
-		err = adminCmd(os.Args[2:])
-	case "backup":
-		err = backupCmd(os.Args[2:])
-	case "restore":
-		err = restoreCmd(os.Args[2:])
-	case "backup-keygen":
-		err = keygenCmd(os.Args[2:])
-	case "device":
-		err = deviceCmd(os.Args[2:])
-	case "-h", "--help", "help":
-		fmt.Print(usage)
-		return
+	if isHelp(args[0]) || args[0] == "help" {
+		fmt.Fprint(c.out, usage)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(c.errOut, "fieldsync: unknown command %q (fieldsync -h lists the commands)\n", args[0])
+		return 2
+	}
+	err := cmd(c, args[1:])
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelpShown):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(c.errOut, "fieldsync: %v\n", err)
+		return 2
 	default:
-		fmt.Fprintf(os.Stderr, "fieldsync: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
+		fmt.Fprintf(c.errOut, "fieldsync: %v\n", err)
+		return 1
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "fieldsync: %v\n", err)
-		os.Exit(1)
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+// parseFlags parses args with fs, printing help (for -h) on c.out as
+// usage, the flags' defaults, and returning errHelpShown. Any other flag
+// error is one line naming the flag.
+func (c *cli) parseFlags(fs *flag.FlagSet, args []string, help string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(c.out, help)
+		if hasFlags(fs) {
+			fmt.Fprint(c.out, "\nflags:\n")
+			fs.SetOutput(c.out)
+			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
+		}
+		return errHelpShown
+	case err != nil:
+		return usagef("%s: %v (fieldsync %s -h shows its usage)", fs.Name(), err, fs.Name())
 	}
+	return nil
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
 }
 
 // serve runs the server until SIGINT or SIGTERM, then shuts down
 // gracefully.
-func serve(args []string) error {
+func (c *cli) serve(args []string) error {
+	m := server.NewMain()
+	m.Stdout = c.out
+	err := m.ParseFlags(args, c.getenv)
+	var help *server.HelpRequested
+	switch {
+	case errors.As(err, &help):
+		fmt.Fprint(c.out, help.Text)
+		return errHelpShown
+	case err != nil:
+		return usagef("serve: %v", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := server.NewMain()
-	if err := m.ParseFlags(args, os.Getenv); err != nil {
-		return err
-	}
 	if err := m.Run(ctx); err != nil {
 		_ = m.Close()
 		return err
