@@ -10,6 +10,7 @@
 import * as api from "./api.js";
 import { h, replace } from "./dom.js";
 import { queueView } from "./queue.js";
+import { recordsView } from "./records.js";
 import { recordView } from "./record.js";
 import { figuresView } from "./figures.js";
 import { devicesView } from "./devices.js";
@@ -167,18 +168,22 @@ function resetIdle() {
 
 let routeSeq = 0;
 
+/** The list the supervisor came from to a record ("queue" or "records"). */
+export let lastList = "queue";
+
 /** Shows the view the location's hash names. */
 export async function route() {
   if (!api.current()) return;
   const seq = ++routeSeq;
   const [, view, arg] = (location.hash || "").split("/");
   const root = $("app-view");
+  if (view === "queue" || view === "records") lastList = view;
   for (const a of document.querySelectorAll("#nav a")) {
-    a.classList.toggle("active", a.dataset.view === view || (view === "record" && a.dataset.view === "queue"));
+    a.classList.toggle("active", a.dataset.view === view || (view === "record" && a.dataset.view === lastList));
   }
   ui.clear();
   replace(root, h("p", { class: "muted" }, "Loading…"));
-  const views = { queue: queueView, record: recordView, figures: figuresView, devices: devicesView };
+  const views = { queue: queueView, records: recordsView, record: recordView, figures: figuresView, devices: devicesView };
   let fn = views[view];
   if (!isSupervisor() && view !== "devices") fn = devicesView;
   if (!fn) fn = isSupervisor() ? queueView : devicesView;

@@ -5,7 +5,7 @@
 // tablets like any other write.
 import * as api from "./api.js";
 import { h, replace, hlcTime, show, words } from "./dom.js";
-import { ctx, ui, busy, guard, userName, deviceName } from "./app.js";
+import { ctx, ui, busy, guard, userName, deviceName, lastList } from "./app.js";
 import { seen, reasonBadges } from "./queue.js";
 
 const SAVED = "Saved. The tablets receive it at their next sync.";
@@ -222,7 +222,7 @@ export async function recordView(id) {
     const team = f.team && ctx.teams.get(f.team.value);
     const dup = await duplicates(rec);
     replace(root,
-      h("p", {}, h("a", { href: "#/queue" }, "← Back to the queue")),
+      h("p", {}, lastList === "records" ? h("a", { href: "#/records" }, "← Back to the records") : h("a", { href: "#/queue" }, "← Back to the queue")),
       h("h1", {}, f.code ? show(f.code.value) : "Record"),
       h("p", { class: "muted" }, [team && team.name, f.region && show(f.region.value), f.status && `status ${show(f.status.value)}`,
         rec.deleted ? "deleted" : null].filter(Boolean).join(" · ")),
