@@ -56,7 +56,9 @@ export async function loadNames() {
 
 export function userName(id) {
   const u = ctx.users.get(id);
-  return u ? u.username : "an unknown user";
+  if (u) return u.username;
+  const me = api.current();
+  return me && me.user.id === id ? me.user.username : "an unknown user";
 }
 
 export function deviceName(id) {

@@ -7,6 +7,7 @@ import * as api from "./api.js";
 import { h, replace, hlcTime, show, words, dateInput, today } from "./dom.js";
 import { ctx, ui, busy, guard, userName, deviceName, lastList } from "./app.js";
 import { seen, reasonBadges } from "./queue.js";
+import { historyCard, valueText } from "./history.js";
 
 const SAVED = "Saved. The tablets receive it at their next sync.";
 
@@ -104,7 +105,7 @@ export async function recordView(id) {
         const keep = h("button", { type: "button", "data-action": "keep", "data-value": JSON.stringify(s.value) }, "Keep this value");
         keep.addEventListener("click", busy(keep, () => save([api.op(rec.id, rec.kind, name, "set", s.value, base)])));
         return h("div", { class: "sibling", "data-op": s.op },
-          h("div", { class: "sibling-value" }, show(s.value)),
+          h("div", { class: "sibling-value" }, valueText(name, s.value)),
           h("dl", { class: "meta" },
             h("dt", {}, "Written by"), h("dd", {}, userName(s.user)),
             h("dt", {}, "On device"), h("dd", {}, deviceName(s.device)),
@@ -199,31 +200,18 @@ export async function recordView(id) {
       const st = rec.fields[name];
       let value;
       if ("values" in st) {
-        value = st.values.length ? st.values.map(words).join(", ") : "none";
+        value = st.values.length ? st.values.map((v) => valueText(name, v)).join("; ") : "none";
       } else if ("entries" in st) {
         value = h("ul", { class: "entries" }, st.entries.map((e) => h("li", {},
           e.redacted ? h("em", {}, "Erased by a supervisor") : (e.value && typeof e.value.text === "string" ? e.value.text : show(e.value)),
           h("span", { class: "muted small" }, ` — ${userName(e.user)}, ${hlcTime(e.hlc)}`))));
       } else {
-        value = show(st.value);
-        if (name === "team" && ctx.teams.get(st.value)) value = ctx.teams.get(st.value).name;
+        value = valueText(name, st.value);
         if (st.conflicts) value = h("span", {}, value, " ", h("span", { class: "badge badge-conflict" }, "in conflict"));
       }
       rows.push(h("tr", { "data-field": name }, h("th", { scope: "row" }, words(name)), h("td", {}, value)));
     }
     return h("table", { class: "fields" }, h("tbody", {}, rows));
-  }
-
-  function history(rec) {
-    const ops = rec.history || [];
-    return h("details", { class: "card history" },
-      h("summary", {}, `History (${ops.length} changes)`),
-      h("table", { class: "ops" },
-        h("thead", {}, h("tr", {}, ["When", "Field", "Change", "By", "Device"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, ops.map((o) => h("tr", {},
-          h("td", {}, hlcTime(o.hlc)), h("td", {}, words(o.field)),
-          h("td", {}, `${o.action} ${o.value === null && o.action === "append" ? "(erased)" : show(o.value)}`),
-          h("td", {}, userName(o.user)), h("td", {}, deviceName(o.device)))))));
   }
 
   async function render() {
@@ -246,7 +234,7 @@ export async function recordView(id) {
     replace(root,
       h("p", {}, lastList === "records" ? h("a", { href: "#/records" }, "← Back to the records") : h("a", { href: "#/queue" }, "← Back to the queue")),
       h("h1", {}, f.code ? show(f.code.value) : "Record"),
-      h("p", { class: "muted" }, [team && team.name, f.region && show(f.region.value), f.status && `status ${show(f.status.value)}`,
+      h("p", { class: "muted" }, [team && team.name, f.region && show(f.region.value), f.status && `status ${valueText("status", f.status.value)}`,
         rec.deleted ? "deleted" : null].filter(Boolean).join(" · ")),
       seen.has(rec.id) ? h("p", { class: "queue-badges" }, h("span", { class: "muted small" }, "In the queue for: "), reasonBadges(seen.get(rec.id))) : null,
       conflicted.length
@@ -257,7 +245,7 @@ export async function recordView(id) {
       decisions(rec),
       dup,
       h("div", { class: "card" }, h("h2", {}, "All fields"), fieldRows(rec)),
-      history(rec));
+      historyCard(rec, fields));
   }
 
   await render();
