@@ -470,7 +470,7 @@ func TestConsole(t *testing.T) {
 	sup.do(http.MethodGet, "/v1/admin/devices", nil, &devices)
 	consoles := 0
 	for _, d := range devices.Devices {
-		if d.Name == "Supervisor console (browser)" {
+		if strings.HasPrefix(d.Name, "supervisor · ") && strings.HasSuffix(d.Name, "(console)") {
 			consoles++
 			if d.State != "revoked" {
 				t.Errorf("the console's device %s is %s after logout", d.ID, d.State)

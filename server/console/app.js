@@ -9,6 +9,7 @@
 // IDLE_MINUTES without use.
 import * as api from "./api.js";
 import { h, replace } from "./dom.js";
+import { rememberDevice } from "./device.js";
 import { queueView } from "./queue.js";
 import { recordsView } from "./records.js";
 import { recordView } from "./record.js";
@@ -134,6 +135,20 @@ async function onLogin(ev) {
   }
 }
 
+/**
+ * Why a reload logs out, said on the login page after one: the console
+ * keeps its session keys in the page's memory only, never where a script
+ * or the next user of this browser could read them.
+ */
+const RELOAD_NOTE = "Reloading the page logged you out: the console keeps your session only in this page's memory, " +
+  "never in the browser's storage, so that no other script and no later user of this browser can take it. " +
+  "Log in again; this browser stays the same device.";
+
+function reloaded() {
+  const nav = performance.getEntriesByType("navigation")[0];
+  return !!nav && nav.type === "reload";
+}
+
 let loggingOut = false;
 
 // Why the console was logged out, shown on the login page. The reload
@@ -155,6 +170,7 @@ export async function logout(reason = "logout") {
       await api.post(api.path`/v1/devices/${s.deviceId}/revoke`);
     } catch (_) { /* the session may already be over */ }
   }
+  if (s) await rememberDevice(s.user.username, ""); // revoked: the next login registers a new device
   api.forget();
   replace($("app-view"));
   location.replace("/?out=" + (logoutNotes[reason] ? reason : "logout"));
@@ -206,6 +222,8 @@ function start() {
   if (out) {
     ui.message(logoutNotes[out] || logoutNotes.logout);
     history.replaceState(null, "", "/");
+  } else if (reloaded()) {
+    ui.message(RELOAD_NOTE);
   }
   $("username").focus();
 }
