@@ -1,5 +1,7 @@
-// The supervisors' console: login, routing between the views, messages,
-// logout. Views live in queue.js, record.js, figures.js and devices.js.
+// The console: login, routing between the views each role may open
+// (supervisors: queue, records, figures, devices, accounts; administrators:
+// accounts, devices; auditors: the audit log), messages, logout. Each view
+// lives in its own module.
 //
 // Privacy: the session (tokens) and everything loaded from the API live in
 // JavaScript memory only. Logging out revokes this browser's device at the
@@ -15,6 +17,8 @@ import { recordsView } from "./records.js";
 import { recordView } from "./record.js";
 import { figuresView } from "./figures.js";
 import { devicesView } from "./devices.js";
+import { accountsView } from "./accounts.js";
+import { auditView } from "./audit.js";
 
 const IDLE_MINUTES = 30;
 const $ = (id) => document.getElementById(id);
@@ -90,9 +94,17 @@ export function busy(button, fn) {
   };
 }
 
-function isSupervisor() {
+/** The views each role may open, its first page first. */
+const roleViews = {
+  supervisor: ["queue", "records", "record", "figures", "devices", "accounts"],
+  admin: ["accounts", "devices"],
+  auditor: ["audit"],
+};
+
+/** The views the logged-in user may open. */
+function allowedViews() {
   const s = api.current();
-  return s && s.user.role === "supervisor";
+  return (s && roleViews[s.user.role]) || [];
 }
 
 async function onLogin(ev) {
@@ -105,14 +117,14 @@ async function onLogin(ev) {
   try {
     const s = await api.login(username, password);
     $("password").value = "";
-    if (s.user.role !== "supervisor" && s.user.role !== "admin") {
+    if (!roleViews[s.user.role]) {
       await logout("role");
       return;
     }
     if (s.user.role === "supervisor") {
       ctx.schema = await api.get("/v1/schema");
     }
-    await loadNames();
+    if (s.user.role !== "auditor") await loadNames(); // auditors may not list accounts
     $("login-view").hidden = true;
     $("app-view").hidden = false;
     $("nav").hidden = false;
@@ -120,11 +132,11 @@ async function onLogin(ev) {
     $("who").hidden = false;
     $("who").textContent = `${s.user.username} (${s.user.role})`;
     for (const a of document.querySelectorAll("#nav a")) {
-      a.hidden = !isSupervisor() && a.dataset.view !== "devices";
+      a.hidden = !allowedViews().includes(a.dataset.view);
     }
     resetIdle();
     if (!location.hash || location.hash === "#/" || location.hash === "#") {
-      location.hash = isSupervisor() ? "#/queue" : "#/devices";
+      location.hash = "#/" + allowedViews()[0];
     } else {
       route();
     }
@@ -157,7 +169,7 @@ const logoutNotes = {
   logout: "You are logged out.",
   idle: `You were logged out after ${IDLE_MINUTES} minutes without use.`,
   ended: "Your session has ended. Please log in again.",
-  role: "This console is for supervisors and administrators; your account has another role.",
+  role: "This console is for supervisors, auditors and administrators; your account has another role.",
 };
 
 /** Ends the session: revoke this browser's device, forget, reload. */
@@ -201,10 +213,11 @@ export async function route() {
   }
   ui.clear();
   replace(root, h("p", { class: "muted" }, "Loading…"));
-  const views = { queue: queueView, records: recordsView, record: recordView, figures: figuresView, devices: devicesView };
-  let fn = views[view];
-  if (!isSupervisor() && view !== "devices") fn = devicesView;
-  if (!fn) fn = isSupervisor() ? queueView : devicesView;
+  const views = {
+    queue: queueView, records: recordsView, record: recordView, figures: figuresView, devices: devicesView,
+    accounts: accountsView, audit: auditView,
+  };
+  const fn = views[allowedViews().includes(view) ? view : allowedViews()[0]];
   const node = await guard(() => fn(decodeURIComponent(arg || "")));
   if (seq !== routeSeq) return; // a newer navigation won
   replace(root, node || h("p", { class: "muted" }, "This page could not be loaded."));
