@@ -70,7 +70,7 @@ function passwordForm(u, refresh) {
   return form;
 }
 
-function userRow(u, me, refresh) {
+function userRow(u, me, refresh, withGrant) {
   const disabled = !!u.disabled_at;
   const actions = [];
   if (u.id !== me.id && u.role !== "admin") {
@@ -107,7 +107,7 @@ function userRow(u, me, refresh) {
     h("td", {}, u.username), h("td", {}, words(u.role)), h("td", {}, teamNames(u.teams)),
     h("td", {}, disabled ? h("span", { class: "badge badge-revoked", title: isoTime(u.disabled_at) }, "disabled") : "active"),
     h("td", {}, when(u.created_at)),
-    h("td", {}, grant),
+    withGrant ? h("td", {}, grant) : null,
     h("td", { class: "actions" }, actions));
 }
 
@@ -125,15 +125,16 @@ export async function accountsView() {
   teams.sort((a, b) => a.name.localeCompare(b.name));
   const people = users.filter((u) => u.role !== "visitor");
   const visitors = users.filter((u) => u.role === "visitor");
-  const table = (rows, id) => h("div", { class: "scroll" }, h("table", { class: "dense accounts", id },
-    h("thead", {}, h("tr", {}, ["User", "Role", "Teams", "State", "Created", "Action week and validity", ""].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.map((u) => userRow(u, me, refresh)))));
+  const table = (rows, id, withGrant) => h("div", { class: "scroll" }, h("table", { class: "dense accounts", id },
+    h("thead", {}, h("tr", {}, ["User", "Role", "Teams", "State", "Created", withGrant ? "Action week and validity" : null, ""]
+      .filter((t) => t !== null).map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.map((u) => userRow(u, me, refresh, withGrant)))));
   replace(root,
     h("h1", {}, "Accounts"),
     h("p", { class: "muted" }, "Disabling an account ends its sessions at once; so does a new password. Visitors of an action week are listed with the week's id and how long their access lasts."),
     teamsCard(teams, me.role === "admin", refresh),
-    h("div", { class: "card", id: "users" }, h("h2", {}, `Users (${people.length})`), table(people, "users-table")),
+    h("div", { class: "card", id: "users" }, h("h2", {}, `Users (${people.length})`), table(people, "users-table", false)),
     h("div", { class: "card", id: "visitors" }, h("h2", {}, `Visitors (${visitors.length})`),
-      visitors.length ? table(visitors, "visitors-table") : h("p", { class: "muted" }, "No visitor accounts.")));
+      visitors.length ? table(visitors, "visitors-table", true) : h("p", { class: "muted" }, "No visitor accounts.")));
   return root;
 }
