@@ -86,6 +86,13 @@ func TestConsoleHistory(t *testing.T) {
 	b.waitText("#message", "Saved")
 	b.waitText(`.history .concurrent[data-field="status"]`, "Settled by supervisor")
 	b.shot("record-history-settled")
+	// On a portrait tablet every card of the record page fits.
+	b.do("portrait", chromedp.EmulateViewport(800, 1280))
+	b.waitJS("the viewport", "window.innerWidth === 800")
+	if got := b.eval(overflowJS); got != "" {
+		t.Errorf("at 800x1280 the record page has content wider than its card:\n%s", got)
+	}
+	b.shot("record-history-portrait")
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("page errors: %v", errs)
 	}

@@ -122,7 +122,7 @@ export async function recordsView() {
   }
 
   function row(r) {
-    for (const x of [r.region]) if (x) regions.add(x);
+    if (r.region) regions.add(r.region); // offered in the region filter from now on
     return h("tr", { "data-record": r.id, class: r.deleted ? "deleted" : null },
       h("td", {}, h("a", { href: `#/record/${r.id}`, class: "record-link" }, r.code || "(no code)"),
         r.deleted ? h("span", { class: "badge" }, "deleted") : null),
@@ -161,7 +161,7 @@ export async function recordsView() {
       : h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, "No record matches these filters.")));
     const first = state.page * PAGE + 1;
     summary.textContent = total === 0 ? "No record matches."
-      : `Records ${first}–${first + r.records.length - 1} of ${total}${total === 1 ? "" : ""}, sorted by ${columns.find((c) => state.sort.replace("-", "") === c.key).label.toLowerCase()}${state.sort.startsWith("-") ? " (descending)" : ""}.`;
+      : `Records ${first}–${first + r.records.length - 1} of ${total}, sorted by ${columns.find((c) => state.sort.replace("-", "") === c.key).label.toLowerCase()}${state.sort.startsWith("-") ? " (descending)" : ""}.`;
     renderPager(total);
     root.dataset.total = String(total);
     root.dataset.loads = String(Number(root.dataset.loads || 0) + 1); // tests wait for it
