@@ -93,7 +93,10 @@ async function send(method, path, body, token, raw) {
     code = e.error.code;
     message = e.error.message;
   } catch (_) { /* not a JSON error body */ }
-  throw new APIError(code, plain[code] || message || `The server refused the request (${res.status}).`, res.status);
+  // "not_found" in plain words is about records; elsewhere (accounts,
+  // devices) the server's own sentence says what is missing.
+  const words = code === "not_found" && !path.startsWith("/v1/records") && message ? message : plain[code];
+  throw new APIError(code, words || message || `The server refused the request (${res.status}).`, res.status);
 }
 
 /**
