@@ -135,6 +135,10 @@ type PullResponse struct {
 type RecordList struct {
 	Records []RecordSummary `json:"records"`
 	Next    string          `json:"next,omitempty"`
+	// Total is set by a search (code, reason, encountered_from,
+	// encountered_to, sort, offset or review_status=none): how many
+	// records match, all pages together.
+	Total *int `json:"total,omitempty"`
 }
 
 // RecordSummary is one record of a list.
@@ -150,6 +154,13 @@ type RecordSummary struct {
 	Deleted      bool      `json:"deleted"`
 	HLC          string    `json:"hlc"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// Code, EncounterDate, TeamName and Reasons are filled by a search:
+	// the record's shown code and encounter date, its team's name and the
+	// codes of its review queue reasons (none: it is not in the queue).
+	Code          string   `json:"code,omitempty"`
+	EncounterDate string   `json:"encounter_date,omitempty"`
+	TeamName      string   `json:"team_name,omitempty"`
+	Reasons       []string `json:"reasons,omitempty"`
 }
 
 // Health answers /healthz and /readyz.

@@ -15,9 +15,11 @@ import (
 // build step). The files are public; every figure and record the console
 // shows comes from the API with a bearer token the page keeps only in a
 // JavaScript variable (never in cookies, localStorage, sessionStorage or
-// IndexedDB). The page itself answers with Clear-Site-Data, so loading it
-// (which logging out does) also clears the browser's cache and storage
-// for the origin.
+// IndexedDB). The only thing kept in the browser is its device id
+// (console/device.js: not a secret), so a reload does not register a new
+// device. The page answers with Clear-Site-Data "cache"; the page that
+// logging out lands on (/?out=<reason>) clears "storage" too, so a logged
+// out browser keeps nothing for the origin.
 
 //go:embed console
 var consoleFiles embed.FS
@@ -51,7 +53,11 @@ func (s *Server) consoleIndex(c *fiber.Ctx) error {
 	}
 	consoleHeaders(c)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set("Clear-Site-Data", `"cache", "storage"`)
+	if c.Query("out") != "" {
+		c.Set("Clear-Site-Data", `"cache", "storage"`)
+	} else {
+		c.Set("Clear-Site-Data", `"cache"`)
+	}
 	c.Set(fiber.HeaderContentType, consoleTypes[".html"])
 	return c.Send(data)
 }

@@ -26,6 +26,11 @@ func (s *Server) listRecords(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if q, ok, err := parseSearch(c, f); err != nil {
+		return err
+	} else if ok {
+		return s.searchRecords(c, p, f, q)
+	}
 	f.Visible = func(sc access.Scope) bool { return access.CanRead(p, sc) }
 	sums, next, err := s.db.ListRecords(c.UserContext(), f)
 	if err != nil {
@@ -38,16 +43,21 @@ func (s *Server) listRecords(c *fiber.Ctx) error {
 	}
 	out := api.RecordList{Records: make([]api.RecordSummary, len(sums)), Next: next}
 	for i, sm := range sums {
-		conflicts := sm.Conflicts
-		if conflicts == nil {
-			conflicts = []string{}
-		}
-		out.Records[i] = api.RecordSummary{
-			ID: sm.ID, Kind: sm.Kind, Team: sm.Team, ActionWeek: sm.ActionWeek, Status: sm.Status, Region: sm.Region,
-			ReviewStatus: sm.ReviewStatus, Conflicts: conflicts, Deleted: sm.Deleted, HLC: sm.HLC, UpdatedAt: sm.UpdatedAt,
-		}
+		out.Records[i] = summaryOf(sm)
 	}
 	return c.JSON(out)
+}
+
+// summaryOf returns the served form of a stored summary.
+func summaryOf(sm store.Summary) api.RecordSummary {
+	conflicts := sm.Conflicts
+	if conflicts == nil {
+		conflicts = []string{}
+	}
+	return api.RecordSummary{
+		ID: sm.ID, Kind: sm.Kind, Team: sm.Team, ActionWeek: sm.ActionWeek, Status: sm.Status, Region: sm.Region,
+		ReviewStatus: sm.ReviewStatus, Conflicts: conflicts, Deleted: sm.Deleted, HLC: sm.HLC, UpdatedAt: sm.UpdatedAt,
+	}
 }
 
 func listFilter(c *fiber.Ctx) (store.ListFilter, error) {

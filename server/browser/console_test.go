@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +53,13 @@ func requireBrowser(t *testing.T) string {
 	return p
 }
 
+// cleanArtifacts removes an earlier run's screenshots once per test
+// process, so that one test never removes another's.
+var cleanArtifacts sync.Once
+
+// shotCount numbers the screenshots of every test of the process.
+var shotCount atomic.Int32
+
 // artifactsDir is where screenshots go: FIELDSYNC_ARTIFACTS, else
 // server/browser/artifacts/ (ignored by git).
 func artifactsDir(t *testing.T) string {
@@ -64,10 +72,12 @@ func artifactsDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	// Screenshots of an earlier run would be mistaken for this one's.
-	old, _ := filepath.Glob(filepath.Join(dir, "[0-9][0-9]-*.png"))
-	for _, f := range old {
-		_ = os.Remove(f)
-	}
+	cleanArtifacts.Do(func() {
+		old, _ := filepath.Glob(filepath.Join(dir, "[0-9][0-9]-*.png"))
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+	})
 	abs, _ := filepath.Abs(dir)
 	return abs
 }
@@ -159,13 +169,12 @@ func (c *apiClient) field(record, name string) fieldState {
 
 // browser is one headless Chromium tab on the console.
 type browser struct {
-	t         *testing.T
-	ctx       context.Context
-	dir       string
-	shots     []string
-	mu        sync.Mutex
-	jsErrors  []string
-	shotIndex int
+	t        *testing.T
+	ctx      context.Context
+	dir      string
+	shots    []string
+	mu       sync.Mutex
+	jsErrors []string
 }
 
 func newBrowser(t *testing.T, chromium string) *browser {
@@ -256,8 +265,7 @@ func (b *browser) shot(name string) {
 		b.t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	b.shotIndex++
-	file := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shotIndex, name))
+	file := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", shotCount.Add(1), name))
 	if err := os.WriteFile(file, buf, 0o644); err != nil {
 		b.t.Errorf("write %s: %v", file, err)
 		return
@@ -463,7 +471,7 @@ func TestConsole(t *testing.T) {
 	sup.do(http.MethodGet, "/v1/admin/devices", nil, &devices)
 	consoles := 0
 	for _, d := range devices.Devices {
-		if d.Name == "Supervisor console (browser)" {
+		if strings.HasPrefix(d.Name, "supervisor · ") && strings.HasSuffix(d.Name, "(console)") {
 			consoles++
 			if d.State != "revoked" {
 				t.Errorf("the console's device %s is %s after logout", d.ID, d.State)

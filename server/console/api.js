@@ -1,7 +1,10 @@
 // The console's only way to the server. The tokens live in this module's
 // variables and nowhere else: never in cookies nor in any of the browser's
-// storage APIs (a test greps the console's files for them). Every request asks the browser not to keep
+// storage APIs (a test greps the console's files for them; only
+// device.js keeps something, the device id, which is not a secret). Every request asks the browser not to keep
 // the response in its HTTP cache (cache: "no-store").
+
+import { deviceFor, deviceName, rememberDevice } from "./device.js";
 
 let session = null; // {access, refresh, deviceId, user}
 
@@ -90,12 +93,32 @@ async function send(method, path, body, token, raw) {
     code = e.error.code;
     message = e.error.message;
   } catch (_) { /* not a JSON error body */ }
-  throw new APIError(code, plain[code] || message || `The server refused the request (${res.status}).`, res.status);
+  // "not_found" in plain words is about records; elsewhere (accounts,
+  // devices) the server's own sentence says what is missing.
+  const words = code === "not_found" && !path.startsWith("/v1/records") && message ? message : plain[code];
+  throw new APIError(code, words || message || `The server refused the request (${res.status}).`, res.status);
 }
 
-/** Logs in and keeps the tokens in memory. */
+/**
+ * Logs in and keeps the tokens in memory. The login names this browser's
+ * device (kept by device.js across page loads) so that a reload or a new
+ * tab does not register one more device; a device revoked since is
+ * forgotten and a new one registered.
+ */
 export async function login(username, password) {
-  const r = await send("POST", "/v1/auth/login", { username, password, device_name: "Supervisor console (browser)" });
+  const known = await deviceFor(username);
+  const req = { username, password, device_name: deviceName(username) };
+  if (known) req.device_id = known;
+  let r;
+  try {
+    r = await send("POST", "/v1/auth/login", req);
+  } catch (e) {
+    if (!known || e.code !== "device_revoked") throw e;
+    await rememberDevice(username, "");
+    delete req.device_id;
+    r = await send("POST", "/v1/auth/login", req);
+  }
+  await rememberDevice(username, r.device_id);
   session = { access: r.access_token, refresh: r.refresh_token, deviceId: r.device_id, user: r.user };
   return session;
 }

@@ -1,5 +1,7 @@
-// The supervisors' console: login, routing between the views, messages,
-// logout. Views live in queue.js, record.js, figures.js and devices.js.
+// The console: login, routing between the views each role may open
+// (supervisors: queue, records, figures, devices, accounts; administrators:
+// accounts, devices; auditors: the audit log), messages, logout. Each view
+// lives in its own module.
 //
 // Privacy: the session (tokens) and everything loaded from the API live in
 // JavaScript memory only. Logging out revokes this browser's device at the
@@ -9,10 +11,14 @@
 // IDLE_MINUTES without use.
 import * as api from "./api.js";
 import { h, replace } from "./dom.js";
+import { rememberDevice } from "./device.js";
 import { queueView } from "./queue.js";
+import { recordsView } from "./records.js";
 import { recordView } from "./record.js";
 import { figuresView } from "./figures.js";
 import { devicesView } from "./devices.js";
+import { accountsView } from "./accounts.js";
+import { auditView } from "./audit.js";
 
 const IDLE_MINUTES = 30;
 const $ = (id) => document.getElementById(id);
@@ -55,7 +61,9 @@ export async function loadNames() {
 
 export function userName(id) {
   const u = ctx.users.get(id);
-  return u ? u.username : "an unknown user";
+  if (u) return u.username;
+  const me = api.current();
+  return me && me.user.id === id ? me.user.username : "an unknown user";
 }
 
 export function deviceName(id) {
@@ -86,9 +94,17 @@ export function busy(button, fn) {
   };
 }
 
-function isSupervisor() {
+/** The views each role may open, its first page first. */
+const roleViews = {
+  supervisor: ["queue", "records", "record", "figures", "devices", "accounts"],
+  admin: ["accounts", "devices"],
+  auditor: ["audit"],
+};
+
+/** The views the logged-in user may open. */
+function allowedViews() {
   const s = api.current();
-  return s && s.user.role === "supervisor";
+  return (s && roleViews[s.user.role]) || [];
 }
 
 async function onLogin(ev) {
@@ -101,14 +117,14 @@ async function onLogin(ev) {
   try {
     const s = await api.login(username, password);
     $("password").value = "";
-    if (s.user.role !== "supervisor" && s.user.role !== "admin") {
+    if (!roleViews[s.user.role]) {
       await logout("role");
       return;
     }
     if (s.user.role === "supervisor") {
       ctx.schema = await api.get("/v1/schema");
     }
-    await loadNames();
+    if (s.user.role !== "auditor") await loadNames(); // auditors may not list accounts
     $("login-view").hidden = true;
     $("app-view").hidden = false;
     $("nav").hidden = false;
@@ -116,11 +132,11 @@ async function onLogin(ev) {
     $("who").hidden = false;
     $("who").textContent = `${s.user.username} (${s.user.role})`;
     for (const a of document.querySelectorAll("#nav a")) {
-      a.hidden = !isSupervisor() && a.dataset.view !== "devices";
+      a.hidden = !allowedViews().includes(a.dataset.view);
     }
     resetIdle();
     if (!location.hash || location.hash === "#/" || location.hash === "#") {
-      location.hash = isSupervisor() ? "#/queue" : "#/devices";
+      location.hash = "#/" + allowedViews()[0];
     } else {
       route();
     }
@@ -131,6 +147,20 @@ async function onLogin(ev) {
   }
 }
 
+/**
+ * Why a reload logs out, said on the login page after one: the console
+ * keeps its session keys in the page's memory only, never where a script
+ * or the next user of this browser could read them.
+ */
+const RELOAD_NOTE = "Reloading the page logged you out: the console keeps your session only in this page's memory, " +
+  "never in the browser's storage, so that no other script and no later user of this browser can take it. " +
+  "Log in again; this browser stays the same device.";
+
+function reloaded() {
+  const nav = performance.getEntriesByType("navigation")[0];
+  return !!nav && nav.type === "reload";
+}
+
 let loggingOut = false;
 
 // Why the console was logged out, shown on the login page. The reload
@@ -139,7 +169,7 @@ const logoutNotes = {
   logout: "You are logged out.",
   idle: `You were logged out after ${IDLE_MINUTES} minutes without use.`,
   ended: "Your session has ended. Please log in again.",
-  role: "This console is for supervisors and administrators; your account has another role.",
+  role: "This console is for supervisors, auditors and administrators; your account has another role.",
 };
 
 /** Ends the session: revoke this browser's device, forget, reload. */
@@ -152,6 +182,7 @@ export async function logout(reason = "logout") {
       await api.post(api.path`/v1/devices/${s.deviceId}/revoke`);
     } catch (_) { /* the session may already be over */ }
   }
+  if (s) await rememberDevice(s.user.username, ""); // revoked: the next login registers a new device
   api.forget();
   replace($("app-view"));
   location.replace("/?out=" + (logoutNotes[reason] ? reason : "logout"));
@@ -167,21 +198,26 @@ function resetIdle() {
 
 let routeSeq = 0;
 
+/** The list the supervisor came from to a record ("queue" or "records"). */
+export let lastList = "queue";
+
 /** Shows the view the location's hash names. */
 export async function route() {
   if (!api.current()) return;
   const seq = ++routeSeq;
   const [, view, arg] = (location.hash || "").split("/");
   const root = $("app-view");
+  if (view === "queue" || view === "records") lastList = view;
   for (const a of document.querySelectorAll("#nav a")) {
-    a.classList.toggle("active", a.dataset.view === view || (view === "record" && a.dataset.view === "queue"));
+    a.classList.toggle("active", a.dataset.view === view || (view === "record" && a.dataset.view === lastList));
   }
   ui.clear();
   replace(root, h("p", { class: "muted" }, "Loading…"));
-  const views = { queue: queueView, record: recordView, figures: figuresView, devices: devicesView };
-  let fn = views[view];
-  if (!isSupervisor() && view !== "devices") fn = devicesView;
-  if (!fn) fn = isSupervisor() ? queueView : devicesView;
+  const views = {
+    queue: queueView, records: recordsView, record: recordView, figures: figuresView, devices: devicesView,
+    accounts: accountsView, audit: auditView,
+  };
+  const fn = views[allowedViews().includes(view) ? view : allowedViews()[0]];
   const node = await guard(() => fn(decodeURIComponent(arg || "")));
   if (seq !== routeSeq) return; // a newer navigation won
   replace(root, node || h("p", { class: "muted" }, "This page could not be loaded."));
@@ -199,6 +235,8 @@ function start() {
   if (out) {
     ui.message(logoutNotes[out] || logoutNotes.logout);
     history.replaceState(null, "", "/");
+  } else if (reloaded()) {
+    ui.message(RELOAD_NOTE);
   }
   $("username").focus();
 }

@@ -1,6 +1,6 @@
 // Bar charts as inline SVG, drawn from a figures table. Suppressed cells
-// are drawn as an empty dashed bar labelled "suppressed"; nothing is ever
-// estimated for them.
+// are drawn as an empty dashed bar with no number (the rules say "shown
+// empty"); nothing is ever estimated for them.
 import { svg, words } from "./dom.js";
 
 /**
@@ -21,8 +21,8 @@ export function barChart(table, { label = (c) => words(c.key.join(" / ")), title
     const y = 4 + i * rowH;
     chart.appendChild(svg("text", { x: labelW - 8, y: y + rowH / 2 + 4, "text-anchor": "end", class: "chart-label" }, label(c)));
     if (c.suppressed) {
-      chart.appendChild(svg("rect", { x: labelW, y: y + 4, width: barW * 0.15, height: rowH - 10, class: "bar-suppressed" }));
-      chart.appendChild(svg("text", { x: labelW + barW * 0.15 + 6, y: y + rowH / 2 + 4, class: "chart-value muted" }, "suppressed"));
+      chart.appendChild(svg("rect", { x: labelW, y: y + 4, width: barW * 0.15, height: rowH - 10, class: "bar-suppressed" },
+        svg("title", {}, "Hidden (a small number that could identify a person)")));
       return;
     }
     const w = Math.max(c.count > 0 ? 2 : 0, Math.round((c.count / max) * barW));

@@ -2,12 +2,12 @@
 // state; revoke one in two clicks. A revoked device's tokens die at once
 // and its app wipes its local data at its next contact.
 import * as api from "./api.js";
-import { h } from "./dom.js";
+import { h, when } from "./dom.js";
 import { busy, loadNames, ui } from "./app.js";
 
-function when(t) {
-  if (!t || t.startsWith("0001-")) return "never";
-  return new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+/** A last-use time: relative, exact on hover; "never" for Go's zero time. */
+function lastUsed(t) {
+  return !t || t.startsWith("0001-") ? h("span", { class: "muted" }, "never") : when(t);
 }
 
 export async function devicesView() {
@@ -36,7 +36,7 @@ export async function devicesView() {
       action = h("span", { class: "muted small" }, "this browser");
     }
     return h("tr", { "data-device": d.id, class: d.state },
-      h("td", {}, d.name || "(unnamed)"), h("td", {}, d.username), h("td", {}, when(d.last_seen)),
+      h("td", {}, d.name || "(unnamed)"), h("td", {}, d.username), h("td", {}, lastUsed(d.last_seen)),
       h("td", {}, d.state === "revoked" ? h("span", { class: "badge badge-revoked" }, "revoked") : "active"),
       h("td", {}, action));
   };

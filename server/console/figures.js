@@ -3,10 +3,16 @@
 import * as api from "./api.js";
 import { h, words } from "./dom.js";
 import { barChart } from "./chart.js";
-import { busy, ui } from "./app.js";
+import { busy, ctx, ui } from "./app.js";
+
+/** What an empty (suppressed) cell means, on hover and for screen readers. */
+const HIDDEN = "Hidden (a small number that could identify a person)";
 
 function countText(c) {
-  if (c.suppressed) return h("span", { class: "suppressed", title: "Hidden so that no small number can identify a person" }, "suppressed");
+  if (!c) return "";
+  // The rules say a suppressed count is "shown empty": an empty cell,
+  // explained on hover and to screen readers.
+  if (c.suppressed) return h("span", { class: "suppressed", title: HIDDEN, "aria-label": HIDDEN, role: "img" });
   if (c.rounded) return h("span", { title: "Rounded to the nearest 5 because a cell is suppressed" }, `about ${c.count}`);
   return String(c.count);
 }
@@ -16,9 +22,17 @@ const bucketLabels = {
   over_90_days: "Over 90 days", no_referral: "No referral yet", no_encounter_date: "No encounter date",
 };
 
+/** The catalogue's label of an indicator code (the code itself when the catalogue lacks it). */
+function indicatorLabel(code) {
+  const cat = ctx.schema && ctx.schema.indicator_catalogue;
+  const found = cat && cat.indicators.find((i) => i.code === code);
+  return found ? found.label : code;
+}
+
 function label(table, key) {
   if (table.name === "time_to_referral") return bucketLabels[key] || words(key);
-  if (table.name === "indicators" || table.name === "citizenship" || table.name === "month" || table.name === "region") return key;
+  if (table.name === "indicators") return indicatorLabel(key);
+  if (table.name === "citizenship" || table.name === "month" || table.name === "region") return key;
   return words(key);
 }
 
@@ -34,7 +48,7 @@ function twoDim(t) {
   const cols = [...new Set(t.cells.map((c) => c.key[1]))];
   const at = new Map(t.cells.map((c) => [c.key.join("\u0000"), c]));
   return h("table", { class: "figures", "data-table": t.name },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, `${words(t.dimensions[0])} \\ ${words(t.dimensions[1])}`), cols.map((c) => h("th", { scope: "col", class: "num" }, words(c))))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, h("span", { class: "corner" }, `${words(t.dimensions[0])} \\ ${words(t.dimensions[1])}`)), cols.map((c) => h("th", { scope: "col", class: "num" }, words(c))))),
     h("tbody", {}, rows.map((r) => h("tr", {}, h("th", { scope: "row" }, words(r)),
       cols.map((c) => h("td", { class: "num" }, countText(at.get(r + "\u0000" + c))))))),
     h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "Total"), h("td", { class: "num", colspan: cols.length }, countText(t.total)))));
@@ -69,18 +83,21 @@ export async function figuresView() {
   return h("section", { class: "view-figures" },
     h("h1", {}, "Monitoring figures"),
     h("p", {}, h("strong", {}, "Identifications counted: "), countText(st.identifications),
-      h("span", { class: "muted" }, ` · ${st.scope === "national" ? "national" : "your jurisdiction"} · counts under ${st.threshold} are suppressed`)),
+      h("span", { class: "muted" }, ` · ${st.scope === "national" ? "national" : "your jurisdiction"} · counts from 1 to ${st.threshold - 1} are hidden: their cells are empty and their bars dashed`)),
     h("div", { class: "inline" }, csv, records),
     h("details", { class: "rules" }, h("summary", {}, "How the figures are counted and protected"), h("ul", {}, st.rules.map((r) => h("li", {}, r)))),
     h("div", { class: "charts" }, charts),
     h("div", { class: "tables" }, st.tables.map((t) => {
+      if (t.name === "indicators") {
+        t = { ...t, cells: [...t.cells].sort((a, b) => indicatorLabel(a.key[0]).localeCompare(indicatorLabel(b.key[0]))) };
+      }
       const body = [
         t.multi ? h("p", { class: "muted small" }, "A record can count in several rows.") : null,
         t.dimensions.length === 2 ? twoDim(t) : oneDim(t),
       ];
-      // Long tables (indicators) fold away.
+      // Long tables (indicators) fold away, across the whole width.
       if (t.cells.length > 15) {
-        return h("details", { class: "card table-card", "data-name": t.name },
+        return h("details", { class: "card table-card wide", "data-name": t.name },
           h("summary", {}, h("h2", {}, `${t.title} (${t.cells.length} rows)`)), body);
       }
       return h("div", { class: "card table-card", "data-name": t.name }, h("h2", {}, t.title), body);

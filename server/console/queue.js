@@ -1,11 +1,15 @@
 // The review queue: records waiting for a supervisor's decision, oldest
-// first, filterable by reason.
+// first, filterable by reason, team, region and status (the queue API's
+// filters).
 import * as api from "./api.js";
-import { h, replace, hlcTime } from "./dom.js";
-import { guard } from "./app.js";
+import { h, replace, hlcWhen, words } from "./dom.js";
+import { ctx, guard } from "./app.js";
+
+/** What "not reviewed yet" (the queue's reason new) means, said wherever it is offered. */
+export const NOT_REVIEWED_RULE = "“Not reviewed yet” means no supervisor has marked the record reviewed or asked for more information since it was created.";
 
 export const reasonLabels = {
-  new: "New record",
+  new: "Not reviewed yet",
   conflict: "Conflicting values",
   formal_status: "Awaits a formal status",
   child_presumed: "Presumed child",
@@ -13,9 +17,11 @@ export const reasonLabels = {
   visitor_note: "Note from a visiting delegation",
 };
 
-const order = ["conflict", "new", "formal_status", "child_presumed", "cross_border_referral", "visitor_note"];
+/** The reasons in the order the console lists them. */
+export const reasonOrder = ["conflict", "new", "formal_status", "child_presumed", "cross_border_referral", "visitor_note"];
 
 let filter = ""; // kept while the console is open
+const where = { team: "", region: "", status: "" }; // likewise
 
 /** The queue items seen last, by record id (memory only), for the record page. */
 export const seen = new Map();
@@ -43,7 +49,7 @@ function itemRow(item) {
       h("span", { class: "queue-meta" },
         [item.team_name, item.region, item.status && `status ${item.status}`].filter(Boolean).join(" · ")),
       h("span", { class: "queue-badges" }, reasonBadges(item)),
-      h("span", { class: "queue-since muted small" }, "waiting since " + hlcTime(item.since)),
+      h("span", { class: "queue-since muted small" }, "waiting since ", hlcWhen(item.since)),
     ));
 }
 
@@ -53,11 +59,27 @@ export async function queueView() {
   const heading = h("h1", {}, "Review queue");
   const summary = h("p", { class: "muted" });
   const chips = h("div", { class: "chips", role: "group", "aria-label": "Filter by reason" });
+  const teams = [...ctx.teams.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const regions = [...new Set(teams.map((t) => t.region).filter(Boolean))].sort();
+  const statuses = ctx.schema.kinds.identification.fields.status.values || [];
+  const sel = (name, label, options) => {
+    const el = h("select", { id: `qf-${name}`, "data-filter": name, onchange: () => { where[name] = el.value; guard(() => load(false)); } },
+      options.map(([v, text]) => h("option", { value: v, selected: where[name] === v }, text)));
+    return h("div", {}, h("label", { for: `qf-${name}` }, label), el);
+  };
+  const filters = h("div", { class: "filters queue-filters" },
+    sel("team", "Team", [["", "All teams"], ...teams.map((t) => [t.id, t.name])]),
+    h("div", {}, h("label", { for: "qf-region" }, "Region"),
+      h("input", { id: "qf-region", type: "text", list: "qf-regions", value: where.region, autocomplete: "off", placeholder: "All regions",
+        onchange: (ev) => { where.region = ev.target.value.trim(); guard(() => load(false)); } }),
+      h("datalist", { id: "qf-regions" }, regions.map((r) => h("option", { value: r })))),
+    sel("status", "Status", [["", "Any status"], ...statuses.map((s) => [s, words(s)])]));
   let next = "";
 
   async function load(append) {
     const q = new URLSearchParams({ limit: "50" });
     if (filter) q.set("reason", filter);
+    for (const [k, v] of Object.entries(where)) if (v) q.set(k, v);
     if (append && next) q.set("after", next);
     const page = await api.get("/v1/review/queue?" + q);
     if (!append) list.replaceChildren();
@@ -78,10 +100,12 @@ export async function queueView() {
       type: "button", class: "chip" + (filter === code ? " active" : ""), "aria-pressed": String(filter === code),
       onclick: () => { filter = code; guard(() => load(false)); },
     }, n === undefined ? label : `${label} (${n})`);
-    replace(chips, chip("", "All"), order.filter((c) => byReason[c]).map((c) => chip(c, reasonLabels[c], byReason[c])));
+    replace(chips, chip("", "All"), reasonOrder.filter((c) => byReason[c]).map((c) => chip(c, reasonLabels[c], byReason[c])));
   }
 
   more.addEventListener("click", () => guard(() => load(true)));
   await load(false);
-  return h("section", { class: "view-queue" }, heading, summary, chips, list, more);
+  return h("section", { class: "view-queue" }, heading, filters, summary, chips,
+    h("p", { class: "muted small" }, NOT_REVIEWED_RULE, " ", h("a", { href: "#/records" }, "Every record, reviewed or not, is under Records.")),
+    list, more);
 }

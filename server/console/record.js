@@ -4,9 +4,10 @@
 // ordinary op pushed from this browser's device, so it syncs back to the
 // tablets like any other write.
 import * as api from "./api.js";
-import { h, replace, hlcTime, show, words } from "./dom.js";
-import { ctx, ui, busy, guard, userName, deviceName } from "./app.js";
+import { h, replace, hlcTime, show, words, dateInput, today } from "./dom.js";
+import { ctx, ui, busy, guard, userName, deviceName, lastList } from "./app.js";
 import { seen, reasonBadges } from "./queue.js";
+import { historyCard, valueText } from "./history.js";
 
 const SAVED = "Saved. The tablets receive it at their next sync.";
 
@@ -34,10 +35,13 @@ function inputFor(decl, current, id) {
       return Number(el.value);
     };
   } else if (decl.type === "date") {
-    el = h("input", { id, type: "date", value: typeof current === "string" ? current : "" });
+    // ISO dates whatever the browser's language (see dateInput).
+    const d = dateInput(id, typeof current === "string" ? current : "");
+    el = d.el;
     read = () => {
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(el.value)) throw new Error("Enter a date.");
-      return el.value;
+      const v = d.read();
+      if (!v) throw new Error("Enter a date as YYYY-MM-DD, for example 2026-11-03.");
+      return v;
     };
   } else {
     el = h("input", { id, type: "text", value: typeof current === "string" ? current : "", maxlength: decl.format === "iso3166_alpha2" ? 2 : null, autocomplete: "off" });
@@ -62,20 +66,46 @@ export async function recordView(id) {
     ui.message(message);
   }
 
+  /**
+   * The page's one control that sets the status: in the status conflict's
+   * card while the status is in conflict, else in the Decisions card. Its
+   * base names every sibling, so it also resolves a conflict.
+   */
+  function statusControl(rec) {
+    const status = siblings(rec.fields.status);
+    const statusInput = inputFor(fields.status, rec.fields.status && rec.fields.status.value, "decide-status");
+    const setStatus = h("button", { type: "button", "data-action": "set-status" }, "Set status");
+    setStatus.addEventListener("click", busy(setStatus, () => save([
+      api.op(rec.id, rec.kind, "status", "set", statusInput.read(), status.map((s) => s.op)),
+    ])));
+    return h("div", { class: "status-control" },
+      h("label", { for: "decide-status" }, status.length > 1 ? "Or set another status" : "Status"),
+      h("div", { class: "inline" }, statusInput.el, setStatus),
+      h("p", { class: "muted small" }, "Identified and not a victim are formal statuses only supervisors set."));
+  }
+
   function conflictCard(rec, name, state) {
     const sibs = siblings(state);
     const base = sibs.map((s) => s.op);
     const decl = fields[name] || { type: "string" };
-    const input = inputFor(decl, state.value, `new-${name}`);
-    const saveNew = h("button", { type: "button", "data-action": "write-new" }, "Save new value");
-    saveNew.addEventListener("click", busy(saveNew, () => save([api.op(rec.id, rec.kind, name, "set", input.read(), base)])));
+    let newValue;
+    if (name === "status") {
+      newValue = statusControl(rec);
+    } else {
+      const input = inputFor(decl, state.value, `new-${name}`);
+      const saveNew = h("button", { type: "button", "data-action": "write-new" }, "Save new value");
+      saveNew.addEventListener("click", busy(saveNew, () => save([api.op(rec.id, rec.kind, name, "set", input.read(), base)])));
+      newValue = h("div", { class: "new-value" },
+        h("label", { for: `new-${name}` }, "Or write a new value"),
+        h("div", { class: "inline" }, input.el, saveNew));
+    }
     return h("div", { class: "conflict card", "data-field": name },
       h("h3", {}, `${words(name)}: ${sibs.length} people said different things`),
       h("div", { class: "siblings" }, sibs.map((s, i) => {
         const keep = h("button", { type: "button", "data-action": "keep", "data-value": JSON.stringify(s.value) }, "Keep this value");
         keep.addEventListener("click", busy(keep, () => save([api.op(rec.id, rec.kind, name, "set", s.value, base)])));
         return h("div", { class: "sibling", "data-op": s.op },
-          h("div", { class: "sibling-value" }, show(s.value)),
+          h("div", { class: "sibling-value" }, valueText(name, s.value)),
           h("dl", { class: "meta" },
             h("dt", {}, "Written by"), h("dd", {}, userName(s.user)),
             h("dt", {}, "On device"), h("dd", {}, deviceName(s.device)),
@@ -84,20 +114,12 @@ export async function recordView(id) {
           i === 0 ? h("p", { class: "muted small" }, "Shown now (latest)") : null,
           keep);
       })),
-      h("div", { class: "new-value" },
-        h("label", { for: `new-${name}` }, "Or write a new value"),
-        h("div", { class: "inline" }, input.el, saveNew)));
+      newValue);
   }
 
   function decisions(rec) {
     const f = rec.fields;
-    const status = siblings(f.status);
     const review = siblings(f.review_status);
-    const statusInput = inputFor(fields.status, f.status && f.status.value, "decide-status");
-    const setStatus = h("button", { type: "button", "data-action": "set-status" }, "Set status");
-    setStatus.addEventListener("click", busy(setStatus, () => save([
-      api.op(rec.id, rec.kind, "status", "set", statusInput.read(), status.map((s) => s.op)),
-    ])));
     const reviewButton = (value, label) => {
       const b = h("button", { type: "button", class: value === "reviewed" ? "" : "secondary", "data-action": `review-${value}` }, label);
       b.addEventListener("click", busy(b, () => save([api.op(rec.id, rec.kind, "review_status", "set", value, review.map((s) => s.op))],
@@ -109,10 +131,10 @@ export async function recordView(id) {
     const org = h("input", { id: "ref-org", type: "text", autocomplete: "off", placeholder: "Organisation" });
     const country = h("input", { id: "ref-country", type: "text", maxlength: 2, autocomplete: "off", placeholder: "e.g. DE" });
     const abroad = h("input", { id: "ref-abroad", type: "checkbox" });
-    const date = h("input", { id: "ref-date", type: "date", value: new Date().toISOString().slice(0, 10) });
+    const date = dateInput("ref-date", today(), "the referral's date");
     const refer = h("button", { type: "button", "data-action": "refer" }, "Add referral");
     refer.addEventListener("click", busy(refer, () => {
-      const entry = { service: service.value, date: date.value, decided_by: "supervisor" };
+      const entry = { service: service.value, date: date.read(), decided_by: "supervisor" };
       if (org.value.trim()) entry.organisation = org.value.trim();
       const c = country.value.trim().toUpperCase();
       if (c) {
@@ -120,16 +142,17 @@ export async function recordView(id) {
         entry.destination_country = c;
       }
       if (abroad.checked) entry.cross_border = true;
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(entry.date)) throw new Error("Enter the referral's date.");
+      if (!entry.date) throw new Error("Enter the referral's date as YYYY-MM-DD.");
       return save([api.op(rec.id, rec.kind, "referrals", "append", entry)]);
     }));
 
     return h("div", { class: "card decisions" },
       h("h2", {}, "Decisions"),
       h("div", { class: "decision" },
-        h("label", { for: "decide-status" }, "Status"),
-        h("div", { class: "inline" }, statusInput.el, setStatus),
-        h("p", { class: "muted small" }, "Identified and not a victim are formal statuses only supervisors set.")),
+        siblings(f.status).length > 1
+          ? [h("span", { class: "label" }, `Status: in conflict`),
+            h("p", { class: "muted small", id: "status-in-conflict" }, "Keep one of the conflicting values above, or set another status there.")]
+          : statusControl(rec)),
       h("div", { class: "decision" },
         h("span", { class: "label" }, `Review: ${f.review_status ? words(f.review_status.value) : "not reviewed yet"}`),
         h("div", { class: "inline" }, reviewButton("reviewed", "Mark reviewed"), reviewButton("needs_info", "Ask the team for more information"))),
@@ -140,7 +163,7 @@ export async function recordView(id) {
           h("label", { for: "ref-org" }, "Organisation"), org,
           h("label", { for: "ref-country" }, "Destination country"), country,
           h("label", { for: "ref-abroad" }, "Cross-border (TRM)"), abroad,
-          h("label", { for: "ref-date" }, "Date"), date),
+          h("label", { for: "ref-date" }, "Date"), date.el),
         refer));
   }
 
@@ -177,31 +200,18 @@ export async function recordView(id) {
       const st = rec.fields[name];
       let value;
       if ("values" in st) {
-        value = st.values.length ? st.values.map(words).join(", ") : "none";
+        value = st.values.length ? st.values.map((v) => valueText(name, v)).join("; ") : "none";
       } else if ("entries" in st) {
         value = h("ul", { class: "entries" }, st.entries.map((e) => h("li", {},
           e.redacted ? h("em", {}, "Erased by a supervisor") : (e.value && typeof e.value.text === "string" ? e.value.text : show(e.value)),
           h("span", { class: "muted small" }, ` — ${userName(e.user)}, ${hlcTime(e.hlc)}`))));
       } else {
-        value = show(st.value);
-        if (name === "team" && ctx.teams.get(st.value)) value = ctx.teams.get(st.value).name;
+        value = valueText(name, st.value);
         if (st.conflicts) value = h("span", {}, value, " ", h("span", { class: "badge badge-conflict" }, "in conflict"));
       }
       rows.push(h("tr", { "data-field": name }, h("th", { scope: "row" }, words(name)), h("td", {}, value)));
     }
     return h("table", { class: "fields" }, h("tbody", {}, rows));
-  }
-
-  function history(rec) {
-    const ops = rec.history || [];
-    return h("details", { class: "card history" },
-      h("summary", {}, `History (${ops.length} changes)`),
-      h("table", { class: "ops" },
-        h("thead", {}, h("tr", {}, ["When", "Field", "Change", "By", "Device"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, ops.map((o) => h("tr", {},
-          h("td", {}, hlcTime(o.hlc)), h("td", {}, words(o.field)),
-          h("td", {}, `${o.action} ${o.value === null && o.action === "append" ? "(erased)" : show(o.value)}`),
-          h("td", {}, userName(o.user)), h("td", {}, deviceName(o.device)))))));
   }
 
   async function render() {
@@ -222,9 +232,9 @@ export async function recordView(id) {
     const team = f.team && ctx.teams.get(f.team.value);
     const dup = await duplicates(rec);
     replace(root,
-      h("p", {}, h("a", { href: "#/queue" }, "← Back to the queue")),
+      h("p", {}, lastList === "records" ? h("a", { href: "#/records" }, "← Back to the records") : h("a", { href: "#/queue" }, "← Back to the queue")),
       h("h1", {}, f.code ? show(f.code.value) : "Record"),
-      h("p", { class: "muted" }, [team && team.name, f.region && show(f.region.value), f.status && `status ${show(f.status.value)}`,
+      h("p", { class: "muted" }, [team && team.name, f.region && show(f.region.value), f.status && `status ${valueText("status", f.status.value)}`,
         rec.deleted ? "deleted" : null].filter(Boolean).join(" · ")),
       seen.has(rec.id) ? h("p", { class: "queue-badges" }, h("span", { class: "muted small" }, "In the queue for: "), reasonBadges(seen.get(rec.id))) : null,
       conflicted.length
@@ -235,7 +245,7 @@ export async function recordView(id) {
       decisions(rec),
       dup,
       h("div", { class: "card" }, h("h2", {}, "All fields"), fieldRows(rec)),
-      history(rec));
+      historyCard(rec, fields));
   }
 
   await render();

@@ -40,9 +40,9 @@ func CandidateOf(rec *crdt.Record) (Candidate, bool) {
 		return Candidate{}, false
 	}
 	c := Candidate{
-		ID: rec.ID, Code: text(rec.Value("code")), Date: text(rec.Value("encounter_date")),
-		Region: strings.TrimSpace(text(rec.Value("region"))), Sex: text(rec.Value("sex")),
-		AgeGroup: text(rec.Value("age_group")), Citizenship: text(rec.Value("citizenship")),
+		ID: rec.ID, Code: Text(rec.Value("code")), Date: Text(rec.Value("encounter_date")),
+		Region: strings.TrimSpace(Text(rec.Value("region"))), Sex: Text(rec.Value("sex")),
+		AgeGroup: Text(rec.Value("age_group")), Citizenship: Text(rec.Value("citizenship")),
 	}
 	d, err := time.Parse(time.DateOnly, c.Date)
 	known := func(v string) bool { return v != "" && v != "unknown" }
