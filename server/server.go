@@ -24,14 +24,51 @@ import (
 	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/server/auth"
 	"github.com/fieldsync/fieldsync/server/store"
+	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
+
+// storage is what the handlers need from the store: the union of the small
+// interfaces the endpoint files declare where they use them. server/store
+// implements it; no handler depends on the rest of *store.DB.
+type storage interface {
+	authStore
+	accountStore
+	deviceStore
+	teamStore
+	userStore
+	recordReader
+	recordLister
+	healthStore
+	caseworkStore
+	audit.Store
+}
+
+var _ storage = (*store.DB)(nil)
+
+// caseworkStore is what the review, duplicate, export and figures endpoints
+// (review.go, duplicates.go, export.go, stats.go) and the audit reader
+// need from storage.
+type caseworkStore interface {
+	ListTeams(ctx context.Context) ([]model.Team, error)
+	ListUsers(ctx context.Context) ([]model.User, error)
+	// Record returns a record's state; the caller must not modify it.
+	Record(ctx context.Context, id string) (*protocol.RecordState, error)
+	// ScanRecords calls fn with each record of kind ("" for every kind)
+	// whose scope visible accepts (nil: every record); fn must not modify
+	// rec, nor keep it after the call unless it clones it.
+	ScanRecords(ctx context.Context, kind string, visible func(access.Scope) bool, fn func(sum store.Summary, rec *crdt.Record) error) error
+	Links(ctx context.Context) ([]store.Link, error)
+	LinksOf(ctx context.Context, record string) ([]store.Link, error)
+	SetLink(ctx context.Context, a, b string, linked bool, by string, at time.Time, entries []audit.Entry) error
+}
 
 // Server is the HTTP service.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	db       *store.DB
+	db       storage
 	auth     *auth.Service
 	sync     *protocol.Service
 	schema   *model.Schema
@@ -48,16 +85,18 @@ type Server struct {
 
 	userRate      *limiter
 	loginThrottle *loginThrottle
+	touches       *touchThrottle
 }
 
-// New builds the server over an open store.
-func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, syncSvc *protocol.Service, now func() time.Time) *Server {
+// New builds the server over an open store (a *store.DB).
+func New(cfg Config, log *slog.Logger, db storage, authSvc *auth.Service, syncSvc *protocol.Service, now func() time.Time) *Server {
 	s := &Server{
 		cfg: cfg, log: log, db: db, auth: authSvc, sync: syncSvc, schema: syncSvc.Schema, now: now,
 		audit:   audit.NewLog(db, now),
 		changes: newNotifier(), streams: newStreamHub(cfg.StreamsPerUser), metrics: newMetrics(), shutdown: make(chan struct{}),
 		userRate:      newLimiter(cfg.UserRate, cfg.UserBurst, now),
 		loginThrottle: newLoginThrottle(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginIPFailures, cfg.LoginIPWindow, now),
+		touches:       newTouchThrottle(touchInterval),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "fieldsync",
