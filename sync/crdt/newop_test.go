@@ -148,3 +148,24 @@ func TestLiveAdds(t *testing.T) {
 		}
 	}
 }
+
+// TestString: a JSON string's value, escapes decoded; "" for anything
+// else.
+func TestString(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`"presumed"`, "presumed"},
+		{`"caf\u00e9 \"q\" \\"`, "café \"q\" \\"},
+		{`""`, ""},
+		{`null`, ""},
+		{`42`, ""},
+		{`{"a":"b"}`, ""},
+		{`["a"]`, ""},
+		{``, ""},
+		{`"`, ""},
+		{`"abc`, ""},
+	} {
+		if got := String(json.RawMessage(tc.in)); got != tc.want {
+			t.Errorf("String(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
@@ -31,6 +33,17 @@ type Op struct {
 
 // null is the canonical JSON null.
 var null = json.RawMessage("null")
+
+// String returns the string a JSON value holds, "" when v is absent or
+// not a string: the one way to read a string field's value (a status, a
+// team, a region) from a record or an op.
+func String(v json.RawMessage) string {
+	if len(v) < 2 || v[len(v)-1] != '"' {
+		return ""
+	}
+	s, _ := rawString(jsontext.Value(v))
+	return s
+}
 
 // IsNull reports whether v is JSON null (or empty, which means absent).
 func IsNull(v json.RawMessage) bool {
