@@ -134,12 +134,6 @@ func prefixStrings(ps []netip.Prefix) []string {
 	return out
 }
 
-// App returns the fiber app (for tests that call it without a listener).
-func (s *Server) App() *fiber.App { return s.app }
-
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
-
 // Shutdown stops accepting connections, ends event streams, and waits for
 // in-flight requests (pushes included) until ctx ends. Connections with no
 // request in flight (idle, or opened and never used) are not waited for.

@@ -73,7 +73,7 @@ func TestAuthenticatedRequestsTouchDeviceOncePerMinute(t *testing.T) {
 		t.Helper()
 		req := httptest.NewRequest("GET", "/v1/schema", nil)
 		req.Header.Set("Authorization", "Bearer "+sess.AccessToken)
-		resp, err := s.App().Test(req, -1)
+		resp, err := s.app.Test(req, -1)
 		if err != nil {
 			t.Fatal(err)
 		}

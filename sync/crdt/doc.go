@@ -9,7 +9,7 @@
 //
 // An op writes one field of one record. Its id is its idempotency key.
 // Ops are totally ordered by (hlc, device, id), each compared as strings
-// (Less). An op's base lists the op ids it supersedes, as the writer's
+// (SortOps). An op's base lists the op ids it supersedes, as the writer's
 // replica saw them: for set, the field's siblings; for remove, the live
 // adds of that element; for redact, the one append it erases; for add and
 // append, nothing. A base entry affects only ops of the same record and

@@ -50,12 +50,9 @@ func IsNull(v json.RawMessage) bool {
 	return len(v) == 0 || string(v) == "null"
 }
 
-// Less reports whether a sorts before b in the total order of ops:
+// compareOps compares a and b in the total order of ops (-1, 0 or +1):
 // (hlc, device, id), each compared as strings. Fixed-width lowercase hex
 // makes the numeric hlc order equal to its string order.
-func Less(a, b *Op) bool { return compareOps(a, b) < 0 }
-
-// compareOps compares a and b in the total order of ops (-1, 0 or +1).
 func compareOps(a, b *Op) int { return compareKey(a.HLC, a.Device, a.ID, b.HLC, b.Device, b.ID) }
 
 // compareKey compares two (hlc, device, op id) keys: the one order of ops,
