@@ -1,13 +1,17 @@
 // Package server is fieldsync's HTTP service: the fiber app, its routes and
 // their access policy, authentication, request limits, logging and metrics,
-// over the protocol service and the badger store. Main (main.go) wires it
-// together for `fieldsync serve`.
+// over the protocol service and the store. Main (main.go) wires it
+// together for `fieldsync serve` over server/store's badger DB; the handlers
+// see storage only through the small interfaces each endpoint file declares
+// (their union is storage), and every sync read (pull, the event stream)
+// goes through sync/protocol.
 //
 // Invariants: every route declares the roles that may call it (deny by
 // default; a test fails for a route without a policy or missing from
 // api/openapi.yaml); every error leaves through handleError, the one place
 // where codes become HTTP statuses; nothing in a response reveals a record
-// the caller may not read.
+// the caller may not read; nothing about who may act is cached: every
+// request reads its token's family, device and user.
 package server
 
 import (
