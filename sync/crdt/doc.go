@@ -58,4 +58,13 @@
 // RFC 8785 form: keys sorted, no whitespace, values canonical (DecodeOp
 // canonicalises every value once, on arrival). Replicas holding the same
 // ops hold byte-identical canonical state.
+//
+// # Three ways to an Op
+//
+// DecodeOp reads an op from a device, strictly. NewOp builds the op that
+// trusted code writes (the server, its tools, the Go SDK) from Go values,
+// with DecodeOp's checks and result but no JSON round trip. DecodeStored
+// reads back, in one pass, the bytes AppendJSON wrote (the server's store
+// and the SDK keep ops so), falling back to DecodeOp for any other layout.
+// String reads a string value. (decode.go, newop.go, stored.go)
 package crdt
