@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -11,6 +12,15 @@ import (
 	"github.com/fieldsync/fieldsync/server/auth"
 	"github.com/fieldsync/fieldsync/sync/access"
 )
+
+// accountStore is what the account endpoints (disable, enable, password)
+// need from storage.
+type accountStore interface {
+	User(ctx context.Context, id string) (model.User, error)
+	DisableUser(ctx context.Context, id, by string, at time.Time) (model.User, error)
+	EnableUser(ctx context.Context, id string) (model.User, error)
+	SetPassword(ctx context.Context, id, hash string, at time.Time) (model.User, error)
+}
 
 // disableUser handles POST /v1/admin/users/:id/disable: the account may no
 // longer log in, and every token family of it is revoked, so each of its

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -10,6 +11,15 @@ import (
 	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/sync/access"
 )
+
+// deviceStore is what the device endpoints need from storage.
+type deviceStore interface {
+	Device(ctx context.Context, id string) (model.Device, error)
+	ListDevices(ctx context.Context) ([]model.Device, error)
+	ListUsers(ctx context.Context) ([]model.User, error)
+	User(ctx context.Context, id string) (model.User, error)
+	RevokeDevice(ctx context.Context, id, by string, at time.Time) (model.Device, error)
+}
 
 // listDevices handles GET /v1/admin/devices: each device with its user,
 // last sync, last IP and state; every device for an admin, for anyone

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -11,6 +12,12 @@ import (
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/audit"
 )
+
+// teamStore is what the team endpoints need from storage.
+type teamStore interface {
+	CreateTeam(ctx context.Context, t model.Team) error
+	ListTeams(ctx context.Context) ([]model.Team, error)
+}
 
 // createTeam handles POST /v1/admin/teams.
 func (s *Server) createTeam(c *fiber.Ctx) error {

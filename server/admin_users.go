@@ -14,7 +14,17 @@ import (
 	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/server/auth"
 	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/protocol"
 )
+
+// userStore is what the user endpoints need from storage: users, and the
+// teams and action weeks a new user is checked against.
+type userStore interface {
+	CreateUser(ctx context.Context, u model.User) error
+	ListUsers(ctx context.Context) ([]model.User, error)
+	Team(ctx context.Context, id string) (model.Team, error)
+	Record(ctx context.Context, id string) (*protocol.RecordState, error)
+}
 
 // createUser handles POST /v1/admin/users. Admins create any user;
 // supervisors and team leads only accounts they will manage

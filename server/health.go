@@ -1,11 +1,18 @@
 package server
 
 import (
+	"context"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
 )
+
+// healthStore is what readiness needs from storage: a read that works.
+type healthStore interface {
+	LastSeq(ctx context.Context) (uint64, error)
+}
 
 // healthz handles GET /healthz: the process is up.
 func (s *Server) healthz(c *fiber.Ctx) error {

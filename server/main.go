@@ -157,7 +157,7 @@ func (m *Main) serve() {
 }
 
 func (m *Main) authService() (*auth.Service, error) {
-	keys, err := auth.LoadOrCreateKeys(filepath.Join(m.Config.DataDir, "keys"))
+	keys, err := auth.LoadOrCreateKeys(auth.KeysDir(m.Config.DataDir))
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}

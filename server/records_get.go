@@ -1,12 +1,23 @@
 package server
 
 import (
+	"context"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
+	"github.com/fieldsync/fieldsync/sync/protocol"
 )
+
+// recordReader is what GET /v1/records/:id needs from storage.
+type recordReader interface {
+	// Record returns a record's state; the caller must not modify it.
+	Record(ctx context.Context, id string) (*protocol.RecordState, error)
+	History(ctx context.Context, id string) ([]crdt.Op, error)
+}
 
 // getRecord handles GET /v1/records/:id (?history=true adds the ops). A
 // record the caller may not read is 404, exactly like one that does not

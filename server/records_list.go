@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -12,6 +13,11 @@ import (
 	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/access"
 )
+
+// recordLister is what GET /v1/records needs from storage.
+type recordLister interface {
+	ListRecords(ctx context.Context, f store.ListFilter) ([]store.Summary, string, error)
+}
 
 const (
 	defaultListLimit = 100

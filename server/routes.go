@@ -3,12 +3,23 @@ package server
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/protocol"
 )
+
+// authStore is what authenticating a request needs from storage beyond
+// auth.Service: a visitor's action week and the device bookkeeping.
+type authStore interface {
+	// Record returns a record's state; the caller must not modify it.
+	Record(ctx context.Context, id string) (*protocol.RecordState, error)
+	// TouchDevice records that a device was seen at a time from an IP.
+	TouchDevice(ctx context.Context, id, ip string, at time.Time) error
+}
 
 // route is one endpoint with its access policy. public routes need no
 // token; every other route lists the roles that may call it.
@@ -101,10 +112,22 @@ func (s *Server) authenticate(c *fiber.Ctx) (*access.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.TouchDevice(c.UserContext(), p.Device, clientIP(c), s.now()); err != nil {
+	s.touch(c, p.Device)
+	return p, nil
+}
+
+// touch records that the caller's device was seen, at most once per
+// touchInterval per device and IP (touchThrottle): bookkeeping, so a
+// failure is logged, never returned, and nothing about access depends on
+// it.
+func (s *Server) touch(c *fiber.Ctx, device string) {
+	ip, now := clientIP(c), s.now()
+	if !s.touches.due(device, ip, now) {
+		return
+	}
+	if err := s.db.TouchDevice(c.UserContext(), device, ip, now); err != nil {
 		s.log.Warn("touch device", "request_id", requestID(c), "err", err)
 	}
-	return p, nil
 }
 
 // bearerToken returns the request's bearer token, "" when there is none.

@@ -1,15 +1,19 @@
 // Package server is fieldsync's HTTP service: the fiber app, its routes and
 // their access policy, authentication, request limits, logging and metrics,
-// over the protocol service and the badger store. Main (main.go) wires it
-// together for `fieldsync serve`. The casework rules its endpoints apply
-// live in pure packages (server/figures, server/review, server/export);
-// demo seeding in server/demo.
+// over the protocol service and the store. Main (main.go) wires it
+// together for `fieldsync serve` over server/store's badger DB; the handlers
+// see storage only through the small interfaces each endpoint file declares
+// (their union is storage), and every sync read (pull, the event stream)
+// goes through sync/protocol. The casework rules its endpoints apply live
+// in pure packages (server/figures, server/review, server/export); demo
+// seeding in server/demo.
 //
 // Invariants: every route declares the roles that may call it (deny by
 // default; a test fails for a route without a policy or missing from
 // api/openapi.yaml); every error leaves through handleError, the one place
 // where codes become HTTP statuses; nothing in a response reveals a record
-// the caller may not read.
+// the caller may not read; nothing about who may act is cached: every
+// request reads its token's family, device and user.
 package server
 
 import (
@@ -26,14 +30,51 @@ import (
 	"github.com/fieldsync/fieldsync/server/audit"
 	"github.com/fieldsync/fieldsync/server/auth"
 	"github.com/fieldsync/fieldsync/server/store"
+	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
+
+// storage is what the handlers need from the store: the union of the small
+// interfaces the endpoint files declare where they use them. server/store
+// implements it; no handler depends on the rest of *store.DB.
+type storage interface {
+	authStore
+	accountStore
+	deviceStore
+	teamStore
+	userStore
+	recordReader
+	recordLister
+	healthStore
+	caseworkStore
+	audit.Store
+}
+
+var _ storage = (*store.DB)(nil)
+
+// caseworkStore is what the review, duplicate, export and figures endpoints
+// (review.go, duplicates.go, export.go, stats.go) and the audit reader
+// need from storage.
+type caseworkStore interface {
+	ListTeams(ctx context.Context) ([]model.Team, error)
+	ListUsers(ctx context.Context) ([]model.User, error)
+	// Record returns a record's state; the caller must not modify it.
+	Record(ctx context.Context, id string) (*protocol.RecordState, error)
+	// ScanRecords calls fn with each record of kind ("" for every kind)
+	// whose scope visible accepts (nil: every record); fn must not modify
+	// rec, nor keep it after the call unless it clones it.
+	ScanRecords(ctx context.Context, kind string, visible func(access.Scope) bool, fn func(sum store.Summary, rec *crdt.Record) error) error
+	Links(ctx context.Context) ([]store.Link, error)
+	LinksOf(ctx context.Context, record string) ([]store.Link, error)
+	SetLink(ctx context.Context, a, b string, linked bool, by string, at time.Time, entries []audit.Entry) error
+}
 
 // Server is the HTTP service.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	db       *store.DB
+	db       storage
 	auth     *auth.Service
 	sync     *protocol.Service
 	schema   *model.Schema
@@ -50,16 +91,18 @@ type Server struct {
 
 	userRate      *limiter
 	loginThrottle *loginThrottle
+	touches       *touchThrottle
 }
 
-// New builds the server over an open store.
-func New(cfg Config, log *slog.Logger, db *store.DB, authSvc *auth.Service, syncSvc *protocol.Service, now func() time.Time) *Server {
+// New builds the server over an open store (a *store.DB).
+func New(cfg Config, log *slog.Logger, db storage, authSvc *auth.Service, syncSvc *protocol.Service, now func() time.Time) *Server {
 	s := &Server{
 		cfg: cfg, log: log, db: db, auth: authSvc, sync: syncSvc, schema: syncSvc.Schema, now: now,
 		audit:   audit.NewLog(db, now),
 		changes: newNotifier(), streams: newStreamHub(cfg.StreamsPerUser), metrics: newMetrics(), shutdown: make(chan struct{}),
 		userRate:      newLimiter(cfg.UserRate, cfg.UserBurst, now),
 		loginThrottle: newLoginThrottle(cfg.LoginFailures, cfg.LoginLockout, cfg.LoginIPFailures, cfg.LoginIPWindow, now),
+		touches:       newTouchThrottle(touchInterval),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName: "fieldsync",
@@ -96,12 +139,6 @@ func prefixStrings(ps []netip.Prefix) []string {
 	}
 	return out
 }
-
-// App returns the fiber app (for tests that call it without a listener).
-func (s *Server) App() *fiber.App { return s.app }
-
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Shutdown stops accepting connections, ends event streams, and waits for
 // in-flight requests (pushes included) until ctx ends. Connections with no

@@ -49,7 +49,7 @@ func (n *notifier) notify() {
 func (s *Server) events(c *fiber.Ctx) error {
 	p := principal(c)
 	token := strings.Clone(bearerToken(c))
-	since, err := s.db.LastSeq(c.UserContext())
+	since, err := s.sync.LastSeq(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (s *Server) streamEvents(w *bufio.Writer, st *stream, token string, p *acce
 			if p = s.reauthenticate(ctx, token); p == nil {
 				return
 			}
-			next, changed, err := s.changedFor(ctx, p, since)
+			next, changed, err := s.sync.Changed(ctx, p, since)
 			if err != nil {
 				return
 			}
@@ -114,22 +114,6 @@ func (s *Server) reauthenticate(ctx context.Context, token string) *access.Princ
 		return nil
 	}
 	return p
-}
-
-// changedFor reports whether any feed p reads holds entries after since,
-// and the sequence to watch from next.
-func (s *Server) changedFor(ctx context.Context, p *access.Principal, since uint64) (uint64, bool, error) {
-	hosted, err := s.db.HostedWeeks(ctx, p.Teams)
-	if err != nil {
-		return since, false, err
-	}
-	buckets, all := access.Buckets(p, hosted)
-	page, err := s.db.Feed(ctx, buckets, all, since, 1)
-	if err != nil || len(page.Entries) == 0 {
-		return since, false, err
-	}
-	last, err := s.db.LastSeq(ctx)
-	return last, true, err
 }
 
 // writeEvent writes and flushes; false means the client is gone.

@@ -38,15 +38,14 @@ const (
 	prefixResync     = "v/"
 )
 
-func recordKey(id string) []byte          { return []byte(prefixRecord + id) }
-func tailKey(id string) []byte            { return []byte(prefixTail + id) }
-func kindKey(kind, id string) []byte      { return []byte(prefixKind + kind + "/" + id) }
-func kindPrefix(kind string) []byte       { return []byte(prefixKind + kind + "/") }
-func conflictKey(id string) []byte        { return []byte(prefixConflict + id) }
-func recordOpsPrefix(rec string) []byte   { return []byte(prefixOp + rec + "/") }
-func outboxIDKey(op string) []byte        { return []byte(prefixOutboxID + op) }
-func resyncKey(rec string) []byte         { return []byte(prefixResync + rec) }
-func fieldOpsPrefix(rec, f string) []byte { return []byte(prefixOp + rec + "/" + f + "/") }
+func recordKey(id string) []byte        { return []byte(prefixRecord + id) }
+func tailKey(id string) []byte          { return []byte(prefixTail + id) }
+func kindKey(kind, id string) []byte    { return []byte(prefixKind + kind + "/" + id) }
+func kindPrefix(kind string) []byte     { return []byte(prefixKind + kind + "/") }
+func conflictKey(id string) []byte      { return []byte(prefixConflict + id) }
+func recordOpsPrefix(rec string) []byte { return []byte(prefixOp + rec + "/") }
+func outboxIDKey(op string) []byte      { return []byte(prefixOutboxID + op) }
+func resyncKey(rec string) []byte       { return []byte(prefixResync + rec) }
 
 func opKey(rec, field, op string) []byte {
 	return []byte(prefixOp + rec + "/" + field + "/" + op)

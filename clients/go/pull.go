@@ -162,7 +162,8 @@ func (c *Client) decodePage(body []byte) (*page, error) {
 }
 
 // op returns the op with the checks DecodeOp makes that the fast path
-// needs: canonical ids, known action, non-empty names, a sorted base.
+// needs: canonical ids, known action, non-empty names, a sorted base, and
+// a canonical value.
 func (s *opJSON) op() (crdt.Op, bool) {
 	if !model.ValidID(s.ID) || !model.ValidID(s.Record) || !model.ValidID(s.Device) || s.User != "" && !model.ValidID(s.User) ||
 		s.Kind == "" || s.Field == "" || len(s.Value) == 0 || len(s.Base) > crdt.MaxBase {
@@ -178,7 +179,19 @@ func (s *opJSON) op() (crdt.Op, bool) {
 			return crdt.Op{}, false
 		}
 	}
-	return s.toOp(), true
+	op := s.toOp()
+	if bytes.IndexByte(op.Value, '\\') >= 0 {
+		// The page escapes characters (as encoding/json escapes '<', '>'
+		// and '&') that the canonical form writes as they are: bring the
+		// value back to canonical form, or the device's state would differ
+		// from the server's.
+		v, err := crdt.NewOp(op, op.Value)
+		if err != nil {
+			return crdt.Op{}, false
+		}
+		op = v
+	}
+	return op, true
 }
 
 // applyPage applies ops, then (when final) drops, the cursor and the end

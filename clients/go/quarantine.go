@@ -113,7 +113,7 @@ func (c *Client) Resend(ctx context.Context, ids []string, fix ...FieldValue) ([
 			if !exists {
 				r = t.create(q.Op.Record, q.Op.Kind)
 			}
-			s, err := resendSpec(t, r, &q.Op, fix)
+			s, err := resendSpec(r, &q.Op, fix)
 			if err != nil {
 				return err
 			}
@@ -154,7 +154,7 @@ func checkFixes(qs []quarantined, fix []FieldValue) error {
 // resendSpec is the write that replays op on the device's current state:
 // a set covers the field's current values (and takes its fixed value), a
 // remove the element's live adds, a redact its original target.
-func resendSpec(t *tx, r *crdt.Record, op *crdt.Op, fix []FieldValue) (spec, error) {
+func resendSpec(r *crdt.Record, op *crdt.Op, fix []FieldValue) (spec, error) {
 	s := spec{field: op.Field, action: op.Action, value: json.RawMessage(op.Value)}
 	switch op.Action {
 	case model.ActionSet:
@@ -171,11 +171,7 @@ func resendSpec(t *tx, r *crdt.Record, op *crdt.Op, fix []FieldValue) (spec, err
 		if err := json.Unmarshal(op.Value, &element); err != nil {
 			return s, fmt.Errorf("decode removed element: %w", err)
 		}
-		live, err := liveAdds(t, r.ID, op.Field, element)
-		if err != nil {
-			return s, err
-		}
-		s.base = live
+		s.base = r.LiveAdds(op.Field, element)
 	case model.ActionRedact:
 		s.base = op.Base
 	}

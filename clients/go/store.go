@@ -379,9 +379,8 @@ func (t *tx) setClock(ts hlc.Timestamp) error {
 	return t.set([]byte(keyClock), encodeSeq(uint64(ts)))
 }
 
-// opJSON mirrors an op's canonical JSON: for encoding the ops this SDK
-// writes, and for fast decoding of the ops it stored or pulled
-// (crdt.DecodeOp is for untrusted input).
+// opJSON mirrors an op's canonical JSON, for decoding a pulled page in one
+// pass (crdt.DecodeOp is for ops the fast path refuses).
 type opJSON struct {
 	ID     string          `json:"id"`
 	Record string          `json:"record"`
@@ -395,13 +394,14 @@ type opJSON struct {
 	User   string          `json:"user"`
 }
 
-// decodeStored decodes an op stored by putOp.
+// decodeStored decodes an op stored by putOp (crdt.DecodeStored, the
+// decoder the server's store uses too).
 func decodeStored(data []byte) (crdt.Op, error) {
-	var s opJSON
-	if err := json.Unmarshal(data, &s); err != nil {
+	op, err := crdt.DecodeStored(data)
+	if err != nil {
 		return crdt.Op{}, fmt.Errorf("decode stored op: %w", err)
 	}
-	return s.toOp(), nil
+	return op, nil
 }
 
 // toOp returns the op s holds, its absent base and value normalised.

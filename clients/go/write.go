@@ -164,13 +164,13 @@ func (c *Client) Add(ctx context.Context, id, field, element string) (string, er
 // device has not seen survives (add wins). When the element is not
 // present nothing is written and the op id is "".
 func (c *Client) Remove(ctx context.Context, id, field, element string) (string, error) {
-	ops, err := c.write(ctx, id, "", func(t *tx, r *crdt.Record) ([]spec, error) {
+	ops, err := c.write(ctx, id, "", func(_ *tx, r *crdt.Record) ([]spec, error) {
 		if err := c.checkClass(r.Kind, field, model.ClassSet); err != nil {
 			return nil, err
 		}
-		live, err := liveAdds(t, id, field, element)
-		if err != nil || len(live) == 0 {
-			return nil, err
+		live := r.LiveAdds(field, element)
+		if len(live) == 0 {
+			return nil, nil
 		}
 		return []spec{{field: field, action: model.ActionRemove, value: element, base: live}}, nil
 	})
@@ -181,34 +181,6 @@ func (c *Client) Remove(ctx context.Context, id, field, element string) (string,
 		return "", nil
 	}
 	return ops[0].ID, nil
-}
-
-// liveAdds returns the add ops of element in set field of record that no
-// remove held locally names: the base a remove needs.
-func liveAdds(t *tx, record, field, element string) ([]string, error) {
-	ops, err := t.opsUnder(fieldOpsPrefix(record, field))
-	if err != nil {
-		return nil, err
-	}
-	var adds []string
-	removed := map[string]bool{}
-	for _, op := range ops {
-		var v string
-		if op.Field != field || json.Unmarshal(op.Value, &v) != nil || v != element {
-			continue
-		}
-		switch op.Action {
-		case model.ActionAdd:
-			adds = append(adds, op.ID)
-		case model.ActionRemove:
-			for _, b := range op.Base {
-				removed[b] = true
-			}
-		}
-	}
-	adds = slices.DeleteFunc(adds, func(id string) bool { return removed[id] })
-	slices.Sort(adds)
-	return adds, nil
 }
 
 // Append appends entry (a JSON object, such as map[string]any{"text": ...})
@@ -316,20 +288,8 @@ func (c *Client) write(ctx context.Context, id, kind string, plan func(t *tx, r 
 
 // newOp builds, normalises and validates the op of s, stamped now.
 func (c *Client) newOp(r *crdt.Record, s spec, user api.User) (crdt.Op, error) {
-	value, err := json.Marshal(s.value)
-	if err != nil {
-		return crdt.Op{}, model.Errorf(model.CodeInvalidValue, "The value of %q cannot be written as JSON: %v.", s.field, err)
-	}
-	base := s.base
-	if base == nil {
-		base = []string{}
-	}
-	raw, err := json.Marshal(opJSON{ID: uuid.NewString(), Record: r.ID, Kind: r.Kind, Field: s.field, Action: s.action,
-		Value: value, Base: base, HLC: c.clock.Now(), Device: c.device, User: user.ID})
-	if err != nil {
-		return crdt.Op{}, fmt.Errorf("encode op: %w", err)
-	}
-	op, err := crdt.DecodeOp(raw)
+	op, err := crdt.NewOp(crdt.Op{ID: uuid.NewString(), Record: r.ID, Kind: r.Kind, Field: s.field, Action: s.action,
+		Base: s.base, HLC: c.clock.Now(), Device: c.device, User: user.ID}, s.value)
 	if err != nil {
 		return crdt.Op{}, err
 	}

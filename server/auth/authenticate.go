@@ -18,8 +18,10 @@ import (
 // must exist, belong to its user and not be revoked (CodeDeviceRevoked),
 // its user must exist and not be disabled (CodeAccountDisabled), and a
 // visitor's grant must not have ended (CodeGrantExpired). It reads the
-// family, the device and the user once each, on every call: nothing about
-// an account is cached, so disabling it refuses its very next request. The caller fills in Principal.WeekHostTeam.
+// family, the device and the user in one Store.Chain read on every call:
+// nothing about an account is cached, so revoking a device, disabling an
+// account or ending a grant refuses its very next request. The caller
+// fills in Principal.WeekHostTeam.
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (*access.Principal, error) {
 	c, err := s.ParseAccess(accessToken)
 	if err != nil {
@@ -38,7 +40,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*access
 	if err := ch.familyOpen(); err != nil {
 		return nil, err
 	}
-	return principalOf(&ch.user, &ch.device), nil
+	return principalOf(&ch.User, &ch.Device), nil
 }
 
 // wipeOrExpired answers an expired but authentic token with
@@ -76,32 +78,21 @@ func principalOf(u *model.User, d *model.Device) *access.Principal {
 	return p
 }
 
-// chain is what a token stands on: its family, device and user.
-type chain struct {
-	family model.TokenFamily
-	device model.Device
-	user   model.User
-}
+// chain is a token's Chain with the checks Authenticate makes on it.
+type chain Chain
 
 // loadChain reads the family, device and user a token names and checks
 // they agree with each other; anything missing or mismatched is
 // CodeUnauthorized.
 func (s *Service) loadChain(ctx context.Context, user, device, family string) (chain, error) {
-	var c chain
-	var err error
-	if c.family, err = s.Store.Family(ctx, family); err != nil {
-		return chain{}, chainErr("load token family", err)
+	c, err := s.Store.Chain(ctx, family, device, user)
+	if err != nil {
+		return chain{}, chainErr("load token chain", err)
 	}
-	if c.device, err = s.Store.Device(ctx, device); err != nil {
-		return chain{}, chainErr("load device", err)
-	}
-	if c.user, err = s.Store.User(ctx, user); err != nil {
-		return chain{}, chainErr("load user", err)
-	}
-	if c.family.User != user || c.family.Device != device || c.device.User != user || c.user.ID != user {
+	if c.Family.User != user || c.Family.Device != device || c.Device.User != user || c.User.ID != user {
 		return chain{}, errSessionEnded()
 	}
-	return c, nil
+	return chain(c), nil
 }
 
 // chainErr maps a missing link to CodeUnauthorized and wraps the rest.
@@ -115,10 +106,10 @@ func chainErr(what string, err error) error {
 // deviceAndGrant refuses a revoked device or an ended visitor grant: the
 // answers that make a client wipe its data, so they come first.
 func (c *chain) deviceAndGrant(now time.Time) error {
-	if c.device.Revoked() {
+	if c.Device.Revoked() {
 		return errDeviceRevoked()
 	}
-	if grantEnded(&c.user, now) {
+	if grantEnded(&c.User, now) {
 		return errGrantExpired()
 	}
 	return nil
@@ -126,7 +117,7 @@ func (c *chain) deviceAndGrant(now time.Time) error {
 
 // accountEnabled refuses a disabled account.
 func (c *chain) accountEnabled() error {
-	if c.user.Disabled() {
+	if c.User.Disabled() {
 		return errAccountDisabled()
 	}
 	return nil
@@ -134,10 +125,10 @@ func (c *chain) accountEnabled() error {
 
 // familyOpen refuses a revoked family.
 func (c *chain) familyOpen() error {
-	if c.family.RevokedAt == nil {
+	if c.Family.RevokedAt == nil {
 		return nil
 	}
-	if c.family.Reason == reasonReuse {
+	if c.Family.Reason == reasonReuse {
 		return errTokenReused()
 	}
 	return errSessionEnded()

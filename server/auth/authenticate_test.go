@@ -23,7 +23,7 @@ func TestAuthenticate(t *testing.T) {
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("principal = %+v, want %+v", p, want)
 	}
-	wantReads := map[string]int{"Family": 1, "Device": 1, "User": 1}
+	wantReads := map[string]int{"Chain": 1} // one read (one transaction) per request
 	if got := f.store.counts(); !reflect.DeepEqual(got, wantReads) {
 		t.Errorf("store reads = %v, want %v", got, wantReads)
 	}

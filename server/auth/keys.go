@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 )
 
@@ -77,16 +76,6 @@ func (k *KeySet) KID() string { return k.kid }
 func (k *KeySet) PublicKey(kid string) (ed25519.PublicKey, bool) {
 	pub, ok := k.verify[kid]
 	return pub, ok
-}
-
-// KIDs returns the kids of every verification key, sorted.
-func (k *KeySet) KIDs() []string {
-	kids := make([]string, 0, len(k.verify))
-	for kid := range k.verify {
-		kids = append(kids, kid)
-	}
-	slices.Sort(kids)
-	return kids
 }
 
 // LoadOrCreateKeys loads the keys of the keys directory dir (see KeysDir):

@@ -39,5 +39,5 @@ func (s *Service) ProvesDevice(ctx context.Context, username, deviceID, refreshT
 	if err != nil {
 		return false, err
 	}
-	return c.user.Username == username && !c.device.Revoked() && c.family.RevokedAt == nil, nil
+	return c.User.Username == username && !c.Device.Revoked() && c.Family.RevokedAt == nil, nil
 }

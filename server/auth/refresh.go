@@ -77,7 +77,7 @@ func (s *Service) checkRefreshable(ctx context.Context, rt *model.RefreshToken, 
 	if err := c.familyOpen(); err != nil {
 		return model.User{}, err
 	}
-	return c.user, nil
+	return c.User, nil
 }
 
 // rotate exchanges the unused token rt for a new pair.

@@ -7,6 +7,13 @@ import (
 	"github.com/fieldsync/fieldsync/model"
 )
 
+// Chain is what an access token stands on: its family, device and user.
+type Chain struct {
+	Family model.TokenFamily
+	Device model.Device
+	User   model.User
+}
+
 // Store is the persistence auth needs; server/store implements it. Lookups
 // of something absent return an *model.Error with CodeNotFound.
 type Store interface {
@@ -28,6 +35,11 @@ type Store interface {
 	UseRefreshToken(ctx context.Context, hash string, next model.RefreshToken, at time.Time) error
 
 	Family(ctx context.Context, id string) (model.TokenFamily, error)
+	// Chain reads a token's family, device and user in one consistent
+	// read (one transaction), whether or not they agree with each other;
+	// any of them absent is CodeNotFound. Authenticate calls it on every
+	// request, so it must read the stored state, never a cache.
+	Chain(ctx context.Context, family, device, user string) (Chain, error)
 	PutFamily(ctx context.Context, f model.TokenFamily) error
 	// RevokeFamily marks a family revoked (idempotent).
 	RevokeFamily(ctx context.Context, id, reason string, at time.Time) error

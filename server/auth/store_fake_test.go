@@ -210,6 +210,26 @@ func (m *memStore) Family(_ context.Context, id string) (model.TokenFamily, erro
 	return cloneFamily(f), nil
 }
 
+// Chain reads the three under one lock, as one transaction would.
+func (m *memStore) Chain(_ context.Context, family, device, user string) (Chain, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.count("Chain")
+	f, ok := m.families[family]
+	if !ok {
+		return Chain{}, notFound("token family")
+	}
+	d, ok := m.devices[device]
+	if !ok {
+		return Chain{}, notFound("device")
+	}
+	u, ok := m.users[user]
+	if !ok {
+		return Chain{}, notFound("user")
+	}
+	return Chain{Family: cloneFamily(f), Device: cloneDevice(d), User: cloneUser(u)}, nil
+}
+
 func (m *memStore) PutFamily(_ context.Context, f model.TokenFamily) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -416,7 +416,7 @@ func newTables(schema *model.Schema, n int) []*statTable {
 
 // valueOr returns the shown string value of field, or "unknown".
 func valueOr(rec *crdt.Record, field string) string {
-	if v := jsonString(rec.Value(field)); v != "" {
+	if v := crdt.String(rec.Value(field)); v != "" {
 		return v
 	}
 	return "unknown"
@@ -474,7 +474,7 @@ func (f *Counter) Add(scope access.Scope, rec *crdt.Record) {
 	}
 	t["sex_age_group"].add(outside, []string{valueOr(rec, "sex"), valueOr(rec, "age_group")})
 	t["citizenship"].add(outside, one(valueOr(rec, "citizenship"))...)
-	region := strings.TrimSpace(jsonString(rec.Value("region")))
+	region := strings.TrimSpace(crdt.String(rec.Value("region")))
 	if region == "" {
 		region = "unknown"
 	}
@@ -491,7 +491,7 @@ func (f *Counter) Add(scope access.Scope, rec *crdt.Record) {
 	t["recruitment_channels"].add(outside, many(rec.Elements("recruitment_channels"))...)
 	t["payment_means"].add(outside, many(rec.Elements("payment_means"))...)
 	month := "unknown"
-	encounter, err := time.Parse(time.DateOnly, jsonString(rec.Value("encounter_date")))
+	encounter, err := time.Parse(time.DateOnly, crdt.String(rec.Value("encounter_date")))
 	if err == nil {
 		month = encounter.Format("2006-01")
 	}
@@ -551,13 +551,4 @@ func (f *Counter) Figures(threshold int) api.Stats {
 		out.Tables = append(out.Tables, t.served(threshold))
 	}
 	return out
-}
-
-// jsonString returns v when it is a JSON string, else "".
-func jsonString(v json.RawMessage) string {
-	var s string
-	if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-		return ""
-	}
-	return s
 }

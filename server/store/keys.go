@@ -135,11 +135,8 @@ func (m *opMeta) unmarshal(b []byte) error {
 	return nil
 }
 
-// feedValue is the value of f/<seq>: the record id, then the op's JSON.
-func feedValue(record string, json []byte) []byte {
-	return append(append(make([]byte, 0, idLen+len(json)), record...), json...)
-}
-
+// splitFeedValue splits the value of f/<seq>: the record id, then the
+// op's JSON.
 func splitFeedValue(v []byte) (record string, json []byte, err error) {
 	if len(v) < idLen {
 		return "", nil, fmt.Errorf("feed value of %d bytes is too short", len(v))

@@ -262,7 +262,7 @@ func opIDOf(js []byte) (string, error) {
 			return id, nil
 		}
 	}
-	op, err := crdt.DecodeOp(js)
+	op, err := crdt.DecodeStored(js)
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/auth"
 )
 
 // RefreshToken implements auth.Store.
@@ -60,6 +61,25 @@ func (db *DB) Family(ctx context.Context, id string) (model.TokenFamily, error) 
 	var f model.TokenFamily
 	err := db.view(ctx, func(txn *badger.Txn) error { return getJSON(txn, key(prefixFamily, id), &f) })
 	return f, absent(err, "read token family", func() error { return notFound("There is no token family %s.", id) })
+}
+
+// Chain implements auth.Store: one read-only transaction reads the
+// family, the device and the user.
+func (db *DB) Chain(ctx context.Context, family, device, user string) (auth.Chain, error) {
+	var c auth.Chain
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		if err := getJSON(txn, key(prefixFamily, family), &c.Family); err != nil {
+			return absent(err, "read token family", func() error { return notFound("There is no token family %s.", family) })
+		}
+		if err := getJSON(txn, key(prefixDevice, device), &c.Device); err != nil {
+			return absent(err, "read device", func() error { return notFound("There is no device %s.", device) })
+		}
+		if err := getJSON(txn, key(prefixUser, user), &c.User); err != nil {
+			return absent(err, "read user", func() error { return notFound("There is no user %s.", user) })
+		}
+		return nil
+	})
+	return c, absent(err, "read token chain", nil)
 }
 
 // PutFamily implements auth.Store.

@@ -142,12 +142,12 @@ func ScopeOf(rec *crdt.Record, creator string, hostTeam func(week string) string
 	s := Scope{Kind: rec.Kind, Creator: creator}
 	switch rec.Kind {
 	case model.KindIdentification:
-		s.Team = stringValue(rec.Value(model.FieldTeam))
+		s.Team = crdt.String(rec.Value(model.FieldTeam))
 	case model.KindSiteVisit:
-		s.ActionWeek = stringValue(rec.Value(model.FieldActionWeek))
+		s.ActionWeek = crdt.String(rec.Value(model.FieldActionWeek))
 	case model.KindActionWeek:
 		s.ActionWeek = rec.ID
-		s.HostTeam = stringValue(rec.Value(model.FieldHostTeam))
+		s.HostTeam = crdt.String(rec.Value(model.FieldHostTeam))
 		return s
 	}
 	if s.ActionWeek != "" && hostTeam != nil {

@@ -87,11 +87,11 @@ func checkRestricted(p *Principal, f *model.Field, w Write) error {
 	if len(f.RestrictedValues) == 0 || w.Op.Action != model.ActionSet {
 		return nil
 	}
-	if roles, ok := f.RestrictedValues[stringValue(w.Op.Value)]; ok && !model.HasRole(roles, p.Role) {
+	if roles, ok := f.RestrictedValues[crdt.String(w.Op.Value)]; ok && !model.HasRole(roles, p.Role) {
 		return forbidden("Only %v may set %q to %s.", roles, w.Op.Field, w.Op.Value)
 	}
 	replaced := func(v json.RawMessage) bool {
-		roles, ok := f.RestrictedValues[stringValue(v)]
+		roles, ok := f.RestrictedValues[crdt.String(v)]
 		return ok && !model.HasRole(roles, p.Role)
 	}
 	if w.Shown != nil && replaced(w.Shown(w.Op.Field)) {
@@ -122,14 +122,6 @@ func restrictedChange(f *model.Field, field string) error {
 		}
 	}
 	return forbidden("Only %v may change %q once it holds one of %q, shown or as a conflicting value the op's base covers.", roles, field, values)
-}
-
-func stringValue(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 func forbidden(format string, args ...any) error {

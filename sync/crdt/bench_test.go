@@ -372,3 +372,34 @@ func BenchmarkDecodeOp(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeStored decodes the same ops from their stored form
+// (AppendJSON), as the store and the SDK read them back.
+func BenchmarkDecodeStored(b *testing.B) {
+	cases := []struct {
+		name string
+		js   string
+	}{
+		{"set", decJSON(nil)},
+		{"add", valOp(model.KindIdentification, "indicators", "add", `"abduction"`)},
+		{"remove3", valOp(model.KindIdentification, "indicators", "remove", `"abduction"`, decBaseB, decBaseA, decID[:35]+"2")},
+		{"append", valOp(model.KindIdentification, "notes", "append", `{"text":"Met at the bus station at 23:00, travelling with two adults who held her passport.","lang":"en"}`)},
+	}
+	for _, c := range cases {
+		op, err := crdt.DecodeOp([]byte(c.js))
+		if err != nil {
+			b.Fatalf("%s: %v", c.name, err)
+		}
+		data := op.AppendJSON(nil)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := crdt.DecodeStored(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}

@@ -9,7 +9,7 @@
 //
 // An op writes one field of one record. Its id is its idempotency key.
 // Ops are totally ordered by (hlc, device, id), each compared as strings
-// (Less). An op's base lists the op ids it supersedes, as the writer's
+// (SortOps). An op's base lists the op ids it supersedes, as the writer's
 // replica saw them: for set, the field's siblings; for remove, the live
 // adds of that element; for redact, the one append it erases; for add and
 // append, nothing. A base entry affects only ops of the same record and
@@ -58,4 +58,13 @@
 // RFC 8785 form: keys sorted, no whitespace, values canonical (DecodeOp
 // canonicalises every value once, on arrival). Replicas holding the same
 // ops hold byte-identical canonical state.
+//
+// # Three ways to an Op
+//
+// DecodeOp reads an op from a device, strictly. NewOp builds the op that
+// trusted code writes (the server, its tools, the Go SDK) from Go values,
+// with DecodeOp's checks and result but no JSON round trip. DecodeStored
+// reads back, in one pass, the bytes AppendJSON wrote (the server's store
+// and the SDK keep ops so), falling back to DecodeOp for any other layout.
+// String reads a string value. (decode.go, newop.go, stored.go)
 package crdt

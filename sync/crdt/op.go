@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
@@ -32,17 +34,25 @@ type Op struct {
 // null is the canonical JSON null.
 var null = json.RawMessage("null")
 
+// String returns the string a JSON value holds, "" when v is absent or
+// not a string: the one way to read a string field's value (a status, a
+// team, a region) from a record or an op.
+func String(v json.RawMessage) string {
+	if len(v) < 2 || v[len(v)-1] != '"' {
+		return ""
+	}
+	s, _ := rawString(jsontext.Value(v))
+	return s
+}
+
 // IsNull reports whether v is JSON null (or empty, which means absent).
 func IsNull(v json.RawMessage) bool {
 	return len(v) == 0 || string(v) == "null"
 }
 
-// Less reports whether a sorts before b in the total order of ops:
+// compareOps compares a and b in the total order of ops (-1, 0 or +1):
 // (hlc, device, id), each compared as strings. Fixed-width lowercase hex
 // makes the numeric hlc order equal to its string order.
-func Less(a, b *Op) bool { return compareOps(a, b) < 0 }
-
-// compareOps compares a and b in the total order of ops (-1, 0 or +1).
 func compareOps(a, b *Op) int { return compareKey(a.HLC, a.Device, a.ID, b.HLC, b.Device, b.ID) }
 
 // compareKey compares two (hlc, device, op id) keys: the one order of ops,

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 
 	"github.com/fieldsync/fieldsync/model"
@@ -108,6 +109,24 @@ func (r *Record) Elements(name string) []string {
 		return nil
 	}
 	return s.present()
+}
+
+// LiveAdds returns the add ops of element in set name that no remove has
+// named, sorted: what a remove of element must name in its base to take
+// it out (an add the writer has not seen survives: add wins). Nil when
+// name is not a set or element was never added.
+func (r *Record) LiveAdds(name, element string) []string {
+	s, ok := r.fields[name].(*setField)
+	if !ok {
+		return nil
+	}
+	e, ok := s.elems[element]
+	if !ok || len(e.live) == 0 {
+		return nil
+	}
+	out := slices.Clone(e.live)
+	slices.Sort(out)
+	return out
 }
 
 // Entries returns the entries of log name in (hlc, device, op) order.

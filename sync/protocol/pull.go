@@ -28,14 +28,10 @@ type PullResult struct {
 // Pull returns the next page of ops p may read after cursor. limit is
 // clamped to 1..Limits.MaxPull (0 means the default).
 func (s *Service) Pull(ctx context.Context, p *access.Principal, cursor string, limit int) (PullResult, error) {
-	if !p.Syncs() {
-		return PullResult{}, model.Errorf(model.CodeForbidden, "Your role (%s) does not sync records.", p.Role)
-	}
-	hosted, err := s.Store.HostedWeeks(ctx, p.Teams)
+	buckets, all, err := s.feeds(ctx, p)
 	if err != nil {
-		return PullResult{}, fmt.Errorf("pull: %w", err)
+		return PullResult{}, err
 	}
-	buckets, all := access.Buckets(p, hosted)
 	view := viewHash(buckets, all)
 	after, err := s.parseCursor(ctx, cursor, view)
 	if err != nil {
@@ -70,6 +66,51 @@ func (s *Service) Pull(ctx context.Context, p *access.Principal, cursor string, 
 	res.IdentificationRecords = len(identifications)
 	res.ServerHLC = s.Clock.Now()
 	return res, nil
+}
+
+// feeds resolves the feeds p reads: its buckets, or all of them. Pull and
+// Changed both read through it, so a device is woken for exactly the ops
+// it would be served.
+func (s *Service) feeds(ctx context.Context, p *access.Principal) (buckets []string, all bool, err error) {
+	if !p.Syncs() {
+		return nil, false, model.Errorf(model.CodeForbidden, "Your role (%s) does not sync records.", p.Role)
+	}
+	hosted, err := s.Store.HostedWeeks(ctx, p.Teams)
+	if err != nil {
+		return nil, false, fmt.Errorf("resolve feeds: %w", err)
+	}
+	buckets, all = access.Buckets(p, hosted)
+	return buckets, all, nil
+}
+
+// LastSeq returns the greatest committed sequence: where a watch for
+// changes (Changed) starts.
+func (s *Service) LastSeq(ctx context.Context) (uint64, error) {
+	seq, err := s.Store.LastSeq(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read last sequence: %w", err)
+	}
+	return seq, nil
+}
+
+// Changed reports whether any feed p reads (resolved as Pull resolves it)
+// holds entries after since, and the sequence to watch from next. It
+// reveals nothing but that bit: the event stream wakes the device, which
+// then pulls.
+func (s *Service) Changed(ctx context.Context, p *access.Principal, since uint64) (next uint64, changed bool, err error) {
+	buckets, all, err := s.feeds(ctx, p)
+	if err != nil {
+		return since, false, err
+	}
+	page, err := s.Store.Feed(ctx, buckets, all, since, 1)
+	if err != nil {
+		return since, false, fmt.Errorf("look for changes: %w", err)
+	}
+	if len(page.Entries) == 0 {
+		return since, false, nil
+	}
+	last, err := s.LastSeq(ctx)
+	return last, err == nil, err
 }
 
 // servedBefore reports whether a re-indexed entry's op was already served

@@ -27,7 +27,11 @@ type Store interface {
 	// applied before it (of this call and of other calls gathered into
 	// the same group commit); it applies, indexes and sequences the ops
 	// decide accepts, makes them durable, and only then returns one
-	// Result per op.
+	// Result per op. The writer may call decide again for the same op
+	// (when it splits or rebuilds a group): each call gets a fresh copy
+	// of the op as it was handed in and sees the state it would then be
+	// applied to, and only the last call's result counts. An error means
+	// nothing of this call was acknowledged.
 	Commit(ctx context.Context, ops []Pending, decide Decide) ([]Result, error)
 	// Feed returns up to limit feed entries with sequence > after from the
 	// given buckets (or from the global feed when all), in sequence order,
@@ -56,6 +60,8 @@ type Tx interface {
 	// and whether it exists.
 	Op(id string) (op crdt.Op, redacted bool, ok bool, err error)
 	// Record returns the record's state and scope, if the record exists.
+	// The result is the writer's own state, shared with what it applies
+	// next: the caller must not modify it (nor keep it past the call).
 	Record(id string) (*RecordState, bool, error)
 	// HostTeam returns an action week's host team ("" when unknown).
 	HostTeam(week string) (string, error)
@@ -68,7 +74,9 @@ type RecordState struct {
 }
 
 // Decide returns the result for one op; when its status is applied the
-// store applies the op.
+// store applies the op (with any change decide made to *p). It runs on the store's single writer, so it must not block,
+// and it may be called again for the same op (see Store.Commit): it must
+// depend only on tx and *p, with no effect but its result and *p.
 type Decide func(tx Tx, p *Pending) Result
 
 // FeedEntry is one entry of a feed: an op (JSON holds its served form), or,

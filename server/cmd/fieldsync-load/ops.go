@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 
@@ -48,19 +48,6 @@ func newDevice(idx int, s *session, team, region string) *device {
 	}
 }
 
-// wireOp is an op as a device sends it (the server sets user).
-type wireOp struct {
-	ID     string          `json:"id"`
-	Record string          `json:"record"`
-	Kind   string          `json:"kind"`
-	Field  string          `json:"field"`
-	Action model.Action    `json:"action"`
-	Value  json.RawMessage `json:"value"`
-	Base   []string        `json:"base"`
-	HLC    string          `json:"hlc"`
-	Device string          `json:"device"`
-}
-
 // Realistic values of an identification, as a field team writes them.
 var (
 	locations = []string{"central bus station", "roadside near the E79 petrol station", "bar on the main square",
@@ -90,14 +77,6 @@ var (
 	indicatorCodes = model.DefaultCatalogue().Codes()
 )
 
-func jsonValue(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only our own literals are encoded
-	}
-	return b
-}
-
 func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 
 // pickN returns n distinct elements of s.
@@ -117,17 +96,16 @@ type opStream struct {
 	ids []string
 }
 
+// add writes one op as a device sends it, in its canonical JSON (the
+// server sets user), and returns its id.
 func (st *opStream) add(record, field string, action model.Action, value any, base ...string) string {
-	if base == nil {
-		base = []string{}
-	}
 	id := uuid.Must(uuid.NewV7()).String()
-	raw, err := json.Marshal(wireOp{ID: id, Record: record, Kind: model.KindIdentification, Field: field, Action: action,
-		Value: jsonValue(value), Base: base, HLC: st.d.clock.Now().String(), Device: st.d.s.device})
+	op, err := crdt.NewOp(crdt.Op{ID: id, Record: record, Kind: model.KindIdentification, Field: field, Action: action,
+		Base: base, HLC: st.d.clock.Now(), Device: st.d.s.device}, value)
 	if err != nil {
-		panic(err)
+		panic(err) // only our own literals are written
 	}
-	st.ops = append(st.ops, raw)
+	st.ops = append(st.ops, op.AppendJSON(nil))
 	st.ids = append(st.ids, id)
 	return id
 }
