@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fieldsync/fieldsync/api"
-	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 // userNamed returns the id and state of a user, through the API.
@@ -109,12 +109,12 @@ func TestConsoleAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	b.logIn(base, "auditor", server.DemoPassword, "#chain-status [data-verified]")
+	b.logIn(base, "auditor", demo.Password, "#chain-status [data-verified]")
 	if nav := b.eval(`[...document.querySelectorAll("#nav a")].filter((a) => !a.hidden).map((a) => a.dataset.view).join(",")`); nav != "audit" {
 		t.Errorf("an auditor's menu: %s, want audit", nav)
 	}
 	b.waitText("#chain-status", "The chain verifies")
-	aud := login(t, base, "auditor", server.DemoPassword)
+	aud := login(t, base, "auditor", demo.Password)
 	var page struct {
 		Entries []struct {
 			Seq  uint64 `json:"seq"`

@@ -9,7 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 // overflowJS lists, for every card of the page, the elements whose box
@@ -42,7 +42,7 @@ func TestConsoleFiguresFit(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newBrowser(t, chromium)
-	b.logIn(base, "supervisor", server.DemoPassword, "#queue-list .queue-item")
+	b.logIn(base, "supervisor", demo.Password, "#queue-list .queue-item")
 	for _, size := range [][2]int64{{1366, 768}, {800, 1280}} {
 		name := fmt.Sprintf("%dx%d", size[0], size[1])
 		b.do("figures at "+name, chromedp.EmulateViewport(size[0], size[1]), chromedp.Navigate(base+"/#/figures"),

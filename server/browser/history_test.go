@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fieldsync/fieldsync/api"
-	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 var uuidText = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
@@ -25,7 +25,7 @@ func TestConsoleHistory(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newBrowser(t, chromium)
-	b.logIn(base, "supervisor", server.DemoPassword, "#queue-list .queue-item")
+	b.logIn(base, "supervisor", demo.Password, "#queue-list .queue-item")
 
 	// The rule: a and b did not see each other; c saw both (settles them);
 	// d saw only a, so it is concurrent with b, and b and d stay siblings.
@@ -43,7 +43,7 @@ func TestConsoleHistory(t *testing.T) {
 		t.Errorf("explain: %s, want %s", got, want)
 	}
 
-	sup := login(t, base, "supervisor", server.DemoPassword)
+	sup := login(t, base, "supervisor", demo.Password)
 	var queue api.QueuePage
 	sup.do(http.MethodGet, "/v1/review/queue?reason=conflict&limit=500", nil, &queue)
 	rec := ""

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 // logIn opens the console and logs in; ready is a selector that shows
@@ -74,7 +75,7 @@ func TestConsoleRecords(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newBrowser(t, chromium)
-	sup := login(t, base, "supervisor", server.DemoPassword)
+	sup := login(t, base, "supervisor", demo.Password)
 	var all api.RecordList
 	sup.do(http.MethodGet, "/v1/records?sort=code&limit=1000", nil, &all)
 	total := *all.Total
@@ -83,7 +84,7 @@ func TestConsoleRecords(t *testing.T) {
 	}
 
 	b.do("viewport", chromedp.EmulateViewport(1366, 768))
-	b.logIn(base, "supervisor", server.DemoPassword, "#queue-list .queue-item")
+	b.logIn(base, "supervisor", demo.Password, "#queue-list .queue-item")
 	// The queue: the API's filters and the meaning of "not reviewed yet".
 	for _, sel := range []string{"#qf-team", "#qf-region", "#qf-status"} {
 		if b.eval(fmt.Sprintf(`String(!!document.querySelector(%q))`, sel)) != "true" {

@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fieldsync/fieldsync/api"
-	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 // TestConsoleSessions: a browser keeps its device across logins (a
@@ -23,7 +23,7 @@ func TestConsoleSessions(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newBrowser(t, chromium)
-	sup := login(t, base, "supervisor", server.DemoPassword)
+	sup := login(t, base, "supervisor", demo.Password)
 	consoles := func() (active, revoked []api.Device) {
 		var list struct{ Devices []api.Device }
 		sup.do(http.MethodGet, "/v1/admin/devices", nil, &list)
@@ -40,7 +40,7 @@ func TestConsoleSessions(t *testing.T) {
 	}
 	device := func() string { return b.eval(`import("/console/api.js").then((a) => a.current().deviceId)`) }
 
-	b.logIn(base, "supervisor", server.DemoPassword, "#queue-list .queue-item")
+	b.logIn(base, "supervisor", demo.Password, "#queue-list .queue-item")
 	first := device()
 	if active, _ := consoles(); len(active) != 1 || active[0].ID != first {
 		t.Fatalf("after one login the console devices are %+v, want one named after the person and browser, %s", active, first)
@@ -53,7 +53,7 @@ func TestConsoleSessions(t *testing.T) {
 	b.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	b.waitText("#message", "Reloading the page logged you out")
 	b.shot("login-after-reload")
-	b.logIn(base, "supervisor", server.DemoPassword, "#queue-list .queue-item")
+	b.logIn(base, "supervisor", demo.Password, "#queue-list .queue-item")
 	if again := device(); again != first {
 		t.Errorf("after a reload the console logged in as device %s, want %s again", again, first)
 	}
@@ -70,7 +70,7 @@ func TestConsoleSessions(t *testing.T) {
 	if active, revoked := consoles(); len(active) != 0 || len(revoked) != 1 {
 		t.Errorf("after logout: %d active and %d revoked console devices, want 0 and 1", len(active), len(revoked))
 	}
-	b.logIn(base, "supervisor", server.DemoPassword, "#queue-list .queue-item")
+	b.logIn(base, "supervisor", demo.Password, "#queue-list .queue-item")
 	if next := device(); next == first {
 		t.Error("after logout the console logged in as the revoked device")
 	}

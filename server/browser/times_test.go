@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fieldsync/fieldsync/api"
-	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/demo"
 )
 
 var isoSecond = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$`)
@@ -25,7 +25,7 @@ func TestConsoleTimesAndStatus(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newBrowser(t, chromium)
-	b.logIn(base, "supervisor", server.DemoPassword, "#queue-list .queue-item")
+	b.logIn(base, "supervisor", demo.Password, "#queue-list .queue-item")
 
 	// The helpers, with an injected now.
 	got := b.eval(`(async () => {
@@ -54,7 +54,7 @@ func TestConsoleTimesAndStatus(t *testing.T) {
 
 	// A record with a status conflict: the only status control is in the
 	// conflict's card; the times of its values are ISO, to the second.
-	sup := login(t, base, "supervisor", server.DemoPassword)
+	sup := login(t, base, "supervisor", demo.Password)
 	var queue api.QueuePage
 	sup.do(http.MethodGet, "/v1/review/queue?reason=conflict&limit=500", nil, &queue)
 	statusRec := ""
