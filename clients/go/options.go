@@ -82,6 +82,10 @@ type Options struct {
 	// SyncInterval is how often Run syncs while nothing pokes it (0:
 	// DefaultSyncInterval).
 	SyncInterval time.Duration
+	// DisableCompression stops the SDK from asking for compressed answers
+	// (zstd, gzip) and from gzipping push bodies; by default both are on,
+	// which on a slow link cuts the bytes of a first pull several times.
+	DisableCompression bool
 	// DisableEvents stops Run from listening to GET /v1/sync/events; it
 	// then syncs after local writes and every SyncInterval.
 	DisableEvents bool
