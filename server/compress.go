@@ -82,28 +82,9 @@ func (s *Server) compressAnswer(r route) fiber.Handler {
 
 // negotiateCoding picks the coding of an answer from Accept-Encoding:
 // zstd or gzip, whichever the client ranks higher (zstd on a tie), ""
-// when it accepts neither. "*" stands for both.
+// when it accepts neither.
 func negotiateCoding(accept string) string {
-	var zq, gq float64
-	for _, part := range strings.Split(accept, ",") {
-		name, params, _ := strings.Cut(part, ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				q = f
-			} else {
-				q = 0
-			}
-		}
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case codingZstd:
-			zq = q
-		case codingGzip, "x-gzip":
-			gq = q
-		case "*":
-			zq, gq = max(zq, q), max(gq, q)
-		}
-	}
+	zq, gq := codingQualities(accept)
 	switch {
 	case zq > 0 && zq >= gq:
 		return codingZstd
@@ -113,28 +94,62 @@ func negotiateCoding(accept string) string {
 	return ""
 }
 
+// codingQualities returns the q-values Accept-Encoding gives zstd and
+// gzip (0 when absent; "*" stands for both when not named).
+func codingQualities(accept string) (zq, gq float64) {
+	zq, gq = -1, -1
+	star := 0.0
+	for _, part := range strings.Split(accept, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				f = 0
+			}
+			q = f
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case codingZstd:
+			zq = q
+		case codingGzip, "x-gzip":
+			gq = q
+		case "*":
+			star = q
+		}
+	}
+	if zq < 0 {
+		zq = star
+	}
+	if gq < 0 {
+		gq = star
+	}
+	return zq, gq
+}
+
 // compressResponse compresses the answer in c with coding when it is at
-// least min bytes and compressing makes it smaller. A streamed answer
-// (SetBodyStreamWriter) is compressed as it is written, with gzip only
-// (fasthttp's stream compressor), unless its announced length is under
-// min.
-func compressResponse(c *fiber.Ctx, coding string, min int) error {
+// least threshold bytes and compressing makes it smaller. A streamed
+// answer (SetBodyStreamWriter) is compressed as it is written, with gzip
+// only (fasthttp's stream compressor), unless its announced length is
+// under threshold.
+func compressResponse(c *fiber.Ctx, coding string, threshold int) error {
 	resp := c.Response()
 	if len(resp.Header.ContentEncoding()) > 0 {
 		return nil
 	}
 	if resp.IsBodyStream() {
-		if n := resp.Header.ContentLength(); n >= 0 && n < min {
+		if n := resp.Header.ContentLength(); n >= 0 && n < threshold {
 			return nil
 		}
-		if negotiateCoding(strings.ReplaceAll(c.Get(fiber.HeaderAcceptEncoding), codingZstd, "")) == codingGzip {
-			// fasthttp compresses the stream as it is written.
+		if _, gq := codingQualities(c.Get(fiber.HeaderAcceptEncoding)); gq > 0 {
+			// fasthttp gzips the stream as it is written (it picks gzip
+			// from the same header).
 			fasthttp.CompressHandlerLevel(func(*fasthttp.RequestCtx) {}, gzip.DefaultCompression)(c.Context())
 		}
 		return nil
 	}
 	body := resp.Body()
-	if len(body) < min {
+	if len(body) < threshold {
 		return nil
 	}
 	packed, err := encodeBody(coding, body)

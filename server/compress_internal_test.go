@@ -115,6 +115,8 @@ func TestCompressionThresholdAndNegotiation(t *testing.T) {
 		{"gzip ranked higher", "zstd;q=0.5, gzip", bigJSON, DefaultCompressMin, "gzip"},
 		{"zstd refused", "zstd;q=0, gzip;q=0.1", bigJSON, DefaultCompressMin, "gzip"},
 		{"star", "*", bigJSON, DefaultCompressMin, "zstd"},
+		{"star but not zstd", "*, zstd;q=0", bigJSON, DefaultCompressMin, "gzip"},
+		{"star refused", "*;q=0", bigJSON, DefaultCompressMin, ""},
 		{"no Accept-Encoding", "", bigJSON, DefaultCompressMin, ""},
 		{"identity only", "identity", bigJSON, DefaultCompressMin, ""},
 		{"br only", "br, deflate", bigJSON, DefaultCompressMin, ""},
