@@ -20,7 +20,9 @@ const deviceUsage = `usage: fieldsync device <command> [--dir DIR] [--server URL
 
 Plays a tablet from a terminal: a local replica in --dir (FIELDSYNC_DEVICE_DIR,
 default ./device) that works offline and syncs with --server (FIELDSYNC_SERVER,
-default http://127.0.0.1:8080).
+default http://127.0.0.1:8080). Against a server with a self-signed certificate
+(serve --tls-self-signed), pass the fingerprint it prints as --server-cert
+(FIELDSYNC_SERVER_CERT_SHA256).
 
 commands:
   login USERNAME                 log in (password from FIELDSYNC_PASSWORD or a prompt)
@@ -44,6 +46,7 @@ func deviceCmd(args []string) error {
 	fs := flag.NewFlagSet("device "+cmd, flag.ContinueOnError)
 	dir := fs.String("dir", envOr("FIELDSYNC_DEVICE_DIR", "./device"), "the device's local replica")
 	server := fs.String("server", envOr("FIELDSYNC_SERVER", "http://127.0.0.1:8080"), "the fieldsync server")
+	pin := fs.String("server-cert", envOr("FIELDSYNC_SERVER_CERT_SHA256", ""), "SHA-256 fingerprint of the server's self-signed certificate, to trust it alone")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -52,7 +55,7 @@ func deviceCmd(args []string) error {
 		return fmt.Errorf("unknown device command %q\n\n%s", cmd, deviceUsage)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := fieldsync.Open(*dir, fieldsync.Options{ServerURL: *server, DeviceName: "fieldsync device CLI", Logger: log})
+	c, err := fieldsync.Open(*dir, fieldsync.Options{ServerURL: *server, ServerCertSHA256: *pin, DeviceName: "fieldsync device CLI", Logger: log})
 	if err != nil {
 		return err
 	}
