@@ -75,7 +75,22 @@ type Config struct {
 	// fromEnv names, for each flag whose value came from its
 	// FIELDSYNC_* variable, that variable (see nameSources).
 	fromEnv map[string]string
+	// CompressMin is the smallest answer compressed (on the routes that
+	// compress, for clients that accept it); 0 turns compression off.
+	CompressMin int
+	// TLSCert and TLSKey are PEM files: with them the API listener serves
+	// HTTPS only.
+	TLSCert string
+	TLSKey  string
+	// TLSSelfSigned serves HTTPS with a self-signed certificate kept in
+	// the data directory (created on first start), for a demo or a LAN
+	// without a certificate authority.
+	TLSSelfSigned bool
 }
+
+// DefaultCompressMin is the default of --compress-min: smaller answers
+// gain too little from compression to be worth the CPU.
+const DefaultCompressMin = 1024
 
 // maxVisitorGrace bounds --visitor-grace: a grant outliving its week by
 // more than a month is no longer a delegation for that week.
@@ -110,6 +125,7 @@ func DefaultConfig() Config {
 		VisitorGrace:    7 * 24 * time.Hour,
 		StreamsPerUser:  8,
 		StreamCheck:     15 * time.Second,
+		CompressMin:     DefaultCompressMin,
 	}
 }
 
@@ -148,6 +164,10 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&c.VisitorGrace, "visitor-grace", env.duration("FIELDSYNC_VISITOR_GRACE", c.VisitorGrace), "how far past its week's ends_on a visitor's grant may last (FIELDSYNC_VISITOR_GRACE)")
 	fs.IntVar(&c.StreamsPerUser, "streams-per-user", env.integer("FIELDSYNC_STREAMS_PER_USER", c.StreamsPerUser), "most open event streams per user (FIELDSYNC_STREAMS_PER_USER)")
 	fs.DurationVar(&c.StreamCheck, "stream-check", env.duration("FIELDSYNC_STREAM_CHECK", c.StreamCheck), "how often an event stream re-checks its token and sends a keep-alive (FIELDSYNC_STREAM_CHECK)")
+	fs.IntVar(&c.CompressMin, "compress-min", env.integer("FIELDSYNC_COMPRESS_MIN", c.CompressMin), "smallest answer in bytes sent compressed to clients that accept gzip or zstd; 0 disables compression (FIELDSYNC_COMPRESS_MIN)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env.str("FIELDSYNC_TLS_CERT", c.TLSCert), "PEM certificate (chain) file: serve HTTPS with it, with --tls-key (FIELDSYNC_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env.str("FIELDSYNC_TLS_KEY", c.TLSKey), "PEM private key file of --tls-cert (FIELDSYNC_TLS_KEY)")
+	fs.BoolVar(&c.TLSSelfSigned, "tls-self-signed", env.boolean("FIELDSYNC_TLS_SELF_SIGNED", c.TLSSelfSigned), "serve HTTPS with a self-signed certificate kept in the data directory; its fingerprint is printed at start (FIELDSYNC_TLS_SELF_SIGNED)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -302,6 +322,10 @@ func (c *Config) Validate() error {
 	if c.StreamCheck < 10*time.Millisecond || c.StreamCheck > time.Minute {
 		errs = append(errs, fmt.Errorf("--stream-check %s must be between 10ms and 1m (clients count a stream silent for 75s as dead)", c.StreamCheck))
 	}
+	if c.CompressMin < 0 {
+		errs = append(errs, fmt.Errorf("--compress-min %d must be 0 (off) or a size in bytes", c.CompressMin))
+	}
+	errs = append(errs, c.validateTLS()...)
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
 	}
@@ -318,6 +342,21 @@ func atLeast(flag string, v, least int) error {
 	}
 	return fmt.Errorf("--%s %d must be at least %d", flag, v, least)
 }
+
+// validateTLS checks that the TLS flags name one way to serve HTTPS;
+// the files themselves are read and checked at start (loadTLS).
+func (c *Config) validateTLS() []error {
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return []error{errors.New("--tls-cert and --tls-key go together: give both or neither")}
+	case c.TLSCert != "" && c.TLSSelfSigned:
+		return []error{errors.New("--tls-self-signed and --tls-cert exclude each other: give a certificate or ask for a self-signed one")}
+	}
+	return nil
+}
+
+// TLS reports whether the API listener serves HTTPS.
+func (c *Config) TLS() bool { return c.TLSCert != "" || c.TLSSelfSigned }
 
 // maxRecordBytes is the largest --max-record-bytes accepted: a store
 // rewrites a record's state on every op to it.

@@ -50,3 +50,43 @@ func TestConfigRecordLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigCompressionAndTLS: --compress-min and the TLS flags are read
+// from flags and FIELDSYNC_* variables and validated at start.
+func TestConfigCompressionAndTLS(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(c server.Config) bool
+	}{
+		{name: "defaults", check: func(c server.Config) bool { return c.CompressMin == server.DefaultCompressMin && !c.TLS() }},
+		{name: "compression off", env: map[string]string{"FIELDSYNC_COMPRESS_MIN": "0"}, check: func(c server.Config) bool { return c.CompressMin == 0 }},
+		{name: "negative threshold", args: []string{"--compress-min", "-1"}, wantErr: "--compress-min"},
+		{name: "certificate files", env: map[string]string{"FIELDSYNC_TLS_CERT": "a.crt", "FIELDSYNC_TLS_KEY": "a.key"},
+			check: func(c server.Config) bool { return c.TLS() && c.TLSCert == "a.crt" && c.TLSKey == "a.key" }},
+		{name: "self-signed", env: map[string]string{"FIELDSYNC_TLS_SELF_SIGNED": "true"}, check: func(c server.Config) bool { return c.TLS() && c.TLSSelfSigned }},
+		{name: "certificate without key", args: []string{"--tls-cert", "a.crt"}, wantErr: "--tls-key"},
+		{name: "key without certificate", args: []string{"--tls-key", "a.key"}, wantErr: "--tls-cert"},
+		{name: "both ways at once", args: []string{"--tls-self-signed", "--tls-cert", "a.crt", "--tls-key", "a.key"}, wantErr: "--tls-self-signed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := server.DefaultConfig()
+			err := c.ParseFlags(append([]string{"--data", t.TempDir()}, tt.args...), func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseFlags() = %v, want an error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config = %+v", c)
+			}
+		})
+	}
+}

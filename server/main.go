@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Main struct {
 	Log    *slog.Logger
 	// Now is the wall clock (tests inject one).
 	Now func() time.Time
+	// LocalAddrs lists the addresses, besides loopback, a self-signed
+	// certificate names (nil: the machine's interfaces' addresses).
+	LocalAddrs func() []net.IP
 
 	db     *store.DB
 	server *Server
@@ -40,6 +44,9 @@ type Main struct {
 
 	metricsLn  net.Listener
 	metricsSrv *http.Server
+
+	// tlsNote is what the operator reads about a self-signed certificate.
+	tlsNote string
 }
 
 // NewMain returns a Main with the default configuration.
@@ -78,6 +85,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Log == nil {
 		m.Log = newLogger(os.Stderr, m.Config.LogLevel, m.Config.LogFormat)
 	}
+	var cert *tls.Certificate
+	if m.Config.TLSCert != "" {
+		c, err := loadCertificate(m.Config.TLSCert, m.Config.TLSKey)
+		if err != nil {
+			return err
+		}
+		cert = &c
+	}
 	if err := m.listen(); err != nil {
 		return err
 	}
@@ -91,6 +106,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	if m.Config.TLSSelfSigned {
+		if cert, err = m.selfSignedCertificate(); err != nil {
+			return err
+		}
+	}
+	if cert != nil {
+		m.warnIfExpired(cert)
+		m.ln = tls.NewListener(m.ln, tlsServerConfig(*cert))
 	}
 	key, err := readKeyFile(m.Config.EncryptionKeyFile)
 	if err != nil {
@@ -111,10 +135,35 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.bootstrap(ctx, authSvc, syncSvc); err != nil {
 		return err
 	}
+	fmt.Fprint(m.Stdout, m.tlsNote)
 	m.server = New(m.Config, m.Log, m.db, authSvc, syncSvc, m.Now)
 	m.serve()
-	m.Log.Info("fieldsync serving", "addr", m.ln.Addr().String(), "metrics", m.MetricsAddr(), "data", m.Config.DataDir, "encrypted", key != nil)
+	m.Log.Info("fieldsync serving", "addr", m.ln.Addr().String(), "tls", m.Config.TLS(), "metrics", m.MetricsAddr(), "data", m.Config.DataDir, "encrypted", key != nil)
 	return nil
+}
+
+// selfSignedCertificate loads or makes the self-signed certificate in the
+// data directory, and prepares the operator's note about it.
+func (m *Main) selfSignedCertificate() (*tls.Certificate, error) {
+	addrs := interfaceAddrs
+	if m.LocalAddrs != nil {
+		addrs = m.LocalAddrs
+	}
+	dir := filepath.Join(m.Config.DataDir, selfSignedDir)
+	cert, created, err := selfSigned(dir, addrs(), m.Now())
+	if err != nil {
+		return nil, err
+	}
+	m.tlsNote = tlsBanner(cert, filepath.Join(dir, selfSignedCert), created)
+	return &cert, nil
+}
+
+// warnIfExpired logs a certificate that is not valid now: clients will
+// refuse it, but the operator may be about to replace it.
+func (m *Main) warnIfExpired(cert *tls.Certificate) {
+	if now := m.Now(); cert.Leaf != nil && (now.After(cert.Leaf.NotAfter) || now.Before(cert.Leaf.NotBefore)) {
+		m.Log.Warn("the TLS certificate is not valid now; clients will refuse it", "not_before", cert.Leaf.NotBefore, "not_after", cert.Leaf.NotAfter)
+	}
 }
 
 // listen binds the API listener and, when configured, the metrics one.
@@ -186,7 +235,14 @@ func (m *Main) bootstrap(ctx context.Context, authSvc *auth.Service, syncSvc *pr
 	if !seeded {
 		fmt.Fprintln(m.Stdout, "The store already holds data, so no demo data was added; the demo users (if this store was seeded) keep their logins:")
 	}
-	fmt.Fprint(m.Stdout, demo.Banner(m.Config.Addr))
+	banner := demo.Banner(m.Config.Addr)
+	if m.Config.TLS() {
+		banner = strings.ReplaceAll(banner, "http://", "https://")
+	}
+	if m.Config.TLSSelfSigned {
+		banner = strings.ReplaceAll(banner, "curl -s ", "curl -s --cacert "+filepath.Join(m.Config.DataDir, selfSignedDir, selfSignedCert)+" ")
+	}
+	fmt.Fprint(m.Stdout, banner)
 	return nil
 }
 
@@ -211,6 +267,14 @@ func readKeyFile(path string) ([]byte, error) {
 
 // Addr returns the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// URL returns the server's base URL: https:// when it serves TLS.
+func (m *Main) URL() string {
+	if m.Config.TLS() {
+		return "https://" + m.Addr()
+	}
+	return "http://" + m.Addr()
+}
 
 // MetricsAddr returns the address GET /metrics is served on, "" when
 // disabled.

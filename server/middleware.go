@@ -1,15 +1,12 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
-	"github.com/valyala/fasthttp"
 
 	"github.com/fieldsync/fieldsync/model"
 )
@@ -66,21 +63,18 @@ const bodyKey = "body"
 // limitBody refuses bodies over the route's limit (the body limit for a
 // push, the small body limit elsewhere) with 413
 // body_too_large, having read them (so the client reads the answer). The
-// limit applies to the body as decoded by its Content-Encoding; a
-// compressed body is first expanded at most to the limit, so that a small
-// body cannot expand without bound in memory. The body is read once, here,
-// and kept for the handler (requestBody).
+// limit applies to the body as sent and as decoded by its
+// Content-Encoding; a compressed body is expanded once, at most to the
+// limit (decodeRequestBody), so that a small body cannot expand without
+// bound in memory. The decoded body is kept for the handler (requestBody).
 func (s *Server) limitBody(c *fiber.Ctx) error {
 	limit := s.cfg.BodyLimit
 	if !s.takesBigBody(c.Method(), c.Path()) {
 		limit = s.cfg.SmallBodyLimit
 	}
-	if !decodedWithin(c, limit) {
-		return model.Errorf(model.CodeBodyTooLarge, "The decoded body is larger than %d bytes, the most this route accepts.", limit)
-	}
-	body := c.Body()
-	if n := len(body); n > limit {
-		return model.Errorf(model.CodeBodyTooLarge, "The body is %d bytes; at most %d are accepted on this route.", n, limit)
+	body, err := decodeRequestBody(c.Request(), limit)
+	if err != nil {
+		return err
 	}
 	c.Locals(bodyKey, body)
 	return c.Next()
@@ -91,56 +85,4 @@ func (s *Server) limitBody(c *fiber.Ctx) error {
 func requestBody(c *fiber.Ctx) []byte {
 	body, _ := c.Locals(bodyKey).([]byte)
 	return body
-}
-
-// errBodyLimit stops a decoder at the body limit.
-var errBodyLimit = errors.New("decoded body over the limit")
-
-// decodedWithin reports whether the request body, decoded through its
-// Content-Encoding as fiber's Ctx.Body decodes it (the last such header,
-// encodings in the order listed, stopping at one it does not know), stays
-// within limit bytes. It never holds more than limit decoded bytes of a
-// layer. A body that does not decode is left to Ctx.Body to report.
-func decodedWithin(c *fiber.Ctx, limit int) bool {
-	headers := c.Request().Header.PeekAll(fiber.HeaderContentEncoding)
-	if len(headers) == 0 {
-		return true
-	}
-	data := c.Request().Body()
-	for _, enc := range strings.Split(string(headers[len(headers)-1]), ",") {
-		w := &cappedWriter{limit: limit}
-		var err error
-		switch strings.TrimLeft(enc, " ") {
-		case fiber.StrGzip:
-			_, err = fasthttp.WriteGunzip(w, data)
-		case fiber.StrBr, fiber.StrBrotli:
-			_, err = fasthttp.WriteUnbrotli(w, data)
-		case fiber.StrDeflate:
-			_, err = fasthttp.WriteInflate(w, data)
-		default:
-			return true
-		}
-		if errors.Is(err, errBodyLimit) {
-			return false
-		}
-		if err != nil {
-			return true
-		}
-		data = w.buf
-	}
-	return true
-}
-
-// cappedWriter collects at most limit bytes and fails past them.
-type cappedWriter struct {
-	buf   []byte
-	limit int
-}
-
-func (w *cappedWriter) Write(p []byte) (int, error) {
-	if len(w.buf)+len(p) > w.limit {
-		return 0, errBodyLimit
-	}
-	w.buf = append(w.buf, p...)
-	return len(p), nil
 }

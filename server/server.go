@@ -126,7 +126,7 @@ func New(cfg Config, log *slog.Logger, db storage, authSvc *auth.Service, syncSv
 	s.app.Server().HeaderReceived = s.requestConfig
 	s.app.Use(s.resolveClient, s.requestLog, s.recoverPanics, s.limitBody)
 	for _, r := range s.routes() {
-		s.app.Add(r.method, r.path, s.policy(r), r.handler)
+		s.app.Add(r.method, r.path, s.policy(r), s.compressAnswer(r), r.handler)
 	}
 	return s
 }

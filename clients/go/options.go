@@ -1,6 +1,7 @@
 package fieldsync
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,12 @@ type Options struct {
 	// Timeout should be zero: the SDK bounds each request with
 	// RequestTimeout and keeps the event stream open indefinitely.
 	HTTPClient *http.Client
+	// ServerCertSHA256 pins the server's certificate: its SHA-256
+	// fingerprint as `fieldsync serve --tls-self-signed` prints it (hex
+	// pairs, colons allowed). The SDK then accepts exactly that
+	// certificate over https, whoever signed it, and no other. It needs
+	// HTTPClient nil (configure a client's TLS yourself otherwise).
+	ServerCertSHA256 string
 	// Logger receives the SDK's and badger's logs (nil: discarded). Logs
 	// never hold record content or tokens.
 	Logger *slog.Logger
@@ -82,6 +89,10 @@ type Options struct {
 	// SyncInterval is how often Run syncs while nothing pokes it (0:
 	// DefaultSyncInterval).
 	SyncInterval time.Duration
+	// DisableCompression stops the SDK from asking for compressed answers
+	// (zstd, gzip) and from gzipping push bodies; by default both are on,
+	// which on a slow link cuts the bytes of a first pull several times.
+	DisableCompression bool
 	// DisableEvents stops Run from listening to GET /v1/sync/events; it
 	// then syncs after local writes and every SyncInterval.
 	DisableEvents bool
@@ -101,7 +112,16 @@ func (o Options) withDefaults() (Options, error) {
 	default:
 		return o, fmt.Errorf("check options: EncryptionKey has %d bytes; it must have 16, 24 or 32", len(o.EncryptionKey))
 	}
-	if o.HTTPClient == nil {
+	switch {
+	case o.ServerCertSHA256 != "" && o.HTTPClient != nil:
+		return o, errors.New("check options: ServerCertSHA256 needs HTTPClient nil; pin the certificate in your client's TLS configuration instead")
+	case o.ServerCertSHA256 != "":
+		pin, err := parseFingerprint(o.ServerCertSHA256)
+		if err != nil {
+			return o, err
+		}
+		o.HTTPClient = pinnedClient(pin)
+	case o.HTTPClient == nil:
 		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if o.Logger == nil {

@@ -27,6 +27,10 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 	if c.opt.ServerURL == "" {
 		return nil, ErrNoServer
 	}
+	body, coding, err := compressRequest(path, body, c.opt.DisableCompression)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		token := ""
 		if authed {
@@ -35,7 +39,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 				return nil, c.noSessionError()
 			}
 		}
-		resp, err := c.roundTrip(ctx, method, path, body, token)
+		resp, err := c.roundTrip(ctx, method, path, body, coding, token)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +61,9 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 	}
 }
 
-func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte, token string) (*http.Response, error) {
+// roundTrip sends one request, body in the content coding given ("" for
+// none), and returns the answer decoded (decodeResponse).
+func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte, coding, token string) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -69,7 +75,13 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if coding != "" {
+		req.Header.Set("Content-Encoding", coding)
+	}
 	req.Header.Set("Accept", "application/json")
+	if !c.opt.DisableCompression {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -78,6 +90,9 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
 		}
+		return nil, &transportError{fmt.Errorf("%s %s: %w", method, path, err)}
+	}
+	if err := decodeResponse(resp); err != nil {
 		return nil, &transportError{fmt.Errorf("%s %s: %w", method, path, err)}
 	}
 	return resp, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
@@ -76,9 +79,15 @@ type client struct {
 	wire *wire
 	// retries counts requests re-sent after 429 rate_limited.
 	retries atomic.Int64
+	// coding is the content coding of push bodies (encoded when the
+	// pushes are planned) and asked of answers; "" for none.
+	coding string
 }
 
-func newClient(base string, conns int) *client {
+// newClient returns a client of base; compress is -compress. The
+// transport never compresses or decodes by itself (Go's would ask for
+// gzip unasked), so the bytes counted are those the run chose.
+func newClient(base string, conns int, compress string) *client {
 	w := &wire{}
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
@@ -92,8 +101,13 @@ func newClient(base string, conns int) *client {
 		MaxIdleConns:        conns + 8,
 		MaxIdleConnsPerHost: conns + 8,
 		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}
-	return &client{base: base, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}, wire: w}
+	coding := compress
+	if coding == "off" {
+		coding = ""
+	}
+	return &client{base: base, http: &http.Client{Transport: tr, Timeout: 5 * time.Minute}, wire: w, coding: coding}
 }
 
 func (c *client) close() { c.http.CloseIdleConnections() }
@@ -201,6 +215,12 @@ func (c *client) once(ctx context.Context, method, path, token string, body []by
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.coding != "" {
+		req.Header.Set("Accept-Encoding", c.coding)
+		if path == "/v1/sync/push" {
+			req.Header.Set("Content-Encoding", c.coding)
+		}
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -213,6 +233,9 @@ func (c *client) once(ctx context.Context, method, path, token string, body []by
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return answer{}, fmt.Errorf("%s %s: read the response: %w", method, path, err)
+	}
+	if data, err = decode(resp.Header.Get("Content-Encoding"), data); err != nil {
+		return answer{}, fmt.Errorf("%s %s: decode the response: %w", method, path, err)
 	}
 	return answer{exchange: exchange{status: resp.StatusCode, body: data, elapsed: time.Since(start)}, retryAfter: resp.Header.Get("Retry-After")}, nil
 }
@@ -264,4 +287,43 @@ func (c *client) refreshSession(ctx context.Context, s *session) error {
 	}
 	s.access, s.refresh = tr.AccessToken, tr.RefreshToken
 	return nil
+}
+
+// zstdCodec encodes push bodies and decodes answers (EncodeAll and
+// DecodeAll are safe for concurrent use).
+var (
+	zstdEncoder, _ = zstd.NewWriter(nil)
+	zstdDecoder, _ = zstd.NewReader(nil)
+)
+
+// encode returns body in coding ("" for as is).
+func encode(coding string, body []byte) []byte {
+	switch coding {
+	case "zstd":
+		return zstdEncoder.EncodeAll(body, nil)
+	case "gzip":
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(body) // writes to memory do not fail
+		_ = zw.Close()
+		return buf.Bytes()
+	}
+	return body
+}
+
+// decode returns an answer's body decoded by its Content-Encoding.
+func decode(coding string, data []byte) ([]byte, error) {
+	switch coding {
+	case "":
+		return data, nil
+	case "zstd":
+		return zstdDecoder.DecodeAll(data, nil)
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(zr)
+	}
+	return nil, fmt.Errorf("unexpected Content-Encoding %q", coding)
 }

@@ -26,6 +26,11 @@
 // -admin-password (or FIELDSYNC_ADMIN_PASSWORD) to create its teams and
 // users, whose names carry a per-run prefix.
 //
+// -compress gzip|zstd sends pushes compressed and asks for compressed
+// answers (the bytes on the wire are counted as sent); -unique-notes makes
+// every note text unique, so compression is measured on text that does
+// not repeat.
+//
 // -cpuprofile and -pull-cpuprofile write CPU profiles of the ingest and
 // first-pull phases (go tool pprof), -trace an execution trace of the
 // ingest phase (go tool trace -pprof=sched|sync|syscall shows where the
@@ -62,6 +67,12 @@ type config struct {
 	cpuProfile     string
 	pullCPUProfile string
 	trace          string
+	// compress is the content coding of pushes and pull answers: off,
+	// gzip or zstd.
+	compress string
+	// uniqueNotes makes every note text unique (random words), so that
+	// compression is not measured on repeated strings.
+	uniqueNotes bool
 }
 
 // maxBatch is the server's default limit of ops per push (DESIGN §5).
@@ -92,6 +103,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the ingest phase to this file (go tool pprof)")
 	fs.StringVar(&c.pullCPUProfile, "pull-cpuprofile", "", "write a CPU profile of the first-pull phase to this file")
 	fs.StringVar(&c.trace, "trace", "", "write an execution trace of the ingest phase to this file (go tool trace; shows where wall time goes when the CPUs idle)")
+	fs.StringVar(&c.compress, "compress", "off", "content coding of push bodies and pull answers: off, gzip or zstd (the SDK's default is zstd answers, gzip pushes)")
+	fs.BoolVar(&c.uniqueNotes, "unique-notes", false, "write a unique note text (random words) in every note, instead of a few fixed ones: measure compression on text that does not repeat")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -114,6 +127,9 @@ func (c *config) validate() error {
 	}
 	if c.pull < 1 {
 		errs = append(errs, errors.New("-pull must be at least 1"))
+	}
+	if c.compress != "off" && c.compress != "gzip" && c.compress != "zstd" {
+		errs = append(errs, fmt.Errorf("-compress %q must be off, gzip or zstd", c.compress))
 	}
 	if c.baselineOps < 1 {
 		errs = append(errs, errors.New("-baseline-ops must be at least 1"))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,48 @@ func TestRunAgainstServer(t *testing.T) {
 	checkCounts(t, rep)
 }
 
+// TestRunCompressed: with -compress and -unique-notes every op is still
+// applied and pulled back once, the pushes and answers cross the wire
+// compressed (fewer bytes on the wire than in the decoded answers), and
+// no two notes share a text.
+func TestRunCompressed(t *testing.T) {
+	for _, coding := range []string{"gzip", "zstd"} {
+		rep, err := run(context.Background(), tinyConfig(t, "-compress", coding, "-unique-notes"), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, p := rep.Ingest, rep.Pull
+		if in.Applied != 400 || p.OwnOps != 400 || p.Missing != 0 || p.Duplicates != 0 || rep.FailedOps != 0 {
+			t.Fatalf("%s: ingest %+v, pull %+v, failures %v", coding, in, p, rep.Failures)
+		}
+		if p.WireBytesPerOp >= p.AnswerBytesPerOp {
+			t.Errorf("%s: pull on the wire %.0f B/op, decoded %.0f B/op: the answers were not compressed", coding, p.WireBytesPerOp, p.AnswerBytesPerOp)
+		}
+		if rep.Compression != coding || !rep.UniqueNotes {
+			t.Errorf("report says compression %q, unique notes %v", rep.Compression, rep.UniqueNotes)
+		}
+	}
+}
+
+// TestUniqueNotes: with uniqueNotes a device's note texts never repeat;
+// without, they come from the fixed few.
+func TestUniqueNotes(t *testing.T) {
+	d := newDevice(0, &session{device: "d"}, "team", "Varna")
+	d.uniqueNotes = true
+	seen := map[string]bool{}
+	for range 2000 {
+		text := d.note(noteTexts)
+		if seen[text] {
+			t.Fatalf("note text %q repeats", text)
+		}
+		seen[text] = true
+	}
+	d.uniqueNotes = false
+	if text := d.note(noteTexts); !slices.Contains(noteTexts, text) {
+		t.Fatalf("without uniqueNotes the note %q is not one of the fixed texts", text)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	noEnv := func(string) string { return "" }
 	cfg, err := parseFlags(nil, noEnv, io.Discard)
@@ -130,6 +173,7 @@ func TestFlags(t *testing.T) {
 		{"-batch", "1001"},
 		{"-devices", "0"},
 		{"-ops", "3", "-devices", "4"},
+		{"-compress", "br"},
 	} {
 		if _, err := parseFlags(args, noEnv, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +26,8 @@ type device struct {
 	records []*recordState
 	cases   int
 	batches []batch
+	// uniqueNotes: every note text is unique (random words).
+	uniqueNotes bool
 }
 
 // recordState is what a device remembers of a record it wrote: enough to
@@ -144,7 +147,7 @@ func (st *opStream) newIdentification() {
 	}
 	st.add(rec.id, "consent", model.ActionAppend, map[string]any{"scope": "data_processing", "given": true})
 	for range 1 + r.IntN(2) {
-		st.add(rec.id, "notes", model.ActionAppend, map[string]any{"text": pick(r, noteTexts)})
+		st.add(rec.id, "notes", model.ActionAppend, map[string]any{"text": d.note(noteTexts)})
 	}
 	d.records = append(d.records, rec)
 }
@@ -158,18 +161,51 @@ func (st *opStream) followUp() {
 	if r.IntN(2) == 0 {
 		rec.statusOp = st.add(rec.id, model.FieldStatus, model.ActionSet, "presumed", rec.statusOp)
 	}
-	st.add(rec.id, "notes", model.ActionAppend, map[string]any{"text": pick(r, followUps)})
+	st.add(rec.id, "notes", model.ActionAppend, map[string]any{"text": d.note(followUps)})
 	st.add(rec.id, "indicators", model.ActionAdd, pick(r, indicatorCodes))
 	if r.IntN(3) == 0 {
 		st.add(rec.id, "referrals", model.ActionAppend, map[string]any{"service": pick(r, services), "note": "referred by the mobile team"})
 	}
 }
 
+// noteWords is the vocabulary of unique notes: every word of the fixed
+// texts, so unique notes look like them to a compressor, word for word.
+var noteWords = func() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range [][]string{noteTexts, followUps, locations} {
+		for _, text := range s {
+			for _, w := range strings.Fields(text) {
+				if !seen[w] {
+					seen[w] = true
+					out = append(out, w)
+				}
+			}
+		}
+	}
+	return out
+}()
+
+// note returns a note text: one of fixed, or with uniqueNotes 12 to 30
+// random words of noteWords (about as long as the fixed ones), a text no
+// other note repeats.
+func (d *device) note(fixed []string) string {
+	if !d.uniqueNotes {
+		return pick(d.rng, fixed)
+	}
+	words := make([]string, 12+d.rng.IntN(19))
+	for i := range words {
+		words[i] = pick(d.rng, noteWords)
+	}
+	return strings.Join(words, " ")
+}
+
 // plan builds the device's n ops as pushes of batchSize ops each. A push
 // may create a record and write to it; a follow-up only ever names a
 // record created earlier in the device's own order, so every push is
-// valid however the devices interleave.
-func (d *device) plan(n, batchSize int) {
+// valid however the devices interleave. Bodies are encoded in coding ("":
+// none) here, before the clock starts.
+func (d *device) plan(n, batchSize int, coding string) {
 	st := &opStream{d: d, ops: make([][]byte, 0, n+32), ids: make([]string, 0, n+32)}
 	for len(st.ops) < n {
 		if len(d.records) > 0 && d.rng.IntN(3) == 0 {
@@ -189,6 +225,6 @@ func (d *device) plan(n, batchSize int) {
 			body = append(body, op...)
 		}
 		body = append(body, "]}"...)
-		d.batches = append(d.batches, batch{body: body, ids: st.ids[start:end]})
+		d.batches = append(d.batches, batch{body: encode(coding, body), ids: st.ids[start:end]})
 	}
 }

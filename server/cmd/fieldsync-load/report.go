@@ -23,6 +23,8 @@ const (
 type report struct {
 	Machine          machineInfo    `json:"machine"`
 	Server           string         `json:"server"`
+	Compression      string         `json:"compression"`
+	UniqueNotes      bool           `json:"unique_notes"`
 	Started          time.Time      `json:"started"`
 	Baseline         baselineResult `json:"baseline"`
 	Ingest           ingestResult   `json:"ingest"`
@@ -61,6 +63,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (rep *report, err 
 		Machine: machineInfo{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version()},
 		Started: time.Now().UTC().Truncate(time.Second), Failures: []string{},
 	}
+	rep.Compression, rep.UniqueNotes = cfg.compress, cfg.uniqueNotes
 	rep.Machine.LoadStart = loadAverage()
 	defer func() { rep.Machine.LoadEnd = loadAverage() }()
 	fmt.Fprintf(progress, "baseline: writing %d ops to a raw badger store\n", cfg.baselineOps)
@@ -81,7 +84,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (rep *report, err 
 	if tgt.inProcess {
 		rep.Server += " (in-process, temporary data directory)"
 	}
-	c := newClient(tgt.base, cfg.devices)
+	c := newClient(tgt.base, cfg.devices, cfg.compress)
 	defer c.close()
 	w, err := setupWorld(ctx, c, tgt, cfg.devices, progress)
 	if err != nil {
@@ -93,7 +96,8 @@ func run(ctx context.Context, cfg config, progress io.Writer) (rep *report, err 
 		if i < cfg.ops%len(w.devices) {
 			n++
 		}
-		d.plan(n, cfg.batch)
+		d.uniqueNotes = cfg.uniqueNotes
+		d.plan(n, cfg.batch, c.coding)
 	}
 
 	failures := &failureLog{}
@@ -150,7 +154,8 @@ func (r *report) writeText(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "server      %s\n\n", r.Server)
+	fmt.Fprintf(w, "server      %s\n", r.Server)
+	fmt.Fprintf(w, "wire        compression %s, note texts %s\n\n", r.Compression, map[bool]string{true: "unique", false: "from a few fixed ones"}[r.UniqueNotes])
 
 	fmt.Fprintf(w, "baseline    %s raw batched writes\n", b.Badger)
 	fmt.Fprintf(w, "            %s\n", b.Description)

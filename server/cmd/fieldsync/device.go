@@ -20,7 +20,9 @@ const deviceUsage = `usage: fieldsync device <command> [--dir DIR] [--server URL
 
 Plays a tablet from a terminal: a local replica in --dir (FIELDSYNC_DEVICE_DIR,
 default ./device) that works offline and syncs with --server (FIELDSYNC_SERVER,
-default http://127.0.0.1:8080). fieldsync device <command> -h shows one
+default http://127.0.0.1:8080). Against a server with a self-signed certificate
+(serve --tls-self-signed), pass the fingerprint it prints as --server-cert
+(FIELDSYNC_SERVER_CERT_SHA256). fieldsync device <command> -h shows one
 command's usage.
 
 commands:
@@ -101,13 +103,14 @@ func (c *cli) device(args []string) error {
 	fs := flag.NewFlagSet("device "+name, flag.ContinueOnError)
 	dir := fs.String("dir", c.envOr("FIELDSYNC_DEVICE_DIR", "./device"), "the device's local replica (FIELDSYNC_DEVICE_DIR)")
 	server := fs.String("server", c.envOr("FIELDSYNC_SERVER", "http://127.0.0.1:8080"), "the fieldsync server (FIELDSYNC_SERVER)")
+	pin := fs.String("server-cert", c.envOr("FIELDSYNC_SERVER_CERT_SHA256", ""), "SHA-256 fingerprint of the server's self-signed certificate, to trust it alone (FIELDSYNC_SERVER_CERT_SHA256)")
 	help := fmt.Sprintf("%s\n\n%s\n", strings.TrimSpace("usage: fieldsync device "+name+" [--dir DIR] [--server URL] "+cmd.args), cmd.doc)
 	rest, err := c.parseInterspersed(fs, args[1:], help)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(c.errOut, &slog.HandlerOptions{Level: slog.LevelError}))
-	client, err := fieldsync.Open(*dir, fieldsync.Options{ServerURL: *server, DeviceName: "fieldsync device CLI", Logger: log})
+	client, err := fieldsync.Open(*dir, fieldsync.Options{ServerURL: *server, ServerCertSHA256: *pin, DeviceName: "fieldsync device CLI", Logger: log})
 	if err != nil {
 		return err
 	}
