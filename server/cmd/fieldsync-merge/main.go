@@ -1,0 +1,155 @@
+// Command fieldsync-merge is the Go side of the TypeScript client's
+// differential test (clients/ts): a long-lived process that merges cases
+// with the Go engine (sync/crdt) and writes the canonical states, so that
+// the TypeScript engine's output can be compared with it byte for byte.
+//
+// Usage:
+//
+//	fieldsync-merge          read cases from stdin, write results to stdout
+//	fieldsync-merge -schema  write the default schema (GET /v1/schema) and exit
+//
+// Each input line (NDJSON) is one case: a JSON array of ops in their wire
+// form, applied in the order given to empty records. Each output line is
+// that case's result, written and flushed before the next line is read:
+//
+//   - on success, a JSON array of the states of the records the ops write,
+//     sorted by record id, each the RFC 8785 canonical state that
+//     GET /v1/records/{id}?history=true serves (history: every distinct op
+//     once, sorted by (hlc, device, id), redacted appends erased);
+//   - when an op is refused (DecodeOp, Validate or Apply), the object
+//     {"error":{"code":"<model code>","op":<index of the op in the case>}}.
+//
+// Invariants: pure function of each line (no state carries over between
+// cases); no I/O but stdin, stdout and stderr; a malformed line is a case
+// error, never a crash.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/crdt"
+)
+
+// maxLine bounds one case (one input line).
+const maxLine = 64 << 20
+
+func main() {
+	schema := flag.Bool("schema", false, "write the default schema as JSON and exit")
+	flag.Parse()
+	if err := run(*schema, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fieldsync-merge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(printSchema bool, in io.Reader, out io.Writer) error {
+	s := model.DefaultSchema()
+	w := bufio.NewWriter(out)
+	if printSchema {
+		enc, err := json.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("encode schema: %w", err)
+		}
+		w.Write(enc)
+		w.WriteByte('\n')
+		return w.Flush()
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
+	for sc.Scan() {
+		w.Write(mergeCase(s, sc.Bytes()))
+		w.WriteByte('\n')
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read case: %w", err)
+	}
+	return nil
+}
+
+// mergeCase applies the ops of one case and returns its result line.
+func mergeCase(s *model.Schema, line []byte) []byte {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(line, &raws); err != nil {
+		return caseError(model.CodeInvalidOp, -1)
+	}
+	records := map[string]*crdt.Record{}
+	ops := map[string][]crdt.Op{}
+	for i, raw := range raws {
+		op, err := crdt.DecodeOp(raw)
+		if err == nil {
+			err = crdt.Validate(s, &op)
+		}
+		if err == nil {
+			r, ok := records[op.Record]
+			if !ok {
+				r = crdt.NewRecord(op.Record, op.Kind)
+				records[op.Record] = r
+			}
+			_, err = r.Apply(s, &op)
+		}
+		if err != nil {
+			var me *model.Error
+			if !errors.As(err, &me) {
+				return caseError("internal", i)
+			}
+			return caseError(me.Code, i)
+		}
+		ops[op.Record] = append(ops[op.Record], op)
+	}
+	ids := make([]string, 0, len(records))
+	for id := range records {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	buf := []byte{'['}
+	for i, id := range ids {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = records[id].AppendJSON(buf, history(ops[id]))
+	}
+	return append(buf, ']')
+}
+
+// history returns a record's ops as ?history=true serves them: each op
+// once, sorted by (hlc, device, id), appends named by a redact of the same
+// field erased.
+func history(ops []crdt.Op) []crdt.Op {
+	seen := map[string]bool{}
+	erased := map[string]bool{}
+	var out []crdt.Op
+	for _, op := range ops {
+		if op.Action == model.ActionRedact {
+			for _, id := range op.Base {
+				erased[op.Field+"\x00"+id] = true
+			}
+		}
+		if !seen[op.ID] {
+			seen[op.ID] = true
+			out = append(out, op)
+		}
+	}
+	for i, op := range out {
+		if op.Action == model.ActionAppend && erased[op.Field+"\x00"+op.ID] {
+			out[i] = op.Redacted()
+		}
+	}
+	crdt.SortOps(out)
+	return out
+}
+
+// caseError is the result line of a refused case.
+func caseError(code model.Code, op int) []byte {
+	return fmt.Appendf(nil, `{"error":{"code":%q,"op":%d}}`, string(code), op)
+}
