@@ -61,7 +61,7 @@ export class GoMerger {
   merge(ops: string[]): Promise<string> {
     return new Promise((resolve) => {
       this.waiting.push(resolve);
-      this.proc.stdin.write("[" + ops.join(",") + "]\n");
+      this.proc.stdin.write(JSON.stringify(ops) + "\n");
     });
   }
 

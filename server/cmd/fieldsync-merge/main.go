@@ -8,8 +8,9 @@
 //	fieldsync-merge          read cases from stdin, write results to stdout
 //	fieldsync-merge -schema  write the default schema (GET /v1/schema) and exit
 //
-// Each input line (NDJSON) is one case: a JSON array of ops in their wire
-// form, applied in the order given to empty records. Each output line is
+// Each input line (NDJSON) is one case: a JSON array of strings, each the
+// text of one op in its wire form (as text, so that a malformed op is a
+// case too), applied in the order given to empty records. Each output line is
 // that case's result, written and flushed before the next line is read:
 //
 //   - on success, a JSON array of the states of the records the ops write,
@@ -17,7 +18,8 @@
 //     GET /v1/records/{id}?history=true serves (history: every distinct op
 //     once, sorted by (hlc, device, id), redacted appends erased);
 //   - when an op is refused (DecodeOp, Validate or Apply), the object
-//     {"error":{"code":"<model code>","op":<index of the op in the case>}}.
+//     {"error":{"code":"<model code>","op":<index of the op in the case>}}
+//     (op -1 when the line itself is not an array of strings).
 //
 // Invariants: pure function of each line (no state carries over between
 // cases); no I/O but stdin, stdout and stderr; a malformed line is a case
@@ -79,14 +81,14 @@ func run(printSchema bool, in io.Reader, out io.Writer) error {
 
 // mergeCase applies the ops of one case and returns its result line.
 func mergeCase(s *model.Schema, line []byte) []byte {
-	var raws []json.RawMessage
+	var raws []string
 	if err := json.Unmarshal(line, &raws); err != nil {
 		return caseError(model.CodeInvalidOp, -1)
 	}
 	records := map[string]*crdt.Record{}
 	ops := map[string][]crdt.Op{}
 	for i, raw := range raws {
-		op, err := crdt.DecodeOp(raw)
+		op, err := crdt.DecodeOp([]byte(raw))
 		if err == nil {
 			err = crdt.Validate(s, &op)
 		}
