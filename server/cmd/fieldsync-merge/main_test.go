@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+const (
+	testRecord = "0193f2a1-b2c3-7d4e-8f50-6172839405a6"
+	testDevice = "3f6c1a2e-8d4b-4e1f-a7c2-1b9e0d5f6a01"
+)
+
+func testOp(id, field, action, value, base string) string {
+	return `{"id":"` + id + `","record":"` + testRecord + `","kind":"identification","field":"` + field +
+		`","action":"` + action + `","value":` + value + `,"base":` + base + `,"hlc":"01957f1160000000","device":"` + testDevice + `"}`
+}
+
+func caseLine(t *testing.T, ops ...string) string {
+	t.Helper()
+	b, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
+}
+
+// TestRunAnswersEachCaseOnItsOwnLine: states with history for a valid
+// case (canonical, redacted append erased), the code and index of the
+// first refused op, and op -1 for a line that is not a case.
+func TestRunAnswersEachCaseOnItsOwnLine(t *testing.T) {
+	appendID := "00000000-0000-4000-8000-000000000001"
+	in := caseLine(t,
+		testOp(appendID, "notes", "append", `{"text":"x","b":1.0}`, `[]`),
+		testOp("00000000-0000-4000-8000-000000000002", "notes", "redact", `null`, `["`+appendID+`"]`),
+	) + caseLine(t, testOp("00000000-0000-4000-8000-000000000003", "code", "set", `"a"`, `[]`), `{"id":1}`) + "not json\n"
+	var out bytes.Buffer
+	if err := run(false, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3:\n%s", len(lines), out.String())
+	}
+	if !strings.HasPrefix(lines[0], `[{"deleted":false,"fields":{"notes":{"entries":[{`) ||
+		!strings.Contains(lines[0], `"redacted":true`) || strings.Contains(lines[0], `"text"`) || !strings.Contains(lines[0], `"history":[`) {
+		t.Errorf("line 1 = %s, want the state with the entry redacted and its value erased from the history", lines[0])
+	}
+	if got, want := lines[1], `{"error":{"code":"invalid_id","op":1}}`; got != want {
+		t.Errorf("line 2 = %s, want %s", got, want)
+	}
+	if got, want := lines[2], `{"error":{"code":"invalid_op","op":-1}}`; got != want {
+		t.Errorf("line 3 = %s, want %s", got, want)
+	}
+}
+
+// TestRunSchema writes the schema that GET /v1/schema serves.
+func TestRunSchema(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(true, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Version int                        `json:"version"`
+		Kinds   map[string]json.RawMessage `json:"kinds"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil || s.Version == 0 || len(s.Kinds) != 3 {
+		t.Errorf("schema = %.200s (err %v), want version and three kinds", out.String(), err)
+	}
+}
