@@ -4,7 +4,7 @@ import { decodeOp, FieldsyncError, historyOf, type Op, Record, type Schema, vali
 
 /**
  * mergeCase is what fieldsync-merge does, with the TypeScript engine: apply
- * the ops in order to empty records; the line is the array of the records'
+ * the ops in order to empty records; the line holds the records' sizes and
  * canonical states with history, sorted by id, or the first refusal.
  */
 export function mergeCase(s: Schema, texts: string[]): string {
@@ -29,7 +29,8 @@ export function mergeCase(s: Schema, texts: string[]): string {
     }
   }
   const ids = [...records.keys()].sort();
-  return "[" + ids.map((id) => records.get(id)!.canonical(historyOf(ops.get(id)!))).join(",") + "]";
+  const sizes = ids.map((id) => records.get(id)!.size()).join(",");
+  return `{"sizes":[${sizes}],"states":[` + ids.map((id) => records.get(id)!.canonical(historyOf(ops.get(id)!))).join(",") + "]}";
 }
 
 /** prng returns a seeded generator of floats in [0, 1) (mulberry32). */

@@ -122,7 +122,7 @@ test("both engines accept exactly the same two-letter country codes", async () =
       const texts = [op({ field: '"citizenship"', value: `"${a}${b}"` })];
       const mine = mergeCase(schema, texts);
       assert.equal(mine, await go.merge(texts), `${a}${b}`);
-      accepted += mine.startsWith("[") ? 1 : 0;
+      accepted += mine.startsWith(`{"sizes"`) ? 1 : 0;
     }
   }
   assert.equal(accepted, 250);

@@ -13,10 +13,13 @@
 // case too), applied in the order given to empty records. Each output line is
 // that case's result, written and flushed before the next line is read:
 //
-//   - on success, a JSON array of the states of the records the ops write,
-//     sorted by record id, each the RFC 8785 canonical state that
-//     GET /v1/records/{id}?history=true serves (history: every distinct op
-//     once, sorted by (hlc, device, id), redacted appends erased);
+//   - on success, {"sizes":[...],"states":[...]}: the states of the records
+//     the ops write, sorted by record id, each the RFC 8785 canonical state
+//     that GET /v1/records/{id}?history=true serves (history: every
+//     distinct op once, sorted by (hlc, device, id), redacted appends
+//     erased), and in the same order each record's Size (what
+//     max_record_bytes bounds, so that a device refuses record_too_large
+//     where the server would);
 //   - when an op is refused (DecodeOp, Validate or Apply), the object
 //     {"error":{"code":"<model code>","op":<index of the op in the case>}}
 //     (op -1 when the line itself is not an array of strings).
@@ -35,6 +38,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/crdt"
@@ -114,14 +118,21 @@ func mergeCase(s *model.Schema, line []byte) []byte {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	buf := []byte{'['}
+	buf := []byte(`{"sizes":[`)
+	for i, id := range ids {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = strconv.AppendInt(buf, int64(records[id].Size()), 10)
+	}
+	buf = append(buf, `],"states":[`...)
 	for i, id := range ids {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = records[id].AppendJSON(buf, history(ops[id]))
 	}
-	return append(buf, ']')
+	return append(buf, "]}"...)
 }
 
 // history returns a record's ops as ?history=true serves them: each op

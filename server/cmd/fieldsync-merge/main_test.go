@@ -43,9 +43,9 @@ func TestRunAnswersEachCaseOnItsOwnLine(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("got %d lines, want 3:\n%s", len(lines), out.String())
 	}
-	if !strings.HasPrefix(lines[0], `[{"deleted":false,"fields":{"notes":{"entries":[{`) ||
+	if !strings.HasPrefix(lines[0], `{"sizes":[`) || !strings.Contains(lines[0], `],"states":[{"deleted":false,"fields":{"notes":{"entries":[{`) ||
 		!strings.Contains(lines[0], `"redacted":true`) || strings.Contains(lines[0], `"text"`) || !strings.Contains(lines[0], `"history":[`) {
-		t.Errorf("line 1 = %s, want the state with the entry redacted and its value erased from the history", lines[0])
+		t.Errorf("line 1 = %s, want the size and the state with the entry redacted and its value erased from the history", lines[0])
 	}
 	if got, want := lines[1], `{"error":{"code":"invalid_id","op":1}}`; got != want {
 		t.Errorf("line 2 = %s, want %s", got, want)
