@@ -51,7 +51,7 @@ export {
   validDate,
   validID,
 } from "./op.js";
-export { type Entry, historyOf, materialise, Record } from "./record.js";
+export { type Entry, type FieldSnapshot, historyOf, materialise, Record, type RecordSnapshot, type Redaction } from "./record.js";
 export {
   type Action,
   classAllows,

@@ -43,7 +43,7 @@ export interface Entry {
 }
 
 /** A redact op's key and author, kept for its target. */
-interface Redaction {
+export interface Redaction {
   hlc: Timestamp;
   device: string;
   op: string;
@@ -79,7 +79,30 @@ interface Field {
   json(): string;
   size(): number;
   growth(op: Op): number;
+  snapshot(): FieldSnapshot;
 }
+
+/**
+ * The stored form of a record's full internal state (not only what is
+ * served): siblings, superseded ids, per-element adds and removes, log
+ * entries and redactions, so a replica updates a record without replaying
+ * its history. It is plain JSON data (structured-clone and JSON.stringify
+ * safe), deterministic (every list sorted), and restores to a record whose
+ * later merges, canonical state and size equal the original's.
+ */
+export interface RecordSnapshot {
+  v: 1;
+  id: string;
+  kind: string;
+  hlc: Timestamp;
+  fields: { [name: string]: FieldSnapshot };
+}
+
+/** The stored form of one field (see RecordSnapshot). */
+export type FieldSnapshot =
+  | { class: "register"; siblings: Entry[]; superseded: string[] }
+  | { class: "set"; elements: Array<[element: string, live: string[], removed: string[]]> }
+  | { class: "log"; entries: Entry[]; redactions: Array<[target: string, redaction: Redaction]> };
 
 class RegisterField implements Field {
   readonly cls = "register";
@@ -183,6 +206,10 @@ class RegisterField implements Field {
 
   recount(): void {
     this.bytes = this.superseded.size * idCost + this.siblings.reduce((n, e) => n + costOfEntry(e), 0);
+  }
+
+  snapshot(): FieldSnapshot {
+    return { class: "register", siblings: this.siblings.map(copyEntry), superseded: [...this.superseded].sort() };
   }
 }
 
@@ -305,6 +332,13 @@ class SetField implements Field {
       this.bytes += elementCost + utf8Length(name) + (e.live.size + e.removed.size) * idCost;
     }
   }
+
+  snapshot(): FieldSnapshot {
+    const elements: Array<[string, string[], string[]]> = [...this.elems]
+      .sort(([a], [b]) => compareUTF8(a, b))
+      .map(([name, e]) => [name, [...e.live].sort(), [...e.removed].sort()]);
+    return { class: "set", elements };
+  }
 }
 
 class LogField implements Field {
@@ -414,9 +448,90 @@ class LogField implements Field {
     return this.redactions.has(op.id) ? entryCost + 4 : entryCost + utf8Length(op.value);
   }
 
+  /** recount sets the size and the id index from the state (after a restore). */
   recount(): void {
     this.bytes = this.redactions.size * redactionCost + this.entries.reduce((n, e) => n + costOfEntry(e), 0);
+    this.ids = new Set(this.entries.map((e) => e.op));
   }
+
+  snapshot(): FieldSnapshot {
+    const redactions: Array<[string, Redaction]> = [...this.redactions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([t, r]) => [t, { ...r }]);
+    return { class: "log", entries: this.entries.map(copyEntry), redactions };
+  }
+}
+
+/** copyEntry copies e without undefined members (a stored entry is plain JSON). */
+function copyEntry(e: Entry): Entry {
+  const c: Entry = { op: e.op, value: e.value, hlc: e.hlc, device: e.device, user: e.user };
+  if (e.redacted) {
+    c.redacted = true;
+    c.redactedBy = e.redactedBy ?? "";
+  }
+  return c;
+}
+
+/** restoreField rebuilds a field from its snapshot, checking its shape; it throws on a damaged one. */
+function restoreField(name: string, f: FieldSnapshot): Field {
+  const bad = () => new Error(`The snapshot of field ${JSON.stringify(name)} is damaged.`);
+  switch (f?.class) {
+    case "register": {
+      const r = new RegisterField();
+      r.siblings = checkEntries(f.siblings, bad);
+      r.superseded = new Set(checkStrings(f.superseded, bad));
+      r.recount();
+      return r;
+    }
+    case "set": {
+      const s = new SetField();
+      if (!Array.isArray(f.elements)) {
+        throw bad();
+      }
+      for (const el of f.elements) {
+        if (!Array.isArray(el) || typeof el[0] !== "string") {
+          throw bad();
+        }
+        s.elems.set(el[0], { live: new Set(checkStrings(el[1], bad)), removed: new Set(checkStrings(el[2], bad)) });
+      }
+      s.recount();
+      return s;
+    }
+    case "log": {
+      const l = new LogField();
+      l.entries = checkEntries(f.entries, bad);
+      if (!Array.isArray(f.redactions)) {
+        throw bad();
+      }
+      for (const rd of f.redactions) {
+        const r = Array.isArray(rd) ? rd[1] : undefined;
+        if (!Array.isArray(rd) || typeof rd[0] !== "string" || r === undefined || r === null || ![r.hlc, r.device, r.op, r.user].every((x) => typeof x === "string")) {
+          throw bad();
+        }
+        l.redactions.set(rd[0], { hlc: r.hlc, device: r.device, op: r.op, user: r.user });
+      }
+      l.recount();
+      return l;
+    }
+  }
+  throw bad();
+}
+
+function checkStrings(xs: unknown, bad: () => Error): string[] {
+  if (!Array.isArray(xs) || !xs.every((x) => typeof x === "string")) {
+    throw bad();
+  }
+  return xs as string[];
+}
+
+function checkEntries(es: unknown, bad: () => Error): Entry[] {
+  if (!Array.isArray(es)) {
+    throw bad();
+  }
+  return es.map((e: Entry) => {
+    if (e === null || typeof e !== "object" || ![e.op, e.value, e.hlc, e.device, e.user].every((x) => typeof x === "string")) {
+      throw bad();
+    }
+    return copyEntry(e);
+  });
 }
 
 function erase(e: Entry, by: string): void {
@@ -540,6 +655,28 @@ export class Record {
       c.fields.set(name, f.clone());
     }
     return c;
+  }
+
+  /** snapshot returns the record's full state as plain, deterministic JSON data (see RecordSnapshot). */
+  snapshot(): RecordSnapshot {
+    const fields: { [name: string]: FieldSnapshot } = {};
+    for (const name of this.fieldNames()) {
+      Object.defineProperty(fields, name, { value: this.fields.get(name)!.snapshot(), enumerable: true, writable: true, configurable: true });
+    }
+    return { v: 1, id: this.id, kind: this.kind, hlc: this.hlc, fields };
+  }
+
+  /** fromSnapshot restores a record from snapshot(); it throws an Error on an unknown version or a damaged snapshot. */
+  static fromSnapshot(s: RecordSnapshot): Record {
+    if (s === null || typeof s !== "object" || s.v !== 1 || typeof s.id !== "string" || typeof s.kind !== "string" || typeof s.hlc !== "string") {
+      throw new Error("The record snapshot is damaged or of an unknown version.");
+    }
+    const r = new Record(s.id, s.kind);
+    r.hlc = s.hlc;
+    for (const [name, f] of Object.entries(s.fields ?? {})) {
+      r.fields.set(name, restoreField(name, f));
+    }
+    return r;
   }
 
   /**

@@ -15,7 +15,7 @@ import { after, test } from "node:test";
 
 import fc from "fast-check";
 
-import { Clock, decodeOp, type FieldDecl, type Op, Record, type Schema, validateOp } from "../src/index.js";
+import { Clock, decodeOp, type FieldDecl, historyOf, materialise, type Op, Record, type RecordSnapshot, type Schema, validateOp } from "../src/index.js";
 import { GoMerger, goSchema } from "./go.js";
 import { mergeCase, prng, shuffle } from "./harness.js";
 
@@ -253,6 +253,30 @@ function write(sc: Scenario, r: Replica, step: Extract<Step, { t: "write" }>, i:
   );
 }
 
+/**
+ * restored merges the first part of the ops, stores every record as a
+ * snapshot through JSON text (as a replica would), restores it, merges the
+ * rest and returns the case line, which must equal merging all at once.
+ */
+function restored(texts: string[], cut: number): string {
+  const k = cut % (texts.length + 1);
+  const first = materialise(schema, texts.slice(0, k).map((t) => decodeOp(t)));
+  const records = new Map([...first].map(([id, r]) => [id, Record.fromSnapshot(JSON.parse(JSON.stringify(r.snapshot())) as RecordSnapshot)]));
+  for (const t of texts.slice(k)) {
+    const op = decodeOp(t);
+    let r = records.get(op.record);
+    if (r === undefined) {
+      r = new Record(op.record, op.kind);
+      records.set(op.record, r);
+    }
+    r.apply(schema, op);
+  }
+  const ops = texts.map((t) => decodeOp(t));
+  const ids = [...records.keys()].sort();
+  const sizes = ids.map((id) => records.get(id)!.size()).join(",");
+  return `{"sizes":[${sizes}],"states":[` + ids.map((id) => records.get(id)!.canonical(historyOf(ops.filter((o) => o.record === id)))).join(",") + "]}";
+}
+
 /** deliver returns a delivery order: a permutation of ops with some duplicates. */
 function deliver(ops: string[], seedOf: number, dups: number): string[] {
   const rnd = prng(seedOf);
@@ -275,6 +299,7 @@ test(`differential: the TypeScript and Go engines merge ${runs} random op sets t
       const mine = mergeCase(schema, deliver(texts, sc.order, sc.dups));
       const again = mergeCase(schema, deliver(texts, sc.order ^ 0x5eed, 0));
       const theirs = await go.merge(deliver(texts, sc.order + 1, sc.dups));
+      assert.equal(restored(deliver(texts, sc.order, sc.dups), sc.order + sc.dups), mine, "a record restored from its snapshot half-way diverges");
       assert.equal(mine, again, "the TypeScript engine depends on the delivery order");
       assert.ok(mine.startsWith(`{"sizes"`), `the TypeScript engine refused a generated op: ${mine}`);
       assert.equal(mine, theirs, "TypeScript and Go states differ");

@@ -100,3 +100,21 @@ test("clone is deep and merge joins two replicas", () => {
   assert.equal(e.value, "null");
   assert.equal(b.entries("notes")[0]!.redacted, undefined);
 });
+
+test("a snapshot is plain JSON, restores the same record, and a damaged one is refused", () => {
+  const r = new Record(R, "identification");
+  const x = op("identification", "notes", "append", { text: "x" });
+  r.apply(schema, x);
+  r.apply(schema, op("identification", "indicators", "add", "debt_bondage"));
+  r.apply(schema, op("identification", "notes", "redact", null, [D]));
+  const text = JSON.stringify(r.snapshot());
+  assert.equal(JSON.stringify(Record.fromSnapshot(JSON.parse(text)).snapshot()), text);
+  const back = Record.fromSnapshot(JSON.parse(text));
+  assert.equal(back.canonical(), r.canonical());
+  assert.equal(back.size(), r.size());
+  assert.equal(back.apply(schema, x), false, "a known append applied to a restored record must change nothing");
+  for (const damaged of [null, {}, { ...JSON.parse(text), v: 2 }, { ...JSON.parse(text), fields: { notes: { class: "log", entries: [{}], redactions: [] } } },
+    { ...JSON.parse(text), fields: { notes: { class: "log", entries: [], redactions: [null] } } }, { ...JSON.parse(text), fields: { x: { class: "tree" } } }]) {
+    assert.throws(() => Record.fromSnapshot(damaged as never), Error, JSON.stringify(damaged));
+  }
+});
