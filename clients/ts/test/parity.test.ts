@@ -7,6 +7,7 @@ import { after, test } from "node:test";
 
 import fc from "fast-check";
 
+import { wellFormed } from "../src/index.js";
 import { GoMerger, goSchema } from "./go.js";
 import { mergeCase } from "./harness.js";
 
@@ -168,6 +169,35 @@ test(`both engines order random Unicode set elements by UTF-8 bytes and object k
       const entry = "{" + [`"text":"x"`, ...strs.filter((s) => s !== "text").map((s, i) => `${write(s)}:${i}`)].join(",") + "}";
       texts.push(op({ id: `"ffffffff-0000-4000-8000-000000000000"`, kind: '"site_visit"', field: '"notes"', action: '"append"', value: entry }));
       assert.equal(mergeCase(schema, texts), await go.merge(texts));
+    }),
+    { seed, numRuns: runs },
+  );
+});
+
+const templates = [
+  op(),
+  op({ field: '"notes"', action: '"append"', value: '{"text":"Tiran\\u00eb","n":[1.50,-0,1e2]}' }),
+  op({ field: '"notes"', action: '"redact"', value: "null", base: `["${D}"]` }),
+  op({ field: '"indicators"', action: '"add"', value: '"debt_bondage"' }),
+  op({ field: '"status"', action: '"set"', value: '"presumed"', base: `["${D}","${U}"]` }),
+  op({ field: '"age_estimate"', value: "17.0" }),
+];
+const fragments = ['"', "\\", "{", "}", "[", "]", ",", ":", " ", "\t", "\n", "\u0001", "é", "😀", "\\u", "d800", "dc00", "0", "-", "e", ".", "n", "null", "1e999", "A", '"x":1'];
+
+test(`both engines give the same result for ${runs} randomly damaged ops (seed ${seed})`, async () => {
+  const edit = fc.tuple(fc.nat(), fc.nat(3), fc.constantFrom(...fragments));
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...templates), fc.array(edit, { minLength: 1, maxLength: 3 }), async (t, edits) => {
+      let text = t;
+      for (const [pos, kind, frag] of edits) {
+        const i = pos % (text.length + 1);
+        text = kind === 0 ? text.slice(0, i) + text.slice(i + 1) : kind === 1 ? text.slice(0, i) + frag + text.slice(i) : text.slice(0, i) + frag + text.slice(i + frag.length);
+      }
+      // Edits at UTF-16 indices can split a surrogate pair; such a text cannot
+      // reach Go as the same string (the NDJSON line would carry U+FFFD), and
+      // bytes off the wire never hold one.
+      fc.pre(wellFormed(text));
+      assert.equal(mergeCase(schema, [text]), await go.merge([text]), text);
     }),
     { seed, numRuns: runs },
   );
