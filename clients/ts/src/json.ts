@@ -64,9 +64,15 @@ export class JSONReader {
     return this.s[this.i] ?? "";
   }
 
+  /** Skips whitespace and returns the next UTF-16 code unit (-1 at the end). */
+  private code(): number {
+    this.skip();
+    return this.i < this.s.length ? this.s.charCodeAt(this.i) : -1;
+  }
+
   /** Consumes the character c (after whitespace) or throws a syntax error. */
   expect(c: string): void {
-    if (this.peek() !== c) {
+    if (this.code() !== c.charCodeAt(0)) {
       throw new JSONError("syntax", `Expected ${JSON.stringify(c)} at offset ${this.i}.`);
     }
     this.i++;
@@ -100,18 +106,18 @@ export class JSONReader {
 
   /** Reads one value. */
   value(): JSONValue {
-    switch (this.peek()) {
-      case "{":
+    switch (this.code()) {
+      case 0x7b: // {
         return this.object();
-      case "[":
+      case 0x5b: // [
         return this.array();
-      case '"':
+      case 0x22: // "
         return this.string();
-      case "t":
+      case 0x74: // t
         return this.literal("true", true);
-      case "f":
+      case 0x66: // f
         return this.literal("false", false);
-      case "n":
+      case 0x6e: // n
         return this.literal("null", null);
     }
     return this.number();
@@ -141,6 +147,7 @@ export class JSONReader {
     const s = this.s;
     let out = "";
     let start = this.i;
+    let surrogates = false;
     for (;;) {
       if (this.i >= s.length) {
         throw new JSONError("syntax", "Unterminated string.");
@@ -155,14 +162,21 @@ export class JSONReader {
         throw new JSONError("syntax", `Raw control character in a string at offset ${this.i}.`);
       }
       if (c !== 0x5c) {
+        if (c >= 0xd800 && c <= 0xdfff) {
+          surrogates = true;
+        }
         this.i++;
         continue;
       }
       out += s.slice(start, this.i);
-      out += this.escape();
+      const e = this.escape();
+      if (e.length === 1 && e.charCodeAt(0) >= 0xd800 && e.charCodeAt(0) <= 0xdfff) {
+        surrogates = true;
+      }
+      out += e;
       start = this.i;
     }
-    if (!wellFormed(out)) {
+    if (surrogates && !wellFormed(out)) {
       throw new JSONError("surrogate", "A string holds a lone surrogate.");
     }
     return out;
@@ -203,13 +217,13 @@ export class JSONReader {
   private array(): JSONValue[] {
     this.expect("[");
     const out: JSONValue[] = [];
-    if (this.peek() === "]") {
+    if (this.code() === 0x5d) {
       this.i++;
       return out;
     }
     for (;;) {
       out.push(this.value());
-      if (this.peek() === ",") {
+      if (this.code() === 0x2c) {
         this.i++;
         continue;
       }
@@ -221,12 +235,12 @@ export class JSONReader {
   private object(): { [key: string]: JSONValue } {
     this.expect("{");
     const out: { [key: string]: JSONValue } = {};
-    if (this.peek() === "}") {
+    if (this.code() === 0x7d) {
       this.i++;
       return out;
     }
     for (;;) {
-      if (this.peek() !== '"') {
+      if (this.code() !== 0x22) {
         throw new JSONError("syntax", `Expected a member name at offset ${this.i}.`);
       }
       const key = this.string();
@@ -234,8 +248,13 @@ export class JSONReader {
         throw new JSONError("duplicate", "A key appears twice in an object.");
       }
       this.expect(":");
-      setMember(out, key, this.value());
-      if (this.peek() === ",") {
+      const v = this.value();
+      if (key === "__proto__") {
+        setMember(out, key, v);
+      } else {
+        out[key] = v;
+      }
+      if (this.code() === 0x2c) {
         this.i++;
         continue;
       }

@@ -326,7 +326,7 @@ export function stringOf(value: string): string | undefined {
   if (value.length < 2 || value[0] !== '"') {
     return undefined;
   }
-  return parseJSON(value) as string;
+  return value.indexOf("\\") < 0 ? value.slice(1, -1) : (parseJSON(value) as string);
 }
 
 function checkValue(s: Schema, op: Op, f: FieldDecl): void {
