@@ -38,7 +38,13 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
 
 /** wellFormed reports whether s holds no lone surrogate (is valid UTF-16, so encodes to valid UTF-8). */
 export function wellFormed(s: string): boolean {
-  return !loneSurrogate.test(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      return !loneSurrogate.test(s); // only strings with surrogates pay for the regex
+    }
+  }
+  return true;
 }
 
 const numberToken = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
