@@ -28,12 +28,14 @@ export {
   canonicalText,
   compareUTF16,
   compareUTF8,
+  firstInvalidUTF8,
   JSONError,
   JSONReader,
   type JSONValue,
   parseJSON,
   utf8,
   utf8Length,
+  utf8Text,
   wellFormed,
 } from "./json.js";
 export {

@@ -153,7 +153,6 @@ export class JSONReader {
     const s = this.s;
     let out = "";
     let start = this.i;
-    let surrogates = false;
     for (;;) {
       if (this.i >= s.length) {
         throw new JSONError("syntax", "Unterminated string.");
@@ -169,21 +168,19 @@ export class JSONReader {
       }
       if (c !== 0x5c) {
         if (c >= 0xd800 && c <= 0xdfff) {
-          surrogates = true;
+          // A raw surrogate must be a high one followed by a low one (found here, as Go's decoder does).
+          const d = s.charCodeAt(this.i + 1);
+          if (c >= 0xdc00 || !(d >= 0xdc00 && d <= 0xdfff)) {
+            throw new JSONError("surrogate", "A string holds a lone surrogate.");
+          }
+          this.i++;
         }
         this.i++;
         continue;
       }
       out += s.slice(start, this.i);
-      const e = this.escape();
-      if (e.length === 1 && e.charCodeAt(0) >= 0xd800 && e.charCodeAt(0) <= 0xdfff) {
-        surrogates = true;
-      }
-      out += e;
+      out += this.escape();
       start = this.i;
-    }
-    if (surrogates && !wellFormed(out)) {
-      throw new JSONError("surrogate", "A string holds a lone surrogate.");
     }
     return out;
   }
@@ -209,15 +206,33 @@ export class JSONReader {
       case "t":
         return "\t";
       case "u": {
-        const hex = this.s.slice(this.i, this.i + 4);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
-          throw new JSONError("syntax", `Invalid \\u escape at offset ${this.i}.`);
+        const u = this.hex4();
+        if (u < 0xd800 || u > 0xdfff) {
+          return String.fromCharCode(u);
         }
-        this.i += 4;
-        return String.fromCharCode(parseInt(hex, 16));
+        // An escaped surrogate must be a high one followed by an escaped low one.
+        if (u >= 0xdc00 || this.s[this.i] !== "\\" || this.s[this.i + 1] !== "u") {
+          throw new JSONError("surrogate", "A string holds a lone surrogate.");
+        }
+        this.i += 2;
+        const low = this.hex4();
+        if (low < 0xdc00 || low > 0xdfff) {
+          throw new JSONError("surrogate", "A string holds a lone surrogate.");
+        }
+        return String.fromCharCode(u, low);
       }
     }
     throw new JSONError("syntax", `Invalid escape at offset ${this.i - 2}.`);
+  }
+
+  /** hex4 reads the four hex digits of a \\u escape. */
+  private hex4(): number {
+    const hex = this.s.slice(this.i, this.i + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
+      throw new JSONError("syntax", `Invalid \\u escape at offset ${this.i}.`);
+    }
+    this.i += 4;
+    return parseInt(hex, 16);
   }
 
   private array(): JSONValue[] {
@@ -372,6 +387,62 @@ export function compareUTF8(a: string, b: string): number {
 }
 
 const encoder = new TextEncoder();
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * firstInvalidUTF8 returns the offset of the first byte that does not
+ * start a valid UTF-8 sequence (overlong forms, encoded surrogates, code
+ * points past U+10FFFF and truncated sequences are invalid, as in Go), or
+ * -1 when all of b is valid.
+ */
+export function firstInvalidUTF8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      lo = c === 0xe0 ? 0xa0 : 0x80;
+      hi = c === 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      lo = c === 0xf0 ? 0x90 : 0x80;
+      hi = c === 0xf4 ? 0x8f : 0xbf;
+    } else {
+      return i;
+    }
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) {
+        return i;
+      }
+    }
+    i += n + 1;
+  }
+  return -1;
+}
+
+/**
+ * utf8Text decodes bytes for the strict reader: valid UTF-8 as is; at the
+ * first invalid byte a lone surrogate is put in, so that the reader
+ * refuses the text exactly where Go's decoder refuses the bytes (inside a
+ * string: a "surrogate" fault; elsewhere: "syntax").
+ */
+export function utf8Text(b: Uint8Array): string {
+  const bad = firstInvalidUTF8(b);
+  if (bad < 0) {
+    return lenient.decode(b);
+  }
+  return lenient.decode(b.subarray(0, bad)) + "\uDC00" + lenient.decode(b.subarray(bad + 1));
+}
 
 /** utf8Length returns the number of UTF-8 bytes of a well-formed s. */
 export function utf8Length(s: string): number {

@@ -9,7 +9,7 @@
 import { isCountry } from "./countries.js";
 import { errorf, FieldsyncError } from "./errors.js";
 import { isTimestamp, type Timestamp } from "./hlc.js";
-import { canonicalJSON, canonicalString, JSONError, JSONReader, type JSONValue, parseJSON, utf8Length, wellFormed } from "./json.js";
+import { canonicalJSON, canonicalString, JSONError, JSONReader, type JSONValue, parseJSON, utf8Length, utf8Text, wellFormed } from "./json.js";
 import { type Action, classAllows, FIELD_DELETED, type FieldDecl, fieldOf, type Schema } from "./schema.js";
 
 /** An op in normal form. */
@@ -119,16 +119,18 @@ const opKeys = new Set(["id", "record", "kind", "field", "action", "value", "bas
 type Members = Map<string, JSONValue>;
 
 /**
- * decodeOp parses one op strictly, as Go's crdt.DecodeOp: from its JSON
- * text (repeated keys, lone surrogates and syntax errors are caught) or
- * from an already parsed object. Unknown keys are refused; ids must be
+ * decodeOp parses one op strictly, as Go's crdt.DecodeOp: from its bytes
+ * (UTF-8; invalid UTF-8 refused as Go refuses it), its JSON text (repeated
+ * keys, lone surrogates and syntax errors are caught) or an already parsed
+ * object. Unknown keys are refused; ids must be
  * canonical UUIDs, hlc 16 lowercase hex digits; value is canonicalised,
  * base sorted and deduplicated. It does not consult the schema (validateOp
  * does). It throws FieldsyncError with codes invalid_op, invalid_id,
  * invalid_hlc or invalid_value.
  */
-export function decodeOp(input: string | unknown): Op {
-  const w = typeof input === "string" ? readMembers(input) : objectMembers(input);
+export function decodeOp(input: string | Uint8Array | unknown): Op {
+  const w =
+    typeof input === "string" ? readMembers(input) : input instanceof Uint8Array ? readMembers(utf8Text(input)) : objectMembers(input);
   const op = { base: [] as string[], value: "null" } as Op;
   decodeIDs(op, w);
   decodeHLC(op, w);

@@ -57,11 +57,12 @@ export class GoMerger {
     });
   }
 
-  /** merge sends one case (op texts, in delivery order) and returns Go's result line. */
-  merge(ops: string[]): Promise<string> {
+  /** merge sends one case (op texts or bytes, in delivery order) and returns Go's result line. */
+  merge(ops: Array<string | Uint8Array>): Promise<string> {
+    const line = JSON.stringify(ops.map((o) => (typeof o === "string" ? o : { base64: Buffer.from(o).toString("base64") })));
     return new Promise((resolve) => {
       this.waiting.push(resolve);
-      this.proc.stdin.write(JSON.stringify(ops) + "\n");
+      this.proc.stdin.write(line + "\n");
     });
   }
 

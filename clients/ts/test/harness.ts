@@ -7,7 +7,7 @@ import { decodeOp, FieldsyncError, historyOf, type Op, Record, type Schema, vali
  * the ops in order to empty records; the line holds the records' sizes and
  * canonical states with history, sorted by id, or the first refusal.
  */
-export function mergeCase(s: Schema, texts: string[]): string {
+export function mergeCase(s: Schema, texts: Array<string | Uint8Array>): string {
   const records = new Map<string, Record>();
   const ops = new Map<string, Op[]>();
   for (const [i, text] of texts.entries()) {

@@ -202,3 +202,38 @@ test(`both engines give the same result for ${runs} randomly damaged ops (seed $
     { seed, numRuns: runs },
   );
 });
+
+test(`both engines give the same result for ${runs} ops damaged byte by byte, invalid UTF-8 included (seed ${seed})`, async () => {
+  const edit = fc.tuple(fc.nat(), fc.nat(2), fc.uint8Array({ minLength: 1, maxLength: 3 }));
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...templates), fc.array(edit, { minLength: 1, maxLength: 3 }), async (t, edits) => {
+      let b = Buffer.from(t, "utf8");
+      for (const [pos, kind, bytes] of edits) {
+        const i = pos % (b.length + 1);
+        const frag = Buffer.from(bytes);
+        b = kind === 0 ? Buffer.concat([b.subarray(0, i), b.subarray(i + 1)]) : kind === 1 ? Buffer.concat([b.subarray(0, i), frag, b.subarray(i)]) : Buffer.concat([b.subarray(0, i), frag, b.subarray(i + frag.length)]);
+      }
+      const bytes = new Uint8Array(b);
+      assert.equal(mergeCase(schema, [bytes]), await go.merge([bytes]), b.toString("latin1"));
+    }),
+    { seed, numRuns: runs },
+  );
+});
+
+test("invalid UTF-8 is refused where Go refuses it: in the value invalid_value, elsewhere invalid_op", async () => {
+  const withByte = (t: string, marker: string, byte: number) => {
+    const b = Buffer.from(t, "utf8");
+    const i = b.indexOf(marker);
+    return new Uint8Array(Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]));
+  };
+  const cases = [
+    withByte(op(), "AL-17", 0xff), withByte(op(), "AL-17", 0xc3), withByte(op(), "AL-17", 0xed), withByte(op(), "identification", 0x80),
+    withByte(op(), '"value"', 0xff), withByte(op(), "AL-17", 0xf4), new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from(op())]),
+    new Uint8Array(Buffer.from(op({ value: '"\u00e9 \ud83d\ude00 é 😀"' }))),
+  ];
+  for (const c of cases) {
+    assert.equal(mergeCase(schema, [c]), await go.merge([c]), Buffer.from(c).toString("latin1"));
+  }
+  assert.match(mergeCase(schema, [cases[0]!]), /invalid_value/);
+  assert.match(mergeCase(schema, [cases[3]!]), /invalid_op/);
+});

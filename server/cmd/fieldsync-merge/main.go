@@ -8,9 +8,11 @@
 //	fieldsync-merge          read cases from stdin, write results to stdout
 //	fieldsync-merge -schema  write the default schema (GET /v1/schema) and exit
 //
-// Each input line (NDJSON) is one case: a JSON array of strings, each the
-// text of one op in its wire form (as text, so that a malformed op is a
-// case too), applied in the order given to empty records. Each output line is
+// Each input line (NDJSON) is one case: a JSON array whose elements are
+// each one op in its wire form, as a string holding the op's text or as
+// {"base64":"..."} holding its bytes (so that a malformed op, even one that
+// is not UTF-8, is a case too), applied in the order given to empty
+// records. Each output line is
 // that case's result, written and flushed before the next line is read:
 //
 //   - on success, {"sizes":[...],"states":[...]}: the states of the records
@@ -85,14 +87,14 @@ func run(printSchema bool, in io.Reader, out io.Writer) error {
 
 // mergeCase applies the ops of one case and returns its result line.
 func mergeCase(s *model.Schema, line []byte) []byte {
-	var raws []string
-	if err := json.Unmarshal(line, &raws); err != nil {
+	raws, err := readCase(line)
+	if err != nil {
 		return caseError(model.CodeInvalidOp, -1)
 	}
 	records := map[string]*crdt.Record{}
 	ops := map[string][]crdt.Op{}
 	for i, raw := range raws {
-		op, err := crdt.DecodeOp([]byte(raw))
+		op, err := crdt.DecodeOp(raw)
 		if err == nil {
 			err = crdt.Validate(s, &op)
 		}
@@ -133,6 +135,30 @@ func mergeCase(s *model.Schema, line []byte) []byte {
 		buf = records[id].AppendJSON(buf, history(ops[id]))
 	}
 	return append(buf, "]}"...)
+}
+
+// readCase returns the bytes of each op of a case line.
+func readCase(line []byte) ([][]byte, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(line, &elems); err != nil {
+		return nil, err
+	}
+	raws := make([][]byte, len(elems))
+	for i, e := range elems {
+		var text string
+		if err := json.Unmarshal(e, &text); err == nil {
+			raws[i] = []byte(text)
+			continue
+		}
+		var b struct {
+			Base64 []byte `json:"base64"`
+		}
+		if err := json.Unmarshal(e, &b); err != nil {
+			return nil, err
+		}
+		raws[i] = b.Base64
+	}
+	return raws, nil
 }
 
 // history returns a record's ops as ?history=true serves them: each op

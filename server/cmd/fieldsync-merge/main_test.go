@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -28,20 +29,22 @@ func caseLine(t *testing.T, ops ...string) string {
 
 // TestRunAnswersEachCaseOnItsOwnLine: states with history for a valid
 // case (canonical, redacted append erased), the code and index of the
-// first refused op, and op -1 for a line that is not a case.
+// first refused op, op -1 for a line that is not a case, and an op given
+// as base64 bytes.
 func TestRunAnswersEachCaseOnItsOwnLine(t *testing.T) {
 	appendID := "00000000-0000-4000-8000-000000000001"
 	in := caseLine(t,
 		testOp(appendID, "notes", "append", `{"text":"x","b":1.0}`, `[]`),
 		testOp("00000000-0000-4000-8000-000000000002", "notes", "redact", `null`, `["`+appendID+`"]`),
-	) + caseLine(t, testOp("00000000-0000-4000-8000-000000000003", "code", "set", `"a"`, `[]`), `{"id":1}`) + "not json\n"
+	) + caseLine(t, testOp("00000000-0000-4000-8000-000000000003", "code", "set", `"a"`, `[]`), `{"id":1}`) + "not json\n" +
+		`[{"base64":"` + base64.StdEncoding.EncodeToString([]byte(testOp("00000000-0000-4000-8000-000000000004", "code", "set", "\"a\xff\"", `[]`))) + `"}]` + "\n"
 	var out bytes.Buffer
 	if err := run(false, strings.NewReader(in), &out); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("got %d lines, want 3:\n%s", len(lines), out.String())
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want 4:\n%s", len(lines), out.String())
 	}
 	if !strings.HasPrefix(lines[0], `{"sizes":[`) || !strings.Contains(lines[0], `],"states":[{"deleted":false,"fields":{"notes":{"entries":[{`) ||
 		!strings.Contains(lines[0], `"redacted":true`) || strings.Contains(lines[0], `"text"`) || !strings.Contains(lines[0], `"history":[`) {
@@ -52,6 +55,9 @@ func TestRunAnswersEachCaseOnItsOwnLine(t *testing.T) {
 	}
 	if got, want := lines[2], `{"error":{"code":"invalid_op","op":-1}}`; got != want {
 		t.Errorf("line 3 = %s, want %s", got, want)
+	}
+	if got, want := lines[3], `{"error":{"code":"invalid_value","op":0}}`; got != want {
+		t.Errorf("line 4 (an op's bytes, invalid UTF-8 in its value) = %s, want %s", got, want)
 	}
 }
 
