@@ -67,3 +67,4 @@ export {
   type ValueType,
 } from "./schema.js";
 export { isCountry } from "./countries.js";
+export { type Edit, type Stamp, writeOp } from "./write.js";

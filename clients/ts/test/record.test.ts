@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { decodeOp, FieldsyncError, type Op, Record, type Schema, validateOp } from "../src/index.js";
+import { decodeOp, FieldsyncError, type Op, Record, type Schema, validateOp, writeOp } from "../src/index.js";
 import { goSchema } from "./go.js";
 
 const schema = goSchema();
@@ -117,4 +117,40 @@ test("a snapshot is plain JSON, restores the same record, and a damaged one is r
     { ...JSON.parse(text), fields: { notes: { class: "log", entries: [], redactions: [null] } } }, { ...JSON.parse(text), fields: { x: { class: "tree" } } }]) {
     assert.throws(() => Record.fromSnapshot(damaged as never), Error, JSON.stringify(damaged));
   }
+});
+
+test("writeOp takes the base from the replica's state and refuses what the server would", () => {
+  const r = new Record(R, "identification");
+  let k = 0x100;
+  const stamp = () => {
+    k++;
+    return { id: `00000000-0000-4000-8000-${k.toString(16).padStart(12, "0")}`, hlc: `01957f11601${k.toString(16).padStart(5, "0")}`, device: D, user: U };
+  };
+  const write = (edit: Parameters<typeof writeOp>[2]) => {
+    const o = writeOp(schema, r, edit, stamp());
+    r.apply(schema, o);
+    return o;
+  };
+  const a = write({ field: "status", action: "set", value: "potential" });
+  assert.deepEqual(a.base, []);
+  const b = write({ field: "status", action: "set", value: "presumed" });
+  assert.deepEqual(b.base, [a.id]);
+  const add = write({ field: "indicators", action: "add", value: "debt_bondage" });
+  const rm = write({ field: "indicators", action: "remove", value: "debt_bondage" });
+  assert.deepEqual(rm.base, [add.id]);
+  const note = write({ field: "notes", action: "append", value: { text: "Ë 😀" } });
+  const red = write({ field: "notes", action: "redact", target: note.id });
+  assert.deepEqual(red.base, [note.id]);
+  assert.equal(red.value, "null");
+  assert.equal(r.entries("notes")[0]!.redacted, true);
+  const before = r.canonical();
+  for (const [edit, code] of [
+    [{ field: "status", action: "set", value: "maybe" }, "invalid_value"],
+    [{ field: "linked_records", action: "add", value: "x" }, "unknown_field"],
+    [{ field: "notes", action: "redact" }, "invalid_op"],
+    [{ field: "deleted", action: "set", value: null }, "invalid_value"],
+  ] as const) {
+    assert.throws(() => writeOp(schema, r, edit as never, stamp()), (e: unknown) => e instanceof FieldsyncError && e.code === code, JSON.stringify(edit));
+  }
+  assert.equal(r.canonical(), before);
 });
