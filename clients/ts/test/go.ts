@@ -1,7 +1,7 @@
 // The Go side of the tests: builds server/cmd/fieldsync-merge once per test
 // process and talks to one long-lived instance of it over NDJSON.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -22,7 +22,9 @@ export function mergeBinary(): string {
   if (binary !== undefined) {
     return binary;
   }
-  const out = join(mkdtempSync(join(tmpdir(), "fieldsync-ts-")), "fieldsync-merge");
+  const dir = mkdtempSync(join(tmpdir(), "fieldsync-ts-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, "fieldsync-merge");
   const r = spawnSync("go", ["build", "-o", out, "./server/cmd/fieldsync-merge"], { cwd: repoRoot, encoding: "utf8" });
   if (r.status !== 0) {
     throw new Error(`go build ./server/cmd/fieldsync-merge failed: ${r.error?.message ?? r.stderr}`);
