@@ -48,8 +48,9 @@ export class GoMerger {
   private readonly waiting: Array<(line: string) => void> = [];
   private stderr = "";
 
-  constructor() {
-    this.proc = spawn(mergeBinary(), [], { stdio: ["pipe", "pipe", "pipe"] });
+  /** @param args "-hlc" for clock cases (see server/cmd/fieldsync-merge). */
+  constructor(args: string[] = []) {
+    this.proc = spawn(mergeBinary(), args, { stdio: ["pipe", "pipe", "pipe"] });
     this.proc.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderr += d));
     createInterface({ input: this.proc.stdout, crlfDelay: Infinity }).on("line", (line) => this.waiting.shift()?.(line));
     this.proc.on("exit", (code) => {
@@ -62,6 +63,14 @@ export class GoMerger {
   /** merge sends one case (op texts or bytes, in delivery order) and returns Go's result line. */
   merge(ops: Array<string | Uint8Array>): Promise<string> {
     const line = JSON.stringify(ops.map((o) => (typeof o === "string" ? o : { base64: Buffer.from(o).toString("base64") })));
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.proc.stdin.write(line + "\n");
+    });
+  }
+
+  /** send writes one raw line and returns Go's answer line. */
+  send(line: string): Promise<string> {
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       this.proc.stdin.write(line + "\n");

@@ -7,13 +7,14 @@ import { after, test } from "node:test";
 
 import fc from "fast-check";
 
-import { wellFormed } from "../src/index.js";
+import { Clock, formatTimestamp, HLCError, MAX_MILLIS, wellFormed } from "../src/index.js";
 import { GoMerger, goSchema } from "./go.js";
 import { mergeCase } from "./harness.js";
 
 const schema = goSchema();
 const go = new GoMerger();
-after(() => go.close());
+const goClock = new GoMerger(["-hlc"]);
+after(() => Promise.all([go.close(), goClock.close()]));
 
 const seed = Number(process.env.FIELDSYNC_DIFF_SEED ?? Date.now() % 2 ** 31);
 const runs = Number(process.env.FIELDSYNC_DIFF_RUNS ?? 3000);
@@ -236,4 +237,37 @@ test("invalid UTF-8 is refused where Go refuses it: in the value invalid_value, 
   }
   assert.match(mergeCase(schema, [cases[0]!]), /invalid_value/);
   assert.match(mergeCase(schema, [cases[3]!]), /invalid_op/);
+});
+
+test(`the TypeScript Clock issues the same timestamps as sync/hlc for ${runs} random histories (seed ${seed})`, async () => {
+  const remote = fc.oneof(
+    fc.constant(null),
+    fc.tuple(fc.integer({ min: -3000, max: 3000 }), fc.constantFrom(0, 1, 7, 0xfffe, 0xffff)).map(([d, c]) => ({ d, c })),
+    fc.constantFrom("ffffffffffffffff", "0000000000000000", "FFFF000000000000", "123", "zzzzzzzzzzzzzzzz"),
+  );
+  const step = fc.tuple(fc.oneof(fc.integer({ min: -2000, max: 2000 }), fc.constant(0)), remote);
+  const start = fc.constantFrom(0, 1_741_593_600_000, MAX_MILLIS - 3);
+  await fc.assert(
+    fc.asyncProperty(start, fc.constantFrom(0, 1000, 60_000), fc.array(step, { minLength: 1, maxLength: 30 }), async (t0, drift, steps) => {
+      let wall = t0;
+      const clock = new Clock(() => wall, drift);
+      const mine: string[] = [];
+      const input: Array<{ wall: number; remote: string | null }> = [];
+      for (const [dw, r] of steps) {
+        wall = Math.max(0, Math.min(wall + dw, MAX_MILLIS + 5));
+        const rs = r === null ? null : typeof r === "string" ? r : formatTimestamp(Math.max(0, wall + r.d), r.c);
+        input.push({ wall, remote: rs });
+        try {
+          mine.push(rs === null ? clock.now() : clock.update(rs));
+        } catch (e) {
+          if (!(e instanceof HLCError)) {
+            throw e;
+          }
+          mine.push(e.fault);
+        }
+      }
+      assert.equal(JSON.stringify(mine), await goClock.send(JSON.stringify({ max_drift_ms: drift, steps: input })));
+    }),
+    { seed, numRuns: runs },
+  );
 });

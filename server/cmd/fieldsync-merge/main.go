@@ -7,6 +7,7 @@
 //
 //	fieldsync-merge          read cases from stdin, write results to stdout
 //	fieldsync-merge -schema  write the default schema (GET /v1/schema) and exit
+//	fieldsync-merge -hlc     read clock cases instead (below)
 //
 // Each input line (NDJSON) is one case: a JSON array whose elements are
 // each one op in its wire form, as a string holding the op's text or as
@@ -26,6 +27,12 @@
 //     {"error":{"code":"<model code>","op":<index of the op in the case>}}
 //     (op -1 when the line itself is not an array of strings).
 //
+// With -hlc each input line is a clock case,
+// {"max_drift_ms":N,"steps":[{"wall":<unix ms>,"remote":"<hlc>"|null},...]},
+// run on a fresh sync/hlc Clock whose wall clock reads each step's wall:
+// Now when remote is null, else Update(remote). The output line is the
+// array of results: the timestamp, or "drift", "overflow" or "invalid".
+//
 // Invariants: pure function of each line (no state carries over between
 // cases); no I/O but stdin, stdout and stderr; a malformed line is a case
 // error, never a crash.
@@ -41,9 +48,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/crdt"
+	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 
 // maxLine bounds one case (one input line).
@@ -51,8 +60,15 @@ const maxLine = 64 << 20
 
 func main() {
 	schema := flag.Bool("schema", false, "write the default schema as JSON and exit")
+	clock := flag.Bool("hlc", false, "read clock cases instead of merge cases")
 	flag.Parse()
-	if err := run(*schema, os.Stdin, os.Stdout); err != nil {
+	var err error
+	if *clock {
+		err = runClock(os.Stdin, os.Stdout)
+	} else {
+		err = run(*schema, os.Stdin, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fieldsync-merge:", err)
 		os.Exit(1)
 	}
@@ -191,4 +207,66 @@ func history(ops []crdt.Op) []crdt.Op {
 // caseError is the result line of a refused case.
 func caseError(code model.Code, op int) []byte {
 	return fmt.Appendf(nil, `{"error":{"code":%q,"op":%d}}`, string(code), op)
+}
+
+// clockCase is one line of -hlc input.
+type clockCase struct {
+	MaxDriftMs int64 `json:"max_drift_ms"`
+	Steps      []struct {
+		Wall   int64   `json:"wall"`
+		Remote *string `json:"remote"`
+	} `json:"steps"`
+}
+
+// runClock answers clock cases, one line each.
+func runClock(in io.Reader, out io.Writer) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
+	w := bufio.NewWriter(out)
+	for sc.Scan() {
+		var c clockCase
+		results := []string{}
+		if err := json.Unmarshal(sc.Bytes(), &c); err == nil {
+			results = clockResults(c)
+		}
+		enc, _ := json.Marshal(results)
+		w.Write(enc)
+		w.WriteByte('\n')
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read case: %w", err)
+	}
+	return nil
+}
+
+func clockResults(c clockCase) []string {
+	var wall int64
+	clock := hlc.NewClock(func() time.Time { return time.UnixMilli(wall) }, time.Duration(c.MaxDriftMs)*time.Millisecond)
+	results := make([]string, 0, len(c.Steps))
+	for _, st := range c.Steps {
+		wall = st.Wall
+		if st.Remote == nil {
+			results = append(results, clock.Now().String())
+			continue
+		}
+		remote, err := hlc.Parse(*st.Remote)
+		var t hlc.Timestamp
+		if err == nil {
+			t, err = clock.Update(remote)
+		}
+		switch {
+		case errors.Is(err, hlc.ErrInvalid):
+			results = append(results, "invalid")
+		case errors.Is(err, hlc.ErrDrift):
+			results = append(results, "drift")
+		case errors.Is(err, hlc.ErrOverflow):
+			results = append(results, "overflow")
+		default:
+			results = append(results, t.String())
+		}
+	}
+	return results
 }

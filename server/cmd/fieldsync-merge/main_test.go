@@ -75,3 +75,18 @@ func TestRunSchema(t *testing.T) {
 		t.Errorf("schema = %.200s (err %v), want version and three kinds", out.String(), err)
 	}
 }
+
+// TestRunClock runs a clock case: Now, a wall clock going back, an Update,
+// a remote too far ahead, an overflow without the drift guard, a bad remote.
+func TestRunClock(t *testing.T) {
+	in := `{"max_drift_ms":1000,"steps":[{"wall":5,"remote":null},{"wall":3,"remote":null},{"wall":3,"remote":"0000000000060007"},{"wall":3,"remote":"0000000001f40000"},{"wall":3,"remote":"0000000000ZZ0000"}]}` + "\n" +
+		`{"steps":[{"wall":3,"remote":"ffffffffffffffff"}]}` + "\n"
+	var out bytes.Buffer
+	if err := runClock(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := `["0000000000050000","0000000000050001","0000000000060008","drift","invalid"]` + "\n" + `["overflow"]` + "\n"
+	if got := out.String(); got != want {
+		t.Errorf("got\n%swant\n%s", got, want)
+	}
+}
