@@ -79,7 +79,7 @@ func TestRunSchema(t *testing.T) {
 // TestRunClock runs a clock case: Now, a wall clock going back, an Update,
 // a remote too far ahead, an overflow without the drift guard, a bad remote.
 func TestRunClock(t *testing.T) {
-	in := `{"max_drift_ms":1000,"steps":[{"wall":5,"remote":null},{"wall":3,"remote":null},{"wall":3,"remote":"0000000000060007"},{"wall":3,"remote":"0000000001f40000"},{"wall":3,"remote":"0000000000ZZ0000"}]}` + "\n" +
+	in := `{"max_drift_ms":1000,"steps":[{"wall":5,"remote":null},{"wall":3,"remote":null},{"wall":3,"remote":"0000000000060007"},{"wall":3,"remote":"0000000007d00000"},{"wall":3,"remote":"0000000000ZZ0000"}]}` + "\n" +
 		`{"steps":[{"wall":3,"remote":"ffffffffffffffff"}]}` + "\n"
 	var out bytes.Buffer
 	if err := runClock(strings.NewReader(in), &out); err != nil {
