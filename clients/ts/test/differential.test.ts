@@ -139,7 +139,7 @@ function entryText(f: FieldDecl, pick: number, pick2: number): string {
  * (bases from its own state) and syncs from others now and then. It
  * returns the text of every op written, in writing order.
  */
-function play(sc: Scenario): string[] {
+function play(sc: Scenario, replicaStates: Array<Map<string, Record>> = []): string[] {
   let wall = 1741593600000; // 2025-03-10T08:00:00Z
   const replicas: Replica[] = devices.slice(0, sc.replicas).map(([device, user]) => ({
     device,
@@ -185,6 +185,7 @@ function play(sc: Scenario): string[] {
     all.push(text);
     allOps.push(op);
   }
+  replicaStates.push(...replicas.map((r) => r.records));
   return all;
 }
 
@@ -277,6 +278,27 @@ function restored(texts: string[], cut: number): string {
   return `{"sizes":[${sizes}],"states":[` + ids.map((id) => records.get(id)!.canonical(historyOf(ops.filter((o) => o.record === id)))).join(",") + "]}";
 }
 
+/** joined returns the canonical state of each record after Record.merge of every replica's copy. */
+function joined(replicas: Array<Map<string, Record>>): Map<string, string> {
+  const out = new Map<string, Record>();
+  for (const rs of replicas) {
+    for (const [id, r] of rs) {
+      const j = out.get(id);
+      if (j === undefined) {
+        out.set(id, r.clone());
+      } else {
+        j.merge(r);
+      }
+    }
+  }
+  return new Map([...out].map(([id, r]) => [id, r.canonical()]));
+}
+
+/** canonicalStates merges every op at once and returns each record's canonical state. */
+function canonicalStates(texts: string[]): Map<string, string> {
+  return new Map([...materialise(schema, texts.map((t) => decodeOp(t)))].map(([id, r]) => [id, r.canonical()]));
+}
+
 /** deliver returns a delivery order: a permutation of ops with some duplicates. */
 function deliver(ops: string[], seedOf: number, dups: number): string[] {
   const rnd = prng(seedOf);
@@ -291,7 +313,8 @@ test(`differential: the TypeScript and Go engines merge ${runs} random op sets t
   let ops = 0;
   await fc.assert(
     fc.asyncProperty(scenarioArb, async (sc) => {
-      const texts = play(sc);
+      const replicaStates: Array<Map<string, Record>> = [];
+      const texts = play(sc, replicaStates);
       if (texts.length === 0) {
         return;
       }
@@ -299,6 +322,7 @@ test(`differential: the TypeScript and Go engines merge ${runs} random op sets t
       const mine = mergeCase(schema, deliver(texts, sc.order, sc.dups));
       const again = mergeCase(schema, deliver(texts, sc.order ^ 0x5eed, 0));
       const theirs = await go.merge(deliver(texts, sc.order + 1, sc.dups));
+      assert.deepEqual(joined(replicaStates), canonicalStates(texts), "joining the replicas' states (Record.merge) differs from merging all ops");
       assert.equal(restored(deliver(texts, sc.order, sc.dups), sc.order + sc.dups), mine, "a record restored from its snapshot half-way diverges");
       assert.equal(mine, again, "the TypeScript engine depends on the delivery order");
       assert.ok(mine.startsWith(`{"sizes"`), `the TypeScript engine refused a generated op: ${mine}`);
