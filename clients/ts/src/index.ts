@@ -1,0 +1,70 @@
+/**
+ * @fieldsync/client: fieldsync's merge engine in TypeScript, a second,
+ * byte-for-byte implementation of DESIGN §4 (the Go engine is sync/crdt):
+ * the hybrid logical clock, ops (strict decoding and schema validation),
+ * register/set/log merge with redaction, record state and RFC 8785
+ * canonical JSON. It is pure: no I/O, no clock but the injected one, no
+ * randomness. See README.md for the API.
+ */
+export { errorf, FieldsyncError, type ErrorCode } from "./errors.js";
+export {
+  Clock,
+  compareTimestamps,
+  formatTimestamp,
+  HLCError,
+  type HLCParts,
+  isTimestamp,
+  MAX_COUNTER,
+  MAX_MILLIS,
+  MAX_TIMESTAMP,
+  parseTimestamp,
+  type Timestamp,
+  ZERO_TIMESTAMP,
+} from "./hlc.js";
+export {
+  canonicalJSON,
+  canonicalNumber,
+  canonicalString,
+  canonicalText,
+  compareUTF16,
+  compareUTF8,
+  firstInvalidUTF8,
+  JSONError,
+  JSONReader,
+  type JSONValue,
+  parseJSON,
+  utf8,
+  utf8Length,
+  utf8Text,
+  wellFormed,
+} from "./json.js";
+export {
+  compareKeys,
+  compareOps,
+  decodeOp,
+  MAX_BASE,
+  type Op,
+  opJSON,
+  redactedOp,
+  sameContent,
+  sortOps,
+  stringOf,
+  validateOp,
+  validDate,
+  validID,
+} from "./op.js";
+export { type Entry, type FieldSnapshot, historyOf, materialise, Record, type RecordSnapshot, type Redaction } from "./record.js";
+export {
+  type Action,
+  classAllows,
+  FIELD_DELETED,
+  type FieldClass,
+  type FieldDecl,
+  fieldOf,
+  type KindDecl,
+  type RecordLimits,
+  type Schema,
+  type ValueType,
+} from "./schema.js";
+export { isCountry } from "./countries.js";
+export { type Edit, type Stamp, writeOp } from "./write.js";
