@@ -123,8 +123,8 @@ func (s *Server) searchRecords(c *fiber.Ctx, p *access.Principal, f store.ListFi
 		if !matches(f, q, &sm) {
 			return nil
 		}
-		code := review.Text(rec.Value("code"))
-		date := review.Text(rec.Value("encounter_date"))
+		code := crdt.String(rec.Value("code"))
+		date := crdt.String(rec.Value("encounter_date"))
 		if q.code != "" && !strings.Contains(strings.ToLower(code), q.code) ||
 			q.from != "" && (date == "" || date < q.from) || q.to != "" && (date == "" || date > q.to) {
 			return nil

@@ -40,9 +40,9 @@ func CandidateOf(rec *crdt.Record) (Candidate, bool) {
 		return Candidate{}, false
 	}
 	c := Candidate{
-		ID: rec.ID, Code: Text(rec.Value("code")), Date: Text(rec.Value("encounter_date")),
-		Region: strings.TrimSpace(Text(rec.Value("region"))), Sex: Text(rec.Value("sex")),
-		AgeGroup: Text(rec.Value("age_group")), Citizenship: Text(rec.Value("citizenship")),
+		ID: rec.ID, Code: crdt.String(rec.Value("code")), Date: crdt.String(rec.Value("encounter_date")),
+		Region: strings.TrimSpace(crdt.String(rec.Value("region"))), Sex: crdt.String(rec.Value("sex")),
+		AgeGroup: crdt.String(rec.Value("age_group")), Citizenship: crdt.String(rec.Value("citizenship")),
 	}
 	d, err := time.Parse(time.DateOnly, c.Date)
 	known := func(v string) bool { return v != "" && v != "unknown" }

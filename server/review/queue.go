@@ -104,7 +104,7 @@ func (q *Queue) Add(rec *crdt.Record, sum Summary) {
 		conflicts = []string{}
 	}
 	q.items = append(q.items, api.QueueItem{
-		ID: rec.ID, Code: Text(rec.Value("code")), Team: sum.Team, TeamName: q.teamNames[sum.Team], Region: sum.Region,
+		ID: rec.ID, Code: crdt.String(rec.Value("code")), Team: sum.Team, TeamName: q.teamNames[sum.Team], Region: sum.Region,
 		Status: sum.Status, ReviewStatus: sum.ReviewStatus, Reasons: reasons, Conflicts: conflicts, Duplicates: []string{},
 		Since: since, HLC: rec.HLC.String(),
 	})

@@ -50,14 +50,14 @@ func Reasons(rec *crdt.Record, visitor func(user string) bool) []api.QueueReason
 	}
 	newer := func(t hlc.Timestamp) bool { return t > decision }
 	if sib := rec.Siblings(model.FieldStatus); len(sib) > 0 && newer(sib[0].HLC) {
-		if v := Text(sib[0].Value); v == "potential" || v == "presumed" {
+		if v := crdt.String(sib[0].Value); v == "potential" || v == "presumed" {
 			out = append(out, api.QueueReason{Code: ReasonFormalStatus, Field: model.FieldStatus, Op: sib[0].Op, HLC: sib[0].HLC.String()})
 		}
 	}
 	if sib := rec.Siblings("child_presumed"); len(sib) > 0 && newer(sib[0].HLC) && string(sib[0].Value) == "true" {
 		out = append(out, api.QueueReason{Code: ReasonChildPresumed, Field: "child_presumed", Op: sib[0].Op, HLC: sib[0].HLC.String()})
 	}
-	citizenship := Text(rec.Value("citizenship"))
+	citizenship := crdt.String(rec.Value("citizenship"))
 	for _, e := range rec.Entries("referrals") {
 		if e.Redacted || !newer(e.HLC) || !crossBorder(e.Value, citizenship) {
 			continue
@@ -98,13 +98,4 @@ func crossBorder(entry json.RawMessage, citizenship string) bool {
 	}
 	dest, _ := v.DestinationCountry.(string)
 	return dest != "" && !strings.EqualFold(dest, citizenship)
-}
-
-// Text returns a JSON string's value ("" for anything else).
-func Text(v json.RawMessage) string {
-	var s string
-	if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-		return ""
-	}
-	return s
 }
