@@ -18,7 +18,9 @@ import (
 type chaosProxy struct {
 	ln     net.Listener
 	target string
-	// maxUp and maxDown bound the bytes a connection carries each way.
+	// maxUp and maxDown bound the bytes a connection carries each way
+	// (small: the SDK compresses pushes and the server pulls, so a
+	// 100-op push is a few KiB on the wire).
 	maxUp, maxDown int
 	maxDelay       time.Duration
 
@@ -39,7 +41,7 @@ func startProxy(t testing.TB, target string, seed uint64) *chaosProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &chaosProxy{ln: ln, target: target, maxUp: 96 << 10, maxDown: 192 << 10, maxDelay: 2 * time.Millisecond,
+	p := &chaosProxy{ln: ln, target: target, maxUp: 16 << 10, maxDown: 64 << 10, maxDelay: 2 * time.Millisecond,
 		rng: rand.New(rand.NewPCG(seed, 99)), open: map[net.Conn]bool{}}
 	p.wg.Add(1)
 	go p.serve()
