@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,7 +29,7 @@ const (
 )
 
 // layoutVersion names the keyspace documented in doc.go.
-const layoutVersion = "1"
+const layoutVersion = "2"
 
 // Options configure Open.
 type Options struct {
@@ -54,6 +55,10 @@ type Options struct {
 	// Now is the server's wall clock, stamped on records as their last
 	// update (nil: time.Now).
 	Now func() time.Time
+	// RecordCacheBytes bounds the writer's cache of record states (0:
+	// DefaultRecordCacheBytes). Records written by chunks not yet
+	// committed are kept beyond it.
+	RecordCacheBytes int
 }
 
 func (o Options) withDefaults() Options {
@@ -71,6 +76,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RecordCacheBytes <= 0 {
+		o.RecordCacheBytes = DefaultRecordCacheBytes
 	}
 	return o
 }
@@ -99,9 +107,12 @@ type DB struct {
 	commits       chan *chunk
 	committerDone chan struct{}
 	// pipeMu guards epoch, which a failed commit increments, and
-	// batch.replied.
-	pipeMu sync.Mutex
-	epoch  uint64
+	// batch.replied; pipeCond signals a commit or a failure.
+	pipeMu   sync.Mutex
+	pipeCond *sync.Cond
+	epoch    uint64
+	// committed is the last seq committed.
+	committed atomic.Uint64
 	// filter holds every stored op id (and some more), for the writer;
 	// filterSeq is the last sequence number whose op it surely holds (set
 	// by the committer).
@@ -158,6 +169,7 @@ func Open(dir string, opt Options) (*DB, error) {
 		gcDone:        make(chan struct{}),
 		commitTxn:     (*badger.Txn).Commit,
 	}
+	db.pipeCond = sync.NewCond(&db.pipeMu)
 	if err := db.init(); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), bdb.Close())
 	}
@@ -188,6 +200,7 @@ func (db *DB) init() error {
 		return err
 	}
 	db.seq, db.records = seq, records
+	db.committed.Store(seq)
 	db.filter, db.filterSeq, err = db.loadOpFilter()
 	return err
 }

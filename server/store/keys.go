@@ -7,6 +7,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 
@@ -16,6 +17,7 @@ const (
 	prefixFeed     = "f/"
 	prefixBucket   = "b/"
 	prefixRecord   = "r/"
+	prefixOpList   = "rl/"
 	prefixSummary  = "rs/"
 	prefixHosted   = "h/"
 	prefixWeekHost = "w/"
@@ -147,66 +149,83 @@ func splitFeedValue(v []byte) (record string, json []byte, err error) {
 	return string(v[:idLen]), v[idLen:], nil
 }
 
-// recordValue is the value of r/<id>: the creator, the record's ops, then
-// the snapshot. The ops are a count and, for each op by ascending f/ seq,
-// the difference to the previous f/ seq and its bucket entry's seq: 0 when
-// it equals the f/ seq, otherwise the seq + 1 (1: not indexed), all as
-// uvarints.
-func recordValue(creator string, ops []opSeq, snapshot []byte) []byte {
-	b := make([]byte, 0, binary.MaxVarintLen64*2+len(creator)+3*len(ops)+len(snapshot))
-	b = binary.AppendUvarint(b, uint64(len(creator)))
-	b = append(b, creator...)
-	b = binary.AppendUvarint(b, uint64(len(ops)))
-	prev := uint64(0)
-	for _, o := range ops {
-		b = binary.AppendUvarint(b, o.fseq-prev)
-		prev = o.fseq
-		if o.bseq == o.fseq {
-			b = binary.AppendUvarint(b, 0)
-		} else {
-			b = binary.AppendUvarint(b, o.bseq+1)
-		}
-	}
-	return append(b, snapshot...)
+// opListKey is the rl/ key of the op stored at fseq in record's op list.
+func opListKey(record string, fseq uint64) []byte {
+	return opListKeyTo(make([]byte, 0, len(prefixOpList)+idLen+8), record, fseq)
 }
 
-var errRecordValue = errors.New("record value is malformed")
+// opListKeyTo appends the rl/ key of the op at fseq of record to dst.
+func opListKeyTo(dst []byte, record string, fseq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(append(dst, prefixOpList...), record...), fseq)
+}
 
-func splitRecordValue(v []byte) (creator string, ops []opSeq, snapshot []byte, err error) {
-	next := func() uint64 {
+// opListValue is the rl/ value of o: empty when the op is indexed in the
+// record's bucket under its own f/ seq, otherwise its bucket entry's seq
+// (0: not indexed).
+func opListValue(o opSeq) []byte {
+	if o.bseq == o.fseq {
+		return []byte{}
+	}
+	return uint64Value(o.bseq)
+}
+
+// parseOpList decodes an rl/ entry.
+func parseOpList(k, v []byte) (opSeq, error) {
+	o := opSeq{fseq: seqOfKey(k)}
+	if len(v) == 0 {
+		o.bseq = o.fseq
+		return o, nil
+	}
+	b, err := parseUint64(v)
+	o.bseq = b
+	return o, err
+}
+
+// head is the r/ value of a record: what the writer keeps of it besides
+// its op list, and its snapshot as of snapSeq.
+type head struct {
+	// snapSeq is the greatest f/ seq of the ops the snapshot holds.
+	snapSeq uint64
+	// scope is the scope the last op's effects gave the record, its
+	// host team left out (read from w/ when needed).
+	scope access.Scope
+	// bucket is the feed the record's ops are indexed in.
+	bucket   string
+	snapshot []byte
+}
+
+// headValue encodes h: snapSeq, then the creator, team, action week and
+// bucket, each a uvarint length and its bytes, then the snapshot.
+func headValue(h *head) []byte {
+	b := make([]byte, 0, 16+len(h.scope.Creator)+len(h.scope.Team)+len(h.scope.ActionWeek)+len(h.bucket)+len(h.snapshot))
+	b = binary.AppendUvarint(b, h.snapSeq)
+	for _, s := range []string{h.scope.Creator, h.scope.Team, h.scope.ActionWeek, h.bucket} {
+		b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
+	}
+	return append(b, h.snapshot...)
+}
+
+var errRecordValue = errors.New("record head is malformed")
+
+// parseHead decodes an r/ value; the snapshot aliases v.
+func parseHead(v []byte) (head, error) {
+	var h head
+	n, w := binary.Uvarint(v)
+	if w <= 0 {
+		return head{}, errRecordValue
+	}
+	h.snapSeq, v = n, v[w:]
+	var strs [4]string
+	for i := range strs {
 		n, w := binary.Uvarint(v)
-		if w <= 0 {
-			err = errRecordValue
-			return 0
+		if w <= 0 || uint64(len(v)-w) < n {
+			return head{}, errRecordValue
 		}
-		v = v[w:]
-		return n
+		strs[i], v = string(v[w:w+int(n)]), v[w+int(n):]
 	}
-	n := next()
-	if err != nil || uint64(len(v)) < n {
-		return "", nil, nil, errRecordValue
-	}
-	creator, v = string(v[:n]), v[n:]
-	count := next()
-	if err != nil || count > uint64(len(v)) {
-		return "", nil, nil, errRecordValue
-	}
-	ops = make([]opSeq, count, count+8)
-	prev := uint64(0)
-	for i := range ops {
-		f := prev + next()
-		b := next()
-		if b == 0 {
-			b = f
-		} else {
-			b--
-		}
-		ops[i], prev = opSeq{fseq: f, bseq: b}, f
-	}
-	if err != nil {
-		return "", nil, nil, err
-	}
-	return creator, ops, v, nil
+	h.scope.Creator, h.scope.Team, h.scope.ActionWeek, h.bucket = strs[0], strs[1], strs[2], strs[3]
+	h.snapshot = v
+	return h, nil
 }
 
 // getValue returns a copy of key's value; badger.ErrKeyNotFound when

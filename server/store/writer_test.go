@@ -47,7 +47,7 @@ func TestCommitFailure(t *testing.T) {
 	team := newID()
 	opsA := a.identification(t, newID(), team)
 	opsB := a.identification(t, newID(), team)
-	spy := func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+	spy := func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 		once.Do(func() { close(bDecided) })
 		return decideAll(tx, p)
 	}
@@ -97,9 +97,11 @@ func TestDecideMayChangeTheOp(t *testing.T) {
 	a := newAuthor()
 	ops := a.identification(t, newID(), newID())
 	restamped := hlc.New(1_800_000_000_000, 7)
-	res, err := db.Commit(context.Background(), ops, func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+	res, err := db.Commit(context.Background(), ops, func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 		p.Op.HLC = restamped
-		return protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied, HLC: restamped.String()}
+		d := decideAll(tx, p)
+		d.Result.HLC = restamped.String()
+		return d
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -25,9 +25,11 @@ type Store interface {
 	// Commit hands ops to the store's single writer. For each op, in
 	// order, the writer calls decide with a view that includes every op
 	// applied before it (of this call and of other calls gathered into
-	// the same group commit); it applies, indexes and sequences the ops
-	// decide accepts, makes them durable, and only then returns one
-	// Result per op.
+	// the same group commit); it stores, sequences and indexes the ops
+	// decide accepts, carrying out the Effects decide returned and no
+	// rule of its own, makes them durable, and only then returns one
+	// Result per op. decide may be called again for the same op (a store
+	// may rebuild a group); only the last call counts.
 	Commit(ctx context.Context, ops []Pending, decide Decide) ([]Result, error)
 	// Feed returns up to limit feed entries with sequence > after from the
 	// given buckets (or from the global feed when all), in sequence order,
@@ -56,6 +58,7 @@ type Tx interface {
 	// and whether it exists.
 	Op(id string) (op crdt.Op, redacted bool, ok bool, err error)
 	// Record returns the record's state and scope, if the record exists.
+	// The state is the store's own: it must not be modified.
 	Record(id string) (*RecordState, bool, error)
 	// HostTeam returns an action week's host team ("" when unknown).
 	HostTeam(week string) (string, error)
@@ -67,9 +70,40 @@ type RecordState struct {
 	Scope  access.Scope
 }
 
-// Decide returns the result for one op; when its status is applied the
-// store applies the op.
-type Decide func(tx Tx, p *Pending) Result
+// Decide returns the decision for one op; when its status is applied the
+// store applies the op with the decision's effects.
+type Decide func(tx Tx, p *Pending) Decision
+
+// Decision is decide's verdict on one op: its result and, when applied,
+// what storing it does.
+type Decision struct {
+	Result  Result
+	Effects Effects
+}
+
+// Effects are what storing one applied op changes besides storing the op
+// and merging it into its record's state (crdt.Record.Apply), all decided
+// by protocol: the store carries them out without a rule of its own.
+type Effects struct {
+	// Scope is the record's scope once the op is applied. The store keeps
+	// its Kind, Team, ActionWeek and Creator with the record, and answers
+	// HostTeam from the host teams it keeps (HostWeek below).
+	Scope access.Scope
+	// Bucket is the feed the record's ops are indexed in once the op is
+	// applied. When it is not the record's bucket, the record moves: its
+	// entries leave the old bucket, which gets a drop marker, and are
+	// indexed again in Bucket ("": in none).
+	Bucket string
+	// HostWeek, when set, is an action week whose host team becomes
+	// HostTeam ("": none).
+	HostWeek, HostTeam string
+	// Erase is the id of a stored op whose value this op erases: a
+	// redaction of an entry of the same record and log ("": none).
+	Erase string
+	// Erased is set when the op is to be stored with its value erased: a
+	// redaction of it arrived first (redact before append).
+	Erased bool
+}
 
 // FeedEntry is one entry of a feed: an op (JSON holds its served form), or,
 // when Drop is set, the notice that the record left Bucket.
