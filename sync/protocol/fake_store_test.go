@@ -76,8 +76,8 @@ type fakeRecord struct {
 	// scope is the record's scope as the last op's effects gave it.
 	scope  access.Scope
 	bucket string
-	fseqs   []uint64 // the record's ops, by global seq
-	bseqs   []uint64 // each op's seq in the record's current bucket
+	fseqs  []uint64 // the record's ops, by global seq
+	bseqs  []uint64 // each op's seq in the record's current bucket
 }
 
 var _ protocol.Store = (*fakeStore)(nil)
