@@ -272,8 +272,16 @@ func TestOpFilterAfterRestore(t *testing.T) {
 // merge of its stored ops and that every op is indexed exactly once, in
 // its record's current bucket.
 func TestPipelineConsistency(t *testing.T) {
+	t.Run("default record cache", func(t *testing.T) { checkPipelineConsistency(t, Options{GroupMaxOps: 12}) })
+	// A cache too small for any record evicts every record it may: each
+	// chunk reads through badger what was committed and through the cache
+	// what was not.
+	t.Run("tiny record cache", func(t *testing.T) { checkPipelineConsistency(t, Options{GroupMaxOps: 12, RecordCacheBytes: 1}) })
+}
+
+func checkPipelineConsistency(t *testing.T, opt Options) {
 	ctx := context.Background()
-	db := openTest(t, Options{GroupMaxOps: 12})
+	db := openTest(t, opt)
 	// A committer slow to start a commit lets the processor open the next
 	// chunk's transactions before the chunk in flight is committed.
 	db.commitTxn = func(txn *badger.Txn) error {
