@@ -180,6 +180,7 @@ func Open(dir string, opt Options) (*DB, error) {
 
 // init checks the keyspace version and loads the committed counters.
 func (db *DB) init() error {
+	migrate := false
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		v, err := getValue(txn, []byte(keyLayout))
 		switch {
@@ -187,6 +188,8 @@ func (db *DB) init() error {
 			return txn.Set([]byte(keyLayout), []byte(layoutVersion))
 		case err != nil:
 			return err
+		case string(v) == "1":
+			migrate = true
 		case string(v) != layoutVersion:
 			return fmt.Errorf("the store's keyspace version is %q; this build reads version %q", v, layoutVersion)
 		}
@@ -194,6 +197,11 @@ func (db *DB) init() error {
 	})
 	if err != nil {
 		return fmt.Errorf("check keyspace version: %w", err)
+	}
+	if migrate {
+		if err := db.migrateV1(); err != nil {
+			return fmt.Errorf("migrate keyspace version 1: %w", err)
+		}
 	}
 	seq, records, err := db.loadCounters()
 	if err != nil {
