@@ -3,7 +3,10 @@
 // duplicate and id-conflict detection, the scope rule for a record's first
 // op, clock-skew re-stamping, access checks on every op pushed and pulled,
 // the record limits of the schema (record_too_large, checked after access),
-// opaque cursors and pages. It declares the Store it needs.
+// opaque cursors and pages, and every effect of storing an op (Effects:
+// the feed its record is indexed in, host-team changes, the values a
+// redaction erases, redact before append). It declares the Store it needs,
+// which carries the effects out and holds no rule of its own.
 //
 // Invariants: every op of a push gets exactly one result, in order; an op
 // is applied only if its result says applied, and a push returns only after
