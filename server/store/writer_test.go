@@ -89,6 +89,17 @@ func TestCommitFailure(t *testing.T) {
 	if len(ids) != 6 {
 		t.Errorf("bucket feed has %d ops, want 6", len(ids))
 	}
+	// The writer kept nothing of the failed chunks (its record cache
+	// included): the records count once and list only the ops stored.
+	if n, _ := db.RecordCount(ctx); n != 3 {
+		t.Errorf("RecordCount = %d, want 3", n)
+	}
+	for _, ops := range [][]protocol.Pending{opsA, opsB} {
+		hist, err := db.History(ctx, ops[0].Op.Record)
+		if err != nil || len(hist) != len(ops) {
+			t.Errorf("History of a re-sent record = %d ops, %v; want %d", len(hist), err, len(ops))
+		}
+	}
 }
 
 // TestDecideMayChangeTheOp: an op decide re-stamps is stored as changed.
