@@ -24,11 +24,12 @@
 //	                           greatest f/ seq of the ops it holds) and
 //	                           crdt.Record.MarshalBinary of the record as of
 //	                           that seq; rewritten only by compaction (below)
-//	rl/<record id><seq>        the record's op list, one key per op, by f/ seq
-//	                           (8 bytes, no separator: ids have a fixed
-//	                           length): empty when the op is indexed in the
-//	                           record's bucket under its f/ seq, otherwise the
-//	                           8-byte seq of its bucket entry (0: not indexed)
+//	rl/<record id><page>       the record's op list in pages of 64 ops (page:
+//	                           4 bytes big endian; no separator: ids have a
+//	                           fixed length), by ascending f/ seq: each op's
+//	                           f/ seq and the seq of its entry in the record's
+//	                           bucket (see opPage); new ops rewrite only the
+//	                           last page
 //	rs/<record id>             Summary as JSON, for lists and feed scopes
 //	h/<team id>/<week id>      empty: the action week is hosted by the team
 //	w/<week id>                the action week's host team id
@@ -54,10 +55,11 @@
 // # Storage design: a snapshot plus an op tail
 //
 // The cost of storing one op does not depend on the size of its record.
-// An op writes only keys of its own: o/, f/, its b/ entry, its rl/ entry,
-// and the record's rs/ summary (a few hundred bytes whatever the record
-// holds). The record's snapshot (r/) is not rewritten per op, and its op
-// list is not a value that grows: it is one rl/ key per op.
+// An op writes only keys of its own (o/, f/, its b/ entry) and, once per
+// record per group commit, the record's rs/ summary and the last page of
+// its op list (rl/, at most 64 entries): a few hundred bytes whatever the
+// record holds. The record's snapshot (r/) is not rewritten per op, and
+// its op list is not one value that grows.
 //
 //   - Compaction. The writer rewrites a record's head (a new snapshot at
 //     the record's last seq; the tail becomes empty) when the tail's served
@@ -153,7 +155,8 @@
 //   - A record's state is its head's snapshot with its tail applied: the
 //     ops of its rl/ list above the snapshot's seq, read from f/. Both are
 //     read in one transaction, so every reader sees a state that agrees
-//     with the ops stored.
+//     with the ops stored. Every stored op is listed in exactly one rl/
+//     page of its record.
 //   - r/, rs/, h/ and w/ always agree with the ops stored: they are
 //     written in the same transaction as the ops that change them.
 //   - A crash never stops the next Open: badger is opened through

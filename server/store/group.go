@@ -208,7 +208,7 @@ func (g *group) record(id string) (*recState, error) {
 		g.recs[id] = rs
 		return rs, nil
 	}
-	rs, err := loadRecord(g.rtx, g.db.schema, id, true)
+	rs, err := loadRecord(g.rtx, g.db.schema, id)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		g.recs[id] = nil
 		return nil, nil
@@ -366,16 +366,14 @@ func (g *group) index(rs *recState, b string, seq uint64) {
 				o.bseq = g.next()
 				g.set(bucketKey(b, o.bseq), movedValue(o.fseq, prev, rs.bucket))
 			}
-			g.set(opListKey(id, o.fseq), opListValue(*o))
 		}
-		rs.bucket = b
+		rs.bucket, rs.listed = b, 0
 	}
 	o := opSeq{fseq: seq}
 	if b != "" {
 		o.bseq = seq
 		g.set(bucketKeyTo(g.carve(bucketKeyLen(b)), b, seq), nil)
 	}
-	g.set(opListKeyTo(g.carve(len(prefixOpList)+idLen+8), id, seq), opListValue(o))
 	rs.ops = append(rs.ops, o)
 }
 
@@ -409,6 +407,7 @@ func (g *group) finish() error {
 			g.set(key(prefixRecord, rs.rec.ID), headValue(&h))
 			rs.snapSeq, rs.snapLen, rs.tailBytes, rs.compact = h.snapSeq, len(h.snapshot), 0, false
 		}
+		rs.writeOpList(g.set)
 		sum := summarize(rs.rec, g.scopeOf(rs), g.now)
 		js, err := json.Marshal(&sum)
 		if err != nil {

@@ -149,36 +149,58 @@ func splitFeedValue(v []byte) (record string, json []byte, err error) {
 	return string(v[:idLen]), v[idLen:], nil
 }
 
-// opListKey is the rl/ key of the op stored at fseq in record's op list.
-func opListKey(record string, fseq uint64) []byte {
-	return opListKeyTo(make([]byte, 0, len(prefixOpList)+idLen+8), record, fseq)
+// opPageSize is the number of ops one rl/ page lists: a record's new
+// ops rewrite only its last page, at most opPageSize entries.
+const opPageSize = 64
+
+// opListKey is the rl/ key of page number page of record's op list.
+func opListKey(record string, page int) []byte {
+	k := append(append(make([]byte, 0, len(prefixOpList)+idLen+4), prefixOpList...), record...)
+	return binary.BigEndian.AppendUint32(k, uint32(page))
 }
 
-// opListKeyTo appends the rl/ key of the op at fseq of record to dst.
-func opListKeyTo(dst []byte, record string, fseq uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(append(dst, prefixOpList...), record...), fseq)
-}
-
-// opListValue is the rl/ value of o: empty when the op is indexed in the
-// record's bucket under its own f/ seq, otherwise its bucket entry's seq
-// (0: not indexed).
-func opListValue(o opSeq) []byte {
-	if o.bseq == o.fseq {
-		return []byte{}
+// opPage encodes ops, one page of an op list: for each op by ascending f/
+// seq, the difference to the previous f/ seq (the first: to 0), and its
+// bucket entry's seq: 0 when it equals the f/ seq, otherwise the seq + 1
+// (1: not indexed), all as uvarints.
+func opPage(ops []opSeq) []byte {
+	b := make([]byte, 0, 6*len(ops))
+	prev := uint64(0)
+	for _, o := range ops {
+		b = binary.AppendUvarint(b, o.fseq-prev)
+		prev = o.fseq
+		if o.bseq == o.fseq {
+			b = binary.AppendUvarint(b, 0)
+		} else {
+			b = binary.AppendUvarint(b, o.bseq+1)
+		}
 	}
-	return uint64Value(o.bseq)
+	return b
 }
 
-// parseOpList decodes an rl/ entry.
-func parseOpList(k, v []byte) (opSeq, error) {
-	o := opSeq{fseq: seqOfKey(k)}
-	if len(v) == 0 {
-		o.bseq = o.fseq
-		return o, nil
+var errOpPage = errors.New("op list page is malformed")
+
+// parseOpPage appends the ops of page v to ops.
+func parseOpPage(ops []opSeq, v []byte) ([]opSeq, error) {
+	prev := uint64(0)
+	for len(v) > 0 {
+		d, w := binary.Uvarint(v)
+		if w <= 0 {
+			return nil, errOpPage
+		}
+		v = v[w:]
+		b, w := binary.Uvarint(v)
+		if w <= 0 {
+			return nil, errOpPage
+		}
+		v = v[w:]
+		o := opSeq{fseq: prev + d, bseq: b - 1}
+		if b == 0 {
+			o.bseq = o.fseq
+		}
+		ops, prev = append(ops, o), o.fseq
 	}
-	b, err := parseUint64(v)
-	o.bseq = b
-	return o, err
+	return ops, nil
 }
 
 // head is the r/ value of a record: what the writer keeps of it besides

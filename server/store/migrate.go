@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/fieldsync/fieldsync/sync/crdt"
 )
 
 // Keyspace version 1 kept a record's op list and snapshot in one r/ value,
@@ -70,10 +72,11 @@ func migrateRecordV1(txn *badger.Txn, id string) error {
 	if len(ops) > 0 {
 		h.snapSeq = ops[len(ops)-1].fseq
 	}
-	for _, o := range ops {
-		if err := txn.Set(opListKey(id, o.fseq), opListValue(o)); err != nil {
-			return err
-		}
+	rs := &recState{rec: crdt.NewRecord(id, sum.Kind), ops: ops}
+	var err2 error
+	rs.writeOpList(func(k, v []byte) { err2 = cmpErr(err2, txn.Set(k, v)) })
+	if err2 != nil {
+		return err2
 	}
 	return txn.Set(key(prefixRecord, id), headValue(&h))
 }

@@ -36,7 +36,7 @@ func downgrade(t *testing.T, db *DB, ids []string) {
 	t.Helper()
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		for _, id := range ids {
-			rs, err := loadRecord(txn, db.schema, id, true)
+			rs, err := loadRecord(txn, db.schema, id)
 			if err != nil {
 				return err
 			}
@@ -47,8 +47,8 @@ func downgrade(t *testing.T, db *DB, ids []string) {
 			if err := txn.Set(key(prefixRecord, id), recordValueV1(rs.scope.Creator, rs.ops, snap)); err != nil {
 				return err
 			}
-			for _, o := range rs.ops {
-				if err := txn.Delete(opListKey(id, o.fseq)); err != nil {
+			for p := 0; p*opPageSize < len(rs.ops); p++ {
+				if err := txn.Delete(opListKey(id, p)); err != nil {
 					return err
 				}
 			}

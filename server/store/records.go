@@ -166,7 +166,7 @@ func (db *DB) ListRecords(ctx context.Context, f ListFilter) ([]Summary, string,
 func (db *DB) Record(ctx context.Context, id string) (*protocol.RecordState, error) {
 	var st *protocol.RecordState
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		rs, err := loadRecord(txn, db.schema, id, false)
+		rs, err := loadRecord(txn, db.schema, id)
 		if err != nil {
 			return err
 		}

@@ -39,9 +39,10 @@ type recState struct {
 	// snapSeq and snapLen describe the head's snapshot.
 	snapSeq uint64
 	snapLen int
-	// ops are all the record's ops, by ascending f/ seq (nil when loaded
-	// without them).
-	ops []opSeq
+	// ops are all the record's ops, by ascending f/ seq; the first listed
+	// of them are in badger's rl/ pages as they are.
+	ops    []opSeq
+	listed int
 	// tailBytes are the served bytes of the ops above snapSeq.
 	tailBytes int
 	// compact asks finish to rewrite the head (a new record, a move, an
@@ -78,10 +79,9 @@ func (rs *recState) headOf() (head, error) {
 	return head{snapSeq: last, scope: rs.scope, bucket: rs.bucket, snapshot: snap}, nil
 }
 
-// loadRecord reads record id from txn: its head, its state (snapshot plus
-// tail) and, when withOps, its whole op list; badger.ErrKeyNotFound when
-// absent.
-func loadRecord(txn *badger.Txn, schema *model.Schema, id string, withOps bool) (*recState, error) {
+// loadRecord reads record id from txn: its head, its op list and its
+// state (snapshot plus tail); badger.ErrKeyNotFound when absent.
+func loadRecord(txn *badger.Txn, schema *model.Schema, id string) (*recState, error) {
 	item, err := txn.Get(key(prefixRecord, id))
 	if err != nil {
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -102,65 +102,49 @@ func loadRecord(txn *badger.Txn, schema *model.Schema, id string, withOps bool) 
 		return nil, fmt.Errorf("decode record %s: %w", id, err)
 	}
 	rs.scope.Kind = rs.rec.Kind
-	if err := rs.replay(txn, schema, withOps); err != nil {
+	if rs.ops, err = readOpList(txn, id); err != nil {
 		return nil, err
 	}
-	return rs, nil
-}
-
-// replay reads rs's op list (from the snapshot's seq on, or whole when
-// withOps) and applies the tail to its state.
-func (rs *recState) replay(txn *badger.Txn, schema *model.Schema, withOps bool) error {
-	id := rs.rec.ID
-	prefix := key(prefixOpList, id)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
-	defer it.Close()
-	start := opListKey(id, rs.snapSeq+1)
-	if withOps {
-		start = prefix
-		rs.ops = []opSeq{}
+	rs.listed = len(rs.ops)
+	// The tail: the ops above the snapshot's seq, the last of the list.
+	i := len(rs.ops)
+	for i > 0 && rs.ops[i-1].fseq > rs.snapSeq {
+		i--
 	}
-	for it.Seek(start); it.Valid(); it.Next() {
-		item := it.Item()
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return fmt.Errorf("read op list of %s: %w", id, err)
-		}
-		o, err := parseOpList(item.Key(), v)
-		if err != nil {
-			return fmt.Errorf("read op list of %s: %w", id, err)
-		}
-		if withOps {
-			rs.ops = append(rs.ops, o)
-		}
-		if o.fseq <= rs.snapSeq {
-			continue
-		}
+	for _, o := range rs.ops[i:] {
 		if err := rs.applyStored(txn, schema, o.fseq); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return rs, nil
 }
 
 // readOpList returns record id's op list.
 func readOpList(txn *badger.Txn, id string) ([]opSeq, error) {
 	prefix := key(prefixOpList, id)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 16})
 	defer it.Close()
-	var ops []opSeq
+	ops := []opSeq{}
 	for it.Rewind(); it.Valid(); it.Next() {
-		v, err := it.Item().ValueCopy(nil)
+		err := it.Item().Value(func(v []byte) error {
+			var err error
+			ops, err = parseOpPage(ops, v)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("read op list of %s: %w", id, err)
 		}
-		o, err := parseOpList(it.Item().Key(), v)
-		if err != nil {
-			return nil, fmt.Errorf("read op list of %s: %w", id, err)
-		}
-		ops = append(ops, o)
 	}
 	return ops, nil
+}
+
+// writeOpList returns the rl/ pages of rs that changed since it was last
+// listed, as key-value pairs, and marks them listed.
+func (rs *recState) writeOpList(set func(k, v []byte)) {
+	for p := rs.listed / opPageSize; p*opPageSize < len(rs.ops); p++ {
+		set(opListKey(rs.rec.ID, p), opPage(rs.ops[p*opPageSize:min((p+1)*opPageSize, len(rs.ops))]))
+	}
+	rs.listed = len(rs.ops)
 }
 
 // applyStored applies the op stored at f/ fseq to rs's state (served
