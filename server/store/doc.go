@@ -146,7 +146,7 @@
 //     snapshot holds a prefix of the sequence and a pull cursor never
 //     skips an op that commits late.
 //   - Every stored op has exactly one f/ entry, under a seq fixed for
-//     life, and is listed in its record's r/ value. Its served JSON is
+//     life, and is listed in its record's rl/ pages. Its served JSON is
 //     rewritten only to erase a redacted value. A record's ops are indexed
 //     in its current bucket only: when its bucket changes, the old
 //     bucket's entries of the record are deleted, a drop marker is written
@@ -155,10 +155,11 @@
 //   - A record's state is its head's snapshot with its tail applied: the
 //     ops of its rl/ list above the snapshot's seq, read from f/. Both are
 //     read in one transaction, so every reader sees a state that agrees
-//     with the ops stored. Every stored op is listed in exactly one rl/
-//     page of its record.
-//   - r/, rs/, h/ and w/ always agree with the ops stored: they are
-//     written in the same transaction as the ops that change them.
+//     with the ops stored.
+//   - rl/, rs/, h/ and w/ always agree with the ops stored: they are
+//     written in the same transaction as the ops that change them; r/ is
+//     written with a record's first op and then only by compaction, in
+//     the transaction of the op that calls for it.
 //   - A crash never stops the next Open: badger is opened through
 //     server/badgerdir, which removes the 0-byte memtable or value log a
 //     kill during their creation leaves (they hold no data) and logs it.
