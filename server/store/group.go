@@ -267,8 +267,11 @@ func (g *group) apply(p *protocol.Pending, e *protocol.Effects) error {
 		g.cache.put(rs)
 		g.records++
 	}
-	rs.scope = e.Scope
-	rs.scope.HostTeam = ""
+	scope := e.Scope
+	scope.HostTeam = "" // read from w/ when needed
+	if scope != rs.scope {
+		rs.scope, rs.compact = scope, true // the head holds the scope
+	}
 	st := &opState{op: op, seq: g.next(), deviceHLC: p.DeviceHLC, redacted: e.Erased}
 	g.ops[op.ID] = st
 	g.applied = append(g.applied, op.ID)
