@@ -63,19 +63,22 @@
 //
 //   - Compaction. The writer rewrites a record's head (a new snapshot at
 //     the record's last seq; the tail becomes empty) when the tail's served
-//     bytes exceed both CompactMinBytes and the snapshot's length, so the
+//     bytes exceed both compactMinBytes (4 KiB) and the snapshot's length
+//     (and when the record moves, so its head names its bucket), so the
 //     O(record) work of a compaction is paid once per O(record) bytes of
 //     ops: amortised, the cost per op stays proportional to the op. A
 //     replay (snapshot + tail) therefore reads at most about twice the
 //     record. A redaction that erases a stored value compacts its record
 //     at once, so the newest snapshot never holds an erased value.
 //   - The writer's record cache. The writer keeps the decoded states of
-//     recently written records (Options.RecordCacheBytes), so deciding and
-//     applying an op to a big record neither reads nor decodes it. The
-//     cache holds the state as of the last chunk built, uncommitted chunks
-//     included; it is dropped whole when a commit fails or a group is
-//     split, and a record is evicted only once its last write is visible
-//     to the writer's read transactions.
+//     recently written big records (32 KiB and more, up to
+//     Options.RecordCacheBytes), so deciding and applying an op to a big
+//     record neither reads nor decodes it; a small record is read again
+//     (a small snapshot and a tail of at most 4 KiB). The cache holds
+//     the state as of the last chunk built, uncommitted chunks included
+//     (whatever their size); it is dropped whole when a commit fails or a
+//     group is split, and a record is evicted only once its last write is
+//     visible to the writer's read transactions.
 //   - Effects decided once. The writer applies what protocol's decide
 //     returned (protocol.Effects): the record's scope and bucket after the
 //     op, the host-team change of an action week, the stored op whose

@@ -21,10 +21,17 @@ import (
 // record's head is rewritten with a new snapshot once the served bytes of
 // its tail exceed both compactMinBytes and the snapshot's length, so that
 // a compaction's O(record) work is paid once per O(record) bytes of ops.
-const compactMinBytes = 16 << 10
+const compactMinBytes = 4 << 10
 
 // DefaultRecordCacheBytes is the default of Options.RecordCacheBytes.
 const DefaultRecordCacheBytes = 64 << 20
+
+// cacheMinWeight is the weight below which a record is not kept in the
+// writer's cache once badger shows its last write: reading it again costs
+// little (a small snapshot and a tail of at most compactMinBytes), and a
+// cache of the many small records an ingest creates would only make the
+// garbage collector's work grow.
+const cacheMinWeight = 32 << 10
 
 // opSeq locates one op of a record: its f/ seq and the seq of its entry
 // in the record's bucket (0: not indexed).
@@ -204,13 +211,13 @@ func (c *recordCache) put(rs *recState) {
 	c.lru.MoveToBack(rs.elem)
 }
 
-// trim evicts least recently used records while the cache is over its
-// bound, keeping those written after visible (badger's reads may not
-// show them yet).
+// trim evicts the small records, and the least recently used ones while
+// the cache is over its bound, keeping those written after visible
+// (badger's reads may not show them yet).
 func (c *recordCache) trim(visible uint64) {
-	for e := c.lru.Front(); e != nil && c.size > c.max; {
+	for e := c.lru.Front(); e != nil; {
 		next := e.Next()
-		if rs := e.Value.(*recState); rs.written <= visible {
+		if rs := e.Value.(*recState); rs.written <= visible && (c.size > c.max || rs.weight < cacheMinWeight) {
 			c.lru.Remove(e)
 			delete(c.recs, rs.rec.ID)
 			rs.elem = nil
