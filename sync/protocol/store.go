@@ -28,11 +28,13 @@ type Store interface {
 	// Commit hands ops to the store's single writer. For each op, in
 	// order, the writer calls decide with a view that includes every op
 	// applied before it (of this call and of other calls gathered into
-	// the same group commit); it stores, sequences and indexes the ops
-	// decide accepts, carrying out the Effects decide returned and no
-	// rule of its own, makes them durable, and only then returns one
-	// Result per op. decide may be called again for the same op (a store
-	// may rebuild a group); only the last call counts.
+	// the same group commit); it applies, indexes and sequences the ops
+	// decide accepts, makes them durable, and only then returns one
+	// Result per op. The writer may call decide again for the same op
+	// (when it splits or rebuilds a group): each call gets a fresh copy
+	// of the op as it was handed in and sees the state it would then be
+	// applied to, and only the last call's result counts. An error means
+	// nothing of this call was acknowledged.
 	Commit(ctx context.Context, ops []Pending, decide Decide) ([]Result, error)
 	// Feed returns up to limit feed entries with sequence > after from the
 	// given buckets (or from the global feed when all), in sequence order,
@@ -61,7 +63,8 @@ type Tx interface {
 	// and whether it exists.
 	Op(id string) (op crdt.Op, redacted bool, ok bool, err error)
 	// Record returns the record's state and scope, if the record exists.
-	// The state is the store's own: it must not be modified.
+	// The result is the writer's own state, shared with what it applies
+	// next: the caller must not modify it (nor keep it past the call).
 	Record(id string) (*RecordState, bool, error)
 	// HostTeam returns an action week's host team ("" when unknown).
 	HostTeam(week string) (string, error)
@@ -74,7 +77,11 @@ type RecordState struct {
 }
 
 // Decide returns the decision for one op; when its status is applied the
-// store applies the op with the decision's effects.
+// store applies the op (with any change decide made to *p) and carries out
+// the decision's effects, with no rule of its own. It runs on the store's
+// single writer, so it must not block, and it may be called again for the
+// same op (see Store.Commit): it must depend only on tx and *p, with no
+// effect but its decision and *p.
 type Decide func(tx Tx, p *Pending) Decision
 
 // Decision is decide's verdict on one op: its result and, when applied,
