@@ -88,8 +88,12 @@ func testOp(t *testing.T, n int, record, field string, action model.Action, valu
 	return protocol.Pending{Op: op}
 }
 
-func applyAll(tx protocol.Tx, p *protocol.Pending) protocol.Result {
-	return protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied, HLC: p.Op.HLC.String()}
+func applyAll(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
+	effects, err := (&protocol.Service{Schema: model.DefaultSchema()}).Plan(tx, &p.Op)
+	if err != nil {
+		panic(err)
+	}
+	return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied, HLC: p.Op.HLC.String()}, Effects: effects}
 }
 
 // fixture is a backup of a store with records, notes and an audit chain.

@@ -134,7 +134,7 @@ func TestCommitDecideSeesEarlierOpsOfTheGroup(t *testing.T) {
 	hold := newHold()
 	var lastInDecide []uint64
 	var mu sync.Mutex
-	spy := func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+	spy := func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 		last, err := db.LastSeq(ctx)
 		if err != nil {
 			t.Error(err)
@@ -195,7 +195,7 @@ type hold struct {
 
 func newHold() *hold { return &hold{entered: make(chan struct{}), release: make(chan struct{})} }
 
-func (h *hold) decide(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+func (h *hold) decide(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 	h.once.Do(func() { close(h.entered) })
 	<-h.release
 	return decideAll(tx, p)

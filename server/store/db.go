@@ -29,7 +29,7 @@ const (
 )
 
 // layoutVersion names the keyspace documented in doc.go.
-const layoutVersion = "1"
+const layoutVersion = "2"
 
 // Options configure Open.
 type Options struct {
@@ -55,6 +55,10 @@ type Options struct {
 	// Now is the server's wall clock, stamped on records as their last
 	// update (nil: time.Now).
 	Now func() time.Time
+	// RecordCacheBytes bounds the writer's cache of record states (0:
+	// DefaultRecordCacheBytes). Records written by chunks not yet
+	// committed are kept beyond it.
+	RecordCacheBytes int
 }
 
 func (o Options) withDefaults() Options {
@@ -72,6 +76,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RecordCacheBytes <= 0 {
+		o.RecordCacheBytes = DefaultRecordCacheBytes
 	}
 	return o
 }
@@ -100,9 +107,12 @@ type DB struct {
 	commits       chan *chunk
 	committerDone chan struct{}
 	// pipeMu guards epoch, which a failed commit increments, and
-	// batch.replied.
-	pipeMu sync.Mutex
-	epoch  uint64
+	// batch.replied; pipeCond signals a commit or a failure.
+	pipeMu   sync.Mutex
+	pipeCond *sync.Cond
+	epoch    uint64
+	// committed is the last seq committed.
+	committed atomic.Uint64
 	// filter holds every stored op id (and some more), for the writer;
 	// filterSeq is the last sequence number whose op it surely holds (set
 	// by the committer).
@@ -164,6 +174,7 @@ func Open(dir string, opt Options) (*DB, error) {
 		gcDone:        make(chan struct{}),
 		commitTxn:     (*badger.Txn).Commit,
 	}
+	db.pipeCond = sync.NewCond(&db.pipeMu)
 	if err := db.init(); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), bdb.Close())
 	}
@@ -174,6 +185,7 @@ func Open(dir string, opt Options) (*DB, error) {
 
 // init checks the keyspace version and loads the committed counters.
 func (db *DB) init() error {
+	migrate := false
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		v, err := getValue(txn, []byte(keyLayout))
 		switch {
@@ -181,6 +193,8 @@ func (db *DB) init() error {
 			return txn.Set([]byte(keyLayout), []byte(layoutVersion))
 		case err != nil:
 			return err
+		case string(v) == "1":
+			migrate = true
 		case string(v) != layoutVersion:
 			return fmt.Errorf("the store's keyspace version is %q; this build reads version %q", v, layoutVersion)
 		}
@@ -189,11 +203,17 @@ func (db *DB) init() error {
 	if err != nil {
 		return fmt.Errorf("check keyspace version: %w", err)
 	}
+	if migrate {
+		if err := db.migrateV1(); err != nil {
+			return fmt.Errorf("migrate keyspace version 1: %w", err)
+		}
+	}
 	seq, records, err := db.loadCounters()
 	if err != nil {
 		return err
 	}
 	db.seq, db.records = seq, records
+	db.committed.Store(seq)
 	db.filter, db.filterSeq, err = db.loadOpFilter()
 	return err
 }

@@ -20,16 +20,22 @@
 //	                           seq in the bucket it came from, that bucket's
 //	                           name; see movedValue); or "D" + record id (37
 //	                           bytes): a drop marker, the record left the bucket
-//	r/<record id>              record state: creator, the record's ops (for each,
-//	                           by f/ seq: the f/ seq and the seq of its entry in
-//	                           the record's bucket; see recordValue) and
-//	                           crdt.Record.MarshalBinary
+//	r/<record id>              record head: creator, the snapshot's seq (the
+//	                           greatest f/ seq of the ops it holds) and
+//	                           crdt.Record.MarshalBinary of the record as of
+//	                           that seq; rewritten only by compaction (below)
+//	rl/<record id><page>       the record's op list in pages of 64 ops (page:
+//	                           4 bytes big endian; no separator: ids have a
+//	                           fixed length), by ascending f/ seq: each op's
+//	                           f/ seq and the seq of its entry in the record's
+//	                           bucket (see opPage); new ops rewrite only the
+//	                           last page
 //	rs/<record id>             Summary as JSON, for lists and feed scopes
 //	h/<team id>/<week id>      empty: the action week is hosted by the team
 //	w/<week id>                the action week's host team id
 //	m/seq                      greatest committed sequence number (8 bytes)
 //	m/records                  number of records (8 bytes)
-//	m/layout                   keyspace version ("1")
+//	m/layout                   keyspace version ("2"; Open migrates "1")
 //	m/opfilter                 the writer's filter of stored op ids, saved on
 //	                           Close (opfilter.go)
 //	u/<user id>                model.User as JSON
@@ -45,6 +51,82 @@
 //	                           link between two records (links.go), written
 //	                           in one transaction with its audit entries;
 //	                           never record state, never served by pull
+//
+// # Storage design: a snapshot plus an op tail
+//
+// The cost of storing one op does not depend on the size of its record.
+// An op writes only keys of its own (o/, f/, its b/ entry) and, once per
+// record per group commit, the record's rs/ summary and the last page of
+// its op list (rl/, at most 64 entries): a few hundred bytes whatever the
+// record holds. The record's snapshot (r/) is not rewritten per op, and
+// its op list is not one value that grows.
+//
+//   - Compaction. The writer rewrites a record's head (a new snapshot at
+//     the record's last seq; the tail becomes empty) when the tail's served
+//     bytes exceed both compactMinBytes (4 KiB) and the snapshot's length
+//     (and when the record moves, so its head names its bucket), so the
+//     O(record) work of a compaction is paid once per O(record) bytes of
+//     ops: amortised, the cost per op stays proportional to the op. A
+//     replay (snapshot + tail) therefore reads at most about twice the
+//     record. A redaction that erases a stored value compacts its record
+//     at once, so the newest snapshot never holds an erased value.
+//   - The writer's record cache. The writer keeps the decoded states of
+//     recently written big records (32 KiB and more, up to
+//     Options.RecordCacheBytes), so deciding and applying an op to a big
+//     record neither reads nor decodes it; a small record is read again
+//     (a small snapshot and a tail of at most 4 KiB). The cache holds
+//     the state as of the last chunk built, uncommitted chunks included
+//     (whatever their size); it is dropped whole when a commit fails or a
+//     group is split, and a record is evicted only once its last write is
+//     visible to the writer's read transactions.
+//   - Effects decided once. The writer applies what protocol's decide
+//     returned (protocol.Effects): the record's scope and bucket after the
+//     op, the host-team change of an action week, the stored op whose
+//     value the op erases, whether the op itself arrives erased. The store
+//     merges the op into the state (crdt.Record.Apply, the data type's
+//     merge), persists and indexes; it holds no rule of the domain, so a
+//     second store (DESIGN §9) implements protocol.Store from this
+//     contract alone.
+//
+// Designed for what comes next:
+//
+//   - Erasure that reaches the bytes (the data-lifecycle issue). Every key
+//     holding a record's content is reachable from the record: its rl/
+//     list names its f/ entries, and r/ and rs/ are keyed by its id. The
+//     plan: values that can be erased (a log entry's value; a whole record
+//     on retention; a blob) are sealed with data keys held in a key store
+//     outside badger, one key per record and one per log entry, in a file
+//     of fixed slots that is overwritten in place and fsynced (deletion is
+//     immediate, unlike badger's). f/ of an append holds its value sealed
+//     with the entry's key; the snapshot holds entry values sealed the
+//     same way (crdt's snapshot encoding maps entry values through a hook),
+//     so destroying the entry's key erases it in f/, in every snapshot
+//     version badger still holds, and in every backup, which never carries
+//     the key store. Retention destroys the record key and the entry keys
+//     found through rl/, then deletes the keys and leaves a tombstone.
+//   - Snapshots served to fresh devices (the slow-links issue). A record's
+//     state at a known seq is its head plus its tail, read in the same
+//     transaction as m/seq: a bootstrap page is the states of the records
+//     of a device's buckets (an index br/<bucket>/<record id>, written on
+//     create and move from Effects.Bucket, will list them without
+//     scanning), and the device then pulls from that page's m/seq; ops it
+//     receives twice are duplicates the merge ignores. The crdt snapshot
+//     already holds what later ops need (removed set ids, redactions of
+//     appends not yet received), and erased values are never in it.
+//     Open cases first: rs/ holds status and update time to order by.
+//   - Blobs in chunks (the attachments issue). Outside the op writer, in
+//     ordinary transactions that never touch its keys: bl/<scope>/<digest>
+//     a blob head (size, media type, state, data key id), bc/<scope>/
+//     <digest><chunk no.> chunks of fixed size (values above badger's
+//     value threshold go to the value log, so a chunk is one sequential
+//     write and the LSM keeps a pointer), bu/<upload id> an upload's
+//     scope, digest and acknowledged offset (each acknowledged chunk is
+//     committed with SyncWrites before the answer), bx/<scope>/<digest>/
+//     <record>/<op> the live entries referencing the blob. Which entries
+//     reference or stop referencing a blob is an effect protocol decides
+//     (a new field of protocol.Effects), so the writer indexes bx/ in the
+//     op's transaction without reading the schema; the last reference gone,
+//     the blob's data key is destroyed as above.
 //
 // # Invariants
 //
@@ -67,14 +149,20 @@
 //     snapshot holds a prefix of the sequence and a pull cursor never
 //     skips an op that commits late.
 //   - Every stored op has exactly one f/ entry, under a seq fixed for
-//     life, and is listed in its record's r/ value. Its served JSON is
+//     life, and is listed in its record's rl/ pages. Its served JSON is
 //     rewritten only to erase a redacted value. A record's ops are indexed
 //     in its current bucket only: when its bucket changes, the old
 //     bucket's entries of the record are deleted, a drop marker is written
 //     there under a new seq, and every op is indexed again in the new
 //     bucket under new seqs that point to the unchanged f/ entries.
-//   - r/, rs/, h/ and w/ always agree with the ops stored: they are
-//     written in the same transaction as the ops that change them.
+//   - A record's state is its head's snapshot with its tail applied: the
+//     ops of its rl/ list above the snapshot's seq, read from f/. Both are
+//     read in one transaction, so every reader sees a state that agrees
+//     with the ops stored.
+//   - rl/, rs/, h/ and w/ always agree with the ops stored: they are
+//     written in the same transaction as the ops that change them; r/ is
+//     written with a record's first op and then only by compaction, in
+//     the transaction of the op that calls for it.
 //   - A crash never stops the next Open: badger is opened through
 //     server/badgerdir, which removes the 0-byte memtable or value log a
 //     kill during their creation leaves (they hold no data) and logs it.

@@ -16,13 +16,13 @@ func storedOp(t *testing.T, db *DB, id string) (crdt.Op, bool) {
 	t.Helper()
 	var op crdt.Op
 	var redacted, ok bool
-	_, err := db.Commit(context.Background(), []protocol.Pending{{Op: crdt.Op{ID: newID()}}}, func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+	_, err := db.Commit(context.Background(), []protocol.Pending{{Op: crdt.Op{ID: newID()}}}, func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 		var err error
 		op, redacted, ok, err = tx.Op(id)
 		if err != nil {
 			t.Error(err)
 		}
-		return protocol.Result{ID: p.Op.ID, Status: protocol.StatusRejected, Code: model.CodeForbidden}
+		return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusRejected, Code: model.CodeForbidden}}
 	})
 	if err != nil || !ok {
 		t.Fatalf("op %s: ok=%v err=%v", id, ok, err)

@@ -1,17 +1,13 @@
 package store
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -35,40 +31,15 @@ type opState struct {
 	deviceHLC hlc.Timestamp
 }
 
-// opSeq locates one op of a record: its f/ seq and the seq of its entry
-// in the record's bucket (0: not indexed).
-type opSeq struct{ fseq, bseq uint64 }
-
-// recState is a record the chunk read or wrote.
-type recState struct {
-	rec     *crdt.Record
-	creator string
-	// bucket is the bucket the record's ops are indexed under.
-	bucket string
-	// ops are all the record's ops, by ascending f/ seq.
-	ops   []opSeq
-	dirty bool
-	// scope caches the record's scope while scopeOK and scopeGen equals
-	// the group's hostGen.
-	scope    access.Scope
-	scopeOK  bool
-	scopeGen uint64
-}
-
-// scopeOf returns rs's scope now.
-func (g *group) scopeOf(rs *recState) access.Scope {
-	if !rs.scopeOK || rs.scopeGen != g.hostGen {
-		rs.scope, rs.scopeOK, rs.scopeGen = access.ScopeOf(rs.rec, rs.creator, g.hostFn), true, g.hostGen
-	}
-	return rs.scope
-}
-
 // group is the writer's view while it processes one chunk of a group
-// commit: badger's state as of rtx, overlaid with the chunks rtx may not
-// hold yet (parent, and its parent: see writer.go), overlaid with
-// everything this chunk applied so far. It implements protocol.Tx and
-// collects the chunk's writes. A group never modifies the maps or records
-// of the chunks below it: it copies what it changes.
+// commit: badger's state as of rtx, overlaid with the ops of the chunks
+// rtx may not hold yet (parent, and its parent: see writer.go) and with
+// the writer's record cache, which holds every record those chunks wrote,
+// overlaid with everything this chunk applied so far. It implements
+// protocol.Tx and collects the chunk's writes. A group never modifies the
+// op maps of the chunks below it: it copies what it changes. It changes
+// cached records in place; the writer drops the cache when a chunk is not
+// committed.
 type group struct {
 	db      *DB
 	rtx     *badger.Txn
@@ -87,10 +58,11 @@ type group struct {
 	arena []byte
 	// err is the first read error, which aborts the chunk: decide sees
 	// it only as an error and would otherwise turn it into a rejection.
-	err    error
-	hostFn func(week string) string
-	// hostGen counts host team changes, which make cached scopes stale.
-	hostGen uint64
+	err error
+	// cache is the writer's record cache; visible is a seq rtx surely
+	// shows.
+	cache   *recordCache
+	visible uint64
 
 	// feed is the f/ value the caller prepared for op feedID, the op
 	// being applied.
@@ -113,10 +85,7 @@ func newGroup(db *DB, rtx *badger.Txn, w *writerState, n int) *group {
 		ops:     make(map[string]*opState, n),
 		recs:    map[string]*recState{},
 		hosts:   map[string]string{},
-	}
-	g.hostFn = func(week string) string {
-		t, _ := g.HostTeam(week)
-		return t
+		cache:   w.cache,
 	}
 	return g
 }
@@ -209,6 +178,16 @@ func (g *group) op(id string) (*opState, error) {
 	return st, nil
 }
 
+// scopeOf returns rs's scope now: as its last op's effects gave it, with
+// its action week's host team as it is now.
+func (g *group) scopeOf(rs *recState) access.Scope {
+	s := rs.scope
+	if s.ActionWeek != "" {
+		s.HostTeam, _ = g.HostTeam(s.ActionWeek)
+	}
+	return s
+}
+
 // Record implements protocol.Tx. The record returned must not be
 // modified.
 func (g *group) Record(id string) (*protocol.RecordState, bool, error) {
@@ -219,23 +198,17 @@ func (g *group) Record(id string) (*protocol.RecordState, bool, error) {
 	return &protocol.RecordState{Record: rs.rec, Scope: g.scopeOf(rs)}, true, nil
 }
 
-// record returns the record with id from the chunk, a copy of the one of
-// a chunk below, or from badger (nil when absent).
+// record returns the record with id from the chunk, the writer's cache,
+// or badger (nil when absent).
 func (g *group) record(id string) (*recState, error) {
 	if rs, ok := g.recs[id]; ok {
 		return rs, nil
 	}
-	for x := g.parent; x != nil; x = x.parent {
-		if prs, ok := x.recs[id]; ok {
-			var rs *recState
-			if prs != nil {
-				rs = &recState{rec: prs.rec.Clone(), creator: prs.creator, bucket: prs.bucket, ops: slices.Clone(prs.ops)}
-			}
-			g.recs[id] = rs
-			return rs, nil
-		}
+	if rs := g.cache.get(id); rs != nil {
+		g.recs[id] = rs
+		return rs, nil
 	}
-	rec, creator, ops, err := readRecord(g.rtx, id, true)
+	rs, err := loadRecord(g.rtx, g.db.schema, id)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		g.recs[id] = nil
 		return nil, nil
@@ -243,9 +216,8 @@ func (g *group) record(id string) (*recState, error) {
 	if err != nil {
 		return nil, g.fail(err)
 	}
-	rs := &recState{rec: rec, creator: creator, ops: ops}
-	rs.bucket = g.scopeOf(rs).Bucket()
 	g.recs[id] = rs
+	g.cache.put(rs)
 	return rs, nil
 }
 
@@ -271,12 +243,13 @@ func (g *group) HostTeam(week string) (string, error) {
 	return string(v), nil
 }
 
-// apply stores one op decide accepted: it sequences the op, merges it into
-// its record, indexes it, erases the value it redacts, and follows the
-// record into another bucket or an action week to another host team. An
-// *model.Error means the op cannot be applied (nothing changed); any other
-// error aborts the chunk.
-func (g *group) apply(p *protocol.Pending) error {
+// apply stores one op decide accepted, with the effects decide decided:
+// it sequences the op, merges it into its record, lists and indexes it,
+// erases the value it erases, moves the record to the bucket the effects
+// name, and changes the host team they name. An *model.Error means the
+// op cannot be applied (nothing changed); any other error aborts the
+// chunk.
+func (g *group) apply(p *protocol.Pending, e *protocol.Effects) error {
 	op := p.Op
 	rs, err := g.record(op.Record)
 	if err != nil {
@@ -284,110 +257,102 @@ func (g *group) apply(p *protocol.Pending) error {
 	}
 	created := rs == nil
 	if created {
-		rs = &recState{rec: crdt.NewRecord(op.Record, op.Kind), creator: op.User}
+		rs = &recState{rec: crdt.NewRecord(op.Record, op.Kind), ops: []opSeq{}, compact: true}
 	}
 	if _, err := rs.rec.Apply(g.db.schema, &op); err != nil {
 		return err
 	}
 	if created {
 		g.recs[op.Record] = rs
+		g.cache.put(rs)
 		g.records++
 	}
-	st := &opState{op: op, seq: g.next(), deviceHLC: p.DeviceHLC}
-	if op.Action == model.ActionAppend {
-		// A redact received earlier erases the entry on arrival.
-		st.redacted = entryRedacted(rs.rec.Entries(op.Field), &op)
+	scope := e.Scope
+	scope.HostTeam = "" // read from w/ when needed
+	if scope != rs.scope {
+		rs.scope, rs.compact = scope, true // the head holds the scope
 	}
+	st := &opState{op: op, seq: g.next(), deviceHLC: p.DeviceHLC, redacted: e.Erased}
 	g.ops[op.ID] = st
 	g.applied = append(g.applied, op.ID)
 	if g.feedID == op.ID && !st.redacted {
-		g.putOp(st, g.feed)
+		rs.tailBytes += g.putOp(st, g.feed)
 	} else {
-		g.putOp(st, nil)
+		rs.tailBytes += g.putOp(st, nil)
 	}
-	if op.Action == model.ActionRedact && len(op.Base) == 1 {
-		if err := g.redact(&op); err != nil {
+	if e.Erase != "" {
+		if err := g.erase(e.Erase); err != nil {
 			return err
 		}
 	}
-	// Only a new record or a write to a field that scopes it moves it.
-	b := rs.bucket
-	if k := g.db.schema.Kinds[op.Kind]; created || k == nil || op.Field == k.Scope || op.Field == model.FieldHostTeam {
-		rs.scopeOK = false
-		scope := g.scopeOf(rs)
-		b = scope.Bucket()
-		if op.Kind == model.KindActionWeek {
-			g.host(op.Record, scope.HostTeam)
-		}
+	if e.HostWeek != "" {
+		g.host(e.HostWeek, e.HostTeam)
 	}
-	g.index(rs, b, st.seq)
+	g.index(rs, e.Bucket, st.seq)
+	g.touch(rs)
+	return g.err
+}
+
+// touch marks rs as changed by the chunk.
+func (g *group) touch(rs *recState) {
 	if !rs.dirty {
 		rs.dirty = true
 		g.dirty = append(g.dirty, rs)
 	}
-	return g.err
-}
-
-// entryRedacted reports whether op's entry in a log is redacted.
-func entryRedacted(entries []crdt.Entry, op *crdt.Op) bool {
-	i, ok := slices.BinarySearchFunc(entries, op, func(e crdt.Entry, op *crdt.Op) int {
-		if c := cmp.Compare(e.HLC, op.HLC); c != 0 {
-			return c
-		}
-		if c := strings.Compare(e.Device, op.Device); c != 0 {
-			return c
-		}
-		return strings.Compare(e.Op, op.ID)
-	})
-	return ok && entries[i].Redacted
 }
 
 // putOp writes an op's meta and its global feed entry (feed, when not
-// nil, is the entry's value, made ahead).
-func (g *group) putOp(st *opState, feed []byte) {
+// nil, is the entry's value, made ahead). It returns the length of the
+// op's served JSON.
+func (g *group) putOp(st *opState, feed []byte) int {
 	m := opMeta{seq: st.seq, redacted: st.redacted, deviceHLC: st.deviceHLC}
 	g.set(opKeyTo(g.carve(len(prefixOp)+len(st.op.ID)), st.op.ID), m.appendTo(g.carve(opMetaLen)))
 	fk := feedKeyTo(g.carve(len(prefixFeed)+8), st.seq)
-	if feed != nil {
-		g.set(fk, feed)
-		return
+	if feed == nil {
+		op := &st.op
+		if st.redacted {
+			r := st.op.Redacted()
+			op = &r
+		}
+		v := make([]byte, 0, idLen+256+len(op.Value))
+		feed = op.AppendJSON(append(v, op.Record...))
 	}
-	op := &st.op
-	if st.redacted {
-		r := st.op.Redacted()
-		op = &r
-	}
-	v := make([]byte, 0, idLen+256+len(op.Value))
-	g.set(fk, op.AppendJSON(append(v, op.Record...)))
+	g.set(fk, feed)
+	return len(feed) - idLen
 }
 
-// redact erases the value of the append op a redact names, where it is
-// stored, when it is an entry of the same record and log.
-func (g *group) redact(op *crdt.Op) error {
-	t, err := g.op(op.Base[0])
-	if err != nil {
+// erase erases the value of stored op id, and has its record compacted
+// so that its newest snapshot does not hold the value.
+func (g *group) erase(id string) error {
+	t, err := g.op(id)
+	if err != nil || t == nil || t.redacted {
 		return err
 	}
-	if t == nil || t.redacted || t.op.Record != op.Record || t.op.Field != op.Field || t.op.Action != model.ActionAppend {
-		return nil
-	}
-	if own, ok := g.ops[t.op.ID]; !ok || own != t {
+	if own, ok := g.ops[id]; !ok || own != t {
 		c := *t // a chunk below holds it: copy before changing
 		t = &c
-		g.ops[t.op.ID] = t
+		g.ops[id] = t
 	}
 	t.redacted = true
 	g.putOp(t, nil)
+	rs, err := g.record(t.op.Record)
+	if err != nil || rs == nil {
+		return err
+	}
+	rs.compact = true
+	g.touch(rs)
 	return nil
 }
 
-// index adds the op stored at seq to the feed of bucket b, the record's
-// bucket once the op is applied. When the record changes bucket, its
-// entries leave the old bucket (which gets a drop marker) and every
-// earlier op is indexed again in the new one under a new seq.
+// index lists the op stored at seq in its record and adds it to the feed
+// of bucket b, the record's bucket once the op is applied. When the
+// record changes bucket, its entries leave the old bucket (which gets a
+// drop marker), every earlier op is indexed again in the new one under a
+// new seq, and the record is compacted (its head names its bucket).
 func (g *group) index(rs *recState, b string, seq uint64) {
 	id := rs.rec.ID
 	if b != rs.bucket {
+		rs.compact = true
 		if rs.bucket != "" {
 			for _, o := range rs.ops {
 				if o.bseq != 0 {
@@ -405,7 +370,7 @@ func (g *group) index(rs *recState, b string, seq uint64) {
 				g.set(bucketKey(b, o.bseq), movedValue(o.fseq, prev, rs.bucket))
 			}
 		}
-		rs.bucket = b
+		rs.bucket, rs.listed = b, 0
 	}
 	o := opSeq{fseq: seq}
 	if b != "" {
@@ -431,59 +396,33 @@ func (g *group) host(week, team string) {
 		g.del(key(prefixWeekHost, week))
 	}
 	g.hosts[week] = team
-	g.hostGen++
 }
 
-// finish writes the state and summary of every record the chunk changed,
-// once, and the counters.
+// finish writes the summary of every record the chunk changed, once, its
+// head when it needs compaction, and the counters.
 func (g *group) finish() error {
 	for _, rs := range g.dirty {
-		snap, err := rs.rec.MarshalBinary()
-		if err != nil {
-			return fmt.Errorf("encode record %s: %w", rs.rec.ID, err)
+		if rs.needsCompaction() {
+			h, err := rs.headOf()
+			if err != nil {
+				return err
+			}
+			g.set(key(prefixRecord, rs.rec.ID), headValue(&h))
+			rs.snapSeq, rs.snapLen, rs.tailBytes, rs.compact = h.snapSeq, len(h.snapshot), 0, false
 		}
-		g.set(key(prefixRecord, rs.rec.ID), recordValue(rs.creator, rs.ops, snap))
+		rs.writeOpList(g.set)
 		sum := summarize(rs.rec, g.scopeOf(rs), g.now)
 		js, err := json.Marshal(&sum)
 		if err != nil {
 			return fmt.Errorf("encode summary of %s: %w", rs.rec.ID, err)
 		}
 		g.set(key(prefixSummary, rs.rec.ID), js)
+		rs.dirty, rs.written = false, g.seq
+		g.cache.put(rs)
 	}
 	if len(g.writes) > 0 {
 		g.set([]byte(keySeq), uint64Value(g.seq))
 		g.set([]byte(keyRecords), uint64Value(g.records))
 	}
 	return g.err
-}
-
-// readRecord reads record id's state (when withState), creator and ops;
-// badger.ErrKeyNotFound when absent.
-func readRecord(txn *badger.Txn, id string, withState bool) (*crdt.Record, string, []opSeq, error) {
-	item, err := txn.Get(key(prefixRecord, id))
-	if err != nil {
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil, "", nil, err
-		}
-		return nil, "", nil, fmt.Errorf("read record %s: %w", id, err)
-	}
-	var rec *crdt.Record
-	var creator string
-	var ops []opSeq
-	err = item.Value(func(v []byte) error {
-		c, o, snap, err := splitRecordValue(v)
-		if err != nil {
-			return err
-		}
-		creator, ops = c, o
-		if !withState {
-			return nil
-		}
-		rec = &crdt.Record{}
-		return rec.UnmarshalBinary(snap)
-	})
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("decode record %s: %w", id, err)
-	}
-	return rec, creator, ops, nil
 }

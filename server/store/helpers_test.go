@@ -77,16 +77,24 @@ func (a author) identification(t testing.TB, record, team string) []protocol.Pen
 	}
 }
 
-// decideAll applies every op whose id is not known yet.
-func decideAll(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+// planner decides the effects of the ops tests apply (no access rules).
+var planner = &protocol.Service{Schema: model.DefaultSchema()}
+
+// decideAll applies every op whose id is not known yet, with the effects
+// protocol decides for it.
+func decideAll(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 	stored, _, ok, err := tx.Op(p.Op.ID)
 	switch {
 	case err != nil:
-		return protocol.Result{ID: p.Op.ID, Status: protocol.StatusRejected, Code: model.CodeInternal, Message: err.Error()}
+		return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusRejected, Code: model.CodeInternal, Message: err.Error()}}
 	case ok:
-		return protocol.Result{ID: p.Op.ID, Status: protocol.StatusDuplicate, HLC: stored.HLC.String()}
+		return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusDuplicate, HLC: stored.HLC.String()}}
 	}
-	return protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied, HLC: p.Op.HLC.String()}
+	eff, err := planner.Plan(tx, &p.Op)
+	if err != nil {
+		return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusRejected, Code: model.ErrorCode(err), Message: err.Error()}}
+	}
+	return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied, HLC: p.Op.HLC.String()}, Effects: eff}
 }
 
 // openTest opens a store in a fresh directory, closed at the end of the

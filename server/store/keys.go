@@ -7,6 +7,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 
@@ -16,6 +17,7 @@ const (
 	prefixFeed     = "f/"
 	prefixBucket   = "b/"
 	prefixRecord   = "r/"
+	prefixOpList   = "rl/"
 	prefixSummary  = "rs/"
 	prefixHosted   = "h/"
 	prefixWeekHost = "w/"
@@ -144,16 +146,22 @@ func splitFeedValue(v []byte) (record string, json []byte, err error) {
 	return string(v[:idLen]), v[idLen:], nil
 }
 
-// recordValue is the value of r/<id>: the creator, the record's ops, then
-// the snapshot. The ops are a count and, for each op by ascending f/ seq,
-// the difference to the previous f/ seq and its bucket entry's seq: 0 when
-// it equals the f/ seq, otherwise the seq + 1 (1: not indexed), all as
-// uvarints.
-func recordValue(creator string, ops []opSeq, snapshot []byte) []byte {
-	b := make([]byte, 0, binary.MaxVarintLen64*2+len(creator)+3*len(ops)+len(snapshot))
-	b = binary.AppendUvarint(b, uint64(len(creator)))
-	b = append(b, creator...)
-	b = binary.AppendUvarint(b, uint64(len(ops)))
+// opPageSize is the number of ops one rl/ page lists: a record's new
+// ops rewrite only its last page, at most opPageSize entries.
+const opPageSize = 64
+
+// opListKey is the rl/ key of page number page of record's op list.
+func opListKey(record string, page int) []byte {
+	k := append(append(make([]byte, 0, len(prefixOpList)+idLen+4), prefixOpList...), record...)
+	return binary.BigEndian.AppendUint32(k, uint32(page))
+}
+
+// opPage encodes ops, one page of an op list: for each op by ascending f/
+// seq, the difference to the previous f/ seq (the first: to 0), and its
+// bucket entry's seq: 0 when it equals the f/ seq, otherwise the seq + 1
+// (1: not indexed), all as uvarints.
+func opPage(ops []opSeq) []byte {
+	b := make([]byte, 0, 6*len(ops))
 	prev := uint64(0)
 	for _, o := range ops {
 		b = binary.AppendUvarint(b, o.fseq-prev)
@@ -164,46 +172,79 @@ func recordValue(creator string, ops []opSeq, snapshot []byte) []byte {
 			b = binary.AppendUvarint(b, o.bseq+1)
 		}
 	}
-	return append(b, snapshot...)
+	return b
 }
 
-var errRecordValue = errors.New("record value is malformed")
+var errOpPage = errors.New("op list page is malformed")
 
-func splitRecordValue(v []byte) (creator string, ops []opSeq, snapshot []byte, err error) {
-	next := func() uint64 {
-		n, w := binary.Uvarint(v)
+// parseOpPage appends the ops of page v to ops.
+func parseOpPage(ops []opSeq, v []byte) ([]opSeq, error) {
+	prev := uint64(0)
+	for len(v) > 0 {
+		d, w := binary.Uvarint(v)
 		if w <= 0 {
-			err = errRecordValue
-			return 0
+			return nil, errOpPage
 		}
 		v = v[w:]
-		return n
-	}
-	n := next()
-	if err != nil || uint64(len(v)) < n {
-		return "", nil, nil, errRecordValue
-	}
-	creator, v = string(v[:n]), v[n:]
-	count := next()
-	if err != nil || count > uint64(len(v)) {
-		return "", nil, nil, errRecordValue
-	}
-	ops = make([]opSeq, count, count+8)
-	prev := uint64(0)
-	for i := range ops {
-		f := prev + next()
-		b := next()
-		if b == 0 {
-			b = f
-		} else {
-			b--
+		b, w := binary.Uvarint(v)
+		if w <= 0 {
+			return nil, errOpPage
 		}
-		ops[i], prev = opSeq{fseq: f, bseq: b}, f
+		v = v[w:]
+		o := opSeq{fseq: prev + d, bseq: b - 1}
+		if b == 0 {
+			o.bseq = o.fseq
+		}
+		ops, prev = append(ops, o), o.fseq
 	}
-	if err != nil {
-		return "", nil, nil, err
+	return ops, nil
+}
+
+// head is the r/ value of a record: what the writer keeps of it besides
+// its op list, and its snapshot as of snapSeq.
+type head struct {
+	// snapSeq is the greatest f/ seq of the ops the snapshot holds.
+	snapSeq uint64
+	// scope is the scope the last op's effects gave the record, its
+	// host team left out (read from w/ when needed).
+	scope access.Scope
+	// bucket is the feed the record's ops are indexed in.
+	bucket   string
+	snapshot []byte
+}
+
+// headValue encodes h: snapSeq, then the creator, team, action week and
+// bucket, each a uvarint length and its bytes, then the snapshot.
+func headValue(h *head) []byte {
+	b := make([]byte, 0, 16+len(h.scope.Creator)+len(h.scope.Team)+len(h.scope.ActionWeek)+len(h.bucket)+len(h.snapshot))
+	b = binary.AppendUvarint(b, h.snapSeq)
+	for _, s := range []string{h.scope.Creator, h.scope.Team, h.scope.ActionWeek, h.bucket} {
+		b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
 	}
-	return creator, ops, v, nil
+	return append(b, h.snapshot...)
+}
+
+var errRecordValue = errors.New("record head is malformed")
+
+// parseHead decodes an r/ value; the snapshot aliases v.
+func parseHead(v []byte) (head, error) {
+	var h head
+	n, w := binary.Uvarint(v)
+	if w <= 0 {
+		return head{}, errRecordValue
+	}
+	h.snapSeq, v = n, v[w:]
+	var strs [4]string
+	for i := range strs {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || uint64(len(v)-w) < n {
+			return head{}, errRecordValue
+		}
+		strs[i], v = string(v[w:w+int(n)]), v[w+int(n):]
+	}
+	h.scope.Creator, h.scope.Team, h.scope.ActionWeek, h.bucket = strs[0], strs[1], strs[2], strs[3]
+	h.snapshot = v
+	return h, nil
 }
 
 // getValue returns a copy of key's value; badger.ErrKeyNotFound when

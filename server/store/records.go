@@ -166,19 +166,18 @@ func (db *DB) ListRecords(ctx context.Context, f ListFilter) ([]Summary, string,
 func (db *DB) Record(ctx context.Context, id string) (*protocol.RecordState, error) {
 	var st *protocol.RecordState
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		rec, creator, _, err := readRecord(txn, id, true)
+		rs, err := loadRecord(txn, db.schema, id)
 		if err != nil {
 			return err
 		}
-		sr := newScopeReader(txn)
-		var herr error
-		scope := access.ScopeOf(rec, creator, func(week string) string {
-			t, err := sr.hostTeam(week)
-			herr = cmpErr(herr, err)
-			return t
-		})
-		st = &protocol.RecordState{Record: rec, Scope: scope}
-		return herr
+		scope := rs.scope
+		if scope.ActionWeek != "" {
+			if scope.HostTeam, err = newScopeReader(txn).hostTeam(scope.ActionWeek); err != nil {
+				return err
+			}
+		}
+		st = &protocol.RecordState{Record: rs.rec, Scope: scope}
+		return nil
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, notFound("There is no record %s.", id)
@@ -189,20 +188,15 @@ func (db *DB) Record(ctx context.Context, id string) (*protocol.RecordState, err
 	return st, nil
 }
 
-// cmpErr returns the first non-nil of a and b.
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
 // History returns every op of record id, sorted by (hlc, device, id),
 // redacted values null; CodeNotFound when the store holds no such record.
 func (db *DB) History(ctx context.Context, id string) ([]crdt.Op, error) {
 	var ops []crdt.Op
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		_, _, seqs, err := readRecord(txn, id, false)
+		if _, err := txn.Get(key(prefixRecord, id)); err != nil {
+			return err
+		}
+		seqs, err := readOpList(txn, id)
 		if err != nil {
 			return err
 		}
@@ -313,4 +307,12 @@ func (sr *scopeReader) decodeSummary(id string, item *badger.Item) (Summary, err
 		s.HostTeam = t
 	}
 	return s, nil
+}
+
+// cmpErr returns the first non-nil of a and b.
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }

@@ -45,14 +45,14 @@ func (db *DB) ScanRecords(ctx context.Context, kind string, visible func(access.
 			if visible != nil && !visible(sum.Scope()) {
 				continue
 			}
-			rec, _, _, err := readRecord(txn, id, true)
+			rs, err := loadRecord(txn, db.schema, id)
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			if err := fn(sum, rec); err != nil {
+			if err := fn(sum, rs.rec); err != nil {
 				return err
 			}
 		}

@@ -84,24 +84,37 @@ type writerState struct {
 	seq, records uint64
 	// epoch is the pipeline epoch the parent belongs to.
 	epoch uint64
+	// handed is the last seq of the chunks handed to the committer in
+	// this epoch (0: none).
+	handed uint64
 	// rtx and wtx, when set, were opened before parent was handed over:
 	// badger makes a transaction opened while a commit is in flight wait
 	// for that commit, so the next chunk's transactions are opened first.
 	rtx, wtx *badger.Txn
+	// visible is a seq rtx surely shows: the last one committed before
+	// rtx was opened.
+	visible uint64
+	// cache holds the records of the chunks built, committed or not
+	// (recstate.go).
+	cache *recordCache
 }
 
-// txns returns the transactions for the next chunk, opening them when
-// none were opened ahead.
-func (w *writerState) txns(db *DB) (rtx, wtx *badger.Txn) {
-	if w.rtx == nil {
-		w.rtx = db.bdb.NewTransaction(false)
-	}
-	if w.wtx == nil {
-		w.wtx = db.bdb.NewTransaction(true)
+// open opens the transactions of the next chunk.
+func (w *writerState) open(db *DB) {
+	w.visible = db.committed.Load()
+	w.rtx, w.wtx = db.bdb.NewTransaction(false), db.bdb.NewTransaction(true)
+}
+
+// txns returns the transactions for the next chunk and the seq its reads
+// surely show, opening them when none were opened ahead.
+func (w *writerState) txns(db *DB) (rtx, wtx *badger.Txn, visible uint64) {
+	if w.rtx == nil || w.wtx == nil {
+		w.drop()
+		w.open(db)
 	}
 	rtx, wtx = w.rtx, w.wtx
 	w.rtx, w.wtx = nil, nil
-	return rtx, wtx
+	return rtx, wtx, w.visible
 }
 
 // drop discards the transactions opened ahead, so that an idle writer
@@ -171,7 +184,7 @@ func (db *DB) enqueue(ctx context.Context, req *request) error {
 func (db *DB) writer() {
 	defer close(db.writerDone)
 	go db.committer()
-	w := &writerState{seq: db.seq, records: db.records}
+	w := &writerState{seq: db.seq, records: db.records, cache: newRecordCache(db.opt.RecordCacheBytes)}
 	defer func() {
 		w.drop()
 		close(db.commits)
@@ -239,6 +252,10 @@ func (db *DB) process(w *writerState, b *batch) {
 		}
 		n := min(size, len(b.items)-pos)
 		g, txn, err := db.build(w, b.items[pos:pos+n])
+		if err != nil {
+			// The cache may hold changes of the chunk that was not built.
+			db.settle(w)
+		}
 		if errors.Is(err, errTooBig) && n > 1 {
 			size = n / 2
 			db.log.Debug("group commit split", "ops", n, "chunk", size)
@@ -254,13 +271,14 @@ func (db *DB) process(w *writerState, b *batch) {
 			// transactions, opened from now on, hold everything below.
 			w.parent.parent = nil
 		}
-		w.parent, w.seq, w.records = g, g.seq, g.records
+		w.parent, w.seq, w.records, w.handed = g, g.seq, g.records, g.seq
 		for _, id := range g.applied {
 			db.filter.add(id)
 		}
+		w.cache.trim(g.visible)
 		// Opened now, these wait for the chunk in flight (if any), not for
 		// this one.
-		w.rtx, w.wtx = db.bdb.NewTransaction(false), db.bdb.NewTransaction(true)
+		w.open(db)
 		db.commits <- &chunk{batch: b, last: pos+n == len(b.items), txn: txn, epoch: w.epoch, seq: g.seq}
 		pos += n
 	}
@@ -277,8 +295,9 @@ func (db *DB) resync(w *writerState) bool {
 	if epoch == w.epoch {
 		return false
 	}
-	w.epoch, w.parent = epoch, nil
+	w.epoch, w.parent, w.handed = epoch, nil, 0
 	w.drop()
+	w.cache.clear()
 	seq, records, err := db.loadCounters()
 	if err != nil {
 		// Never reuse a sequence number a reader might have seen.
@@ -290,6 +309,22 @@ func (db *DB) resync(w *writerState) bool {
 	return true
 }
 
+// settle brings the writer back to a state badger holds, after a chunk
+// that was not built: it waits until every chunk handed to the committer
+// is committed (or a commit failed, which resync then notices), drops the
+// overlay and the transactions opened ahead, and empties the record
+// cache, which may hold changes of the chunk.
+func (db *DB) settle(w *writerState) {
+	db.pipeMu.Lock()
+	for db.committed.Load() < w.handed && db.epoch == w.epoch {
+		db.pipeCond.Wait()
+	}
+	db.pipeMu.Unlock()
+	w.parent = nil
+	w.drop()
+	w.cache.clear()
+}
+
 // errTooBig reports that a chunk does not fit one badger transaction.
 var errTooBig = errors.New("group does not fit one transaction")
 
@@ -297,7 +332,7 @@ var errTooBig = errors.New("group does not fit one transaction")
 // builds their transaction (nil when there is nothing to write). It
 // returns errTooBig when badger refuses the transaction as too big.
 func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, err error) {
-	rtx, wtx := w.txns(db)
+	rtx, wtx, visible := w.txns(db)
 	defer rtx.Discard()
 	defer func() {
 		if err != nil || txn == nil {
@@ -305,6 +340,7 @@ func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, er
 		}
 	}()
 	g = newGroup(db, rtx, w, len(items))
+	g.visible = visible
 	defer func() {
 		if p := recover(); p != nil {
 			// The value is not logged: it may hold record content.
@@ -315,7 +351,8 @@ func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, er
 	for i := range items {
 		it := &items[i]
 		p := it.req.ops[it.index] // a copy: a smaller chunk decides afresh
-		res := it.req.decide(g, &p)
+		d := it.req.decide(g, &p)
+		res := d.Result
 		g.prepared(it, &p)
 		if g.err != nil {
 			return nil, nil, g.err
@@ -323,7 +360,7 @@ func (db *DB) build(w *writerState, items []item) (g *group, txn *badger.Txn, er
 		if res.Status == protocol.StatusApplied {
 			if known := g.known(p.Op.ID); known != nil {
 				res = protocol.Result{ID: p.Op.ID, Status: protocol.StatusDuplicate, HLC: known.op.HLC.String()}
-			} else if err := g.apply(&p); err != nil {
+			} else if err := g.apply(&p, &d.Effects); err != nil {
 				var me *model.Error
 				if !errors.As(err, &me) {
 					return nil, nil, err
@@ -385,11 +422,16 @@ func (db *DB) committer() {
 				db.log.Error("group commit failed; every request of the group gets the error", "requests", len(c.batch.reqs), "err", err)
 				db.pipeMu.Lock()
 				db.epoch++
+				db.pipeCond.Broadcast()
 				db.pipeMu.Unlock()
 				db.reply(c.batch, err)
 				continue
 			}
 		}
+		db.pipeMu.Lock()
+		db.committed.Store(c.seq)
+		db.pipeCond.Broadcast()
+		db.pipeMu.Unlock()
 		db.filterSeq = c.seq
 		if c.last {
 			db.reply(c.batch, nil)

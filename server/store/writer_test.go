@@ -47,7 +47,7 @@ func TestCommitFailure(t *testing.T) {
 	team := newID()
 	opsA := a.identification(t, newID(), team)
 	opsB := a.identification(t, newID(), team)
-	spy := func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+	spy := func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 		once.Do(func() { close(bDecided) })
 		return decideAll(tx, p)
 	}
@@ -89,6 +89,17 @@ func TestCommitFailure(t *testing.T) {
 	if len(ids) != 6 {
 		t.Errorf("bucket feed has %d ops, want 6", len(ids))
 	}
+	// The writer kept nothing of the failed chunks (its record cache
+	// included): the records count once and list only the ops stored.
+	if n, _ := db.RecordCount(ctx); n != 3 {
+		t.Errorf("RecordCount = %d, want 3", n)
+	}
+	for _, ops := range [][]protocol.Pending{opsA, opsB} {
+		hist, err := db.History(ctx, ops[0].Op.Record)
+		if err != nil || len(hist) != len(ops) {
+			t.Errorf("History of a re-sent record = %d ops, %v; want %d", len(hist), err, len(ops))
+		}
+	}
 }
 
 // TestDecideMayChangeTheOp: an op decide re-stamps is stored as changed.
@@ -97,9 +108,11 @@ func TestDecideMayChangeTheOp(t *testing.T) {
 	a := newAuthor()
 	ops := a.identification(t, newID(), newID())
 	restamped := hlc.New(1_800_000_000_000, 7)
-	res, err := db.Commit(context.Background(), ops, func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+	res, err := db.Commit(context.Background(), ops, func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 		p.Op.HLC = restamped
-		return protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied, HLC: restamped.String()}
+		d := decideAll(tx, p)
+		d.Result.HLC = restamped.String()
+		return d
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -270,8 +283,16 @@ func TestOpFilterAfterRestore(t *testing.T) {
 // merge of its stored ops and that every op is indexed exactly once, in
 // its record's current bucket.
 func TestPipelineConsistency(t *testing.T) {
+	t.Run("default record cache", func(t *testing.T) { checkPipelineConsistency(t, Options{GroupMaxOps: 12}) })
+	// A cache too small for any record evicts every record it may: each
+	// chunk reads through badger what was committed and through the cache
+	// what was not.
+	t.Run("tiny record cache", func(t *testing.T) { checkPipelineConsistency(t, Options{GroupMaxOps: 12, RecordCacheBytes: 1}) })
+}
+
+func checkPipelineConsistency(t *testing.T, opt Options) {
 	ctx := context.Background()
-	db := openTest(t, Options{GroupMaxOps: 12})
+	db := openTest(t, opt)
 	// A committer slow to start a commit lets the processor open the next
 	// chunk's transactions before the chunk in flight is committed.
 	db.commitTxn = func(txn *badger.Txn) error {

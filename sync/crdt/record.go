@@ -139,6 +139,17 @@ func (r *Record) Entries(name string) []Entry {
 	return l.entries
 }
 
+// RedactionPending reports whether log name holds a redaction naming op
+// id: an append with that id is erased on arrival.
+func (r *Record) RedactionPending(name, id string) bool {
+	l, ok := r.fields[name].(*logField)
+	if !ok {
+		return false
+	}
+	_, ok = l.redactions[id]
+	return ok
+}
+
 // Conflicts returns the names of the registers (deleted included) that
 // hold more than one sibling, sorted.
 func (r *Record) Conflicts() []string {

@@ -19,7 +19,7 @@ type contractStore struct {
 }
 
 func (c contractStore) Commit(ctx context.Context, ops []protocol.Pending, decide protocol.Decide) ([]protocol.Result, error) {
-	return c.fakeStore.Commit(ctx, ops, func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+	return c.fakeStore.Commit(ctx, ops, func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 		before := recordBytes(c.t, tx, p.Op.Record)
 		again := *p
 		first := decide(tx, &again)

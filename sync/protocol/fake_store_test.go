@@ -18,13 +18,14 @@ import (
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
-// fakeStore is protocol.Store in memory, following server/store's rules:
-// one writer (Commit holds the lock) that decides each op against a view
-// holding every op applied before it, a global feed and per-bucket feeds
-// sharing one sequence, a drop marker in a record's old bucket when it
-// moves (its earlier ops re-indexed in the new bucket under new
-// sequences), redaction of stored append ops, and action weeks' host
-// teams.
+// fakeStore is protocol.Store in memory, a second store built from the
+// Store contract alone (DESIGN §9): one writer (Commit holds the lock)
+// that decides each op against a view holding every op applied before it,
+// a global feed and per-bucket feeds sharing one sequence, and the
+// effects decide returns carried out with no rule of its own: a drop
+// marker in a record's old bucket when it moves (its earlier ops
+// re-indexed in the new bucket under new sequences), erasure of stored
+// append ops, and action weeks' host teams.
 type fakeStore struct {
 	schema *model.Schema
 
@@ -71,11 +72,12 @@ type fakeBucketEntry struct {
 }
 
 type fakeRecord struct {
-	rec     *crdt.Record
-	creator string
-	bucket  string
-	fseqs   []uint64 // the record's ops, by global seq
-	bseqs   []uint64 // each op's seq in the record's current bucket
+	rec *crdt.Record
+	// scope is the record's scope as the last op's effects gave it.
+	scope  access.Scope
+	bucket string
+	fseqs  []uint64 // the record's ops, by global seq
+	bseqs  []uint64 // each op's seq in the record's current bucket
 }
 
 var _ protocol.Store = (*fakeStore)(nil)
@@ -106,11 +108,12 @@ func (s *fakeStore) Commit(ctx context.Context, ops []protocol.Pending, decide p
 	tx := fakeTx{s}
 	for i := range ops {
 		p := ops[i] // decide may change its copy
-		res := decide(tx, &p)
+		d := decide(tx, &p)
+		res := d.Result
 		if res.Status == protocol.StatusApplied {
 			if known, ok := s.ops[p.Op.ID]; ok {
 				res = protocol.Result{ID: p.Op.ID, Status: protocol.StatusDuplicate, HLC: known.op.HLC.String()}
-			} else if err := s.apply(&p); err != nil {
+			} else if err := s.apply(&p, &d.Effects); err != nil {
 				var me *model.Error
 				if !errors.As(err, &me) {
 					return nil, err
@@ -130,17 +133,23 @@ func (s *fakeStore) next() uint64 {
 
 func (s *fakeStore) hostTeam(week string) string { return s.hosts[week] }
 
+// scopeOf returns r's scope now: as stored, with its action week's host
+// team as it is now.
 func (s *fakeStore) scopeOf(r *fakeRecord) access.Scope {
-	return access.ScopeOf(r.rec, r.creator, s.hostTeam)
+	scope := r.scope
+	if scope.ActionWeek != "" {
+		scope.HostTeam = s.hosts[scope.ActionWeek]
+	}
+	return scope
 }
 
-// apply stores an op decide accepted (the lock is held).
-func (s *fakeStore) apply(p *protocol.Pending) error {
+// apply stores an op decide accepted with its effects (the lock is held).
+func (s *fakeStore) apply(p *protocol.Pending, e *protocol.Effects) error {
 	op := p.Op
 	r, ok := s.recs[op.Record]
 	created := !ok
 	if created {
-		r = &fakeRecord{rec: crdt.NewRecord(op.Record, op.Kind), creator: op.User}
+		r = &fakeRecord{rec: crdt.NewRecord(op.Record, op.Kind)}
 	}
 	if _, err := r.rec.Apply(s.schema, &op); err != nil {
 		return err
@@ -148,36 +157,22 @@ func (s *fakeStore) apply(p *protocol.Pending) error {
 	if created {
 		s.recs[op.Record] = r
 	}
-	st := &fakeOp{op: op, seq: s.next(), deviceHLC: p.DeviceHLC}
-	if op.Action == model.ActionAppend {
-		// A redact received earlier erases the entry on arrival.
-		for _, e := range r.rec.Entries(op.Field) {
-			if e.Op == op.ID {
-				st.redacted = e.Redacted
-			}
-		}
-	}
+	r.scope = e.Scope
+	st := &fakeOp{op: op, seq: s.next(), deviceHLC: p.DeviceHLC, redacted: e.Erased}
 	s.ops[op.ID] = st
 	s.putFeed(st)
-	if op.Action == model.ActionRedact && len(op.Base) == 1 {
-		if t, ok := s.ops[op.Base[0]]; ok && !t.redacted && t.op.Record == op.Record && t.op.Field == op.Field && t.op.Action == model.ActionAppend {
-			t.redacted = true
-			s.putFeed(t)
+	if t, ok := s.ops[e.Erase]; ok {
+		t.redacted = true
+		s.putFeed(t)
+	}
+	if e.HostWeek != "" {
+		if e.HostTeam == "" {
+			delete(s.hosts, e.HostWeek)
+		} else {
+			s.hosts[e.HostWeek] = e.HostTeam
 		}
 	}
-	b := r.bucket
-	if created || op.Field == s.schema.Kinds[op.Kind].Scope || op.Field == model.FieldHostTeam {
-		scope := s.scopeOf(r)
-		b = scope.Bucket()
-		if op.Kind == model.KindActionWeek {
-			if scope.HostTeam == "" {
-				delete(s.hosts, op.Record)
-			} else {
-				s.hosts[op.Record] = scope.HostTeam
-			}
-		}
-	}
-	s.index(r, b, st.seq)
+	s.index(r, e.Bucket, st.seq)
 	return nil
 }
 

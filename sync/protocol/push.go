@@ -79,7 +79,7 @@ func (s *Service) Push(ctx context.Context, p *access.Principal, raw []json.RawM
 		index = append(index, i)
 	}
 	if len(pending) > 0 {
-		committed, err := s.Store.Commit(ctx, pending, func(tx Tx, pd *Pending) Result { return s.decide(tx, p, pd) })
+		committed, err := s.Store.Commit(ctx, pending, func(tx Tx, pd *Pending) Decision { return s.decide(tx, p, pd) })
 		if err != nil {
 			return PushResult{}, fmt.Errorf("commit push: %w", err)
 		}
@@ -132,46 +132,116 @@ func idOf(raw json.RawMessage) string {
 	return id
 }
 
-// decide runs inside the store's single writer.
-func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
+// decide runs inside the store's single writer: it checks the op and
+// decides every effect of storing it.
+func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Decision {
 	op := &pd.Op
 	stored, redacted, known, err := tx.Op(op.ID)
 	if err != nil {
-		return rejected(op.ID, err)
+		return reject(op.ID, err)
 	}
 	if known {
 		if !crdt.SameContent(&stored, op, redacted) {
-			return rejected(op.ID, model.Errorf(model.CodeIDConflict, "Another op with id %s, different content, is already stored.", op.ID))
+			return reject(op.ID, model.Errorf(model.CodeIDConflict, "Another op with id %s, different content, is already stored.", op.ID))
 		}
-		return duplicate(op.ID, stored.HLC)
+		return Decision{Result: duplicate(op.ID, stored.HLC)}
 	}
-	w, err := s.write(tx, p, op)
+	st, err := record(tx, op.Record)
 	if err != nil {
-		return rejected(op.ID, err)
+		return reject(op.ID, err)
+	}
+	if st != nil && !access.CanWrite(p, st.Scope) {
+		// Before any other check: nothing may reveal a record the caller
+		// cannot read.
+		return reject(op.ID, model.Errorf(model.CodeForbidden, "You may not write this record."))
+	}
+	w, err := s.write(tx, st, op)
+	if err != nil {
+		return reject(op.ID, err)
 	}
 	if err := access.CheckWrite(s.Schema, p, w); err != nil {
-		return rejected(op.ID, err)
+		return reject(op.ID, err)
 	}
 	if err := checkWeekReference(tx, op, w.After); err != nil {
-		return rejected(op.ID, err)
+		return reject(op.ID, err)
 	}
-	if err := s.checkSize(tx, op); err != nil {
-		return rejected(op.ID, err)
+	if err := s.checkSize(st, op); err != nil {
+		return reject(op.ID, err)
 	}
-	return applied(op.ID, op.HLC)
+	eff, err := s.effects(tx, st, op, w)
+	if err != nil {
+		return reject(op.ID, err)
+	}
+	return Decision{Result: applied(op.ID, op.HLC), Effects: eff}
+}
+
+// record returns record id's state from tx, nil when it does not exist.
+func record(tx Tx, id string) (*RecordState, error) {
+	st, exists, err := tx.Record(id)
+	if err != nil || !exists {
+		return nil, err
+	}
+	return st, nil
+}
+
+func reject(id string, err error) Decision { return Decision{Result: rejected(id, err)} }
+
+// Plan returns the effects of storing op as tx stands, with none of the
+// access rules: for trusted writers (seeding, tools, tests) that decide
+// on their own whether an op is applied. It fails when the op cannot be
+// applied to its record at all.
+func (s *Service) Plan(tx Tx, op *crdt.Op) (Effects, error) {
+	st, err := record(tx, op.Record)
+	if err != nil {
+		return Effects{}, err
+	}
+	w, err := s.write(tx, st, op)
+	if err != nil {
+		return Effects{}, err
+	}
+	return s.effects(tx, st, op, w)
+}
+
+// effects decides what storing op does besides storing it: where its
+// record is indexed, the host team an action week gets, the value a
+// redaction erases and whether the op arrives erased. st is op's record
+// (nil when new) and w the write the access check saw.
+func (s *Service) effects(tx Tx, st *RecordState, op *crdt.Op, w access.Write) (Effects, error) {
+	e := Effects{Scope: w.After, Bucket: w.After.Bucket()}
+	if op.Kind == model.KindActionWeek && (st == nil || s.movesScope(op)) {
+		old, err := tx.HostTeam(op.Record)
+		if err != nil {
+			return Effects{}, err
+		}
+		if old != w.After.HostTeam {
+			e.HostWeek, e.HostTeam = op.Record, w.After.HostTeam
+		}
+	}
+	switch op.Action {
+	case model.ActionAppend:
+		e.Erased = st != nil && st.Record.RedactionPending(op.Field, op.ID)
+	case model.ActionRedact:
+		if len(op.Base) != 1 {
+			break
+		}
+		t, redacted, ok, err := tx.Op(op.Base[0])
+		if err != nil {
+			return Effects{}, err
+		}
+		if ok && !redacted && t.Record == op.Record && t.Field == op.Field && t.Action == model.ActionAppend {
+			e.Erase = t.ID
+		}
+	}
+	return e, nil
 }
 
 // checkSize refuses an op that would grow its record past the schema's
 // record limits (crdt.CheckLimits), after the access check so that only
 // a caller who may write the record learns it is full. The record's size
 // is kept with its state, so the check costs nothing per op of history.
-func (s *Service) checkSize(tx Tx, op *crdt.Op) error {
-	st, exists, err := tx.Record(op.Record)
-	if err != nil {
-		return err
-	}
+func (s *Service) checkSize(st *RecordState, op *crdt.Op) error {
 	rec := crdt.NewRecord(op.Record, op.Kind)
-	if exists {
+	if st != nil {
 		rec = st.Record
 	}
 	return crdt.CheckLimits(s.Schema, rec, op)
@@ -200,24 +270,17 @@ func checkWeekReference(tx Tx, op *crdt.Op, after access.Scope) error {
 	return nil
 }
 
-// write describes op for the access check: the record's scope before and
-// after it, the scope its own value names (when it moves the record), its
+// write describes op for the access check (st is its record, nil when
+// new; the caller checked that it may be written): the record's scope
+// before and after it, the scope its own value names (when it moves the record), its
 // shown values and its registers' siblings.
-func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, error) {
+func (s *Service) write(tx Tx, st *RecordState, op *crdt.Op) (access.Write, error) {
 	hostTeam := func(week string) string { t, _ := tx.HostTeam(week); return t }
-	st, exists, err := tx.Record(op.Record)
-	if err != nil {
-		return access.Write{}, err
-	}
+	exists := st != nil
 	w := access.Write{Op: op, Exists: exists}
 	rec := crdt.NewRecord(op.Record, op.Kind)
 	creator := op.User
 	if exists {
-		if !access.CanWrite(p, st.Scope) {
-			// Before the kind check: nothing may reveal a record the
-			// caller cannot read.
-			return w, model.Errorf(model.CodeForbidden, "You may not write this record.")
-		}
 		if st.Record.Kind != op.Kind {
 			return w, model.Errorf(model.CodeKindMismatch, "Record %s is not a %s; an op writes to a record as the kind it was created with.", op.Record, op.Kind)
 		}

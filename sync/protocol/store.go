@@ -3,7 +3,10 @@
 // duplicate and id-conflict detection, the scope rule for a record's first
 // op, clock-skew re-stamping, access checks on every op pushed and pulled,
 // the record limits of the schema (record_too_large, checked after access),
-// opaque cursors and pages. It declares the Store it needs.
+// opaque cursors and pages, and every effect of storing an op (Effects:
+// the feed its record is indexed in, host-team changes, the values a
+// redaction erases, redact before append). It declares the Store it needs,
+// which carries the effects out and holds no rule of its own.
 //
 // Invariants: every op of a push gets exactly one result, in order; an op
 // is applied only if its result says applied, and a push returns only after
@@ -73,11 +76,44 @@ type RecordState struct {
 	Scope  access.Scope
 }
 
-// Decide returns the result for one op; when its status is applied the
-// store applies the op (with any change decide made to *p). It runs on the store's single writer, so it must not block,
-// and it may be called again for the same op (see Store.Commit): it must
-// depend only on tx and *p, with no effect but its result and *p.
-type Decide func(tx Tx, p *Pending) Result
+// Decide returns the decision for one op; when its status is applied the
+// store applies the op (with any change decide made to *p) and carries out
+// the decision's effects, with no rule of its own. It runs on the store's
+// single writer, so it must not block, and it may be called again for the
+// same op (see Store.Commit): it must depend only on tx and *p, with no
+// effect but its decision and *p.
+type Decide func(tx Tx, p *Pending) Decision
+
+// Decision is decide's verdict on one op: its result and, when applied,
+// what storing it does.
+type Decision struct {
+	Result  Result
+	Effects Effects
+}
+
+// Effects are what storing one applied op changes besides storing the op
+// and merging it into its record's state (crdt.Record.Apply), all decided
+// by protocol: the store carries them out without a rule of its own.
+type Effects struct {
+	// Scope is the record's scope once the op is applied. The store keeps
+	// its Kind, Team, ActionWeek and Creator with the record, and answers
+	// HostTeam from the host teams it keeps (HostWeek below).
+	Scope access.Scope
+	// Bucket is the feed the record's ops are indexed in once the op is
+	// applied. When it is not the record's bucket, the record moves: its
+	// entries leave the old bucket, which gets a drop marker, and are
+	// indexed again in Bucket ("": in none).
+	Bucket string
+	// HostWeek, when set, is an action week whose host team becomes
+	// HostTeam ("": none).
+	HostWeek, HostTeam string
+	// Erase is the id of a stored op whose value this op erases: a
+	// redaction of an entry of the same record and log ("": none).
+	Erase string
+	// Erased is set when the op is to be stored with its value erased: a
+	// redaction of it arrived first (redact before append).
+	Erased bool
+}
 
 // FeedEntry is one entry of a feed: an op (JSON holds its served form), or,
 // when Drop is set, the notice that the record left Bucket.

@@ -1,0 +1,74 @@
+package protocol_test
+
+import (
+	"testing"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
+)
+
+// TestPushRedactBeforeAppend: an append whose redaction arrived first is
+// stored erased, as decide's effects say, and pulled with a null value.
+func TestPushRedactBeforeAppend(t *testing.T) {
+	w := newWorld(t)
+	rec, _ := w.identification(fwA, teamA)
+	note := w.newOp(fwA, rec, ident, "notes", model.ActionAppend, map[string]string{"text": "Name: Jane Doe"})
+	w.mustApply(supA, w.newOp(supA, rec, ident, "notes", model.ActionRedact, nil).with("base", []string{note.id()}))
+	w.mustApply(fwA, note)
+	if st, _ := w.store.stored(note.id()); !st.redacted {
+		t.Error("an append whose redaction arrived first was stored with its value")
+	}
+	for _, o := range w.pullAll(fwA, "", 0).ops {
+		if o.ID == note.id() && string(o.Value) != "null" {
+			t.Errorf("pulled the append with value %s", o.Value)
+		}
+	}
+}
+
+// TestPlanDecidesEveryEffect: the effects of storing an op (bucket, scope,
+// host team, erasure) are decided by protocol, for every kind of op that
+// has one.
+func TestPlanDecidesEveryEffect(t *testing.T) {
+	w := newWorld(t)
+	rec, _ := w.identification(fwA, teamA)
+	note := w.newOp(fwA, rec, ident, "notes", model.ActionAppend, map[string]string{"text": "x"})
+	w.mustApply(fwA, note)
+	pending := w.id()
+	w.mustApply(supA, w.newOp(supA, rec, ident, "notes", model.ActionRedact, nil).with("base", []string{pending}))
+	week := w.id()
+	w.actionWeek(week, teamA)
+
+	decode := func(o op) *crdt.Op {
+		t.Helper()
+		d, err := crdt.DecodeOp(o.raw())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &d
+	}
+	tests := []struct {
+		name               string
+		op                 op
+		bucket, week, host string
+		erase              string
+		erased, hostSet    bool
+	}{
+		{name: "a note stays in its team", op: w.newOp(fwA, rec, ident, "notes", model.ActionAppend, map[string]string{"text": "y"}), bucket: access.TeamBucket(teamA)},
+		{name: "a team change moves the record", op: w.set(supA, rec, ident, model.FieldTeam, teamB), bucket: access.TeamBucket(teamB)},
+		{name: "a redaction erases the stored append", op: w.newOp(supA, rec, ident, "notes", model.ActionRedact, nil).with("base", []string{note.id()}), bucket: access.TeamBucket(teamA), erase: note.id()},
+		{name: "an append redacted before it arrived", op: w.newOp(fwA, rec, ident, "notes", model.ActionAppend, map[string]string{"text": "z"}).with("id", pending), bucket: access.TeamBucket(teamA), erased: true},
+		{name: "a host change moves the week's host", op: w.set(supNat, week, model.KindActionWeek, model.FieldHostTeam, teamB), bucket: access.WeekBucket(week), hostSet: true, week: week, host: teamB},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := w.svc.Plan(fakeTx{w.store}, decode(tt.op))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Bucket != tt.bucket || e.Erase != tt.erase || e.Erased != tt.erased || (e.HostWeek != "") != tt.hostSet || e.HostWeek != tt.week || e.HostTeam != tt.host {
+				t.Errorf("effects %+v", e)
+			}
+		})
+	}
+}
