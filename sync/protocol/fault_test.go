@@ -324,6 +324,9 @@ func TestPushWallClockSteppingBack(t *testing.T) {
 		if stored.op.HLC.String() != res.Results[0].HLC {
 			t.Fatalf("push %d: result hlc %s, stored %s", i, res.Results[0].HLC, stored.op.HLC)
 		}
+		if stored.op.HLC <= last || stored.deviceHLC.String() != o["hlc"] {
+			t.Fatalf("push %d: stored at %s (device stamp kept: %s), want re-stamped after %s", i, stored.op.HLC, stored.deviceHLC, last)
+		}
 		last = res.ServerHLC
 	}
 }
