@@ -125,7 +125,7 @@ func snapshotBody(data []byte) ([]byte, error) {
 	case snapshotV1:
 		return data[1:], nil
 	case snapshotVersion:
-		if len(data) < 1+crc32.Size {
+		if len(data) < 1+crc32.Size { // <= is equivalent: an empty body fails to decode
 			return nil, errShort
 		}
 		end := len(data) - crc32.Size
@@ -141,7 +141,7 @@ func (d *snapReader) field() (field, error) {
 	switch class := d.byte(); class {
 	case classRegister:
 		reg := &register{siblings: d.entries()}
-		if n := d.count(); n > 0 {
+		if n := d.count(); n > 0 { // >= is equivalent: an empty map acts as nil
 			reg.superseded = make(map[string]struct{}, n)
 			for range n {
 				reg.superseded[d.str()] = struct{}{}
@@ -158,7 +158,7 @@ func (d *snapReader) field() (field, error) {
 		return s, nil
 	case classLog:
 		l := &logField{entries: d.entries()}
-		if n := d.count(); n > 0 {
+		if n := d.count(); n > 0 { // >= is equivalent: an empty map acts as nil
 			l.redactions = make(map[string]redaction, n)
 			for range n {
 				target := d.str()
