@@ -227,3 +227,27 @@ func TestValidateNumbersOfEveryLeadingDigit(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterWithoutSiblings: two ops naming each other in their bases
+// leave a register with no sibling; the record is then not deleted, the
+// value is absent and nothing panics (record.go Deleted and Value:
+// len(reg.siblings) > 0).
+func TestRegisterWithoutSiblings(t *testing.T) {
+	r := NewRecord(mtRec, model.KindIdentification)
+	mtApply(t, r, mtOp(1, "deleted", "set", `true`, mtBase(2), 10))
+	mtApply(t, r, mtOp(2, "deleted", "set", `true`, mtBase(1), 11))
+	mtApply(t, r, mtOp(3, "region", "set", `"north"`, mtBase(4), 12))
+	mtApply(t, r, mtOp(4, "region", "set", `"south"`, mtBase(3), 13))
+	if r.Deleted() {
+		t.Error("Deleted() = true with no sibling left")
+	}
+	if v := r.Value("region"); v != nil {
+		t.Errorf("Value(region) = %s with no sibling left, want nil", v)
+	}
+	if s := r.Siblings("deleted"); len(s) != 0 {
+		t.Errorf("Siblings(deleted) = %v, want none", s)
+	}
+	if c := r.Conflicts(); len(c) != 0 {
+		t.Errorf("Conflicts() = %v, want none", c)
+	}
+}
