@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gowebpki/jcs"
@@ -249,5 +250,21 @@ func TestRegisterWithoutSiblings(t *testing.T) {
 	}
 	if c := r.Conflicts(); len(c) != 0 {
 		t.Errorf("Conflicts() = %v, want none", c)
+	}
+}
+
+// TestAppendEntryMustBeAnObject: a log entry that is not a JSON object,
+// null included, is refused as such, not for a missing key
+// (validate.go checkEntry: Unmarshal fails || entry == nil).
+func TestAppendEntryMustBeAnObject(t *testing.T) {
+	for _, v := range []string{`null`, `5`, `"text"`, `[{"text":"a"}]`, `true`} {
+		o, err := DecodeOp([]byte(mtOp(1, "notes", "append", v, "", 1)))
+		if err != nil {
+			t.Fatalf("DecodeOp(%s): %v", v, err)
+		}
+		err = Validate(model.DefaultSchema(), &o)
+		if model.ErrorCode(err) != model.CodeInvalidValue || !strings.Contains(model.ErrorMessage(err), "must be a JSON object") {
+			t.Errorf("append %s: %v, want invalid_value: must be a JSON object", v, err)
+		}
 	}
 }

@@ -217,6 +217,9 @@ type snapReader struct {
 
 var errShort = errors.New("snapshot is truncated")
 
+// take returns the next n bytes. (d.err != nil && n < 0 would be
+// equivalent: an error sticks and is returned anyway, and count never
+// returns a negative n.)
 func (d *snapReader) take(n int) []byte {
 	if d.err != nil || n < 0 || n > len(d.buf) {
 		if d.err == nil {
