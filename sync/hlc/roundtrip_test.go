@@ -2,8 +2,12 @@ package hlc_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -56,4 +60,24 @@ func TestPropertyRoundTrip(t *testing.T) {
 			t.Fatalf("New(Millis, Counter) of %v = %v", ts, n)
 		}
 	})
+}
+
+// TestDriftMessageAtDurationLimit: a drift of exactly the largest whole
+// number of milliseconds a time.Duration holds is still written as a
+// duration, one more as milliseconds (hlc.go formatMillis).
+func TestDriftMessageAtDurationLimit(t *testing.T) {
+	limit := int64(math.MaxInt64 / int64(time.Millisecond))
+	for _, tc := range []struct {
+		ahead int64
+		want  string
+	}{
+		{limit, (time.Duration(limit) * time.Millisecond).String()},
+		{limit + 1, fmt.Sprintf("%dms", limit+1)},
+	} {
+		c := hlc.NewClock(func() time.Time { return time.UnixMilli(0) }, time.Millisecond)
+		_, err := c.Update(hlc.New(tc.ahead, 0))
+		if !errors.Is(err, hlc.ErrDrift) || !strings.Contains(err.Error(), " is "+tc.want+" ahead") {
+			t.Errorf("Update %d ms ahead: %v, want ErrDrift saying %s", tc.ahead, err, tc.want)
+		}
+	}
 }
