@@ -192,6 +192,7 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
+	// || would be equivalent off Windows: it returns err, nil when Sync succeeded.
 	if err := d.Sync(); err != nil && runtime.GOOS != "windows" {
 		return err
 	}

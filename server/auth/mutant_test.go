@@ -3,6 +3,7 @@ package auth
 // Tests that pin what mutation testing found unpinned (issue 10).
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -225,4 +226,118 @@ func TestExpiredNonAccessTokenGetsNoWipe(t *testing.T) {
 	f.clock.Advance(time.Hour)
 	_, err = f.svc.Authenticate(t.Context(), signed)
 	wantCode(t, err, model.CodeUnauthorized)
+}
+
+// lostRaceStore reports no users, as a store read just before another
+// process created admin: CreateUser then finds the username taken.
+type lostRaceStore struct{ *memStore }
+
+func (lostRaceStore) HasUsers(context.Context) (bool, error) { return false, nil }
+
+// TestEnsureAdminLostRace: when another creator of admin wins, EnsureAdmin
+// returns no password (the one it generated is nobody's) and no error
+// (admin.go: err != nil || !created || password != "").
+func TestEnsureAdminLostRace(t *testing.T) {
+	f := newFixture(t)
+	f.addUser(t, AdminUsername, model.RoleAdmin)
+	f.svc.Store = lostRaceStore{f.store}
+	got, err := f.svc.EnsureAdmin(t.Context(), "")
+	if err != nil || got != "" {
+		t.Fatalf("EnsureAdmin after losing the race = %q, %v; want nothing", got, err)
+	}
+}
+
+// TestChainMustAgree: a token whose family belongs to another user or
+// another device is unauthorized, each mismatch on its own
+// (authenticate.go loadChain).
+func TestChainMustAgree(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*model.TokenFamily)
+	}{
+		{"family of another user", func(fam *model.TokenFamily) { fam.User = "0195a3c0-7777-7000-8000-000000000007" }},
+		{"family of another device", func(fam *model.TokenFamily) { fam.Device = "0195a3c0-7777-7000-8000-000000000008" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.addUser(t, "ana", model.RoleFieldWorker)
+			s := f.login(t, "ana", "")
+			fam := f.store.family(familyOf(t, f, s))
+			tc.mod(&fam)
+			if err := f.store.PutFamily(t.Context(), fam); err != nil {
+				t.Fatal(err)
+			}
+			_, err := f.svc.Authenticate(t.Context(), s.AccessToken)
+			wantCode(t, err, model.CodeUnauthorized)
+			_, err = f.svc.Refresh(t.Context(), s.RefreshToken, "")
+			wantCode(t, err, model.CodeUnauthorized)
+		})
+	}
+}
+
+// TestServiceNeedsStoreAndKeys: a Service missing either its store or its
+// keys refuses to work (tokens.go ready).
+func TestServiceNeedsStoreAndKeys(t *testing.T) {
+	f := newFixture(t)
+	noStore := &Service{Keys: f.svc.Keys, Issuer: testIssuer, Audience: testAudience, Now: f.clock.Now}
+	noKeys := &Service{Store: f.store, Issuer: testIssuer, Audience: testAudience, Now: f.clock.Now}
+	f.addUser(t, "ana", model.RoleFieldWorker)
+	for name, svc := range map[string]*Service{"no store": noStore, "no keys": noKeys, "nil": nil} {
+		if _, err := svc.Login(t.Context(), LoginRequest{Username: "ana", Password: testPassword}); err == nil {
+			t.Errorf("%s: Login worked", name)
+		}
+		if _, err := svc.ParseAccess("x"); err == nil {
+			t.Errorf("%s: ParseAccess worked", name)
+		}
+	}
+}
+
+// TestWellFormedRefresh: only a prefixed token of the right length and
+// alphabet reaches the store (tokens.go wellFormedRefresh).
+func TestWellFormedRefresh(t *testing.T) {
+	good, _, err := newRefreshToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.TrimPrefix(good, refreshPrefix)
+	for _, tc := range []struct {
+		token string
+		want  bool
+	}{
+		{good, true},
+		{body, false},
+		{"xyz_" + body, false},
+		{good[:len(good)-1], false},
+		{good + "A", false},
+		{refreshPrefix + strings.Repeat("!", len(body)), false},
+		{"", false},
+	} {
+		if got := wellFormedRefresh(tc.token); got != tc.want {
+			t.Errorf("wellFormedRefresh(%q) = %v, want %v", tc.token, got, tc.want)
+		}
+	}
+}
+
+// TestGraceCacheExpires: a grace entry is returned strictly before its
+// end and never at or after it (refresh.go graceCache.get).
+func TestGraceCacheExpires(t *testing.T) {
+	var g graceCache
+	g.put("h", graceEntry{next: "n", until: t0.Add(time.Second)}, t0)
+	if _, ok := g.get("h", t0.Add(time.Second-time.Nanosecond)); !ok {
+		t.Error("entry missing before its end")
+	}
+	if _, ok := g.get("h", t0.Add(time.Second)); ok {
+		t.Error("entry returned at its end")
+	}
+	if _, ok := g.get("other", t0); ok {
+		t.Error("entry returned for an unknown hash")
+	}
+	// A put more than a minute after the last sweep drops lapsed entries.
+	g.put("h2", graceEntry{until: t0.Add(2 * time.Minute)}, t0.Add(time.Minute+time.Nanosecond))
+	g.mu.Lock()
+	_, kept := g.m["h"]
+	g.mu.Unlock()
+	if kept {
+		t.Error("a lapsed entry survived the sweep")
+	}
 }
