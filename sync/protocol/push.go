@@ -136,9 +136,13 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 		}
 		return duplicate(op.ID, stored.HLC)
 	}
-	w, err := s.write(tx, p, op)
+	rtx := &readTx{Tx: tx}
+	w, err := s.write(rtx, p, op)
 	if err != nil {
 		return rejected(op.ID, err)
+	}
+	if rtx.err != nil {
+		return rejected(op.ID, rtx.err)
 	}
 	if err := access.CheckWrite(s.Schema, p, w); err != nil {
 		return rejected(op.ID, err)
@@ -149,14 +153,7 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 // write describes op for the access check: the record's scope before and
 // after it, and its shown values.
 func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, error) {
-	var hostErr error // a failed read must not pass for "no host team"
-	hostTeam := func(week string) string {
-		t, err := tx.HostTeam(week)
-		if err != nil && hostErr == nil {
-			hostErr = fmt.Errorf("read host team: %w", err)
-		}
-		return t
-	}
+	hostTeam := func(week string) string { t, _ := tx.HostTeam(week); return t }
 	st, exists, err := tx.Record(op.Record)
 	if err != nil {
 		return access.Write{}, err
@@ -184,9 +181,6 @@ func (s *Service) write(tx Tx, p *access.Principal, op *crdt.Op) (access.Write, 
 		return w, err
 	}
 	w.After = access.ScopeOf(rec, creator, hostTeam)
-	if hostErr != nil {
-		return w, hostErr
-	}
 	if !exists && w.After.Bucket() == "" {
 		return w, model.Errorf(model.CodeUnknownRecord, "Record %s is not known to the server; its first op must set its %s.", op.Record, s.Schema.Kinds[op.Kind].Scope)
 	}
