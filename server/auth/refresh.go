@@ -51,7 +51,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, ip string) (Session
 // retry racing its original gets the grace answer, not a reuse verdict.
 func (s *Service) lockFor(hash string) *sync.Mutex {
 	var i uint64
-	if len(hash) >= 2 { // > 2 is equivalent: a hash is 64 hex digits
+	if len(hash) >= 2 { // > 2 or < 2 is equivalent: a hash is 64 hex digits, one lock serialises too
 		i, _ = strconv.ParseUint(hash[:2], 16, 8)
 	}
 	return &s.locks[i%uint64(len(s.locks))]
