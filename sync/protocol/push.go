@@ -137,12 +137,9 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Result {
 		return duplicate(op.ID, stored.HLC)
 	}
 	rtx := &readTx{Tx: tx}
-	w, err := s.write(rtx, p, op)
+	w, err := rtx.check(s.write(rtx, p, op))
 	if err != nil {
 		return rejected(op.ID, err)
-	}
-	if rtx.err != nil {
-		return rejected(op.ID, rtx.err)
 	}
 	if err := access.CheckWrite(s.Schema, p, w); err != nil {
 		return rejected(op.ID, err)

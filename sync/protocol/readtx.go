@@ -1,10 +1,14 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/fieldsync/fieldsync/sync/access"
+)
 
 // readTx is the writer's view while write describes an op. A record's
 // scope is computed with a host-team lookup that cannot return an error,
-// so readTx keeps the first failed read for decide to report: a store
+// so readTx keeps the first failed read and check reports it: a store
 // failure must reject the op as internal, never pass for "no host team"
 // (which would answer forbidden, or compute the wrong scope).
 type readTx struct {
@@ -21,4 +25,13 @@ func (t *readTx) HostTeam(week string) (string, error) {
 		t.err = fmt.Errorf("read host team: %w", err)
 	}
 	return team, err
+}
+
+// check returns write's result, with the first failed read as its error
+// when write itself succeeded.
+func (t *readTx) check(w access.Write, err error) (access.Write, error) {
+	if err == nil {
+		err = t.err
+	}
+	return w, err
 }
