@@ -52,8 +52,11 @@ func (f *faultStore) fail(name string) error {
 	return nil
 }
 
-func (f *faultStore) decideFor(decide protocol.Decide) protocol.Decide {
-	return func(tx protocol.Tx, p *protocol.Pending) protocol.Result {
+// decideFor wraps decide so that the Tx it is given is a faultTx and the
+// op it decides is named in the calls (generic over decide's result, so it
+// does not depend on what a decision holds).
+func decideFor[R any](f *faultStore, decide func(protocol.Tx, *protocol.Pending) R) func(protocol.Tx, *protocol.Pending) R {
+	return func(tx protocol.Tx, p *protocol.Pending) R {
 		f.mu.Lock()
 		f.current = p.Op.ID
 		f.mu.Unlock()
@@ -70,7 +73,7 @@ func (f *faultStore) Commit(ctx context.Context, ops []protocol.Pending, decide 
 	if err := f.fail("Commit"); err != nil {
 		return nil, err
 	}
-	return f.inner.Commit(ctx, ops, f.decideFor(decide))
+	return f.inner.Commit(ctx, ops, decideFor(f, decide))
 }
 
 func (f *faultStore) Feed(ctx context.Context, buckets []string, all bool, after uint64, limit int) (protocol.FeedPage, error) {
