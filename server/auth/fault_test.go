@@ -241,10 +241,13 @@ func TestRefreshStoreFaults(t *testing.T) {
 		t.Fatalf("refresh without faults: %v", err)
 	}
 	calls := fs.log()
-	for _, want := range []string{"RefreshToken", "Family", "Device", "User", "UseRefreshToken"} {
+	for _, want := range []string{"RefreshToken", "UseRefreshToken"} {
 		if !containsCall(calls, want) {
 			t.Fatalf("a refresh never calls %s; calls: %v", want, calls)
 		}
+	}
+	if !containsCall(calls, "Family") && !containsCall(calls, "Chain") {
+		t.Fatalf("a refresh reads its token's chain through no faulting method (calls: %v): wrap the Store's new read in faultStore", calls)
 	}
 	for n := 1; n <= len(calls); n++ {
 		name := "failed " + calls[n-1]
@@ -324,6 +327,9 @@ func TestAuthenticateStoreFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := fs.log()
+	if len(calls) == 0 {
+		t.Fatal("Authenticate reads through no faulting method: wrap the Store's new read in faultStore")
+	}
 	for n := 1; n <= len(calls); n++ {
 		fs.arm(n)
 		p, err := f.svc.Authenticate(t.Context(), s.AccessToken)
