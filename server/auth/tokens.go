@@ -176,7 +176,7 @@ func (s *Service) ParseAccess(token string) (AccessClaims, error) {
 	if token == "" {
 		return AccessClaims{}, unauthorized("An access token is required.")
 	}
-	if len(token) > maxTokenLen {
+	if len(token) > maxTokenLen { // >= is equivalent: a token that long is no token of ours
 		return AccessClaims{}, unauthorized("The access token is malformed.")
 	}
 	var c jwtClaims

@@ -62,6 +62,7 @@ func readMembers(data []byte) (*wireOp, error) {
 	r.src.Reset(data)
 	r.dec.Reset(&r.src)
 	dec := r.dec
+	// && would be equivalent: a failed ReadToken's zero token is no '{'.
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, model.Errorf(model.CodeInvalidOp, "An op must be a JSON object.")
 	}
@@ -82,6 +83,7 @@ func readMembers(data []byte) (*wireOp, error) {
 		}
 		*dst = bytes.Clone(v)
 	}
+	// && would be equivalent: a failed ReadToken's zero token is no '}'.
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
 		return nil, model.Errorf(model.CodeInvalidOp, "The op is not a valid JSON object.")
 	}

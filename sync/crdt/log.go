@@ -35,6 +35,8 @@ func (l *logField) apply(op *Op) bool {
 
 // position returns the index where e belongs in (hlc, device, op) order.
 func (l *logField) position(e *Entry) int {
+	// <= 0 would be equivalent: append never inserts a known op, so keys
+	// never tie.
 	i, _ := slices.BinarySearchFunc(l.entries, e, func(x Entry, t *Entry) int {
 		if compareKey(x.HLC, x.Device, x.Op, t.HLC, t.Device, t.Op) < 0 {
 			return -1

@@ -189,7 +189,7 @@ func (r *Record) Merge(other *Record) error {
 	if other.ID != r.ID || other.Kind != r.Kind {
 		return model.Errorf(model.CodeKindMismatch, "Cannot merge record %s (%s) into %s (%s).", other.ID, other.Kind, r.ID, r.Kind)
 	}
-	if other.HLC > r.HLC {
+	if other.HLC > r.HLC { // >= is equivalent: it assigns the same value
 		r.HLC = other.HLC
 	}
 	for name, of := range other.fields {

@@ -26,7 +26,8 @@ func entryOf(op *Op) Entry {
 	return Entry{Op: op.ID, Value: op.Value, HLC: op.HLC, Device: op.Device, User: op.User}
 }
 
-// greater orders entries greatest first by (hlc, device, op).
+// greater orders entries greatest first by (hlc, device, op). (<= 0 would
+// be equivalent: siblings never hold one op twice, so keys never tie.)
 func (e *Entry) greater(o *Entry) bool {
 	return compareKey(o.HLC, o.Device, o.Op, e.HLC, e.Device, e.Op) < 0
 }

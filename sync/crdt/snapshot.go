@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
@@ -14,7 +15,8 @@ import (
 // without replaying its history. It is a compact binary encoding (the
 // store rewrites a record's snapshot on every commit that touches it):
 //
-//	snapshot = version(1) str(id) str(kind) u64(hlc) uvarint(n) field*n
+//	snapshot = version(1) body crc32c(4)
+//	body     = str(id) str(kind) u64(hlc) uvarint(n) field*n
 //	field    = str(name) class(1) register | set | log
 //	register = uvarint(n) entry*n  strs(superseded)
 //	set      = uvarint(n) (str(element) strs(live) strs(removed))*n
@@ -22,7 +24,18 @@ import (
 //	entry    = str(op) str(value) u64(hlc) str(device) str(user) str(redacted_by) bool(redacted)
 //	redaction= u64(hlc) str(device) str(op) str(user)
 //	str      = uvarint(len) bytes;  strs = uvarint(n) str*n
-const snapshotVersion = 1
+//
+// The checksum (CRC-32C, big-endian, over version and body) makes every
+// truncated or damaged snapshot an error rather than a different record.
+// Version 1 is the same without the checksum; it is still read, so stores
+// written before version 2 keep working, and each commit rewrites it.
+const snapshotVersion = 2
+
+// snapshotV1 is the version without a checksum.
+const snapshotV1 = 1
+
+// castagnoli is the CRC-32C table of the snapshot checksum.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const (
 	classRegister byte = iota + 1
@@ -71,15 +84,16 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 			return nil, fmt.Errorf("encode record snapshot: unknown field type %T", f)
 		}
 	}
-	return w.buf, nil
+	return binary.BigEndian.AppendUint32(w.buf, crc32.Checksum(w.buf, castagnoli)), nil
 }
 
 // UnmarshalBinary restores a record written by MarshalBinary.
 func (r *Record) UnmarshalBinary(data []byte) error {
-	d := snapReader{buf: data}
-	if v := d.byte(); v != snapshotVersion {
-		return fmt.Errorf("decode record snapshot: unknown version %d", v)
+	body, err := snapshotBody(data)
+	if err != nil {
+		return fmt.Errorf("decode record snapshot: %w", err)
 	}
+	d := snapReader{buf: body}
 	id, kind, t := d.str(), d.str(), hlc.Timestamp(d.u64())
 	n := d.count()
 	fields := make(map[string]field, n)
@@ -101,11 +115,33 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
+// snapshotBody checks a snapshot's version and checksum and returns its
+// body.
+func snapshotBody(data []byte) ([]byte, error) {
+	if len(data) == 0 {
+		return nil, errShort
+	}
+	switch data[0] {
+	case snapshotV1:
+		return data[1:], nil
+	case snapshotVersion:
+		if len(data) < 1+crc32.Size { // <= is equivalent: an empty body fails to decode
+			return nil, errShort
+		}
+		end := len(data) - crc32.Size
+		if crc32.Checksum(data[:end], castagnoli) != binary.BigEndian.Uint32(data[end:]) {
+			return nil, errors.New("checksum mismatch: the snapshot is damaged or truncated")
+		}
+		return data[1:end], nil
+	}
+	return nil, fmt.Errorf("unknown version %d", data[0])
+}
+
 func (d *snapReader) field() (field, error) {
 	switch class := d.byte(); class {
 	case classRegister:
 		reg := &register{siblings: d.entries()}
-		if n := d.count(); n > 0 {
+		if n := d.count(); n > 0 { // >= is equivalent: an empty map acts as nil
 			reg.superseded = make(map[string]struct{}, n)
 			for range n {
 				reg.superseded[d.str()] = struct{}{}
@@ -124,7 +160,7 @@ func (d *snapReader) field() (field, error) {
 		return s, nil
 	case classLog:
 		l := &logField{entries: d.entries()}
-		if n := d.count(); n > 0 {
+		if n := d.count(); n > 0 { // >= is equivalent: an empty map acts as nil
 			l.redactions = make(map[string]redaction, n)
 			for range n {
 				target := d.str()
@@ -184,6 +220,9 @@ type snapReader struct {
 
 var errShort = errors.New("snapshot is truncated")
 
+// take returns the next n bytes. (d.err != nil && n < 0 would be
+// equivalent: an error sticks and is returned anyway, and count never
+// returns a negative n.)
 func (d *snapReader) take(n int) []byte {
 	if d.err != nil || n < 0 || n > len(d.buf) {
 		if d.err == nil {
@@ -201,6 +240,20 @@ func (d *snapReader) byte() byte {
 		return b[0]
 	}
 	return 0
+}
+
+// flag reads a bool written as 0 or 1; any other byte is damage.
+func (d *snapReader) flag() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	if d.err == nil {
+		d.err = errors.New("a flag is neither 0 nor 1")
+	}
+	return false
 }
 
 func (d *snapReader) u64() uint64 {
@@ -254,7 +307,7 @@ func (d *snapReader) entries() []Entry {
 	}
 	es := make([]Entry, n)
 	for i := range es {
-		es[i] = Entry{Op: d.str(), Value: d.bytes(), HLC: hlc.Timestamp(d.u64()), Device: d.str(), User: d.str(), RedactedBy: d.str(), Redacted: d.byte() == 1}
+		es[i] = Entry{Op: d.str(), Value: d.bytes(), HLC: hlc.Timestamp(d.u64()), Device: d.str(), User: d.str(), RedactedBy: d.str(), Redacted: d.flag()}
 	}
 	return es
 }

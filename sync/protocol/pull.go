@@ -114,7 +114,9 @@ func (s *Service) Changed(ctx context.Context, p *access.Principal, since uint64
 }
 
 // servedBefore reports whether a re-indexed entry's op was already served
-// to this cursor from the bucket its record moved out of.
+// to this cursor from the bucket its record moved out of. The MovedFrom and
+// PrevSeq != 0 tests are defensive (equivalent mutants): the Store sets both
+// or neither, and "" is never a bucket read.
 func servedBefore(e FeedEntry, buckets []string, after uint64) bool {
 	return e.MovedFrom != "" && e.PrevSeq != 0 && e.PrevSeq <= after && slices.Contains(buckets, e.MovedFrom)
 }
@@ -123,7 +125,7 @@ func (s *Service) clamp(limit int) int {
 	switch {
 	case limit <= 0:
 		return s.Limits.DefaultPull
-	case limit > s.Limits.MaxPull:
+	case limit > s.Limits.MaxPull: // >= is equivalent: MaxPull either way
 		return s.Limits.MaxPull
 	}
 	return limit

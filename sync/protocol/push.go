@@ -155,7 +155,8 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Decision {
 		// cannot read.
 		return reject(op.ID, model.Errorf(model.CodeForbidden, "You may not write this record."))
 	}
-	w, err := s.write(tx, st, op)
+	rtx := &readTx{Tx: tx}
+	w, err := rtx.check(s.write(rtx, st, op))
 	if err != nil {
 		return reject(op.ID, err)
 	}
@@ -195,7 +196,8 @@ func (s *Service) Plan(tx Tx, op *crdt.Op) (Effects, error) {
 	if err != nil {
 		return Effects{}, err
 	}
-	w, err := s.write(tx, st, op)
+	rtx := &readTx{Tx: tx}
+	w, err := rtx.check(s.write(rtx, st, op))
 	if err != nil {
 		return Effects{}, err
 	}
