@@ -15,7 +15,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -323,8 +325,10 @@ func (d *demo) identifications() error {
 // identified when identify (status set over statusOp).
 func (d *demo) review(record, statusOp string, identify bool) error {
 	sup := d.users["supervisor"]
-	for _, u := range d.users {
-		if _, err := sup.clock.Update(u.clock.Last()); err != nil {
+	// In name order, not map order: each Update adds one to the counter,
+	// so the order decides the supervisor's hlcs.
+	for _, name := range slices.Sorted(maps.Keys(d.users)) {
+		if _, err := sup.clock.Update(d.users[name].clock.Last()); err != nil {
 			return err
 		}
 	}
