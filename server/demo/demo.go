@@ -1,8 +1,9 @@
 // Package demo seeds a store with demonstration data for `fieldsync serve
-// --demo`: two teams, a user of each role, an action week with a visitor
-// and site visits, and ninety-odd identifications whose review queue holds
-// every reason (new records, conflicts, formal status, cross-border
-// referrals, visitor notes) and two possible duplicates.
+// --demo`: two teams, a user of each role with a tablet (and a stale
+// tablet, last seen StaleDays days ago), an action week with a visitor and
+// site visits (some by the visitor), and ninety-odd identifications whose
+// review queue holds every reason (new records, conflicts, formal status,
+// cross-border referrals, visitor notes) and two possible duplicates.
 //
 // Invariants: every record is written as ops through the protocol service,
 // as tablets would, so the demo passes every rule a real push passes (a
@@ -61,7 +62,7 @@ func Seed(ctx context.Context, db Store, svc *protocol.Service, now func() time.
 		return false, err
 	}
 	d := &demo{ctx: ctx, db: db, svc: svc, now: now, rng: rand.New(rand.NewPCG(2026, 11))}
-	steps := []func() error{d.seedTeams, d.seedUsers, d.actionWeek, d.identifications, d.siteVisits}
+	steps := []func() error{d.seedTeams, d.seedUsers, d.staleDevice, d.actionWeek, d.identifications, d.siteVisits}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return false, err
@@ -135,6 +136,22 @@ func (d *demo) addUser(u demoUser, hash string, grant *model.User) error {
 	u.clock = hlc.NewClock(d.now, 0)
 	d.users[u.name] = &u
 	return nil
+}
+
+// StaleDevice is the name of the demo's tablet that has not synced for
+// StaleDays days: the devices screen flags it, the one to revoke if lost.
+const StaleDevice = "worker.south's old tablet"
+
+// StaleDays is how long ago the stale demo tablet last reached the server.
+const StaleDays = 12
+
+// staleDevice registers a second, older tablet of worker.south that last
+// reached the server StaleDays days ago (a lost or forgotten tablet).
+func (d *demo) staleDevice() error {
+	u := d.users["worker.south"]
+	dev := model.Device{ID: newID(), User: u.p.User, Name: StaleDevice,
+		CreatedAt: d.now().AddDate(0, 0, -60).UTC(), LastSeen: d.now().AddDate(0, 0, -StaleDays).UTC()}
+	return d.db.PutDevice(d.ctx, dev)
 }
 
 // op is one demo write.

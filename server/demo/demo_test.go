@@ -104,8 +104,46 @@ func TestSeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(devices) != len(want) {
-			t.Errorf("%d devices, want one per demo user (%d)", len(devices), len(want))
+		if len(devices) != len(want)+1 {
+			t.Errorf("%d devices, want one per demo user (%d) and the stale tablet", len(devices), len(want))
+		}
+	})
+	t.Run("a stale tablet", func(t *testing.T) {
+		devices, err := s.db.ListDevices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stale []string
+		for _, d := range devices {
+			if s.now().Sub(d.LastSeen) >= 7*24*time.Hour {
+				stale = append(stale, d.Name)
+			}
+		}
+		if want := []string{demo.StaleDevice}; !slices.Equal(stale, want) {
+			t.Errorf("devices not seen for a week: %q, want %q", stale, want)
+		}
+	})
+	t.Run("site visits by the visitor", func(t *testing.T) {
+		users, err := s.db.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		visitor := ""
+		for _, u := range users {
+			if u.Role == model.RoleVisitor {
+				visitor = u.ID
+			}
+		}
+		byVisitor := 0
+		for _, rec := range s.records(t, model.KindSiteVisit) {
+			for _, e := range rec.Siblings("town") {
+				if e.User == visitor {
+					byVisitor++
+				}
+			}
+		}
+		if visitor == "" || byVisitor == 0 {
+			t.Errorf("%d site visits written by the visitor %q, want some", byVisitor, visitor)
 		}
 	})
 	t.Run("records of every kind", func(t *testing.T) {
