@@ -440,7 +440,9 @@ func (d *demo) siteVisits() error {
 	return nil
 }
 
-// Banner tells a newcomer how to log in to a demo server on addr.
+// Banner tells a newcomer how to log in to a demo server on addr and where
+// each feature the demo seeds is shown (the README's "What the demo shows,
+// and where" says more).
 func Banner(addr string) string {
 	return fmt.Sprintf(`
 Demo users (every demo password is %q):
@@ -448,13 +450,22 @@ Demo users (every demo password is %q):
   lead.north      team lead, Mobile team North
   worker.north    field worker, Mobile team North (also worker2.north)
   lead.south      team lead, Mobile team South (also worker.south)
-  visitor.de      action-week visitor (site visits only)
+  visitor.de      action-week visitor (writes site visits and identifications, reads nothing)
   auditor         reads the audit log, never record content
 Open the console in a browser and log in as supervisor:
   http://%s/
+What to try there:
+  Review queue    chips "Conflicting values" and badges "Possible duplicate"; open one, keep a value
+  Records         every record, reviewed or not: search by code, filter, sort
+  Figures         the monitoring tables
+  Devices         %q, not seen for %d days: revoke it
+  Accounts        teams, users, the action week's visitor with its validity
+  Audit log       log in as auditor: the log and its hash chain
+A rejected op on a tablet waits in its quarantine: see the README walkthrough
+(fieldsync device quarantine).
 Or try the API:
   curl -s -X POST http://%s/v1/auth/login -d '{"username":"supervisor","password":"%s"}' -H 'Content-Type: application/json'
-`, Password, addr, addr, Password)
+`, Password, addr, StaleDevice, StaleDays, addr, Password)
 }
 
 // newID returns a fresh record, op, team, user or device id.

@@ -175,13 +175,16 @@ func TestSeed(t *testing.T) {
 	})
 }
 
-// TestBanner: the banner names every demo login, the password and the
-// address.
+// TestBanner: the banner names every demo login, the password, the
+// address and the console screen of each feature the demo seeds.
 func TestBanner(t *testing.T) {
 	t.Parallel()
 	b := demo.Banner("127.0.0.1:8080")
 	for _, want := range []string{"supervisor", "lead.north", "worker.north", "worker2.north", "lead.south", "worker.south",
-		"visitor.de", "auditor", demo.Password, "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1/auth/login"} {
+		"visitor.de", "auditor", demo.Password, "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1/auth/login",
+		// Where each feature the demo seeds is shown.
+		"Review queue", "Conflicting values", "Possible duplicate", "Records", "Figures", "Accounts", "Audit log",
+		"Devices", demo.StaleDevice, "quarantine"} {
 		if !strings.Contains(b, want) {
 			t.Errorf("the banner does not name %q:\n%s", want, b)
 		}
