@@ -284,7 +284,10 @@ func (c *Config) Validate() error {
 	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--access-ttl %s must be between 1m and 24h", c.AccessTTL))
 	}
-	if c.RefreshTTL < c.AccessTTL {
+	// A check against another flag runs only when that flag's own value is
+	// valid: a bad value is reported once, under its own name.
+	accessOK := c.AccessTTL >= time.Minute && c.AccessTTL <= 24*time.Hour
+	if accessOK && c.RefreshTTL < c.AccessTTL {
 		errs = append(errs, fmt.Errorf("--refresh-ttl %s must be at least --access-ttl", c.RefreshTTL))
 	}
 	if c.RefreshGrace < 0 || c.RefreshGrace > 10*time.Minute {
@@ -293,7 +296,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, atLeast("max-ops", c.Limits.MaxOps, 1), atLeast("max-pull", c.Limits.MaxPull, 1),
 		atLeast("body-limit", c.BodyLimit, 1024), atLeast("max-depth", c.MaxDepth, 2))
 	errs = append(errs, c.validateRecordLimits()...)
-	if c.SmallBodyLimit < 1024 || c.SmallBodyLimit > c.BodyLimit {
+	if c.SmallBodyLimit < 1024 || (c.bodyLimitOK() && c.SmallBodyLimit > c.BodyLimit) {
 		errs = append(errs, fmt.Errorf("--small-body-limit %d must be between 1024 and --body-limit", c.SmallBodyLimit))
 	}
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
@@ -347,8 +350,10 @@ func atLeast(flag string, v, least int) error {
 // the files themselves are read and checked at start (loadTLS).
 func (c *Config) validateTLS() []error {
 	switch {
-	case (c.TLSCert == "") != (c.TLSKey == ""):
-		return []error{errors.New("--tls-cert and --tls-key go together: give both or neither")}
+	case c.TLSCert != "" && c.TLSKey == "":
+		return []error{fmt.Errorf("--tls-cert %q needs --tls-key too: give both or neither", c.TLSCert)}
+	case c.TLSKey != "" && c.TLSCert == "":
+		return []error{fmt.Errorf("--tls-key %q needs --tls-cert too: give both or neither", c.TLSKey)}
 	case c.TLSCert != "" && c.TLSSelfSigned:
 		return []error{errors.New("--tls-self-signed and --tls-cert exclude each other: give a certificate or ask for a self-signed one")}
 	}
@@ -362,6 +367,10 @@ func (c *Config) TLS() bool { return c.TLSCert != "" || c.TLSSelfSigned }
 // rewrites a record's state on every op to it.
 const maxRecordBytes = 256 << 20
 
+// bodyLimitOK reports whether --body-limit is valid on its own (the limits
+// bounded by it are checked against it only then).
+func (c *Config) bodyLimitOK() bool { return c.BodyLimit >= 1024 }
+
 // validateRecordLimits checks the per-record limits: an entry must fit in
 // a request body and in a record.
 func (c *Config) validateRecordLimits() []error {
@@ -370,10 +379,11 @@ func (c *Config) validateRecordLimits() []error {
 	if l.MaxLogEntries < 1 || l.MaxLogEntries > 1_000_000 {
 		errs = append(errs, fmt.Errorf("--max-log-entries %d must be between 1 and 1000000", l.MaxLogEntries))
 	}
-	if l.MaxEntryBytes < 1024 || l.MaxEntryBytes > c.BodyLimit {
+	entryOK := l.MaxEntryBytes >= 1024 && (!c.bodyLimitOK() || l.MaxEntryBytes <= c.BodyLimit)
+	if !entryOK {
 		errs = append(errs, fmt.Errorf("--max-entry-bytes %d must be between 1024 and --body-limit (%d)", l.MaxEntryBytes, c.BodyLimit))
 	}
-	if l.MaxRecordBytes < l.MaxEntryBytes || l.MaxRecordBytes > maxRecordBytes {
+	if (entryOK && l.MaxRecordBytes < l.MaxEntryBytes) || l.MaxRecordBytes < 1024 || l.MaxRecordBytes > maxRecordBytes {
 		errs = append(errs, fmt.Errorf("--max-record-bytes %d must be between --max-entry-bytes (%d) and %d", l.MaxRecordBytes, l.MaxEntryBytes, maxRecordBytes))
 	}
 	return errs

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,6 +88,37 @@ func TestConfigCompressionAndTLS(t *testing.T) {
 			}
 			if !tt.check(c) {
 				t.Errorf("config = %+v", c)
+			}
+		})
+	}
+}
+
+// TestConfigOneBadValueOneError: a FIELDSYNC_* variable set to -3 is
+// accepted or refused with one line that names that variable, never the
+// flags whose checks depend on it (a bad --body-limit says nothing of
+// --small-body-limit or --max-entry-bytes).
+func TestConfigOneBadValueOneError(t *testing.T) {
+	var help *server.HelpRequested
+	c := server.DefaultConfig()
+	if err := c.ParseFlags([]string{"-h"}, func(string) string { return "" }); !errors.As(err, &help) {
+		t.Fatalf("ParseFlags(-h) = %v, want the usage", err)
+	}
+	vars := regexp.MustCompile(`\((FIELDSYNC_[A-Z_]+)\)`).FindAllStringSubmatch(help.Text, -1)
+	if len(vars) < 20 {
+		t.Fatalf("the usage names %d variables, want every flag's", len(vars))
+	}
+	for _, m := range vars {
+		name := m[1]
+		t.Run(name, func(t *testing.T) {
+			c := server.DefaultConfig()
+			env := map[string]string{"FIELDSYNC_DATA": t.TempDir(), name: "-3"}
+			err := c.ParseFlags(nil, func(k string) string { return env[k] })
+			if err == nil {
+				return
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || !strings.HasPrefix(msg, name+"=") {
+				t.Errorf("%s=-3: %q, want one line beginning %s=", name, msg, name)
 			}
 		})
 	}

@@ -428,6 +428,11 @@ func TestConsole(t *testing.T) {
 	revoke := chromedp.CSS(fmt.Sprintf(`button[data-action="revoke"][data-device=%q]`, victim))
 	b.do("devices", chromedp.Click(chromedp.CSS(`#nav a[data-view="devices"]`)), chromedp.WaitVisible(revoke))
 	b.shot("devices")
+	// The demo's stale tablet is flagged, with how long it has been silent.
+	stale := b.eval(`[...document.querySelectorAll(".view-devices tr.stale")].map((r) => r.cells[0].textContent + ": " + r.cells[3].textContent).join("; ")`)
+	if want := fmt.Sprintf("%s: not seen for %d days", demo.StaleDevice, demo.StaleDays); stale != want {
+		t.Errorf("the devices flagged stale: %q, want %q", stale, want)
+	}
 	b.do("revoke", chromedp.Click(revoke))
 	b.waitText(fmt.Sprintf(`button[data-device=%q]`, victim), "Confirm")
 	b.do("confirm revoke", chromedp.Click(revoke))

@@ -10,6 +10,24 @@ function lastUsed(t) {
   return !t || t.startsWith("0001-") ? h("span", { class: "muted" }, "never") : when(t);
 }
 
+/** Days after which an active device that has not reached the server is flagged. */
+const STALE_DAYS = 7;
+
+/** Whole days since t, or 0 for "never" and the future. */
+function daysSince(t) {
+  if (!t || t.startsWith("0001-")) return 0;
+  return Math.max(0, Math.floor((Date.now() - new Date(t).getTime()) / 86400000));
+}
+
+/** The state cell: revoked, stale (active but silent for a week) or active. */
+function stateCell(d) {
+  if (d.state === "revoked") return h("span", { class: "badge badge-revoked" }, "revoked");
+  const days = daysSince(d.last_seen);
+  if (days < STALE_DAYS) return "active";
+  return h("span", { class: "badge badge-stale", title: "Lost or forgotten? Revoke it: it wipes its data at its next contact." },
+    `not seen for ${days} days`);
+}
+
 export async function devicesView() {
   const { devices } = await api.get("/v1/admin/devices");
   await loadNames();
@@ -35,14 +53,15 @@ export async function devicesView() {
     } else if (d.id === mine) {
       action = h("span", { class: "muted small" }, "this browser");
     }
-    return h("tr", { "data-device": d.id, class: d.state },
+    const stale = d.state === "active" && daysSince(d.last_seen) >= STALE_DAYS;
+    return h("tr", { "data-device": d.id, class: stale ? "active stale" : d.state },
       h("td", {}, d.name || "(unnamed)"), h("td", {}, d.username), h("td", {}, lastUsed(d.last_seen)),
-      h("td", {}, d.state === "revoked" ? h("span", { class: "badge badge-revoked" }, "revoked") : "active"),
+      h("td", {}, stateCell(d)),
       h("td", {}, action));
   };
   return h("section", { class: "view-devices" },
     h("h1", {}, "Devices"),
-    h("p", { class: "muted" }, "Revoke a lost or stolen tablet: its sessions end at once and it erases its local data when it next reaches the server."),
+    h("p", { class: "muted" }, `Revoke a lost or stolen tablet: its sessions end at once and it erases its local data when it next reaches the server. A tablet silent for ${STALE_DAYS} days or more is flagged.`),
     h("div", { class: "scroll" }, h("table", { class: "devices" },
       h("thead", {}, h("tr", {}, ["Device", "User", "Last used", "State", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, devices.map(row)))));

@@ -1,8 +1,9 @@
 // Package demo seeds a store with demonstration data for `fieldsync serve
-// --demo`: two teams, a user of each role, an action week with a visitor
-// and site visits, and ninety-odd identifications whose review queue holds
-// every reason (new records, conflicts, formal status, cross-border
-// referrals, visitor notes) and two possible duplicates.
+// --demo`: two teams, a user of each role with a tablet (and a stale
+// tablet, last seen StaleDays days ago), an action week with a visitor and
+// site visits (some by the visitor), and ninety-odd identifications whose
+// review queue holds every reason (new records, conflicts, formal status,
+// cross-border referrals, visitor notes) and two possible duplicates.
 //
 // Invariants: every record is written as ops through the protocol service,
 // as tablets would, so the demo passes every rule a real push passes (a
@@ -15,7 +16,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,7 +62,7 @@ func Seed(ctx context.Context, db Store, svc *protocol.Service, now func() time.
 		return false, err
 	}
 	d := &demo{ctx: ctx, db: db, svc: svc, now: now, rng: rand.New(rand.NewPCG(2026, 11))}
-	steps := []func() error{d.seedTeams, d.seedUsers, d.actionWeek, d.identifications, d.siteVisits}
+	steps := []func() error{d.seedTeams, d.seedUsers, d.staleDevice, d.actionWeek, d.identifications, d.siteVisits}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return false, err
@@ -133,6 +136,22 @@ func (d *demo) addUser(u demoUser, hash string, grant *model.User) error {
 	u.clock = hlc.NewClock(d.now, 0)
 	d.users[u.name] = &u
 	return nil
+}
+
+// StaleDevice is the name of the demo's tablet that has not synced for
+// StaleDays days: the devices screen flags it, the one to revoke if lost.
+const StaleDevice = "worker.south's old tablet"
+
+// StaleDays is how long ago the stale demo tablet last reached the server.
+const StaleDays = 12
+
+// staleDevice registers a second, older tablet of worker.south that last
+// reached the server StaleDays days ago (a lost or forgotten tablet).
+func (d *demo) staleDevice() error {
+	u := d.users["worker.south"]
+	dev := model.Device{ID: newID(), User: u.p.User, Name: StaleDevice,
+		CreatedAt: d.now().AddDate(0, 0, -60).UTC(), LastSeen: d.now().AddDate(0, 0, -StaleDays).UTC()}
+	return d.db.PutDevice(d.ctx, dev)
 }
 
 // op is one demo write.
@@ -323,8 +342,10 @@ func (d *demo) identifications() error {
 // identified when identify (status set over statusOp).
 func (d *demo) review(record, statusOp string, identify bool) error {
 	sup := d.users["supervisor"]
-	for _, u := range d.users {
-		if _, err := sup.clock.Update(u.clock.Last()); err != nil {
+	// In name order, not map order: each Update adds one to the counter,
+	// so the order decides the supervisor's hlcs.
+	for _, name := range slices.Sorted(maps.Keys(d.users)) {
+		if _, err := sup.clock.Update(d.users[name].clock.Last()); err != nil {
 			return err
 		}
 	}
@@ -419,7 +440,9 @@ func (d *demo) siteVisits() error {
 	return nil
 }
 
-// Banner tells a newcomer how to log in to a demo server on addr.
+// Banner tells a newcomer how to log in to a demo server on addr and where
+// each feature the demo seeds is shown (the README's "What the demo shows,
+// and where" says more).
 func Banner(addr string) string {
 	return fmt.Sprintf(`
 Demo users (every demo password is %q):
@@ -427,13 +450,22 @@ Demo users (every demo password is %q):
   lead.north      team lead, Mobile team North
   worker.north    field worker, Mobile team North (also worker2.north)
   lead.south      team lead, Mobile team South (also worker.south)
-  visitor.de      action-week visitor (site visits only)
+  visitor.de      action-week visitor (writes site visits and identifications, reads nothing)
   auditor         reads the audit log, never record content
 Open the console in a browser and log in as supervisor:
   http://%s/
+What to try there:
+  Review queue    chips "Conflicting values" and badges "Possible duplicate"; open one, keep a value
+  Records         every record, reviewed or not: search by code, filter, sort
+  Figures         the monitoring tables
+  Devices         %q, not seen for %d days: revoke it
+  Accounts        teams, users, the action week's visitor with its validity
+  Audit log       log in as auditor: the log and its hash chain
+A rejected op on a tablet waits in its quarantine: see the README walkthrough
+(fieldsync device quarantine).
 Or try the API:
   curl -s -X POST http://%s/v1/auth/login -d '{"username":"supervisor","password":"%s"}' -H 'Content-Type: application/json'
-`, Password, addr, addr, Password)
+`, Password, addr, StaleDevice, StaleDays, addr, Password)
 }
 
 // newID returns a fresh record, op, team, user or device id.

@@ -104,8 +104,46 @@ func TestSeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(devices) != len(want) {
-			t.Errorf("%d devices, want one per demo user (%d)", len(devices), len(want))
+		if len(devices) != len(want)+1 {
+			t.Errorf("%d devices, want one per demo user (%d) and the stale tablet", len(devices), len(want))
+		}
+	})
+	t.Run("a stale tablet", func(t *testing.T) {
+		devices, err := s.db.ListDevices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stale []string
+		for _, d := range devices {
+			if s.now().Sub(d.LastSeen) >= 7*24*time.Hour {
+				stale = append(stale, d.Name)
+			}
+		}
+		if want := []string{demo.StaleDevice}; !slices.Equal(stale, want) {
+			t.Errorf("devices not seen for a week: %q, want %q", stale, want)
+		}
+	})
+	t.Run("site visits by the visitor", func(t *testing.T) {
+		users, err := s.db.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		visitor := ""
+		for _, u := range users {
+			if u.Role == model.RoleVisitor {
+				visitor = u.ID
+			}
+		}
+		byVisitor := 0
+		for _, rec := range s.records(t, model.KindSiteVisit) {
+			for _, e := range rec.Siblings("town") {
+				if e.User == visitor {
+					byVisitor++
+				}
+			}
+		}
+		if visitor == "" || byVisitor == 0 {
+			t.Errorf("%d site visits written by the visitor %q, want some", byVisitor, visitor)
 		}
 	})
 	t.Run("records of every kind", func(t *testing.T) {
@@ -137,13 +175,16 @@ func TestSeed(t *testing.T) {
 	})
 }
 
-// TestBanner: the banner names every demo login, the password and the
-// address.
+// TestBanner: the banner names every demo login, the password, the
+// address and the console screen of each feature the demo seeds.
 func TestBanner(t *testing.T) {
 	t.Parallel()
 	b := demo.Banner("127.0.0.1:8080")
 	for _, want := range []string{"supervisor", "lead.north", "worker.north", "worker2.north", "lead.south", "worker.south",
-		"visitor.de", "auditor", demo.Password, "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1/auth/login"} {
+		"visitor.de", "auditor", demo.Password, "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1/auth/login",
+		// Where each feature the demo seeds is shown.
+		"Review queue", "Conflicting values", "Possible duplicate", "Records", "Figures", "Accounts", "Audit log",
+		"Devices", demo.StaleDevice, "quarantine"} {
 		if !strings.Contains(b, want) {
 			t.Errorf("the banner does not name %q:\n%s", want, b)
 		}
@@ -152,14 +193,15 @@ func TestBanner(t *testing.T) {
 
 var uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
-// content returns what a seeded store holds, ids and times aside: one
-// line per record (its kind and each field's values, sorted) and per user.
+// content returns what a seeded store holds, ids aside: one line per
+// record (its kind, its greatest hlc and each field's values, sorted) and
+// per user.
 func (s seeded) content(t *testing.T) []string {
 	t.Helper()
 	var lines []string
 	for _, kind := range []string{model.KindIdentification, model.KindSiteVisit, model.KindActionWeek} {
 		for _, rec := range s.records(t, kind) {
-			line := kind
+			line := kind + " hlc=" + rec.HLC.String()
 			for _, f := range rec.FieldNames() {
 				var vals []string
 				for _, e := range rec.Siblings(f) {
@@ -187,7 +229,8 @@ func (s seeded) content(t *testing.T) []string {
 }
 
 // TestSeedSameEveryRun: two seedings at the same time write the same
-// data, ids and hlcs aside (the random draws come from a fixed seed), so
+// data and hlcs, ids aside (the random draws come from a fixed seed; the
+// supervisor's clock catches up with the tablets' in a fixed order), so
 // the demo the README and the browser test describe is the one served.
 func TestSeedSameEveryRun(t *testing.T) {
 	t.Parallel()

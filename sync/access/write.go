@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/crdt"
@@ -88,7 +90,7 @@ func checkRestricted(p *Principal, f *model.Field, w Write) error {
 		return nil
 	}
 	if roles, ok := f.RestrictedValues[crdt.String(w.Op.Value)]; ok && !model.HasRole(roles, p.Role) {
-		return forbidden("Only %v may set %q to %s.", roles, w.Op.Field, w.Op.Value)
+		return forbidden("Only %s may set %q to %s.", rolesInWords(roles), w.Op.Field, w.Op.Value)
 	}
 	replaced := func(v json.RawMessage) bool {
 		roles, ok := f.RestrictedValues[crdt.String(v)]
@@ -121,7 +123,30 @@ func restrictedChange(f *model.Field, field string) error {
 			}
 		}
 	}
-	return forbidden("Only %v may change %q once it holds one of %q, shown or as a conflicting value the op's base covers.", roles, field, values)
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = strconv.Quote(v)
+	}
+	return forbidden("Only %s may change %q once it holds %s, shown or as a conflicting value the op's base covers.",
+		rolesInWords(roles), field, inWords(quoted, "or"))
+}
+
+// rolesInWords names roles as a sentence does: "supervisors",
+// "team leads and supervisors".
+func rolesInWords(roles []model.Role) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = strings.ReplaceAll(string(r), "_", " ") + "s"
+	}
+	return inWords(names, "and")
+}
+
+// inWords joins items as a sentence does: "a", "a or b", "a, b or c".
+func inWords(items []string, conj string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
 }
 
 func forbidden(format string, args ...any) error {

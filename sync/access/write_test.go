@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"testing"
@@ -400,6 +401,31 @@ func TestSchemaRoles(t *testing.T) {
 					t.Errorf("%s.%s: %s may write it", kind, field, r)
 				}
 			}
+		}
+	}
+}
+
+// TestCheckWriteRestrictedMessagesAreSentences: the refusals of a
+// restricted value name the roles and values in words, as a device prints
+// them to its user, not as Go slices.
+func TestCheckWriteRestrictedMessagesAreSentences(t *testing.T) {
+	schema := model.DefaultSchema()
+	p := principal(t, "fw A")
+	for _, tt := range []struct {
+		w    access.Write
+		want string
+	}{
+		{onExisting(wop(ident, "status", set, `"identified"`), identA), `Only supervisors may set "status" to "identified".`},
+		{withShown(onExisting(wop(ident, "status", set, `"presumed"`), identA), shown("status", `"identified"`)),
+			`Only supervisors may change "status" once it holds "identified" or "not_victim", shown or as a conflicting value the op's base covers.`},
+	} {
+		err := access.CheckWrite(schema, p, tt.w)
+		var e *model.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("CheckWrite = %v, want a model.Error", err)
+		}
+		if got := e.Message; got != tt.want {
+			t.Errorf("refusal %q, want %q", got, tt.want)
 		}
 	}
 }

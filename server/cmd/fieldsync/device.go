@@ -547,7 +547,7 @@ func (d *deviceRun) quarantineList(ctx context.Context) error {
 		fmt.Fprintln(d.out, "The quarantine is empty.")
 		return nil
 	}
-	fmt.Fprintf(d.out, "%s in the quarantine (no longer in this device's records):\n", plural(len(q), "rejected op"))
+	fmt.Fprintf(d.out, "%s in the quarantine (undone in this device's records until re-sent):\n", plural(len(q), "rejected op"))
 	for _, r := range q {
 		fmt.Fprintln(d.out, "  "+rejection(r))
 	}
