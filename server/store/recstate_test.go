@@ -239,3 +239,35 @@ func TestStoreCarriesOutEffects(t *testing.T) {
 		t.Errorf("record's scope team %s, want team B", st.Scope.Team)
 	}
 }
+
+// TestSummaryLabelsFromEffects: a record's summary lists the labels the
+// effects' Summarize names, not values the store picks by a rule of its
+// own (DESIGN §9).
+func TestSummaryLabelsFromEffects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t, Options{})
+	a := newAuthor()
+	rec := newID()
+	const k = model.KindIdentification
+	labels := func(r *crdt.Record) protocol.Labels {
+		return protocol.Labels{Status: "s-" + r.ID, Region: "r", ReviewStatus: "rs"}
+	}
+	e := protocol.Effects{Scope: access.Scope{Kind: k, Team: newID(), Creator: a.user}, Summarize: labels}
+	decide := func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
+		return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied}, Effects: e}
+	}
+	res, err := db.Commit(ctx, []protocol.Pending{a.op(t, rec, k, model.FieldStatus, model.ActionSet, `"presumed"`)}, decide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApplied(t, res)
+	sums, _, err := db.ListRecords(ctx, ListFilter{})
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("ListRecords = %d summaries, %v; want 1", len(sums), err)
+	}
+	got := protocol.Labels{Status: sums[0].Status, Region: sums[0].Region, ReviewStatus: sums[0].ReviewStatus}
+	if want := labels(&crdt.Record{ID: rec}); got != want {
+		t.Errorf("summary labels %+v, want %+v", got, want)
+	}
+}

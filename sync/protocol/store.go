@@ -17,6 +17,7 @@ package protocol
 import (
 	"context"
 
+	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -113,6 +114,27 @@ type Effects struct {
 	// Erased is set when the op is to be stored with its value erased: a
 	// redaction of it arrived first (redact before append).
 	Erased bool
+	// Summarize names the labels the record's summary lists and filters
+	// on; the store calls it on the record's state once its chunk's ops
+	// are applied (nil: no labels). It is Summarize for every op protocol
+	// decides.
+	Summarize func(*crdt.Record) Labels
+}
+
+// Labels are the values of a record that its summary lists and record
+// listings filter on.
+type Labels struct {
+	Status, Region, ReviewStatus string
+}
+
+// Summarize returns rec's labels: the string values of its status,
+// region and review status ("" when unset or not a string).
+func Summarize(rec *crdt.Record) Labels {
+	return Labels{
+		Status:       crdt.String(rec.Value(model.FieldStatus)),
+		Region:       crdt.String(rec.Value(model.FieldRegion)),
+		ReviewStatus: crdt.String(rec.Value(model.FieldReviewStatus)),
+	}
 }
 
 // FeedEntry is one entry of a feed: an op (JSON holds its served form), or,
