@@ -76,9 +76,9 @@ func TestPlanDecidesEveryEffect(t *testing.T) {
 	}
 }
 
-// TestSummarizeLabels: a record's labels are the string values of its
+// TestSummaryFieldsLabels: a record's labels are the string values of its
 // status, region and review status, and every effect names the rule.
-func TestSummarizeLabels(t *testing.T) {
+func TestSummaryFieldsLabels(t *testing.T) {
 	t.Parallel()
 	rec := crdt.NewRecord("0190a000-0000-7000-8000-000000000001", model.KindIdentification)
 	n := 0
@@ -97,7 +97,7 @@ func TestSummarizeLabels(t *testing.T) {
 	set(model.FieldStatus, "presumed")
 	set(model.FieldRegion, "north")
 	set(model.FieldReviewStatus, "open")
-	got, want := protocol.Summarize(rec), protocol.Labels{Status: "presumed", Region: "north", ReviewStatus: "open"}
+	got, want := protocol.SummaryFields.Of(rec), protocol.Labels{Status: "presumed", Region: "north", ReviewStatus: "open"}
 	if got != want {
 		t.Errorf("Summarize = %+v, want %+v", got, want)
 	}

@@ -225,7 +225,7 @@ func (s *Service) Plan(tx Tx, op *crdt.Op) (Effects, error) {
 // redaction erases and whether the op arrives erased. st is op's record
 // (nil when new) and w the write the access check saw.
 func (s *Service) effects(tx Tx, st *RecordState, op *crdt.Op, w access.Write) (Effects, error) {
-	e := Effects{Scope: w.After, Bucket: w.After.Bucket(), Summarize: Summarize}
+	e := Effects{Scope: w.After, Bucket: w.After.Bucket(), Summary: SummaryFields}
 	if op.Kind == model.KindActionWeek && (st == nil || s.movesScope(op)) {
 		old, err := tx.HostTeam(op.Record)
 		if err != nil {

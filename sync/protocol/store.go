@@ -114,27 +114,38 @@ type Effects struct {
 	// Erased is set when the op is to be stored with its value erased: a
 	// redaction of it arrived first (redact before append).
 	Erased bool
-	// Summarize names the labels the record's summary lists and filters
-	// on; the store calls it on the record's state once its chunk's ops
-	// are applied (nil: no labels). It is Summarize for every op protocol
+	// Summary names the fields whose values label the record in its
+	// summary (record listings show and filter on them); the store reads
+	// them from the record's state once its chunk's ops are applied
+	// (zero: no labels). It is SummaryFields for every op protocol
 	// decides.
-	Summarize func(*crdt.Record) Labels
+	Summary LabelFields
 }
 
-// Labels are the values of a record that its summary lists and record
-// listings filter on.
+// LabelFields names the fields whose string values label a record.
+type LabelFields struct {
+	Status, Region, ReviewStatus string
+}
+
+// SummaryFields are the label fields of every record: status, region and
+// review status.
+var SummaryFields = LabelFields{Status: model.FieldStatus, Region: model.FieldRegion, ReviewStatus: model.FieldReviewStatus}
+
+// Labels are the values of a record's label fields.
 type Labels struct {
 	Status, Region, ReviewStatus string
 }
 
-// Summarize returns rec's labels: the string values of its status,
-// region and review status ("" when unset or not a string).
-func Summarize(rec *crdt.Record) Labels {
-	return Labels{
-		Status:       crdt.String(rec.Value(model.FieldStatus)),
-		Region:       crdt.String(rec.Value(model.FieldRegion)),
-		ReviewStatus: crdt.String(rec.Value(model.FieldReviewStatus)),
+// Of returns rec's labels: the string values of the fields f names (""
+// when unnamed, unset or not a string).
+func (f LabelFields) Of(rec *crdt.Record) Labels {
+	get := func(field string) string {
+		if field == "" {
+			return ""
+		}
+		return crdt.String(rec.Value(field))
 	}
+	return Labels{Status: get(f.Status), Region: get(f.Region), ReviewStatus: get(f.ReviewStatus)}
 }
 
 // FeedEntry is one entry of a feed: an op (JSON holds its served form), or,
