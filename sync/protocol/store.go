@@ -5,8 +5,11 @@
 // the record limits of the schema (record_too_large, checked after access),
 // opaque cursors and pages, and every effect of storing an op (Effects:
 // the feed its record is indexed in, host-team changes, the values a
-// redaction erases, redact before append). It declares the Store it needs,
-// which carries the effects out and holds no rule of its own.
+// redaction erases, redact before append, the fields that label a record
+// in its summary). It declares the Store it needs, which carries the
+// effects out and holds no rule of its own. Push takes a device's raw
+// JSON; PushOps takes ops trusted code built with crdt.NewOp, with the
+// same checks and decisions.
 //
 // Invariants: every op of a push gets exactly one result, in order; an op
 // is applied only if its result says applied, and a push returns only after
