@@ -15,6 +15,7 @@ const (
 	FieldHostTeam     = "host_team"
 	FieldStatus       = "status"
 	FieldReviewStatus = "review_status"
+	FieldRegion       = "region"
 	FieldEndsOn       = "ends_on"
 )
 

@@ -14,7 +14,6 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -26,6 +25,7 @@ import (
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
 	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
@@ -164,22 +164,18 @@ type op struct {
 // write pushes ops for one record as user and fails on any rejection.
 func (d *demo) write(user, kind, record string, ops ...op) ([]string, error) {
 	u := d.users[user]
-	raw := make([]json.RawMessage, len(ops))
+	built := make([]crdt.Op, len(ops))
 	ids := make([]string, len(ops))
 	for i, o := range ops {
 		ids[i] = newID()
-		base := o.base
-		if base == nil {
-			base = []string{}
-		}
-		b, err := json.Marshal(map[string]any{"id": ids[i], "record": record, "kind": kind, "field": o.field,
-			"action": o.action, "value": o.value, "base": base, "hlc": u.clock.Now().String(), "device": u.p.Device})
+		op, err := crdt.NewOp(crdt.Op{ID: ids[i], Record: record, Kind: kind, Field: o.field,
+			Action: model.Action(o.action), Base: o.base, HLC: u.clock.Now(), Device: u.p.Device}, o.value)
 		if err != nil {
 			return nil, err
 		}
-		raw[i] = b
+		built[i] = op
 	}
-	res, err := d.svc.Push(d.ctx, u.p, raw)
+	res, err := d.svc.PushOps(d.ctx, u.p, built)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,9 @@
 //	                           f/ seq and the seq of its entry in the record's
 //	                           bucket (see opPage); new ops rewrite only the
 //	                           last page
-//	rs/<record id>             Summary as JSON, for lists and feed scopes
+//	rs/<record id>             Summary as JSON, for lists and feed scopes; its
+//	                           labels (status, region, review status) are the
+//	                           fields protocol.Effects.Summary names
 //	h/<team id>/<week id>      empty: the action week is hosted by the team
 //	w/<week id>                the action week's host team id
 //	m/seq                      greatest committed sequence number (8 bytes)
@@ -82,7 +84,8 @@
 //   - Effects decided once. The writer applies what protocol's decide
 //     returned (protocol.Effects): the record's scope and bucket after the
 //     op, the host-team change of an action week, the stored op whose
-//     value the op erases, whether the op itself arrives erased. The store
+//     value the op erases, whether the op itself arrives erased, and the
+//     fields whose values label the record in its rs/ summary. The store
 //     merges the op into the state (crdt.Record.Apply, the data type's
 //     merge), persists and indexes; it holds no rule of the domain, so a
 //     second store (DESIGN §9) implements protocol.Store from this

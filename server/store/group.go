@@ -70,6 +70,9 @@ type group struct {
 	feedID string
 	// applied lists the ids of the ops the chunk applied.
 	applied []string
+	// summary names the label fields of the records the chunk changed,
+	// as the effects of its ops name them (protocol.SummaryFields).
+	summary protocol.LabelFields
 }
 
 func newGroup(db *DB, rtx *badger.Txn, w *writerState, n int) *group {
@@ -169,7 +172,7 @@ func (g *group) op(id string) (*opState, error) {
 	if err != nil {
 		return nil, g.fail(fmt.Errorf("read op %s: %w", id, err))
 	}
-	op, err := crdt.DecodeOp(js)
+	op, err := crdt.DecodeStored(js)
 	if err != nil {
 		return nil, g.fail(fmt.Errorf("decode op %s: %w", id, err))
 	}
@@ -272,6 +275,7 @@ func (g *group) apply(p *protocol.Pending, e *protocol.Effects) error {
 	if scope != rs.scope {
 		rs.scope, rs.compact = scope, true // the head holds the scope
 	}
+	g.summary = e.Summary
 	st := &opState{op: op, seq: g.next(), deviceHLC: p.DeviceHLC, redacted: e.Erased}
 	g.ops[op.ID] = st
 	g.applied = append(g.applied, op.ID)
@@ -411,7 +415,7 @@ func (g *group) finish() error {
 			rs.snapSeq, rs.snapLen, rs.tailBytes, rs.compact = h.snapSeq, len(h.snapshot), 0, false
 		}
 		rs.writeOpList(g.set)
-		sum := summarize(rs.rec, g.scopeOf(rs), g.now)
+		sum := summarize(rs.rec, g.scopeOf(rs), g.now, g.summary.Of(rs.rec))
 		js, err := json.Marshal(&sum)
 		if err != nil {
 			return fmt.Errorf("encode summary of %s: %w", rs.rec.ID, err)

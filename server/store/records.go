@@ -9,7 +9,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/protocol"
@@ -50,32 +49,24 @@ func (s *Summary) Scope() access.Scope {
 	return access.Scope{Kind: s.Kind, Team: s.Team, ActionWeek: s.ActionWeek, HostTeam: s.HostTeam, Creator: s.Creator}
 }
 
-// summarize builds the summary of rec in scope, updated at now.
-func summarize(rec *crdt.Record, scope access.Scope, now time.Time) Summary {
+// summarize builds the summary of rec in scope, updated at now, with the
+// labels protocol names (the store has no rule of its own for them).
+func summarize(rec *crdt.Record, scope access.Scope, now time.Time, l protocol.Labels) Summary {
 	return Summary{
 		ID:           rec.ID,
 		Kind:         rec.Kind,
 		Team:         scope.Team,
 		ActionWeek:   scope.ActionWeek,
 		HostTeam:     scope.HostTeam,
-		Status:       stringValue(rec.Value(model.FieldStatus)),
-		Region:       stringValue(rec.Value("region")),
-		ReviewStatus: stringValue(rec.Value(model.FieldReviewStatus)),
+		Status:       l.Status,
+		Region:       l.Region,
+		ReviewStatus: l.ReviewStatus,
 		Conflicts:    rec.Conflicts(),
 		Deleted:      rec.Deleted(),
 		HLC:          rec.HLC.String(),
 		UpdatedAt:    now.UTC(),
 		Creator:      scope.Creator,
 	}
-}
-
-// stringValue returns a JSON string's value ("" for anything else).
-func stringValue(v json.RawMessage) string {
-	var s string
-	if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // ListFilter selects and pages the records ListRecords returns. Empty
@@ -210,7 +201,7 @@ func (db *DB) History(ctx context.Context, id string) ([]crdt.Op, error) {
 			if err != nil {
 				return err
 			}
-			op, err := crdt.DecodeOp(js)
+			op, err := crdt.DecodeStored(js)
 			if err != nil {
 				return fmt.Errorf("decode op at seq %d: %w", s.fseq, err)
 			}

@@ -166,7 +166,7 @@ func (rs *recState) applyStored(txn *badger.Txn, schema *model.Schema, fseq uint
 	if err != nil {
 		return err
 	}
-	op, err := crdt.DecodeOp(js)
+	op, err := crdt.DecodeStored(js)
 	if err != nil {
 		return fmt.Errorf("decode op at seq %d: %w", fseq, err)
 	}

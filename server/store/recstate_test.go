@@ -239,3 +239,33 @@ func TestStoreCarriesOutEffects(t *testing.T) {
 		t.Errorf("record's scope team %s, want team B", st.Scope.Team)
 	}
 }
+
+// TestSummaryLabelsFromEffects: a record's summary lists the labels the
+// effects' Summary names, not values the store picks by a rule of its
+// own (DESIGN §9).
+func TestSummaryLabelsFromEffects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t, Options{})
+	a := newAuthor()
+	rec := newID()
+	const k = model.KindIdentification
+	// The effects name the region field as the status label, and no other.
+	e := protocol.Effects{Scope: access.Scope{Kind: k, Team: newID(), Creator: a.user}, Summary: protocol.LabelFields{Status: "region"}}
+	decide := func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
+		return protocol.Decision{Result: protocol.Result{ID: p.Op.ID, Status: protocol.StatusApplied}, Effects: e}
+	}
+	res, err := db.Commit(ctx, []protocol.Pending{a.op(t, rec, k, model.FieldStatus, model.ActionSet, `"presumed"`), a.op(t, rec, k, "region", model.ActionSet, `"north"`)}, decide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApplied(t, res)
+	sums, _, err := db.ListRecords(ctx, ListFilter{})
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("ListRecords = %d summaries, %v; want 1", len(sums), err)
+	}
+	got := protocol.Labels{Status: sums[0].Status, Region: sums[0].Region, ReviewStatus: sums[0].ReviewStatus}
+	if want := (protocol.Labels{Status: "north"}); got != want {
+		t.Errorf("summary labels %+v, want %+v", got, want)
+	}
+}

@@ -1,11 +1,14 @@
 package protocol_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
+	"github.com/fieldsync/fieldsync/sync/hlc"
+	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
 // TestPushRedactBeforeAppend: an append whose redaction arrived first is
@@ -70,5 +73,32 @@ func TestPlanDecidesEveryEffect(t *testing.T) {
 				t.Errorf("effects %+v", e)
 			}
 		})
+	}
+}
+
+// TestSummaryFieldsLabels: a record's labels are the string values of its
+// status, region and review status, and every effect names the rule.
+func TestSummaryFieldsLabels(t *testing.T) {
+	t.Parallel()
+	rec := crdt.NewRecord("0190a000-0000-7000-8000-000000000001", model.KindIdentification)
+	n := 0
+	set := func(field, value string) {
+		t.Helper()
+		n++
+		op, err := crdt.NewOp(crdt.Op{ID: fmt.Sprintf("0190a000-0000-7000-8000-0000000000%02d", n+10), Record: rec.ID, Kind: rec.Kind,
+			Field: field, Action: model.ActionSet, Device: "0190a000-0000-7000-8000-000000000099", HLC: hlc.New(1000, uint16(n))}, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rec.Apply(model.DefaultSchema(), &op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(model.FieldStatus, "presumed")
+	set(model.FieldRegion, "north")
+	set(model.FieldReviewStatus, "open")
+	got, want := protocol.SummaryFields.Of(rec), protocol.Labels{Status: "presumed", Region: "north", ReviewStatus: "open"}
+	if got != want {
+		t.Errorf("Summarize = %+v, want %+v", got, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
@@ -746,5 +747,53 @@ func TestPushIdentificationWeekReference(t *testing.T) {
 	}
 	if len(messages) > 1 {
 		t.Errorf("the refusals differ: %q", messages)
+	}
+}
+
+// TestPushOpsAsPush: ops built with crdt.NewOp and handed to PushOps get
+// the results Push gives their JSON: applied, and rejected by the same
+// rules (another device's op, an op the schema refuses, a field worker
+// writing another team's record).
+func TestPushOpsAsPush(t *testing.T) {
+	t.Parallel()
+	viaJSON, direct := newWorld(t), newWorld(t)
+	rec := uid(900)
+	ops := []op{
+		viaJSON.newOp(fwA, rec, model.KindIdentification, model.FieldTeam, model.ActionSet, teamA),
+		viaJSON.newOp(fwA, rec, model.KindIdentification, model.FieldStatus, model.ActionSet, "presumed"),
+		viaJSON.newOp(fwB, rec, model.KindIdentification, "region", model.ActionSet, "north"),
+		viaJSON.newOp(fwA, rec, model.KindIdentification, "no_such_field", model.ActionSet, "x"),
+		viaJSON.newOp(fwA, uid(901), model.KindIdentification, model.FieldTeam, model.ActionSet, teamB),
+	}
+	built := make([]crdt.Op, len(ops))
+	for i, o := range ops {
+		d, err := crdt.DecodeOp(o.raw())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if built[i], err = crdt.NewOp(d, o["value"]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := viaJSON.push(fwA, ops[0], ops[1], ops[2], ops[3], ops[4])
+	got, err := direct.svc.PushOps(context.Background(), fwA, built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results) != len(want.Results) {
+		t.Fatalf("%d results, want %d", len(got.Results), len(want.Results))
+	}
+	applied := 0
+	for i := range want.Results {
+		g, w := got.Results[i], want.Results[i]
+		if g.ID != w.ID || g.Status != w.Status || g.Code != w.Code {
+			t.Errorf("op %d: PushOps %s %s %s, Push %s %s %s", i, g.ID, g.Status, g.Code, w.ID, w.Status, w.Code)
+		}
+		if w.Status == protocol.StatusApplied {
+			applied++
+		}
+	}
+	if applied != 2 {
+		t.Errorf("Push applied %d ops, want 2 (the test would not tell rules apart)", applied)
 	}
 }

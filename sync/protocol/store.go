@@ -5,8 +5,11 @@
 // the record limits of the schema (record_too_large, checked after access),
 // opaque cursors and pages, and every effect of storing an op (Effects:
 // the feed its record is indexed in, host-team changes, the values a
-// redaction erases, redact before append). It declares the Store it needs,
-// which carries the effects out and holds no rule of its own.
+// redaction erases, redact before append, the fields that label a record
+// in its summary). It declares the Store it needs, which carries the
+// effects out and holds no rule of its own. Push takes a device's raw
+// JSON; PushOps takes ops trusted code built with crdt.NewOp, with the
+// same checks and decisions.
 //
 // Invariants: every op of a push gets exactly one result, in order; an op
 // is applied only if its result says applied, and a push returns only after
@@ -17,6 +20,7 @@ package protocol
 import (
 	"context"
 
+	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -113,6 +117,38 @@ type Effects struct {
 	// Erased is set when the op is to be stored with its value erased: a
 	// redaction of it arrived first (redact before append).
 	Erased bool
+	// Summary names the fields whose values label the record in its
+	// summary (record listings show and filter on them); the store reads
+	// them from the record's state once its chunk's ops are applied
+	// (zero: no labels). It is SummaryFields for every op protocol
+	// decides.
+	Summary LabelFields
+}
+
+// LabelFields names the fields whose string values label a record.
+type LabelFields struct {
+	Status, Region, ReviewStatus string
+}
+
+// SummaryFields are the label fields of every record: status, region and
+// review status.
+var SummaryFields = LabelFields{Status: model.FieldStatus, Region: model.FieldRegion, ReviewStatus: model.FieldReviewStatus}
+
+// Labels are the values of a record's label fields.
+type Labels struct {
+	Status, Region, ReviewStatus string
+}
+
+// Of returns rec's labels: the string values of the fields f names (""
+// when unnamed, unset or not a string).
+func (f LabelFields) Of(rec *crdt.Record) Labels {
+	get := func(field string) string {
+		if field == "" {
+			return ""
+		}
+		return crdt.String(rec.Value(field))
+	}
+	return Labels{Status: get(f.Status), Region: get(f.Region), ReviewStatus: get(f.ReviewStatus)}
 }
 
 // FeedEntry is one entry of a feed: an op (JSON holds its served form), or,
