@@ -160,20 +160,20 @@ func Open(dir string, opt Options) (*DB, error) {
 		bo = bo.WithMemTableSize(opt.MemTableSize).
 			WithValueThreshold(min(bo.ValueThreshold, opt.MemTableSize*15/100/4))
 	}
-	var keys *dataKeys
-	if !opt.plainValues {
-		var err error
-		if keys, err = openDataKeys(filepath.Join(dir, dataKeysFile)); err != nil {
-			return nil, fmt.Errorf("open store %s: %w", dir, err)
-		}
-	}
 	bdb, err := badgerdir.Open(bo, opt.Logger)
 	if err != nil {
-		_ = keys.close()
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
 			return nil, fmt.Errorf("open store %s: the encryption key does not match the store's (a wrong key, no key for an encrypted store, or a key for an unencrypted one): %w", dir, err)
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	// The key store sits in badger's directory (created by now), under
+	// badger's directory lock.
+	var keys *dataKeys
+	if !opt.plainValues {
+		if keys, err = openDataKeys(filepath.Join(dir, dataKeysFile)); err != nil {
+			return nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), bdb.Close())
+		}
 	}
 	db := &DB{
 		bdb:           bdb,
