@@ -55,7 +55,9 @@ type dataKeys struct {
 	mu    sync.Mutex
 	f     *os.File
 	slots map[string]int // op id -> slot
-	keys  map[string]cipher.AEAD
+	// keys holds the raw keys (an AEAD is made per use: a cipher per
+	// live key would weigh ten times more in memory).
+	keys  map[string]*[dataKeyLen]byte
 	free  []int
 	n     int // slots in the file
 	dirty bool
@@ -67,7 +69,7 @@ func openDataKeys(path string) (*dataKeys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data keys: %w", err)
 	}
-	ks := &dataKeys{f: f, slots: map[string]int{}, keys: map[string]cipher.AEAD{}}
+	ks := &dataKeys{f: f, slots: map[string]int{}, keys: map[string]*[dataKeyLen]byte{}}
 	if err := ks.load(); err != nil {
 		return nil, errors.Join(fmt.Errorf("open data keys %s: %w", path, err), f.Close())
 	}
@@ -100,11 +102,9 @@ func (ks *dataKeys) load() error {
 			continue
 		}
 		id := string(s[1 : 1+idLen])
-		aead, err := newAEAD(s[1+idLen : 1+idLen+dataKeyLen])
-		if err != nil {
-			return err
-		}
-		ks.slots[id], ks.keys[id] = i, aead
+		k := new([dataKeyLen]byte)
+		copy(k[:], s[1+idLen:])
+		ks.slots[id], ks.keys[id] = i, k
 	}
 	return nil
 }
@@ -122,8 +122,8 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 func (ks *dataKeys) create(id string) (cipher.AEAD, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	if a, ok := ks.keys[id]; ok {
-		return a, nil
+	if k, ok := ks.keys[id]; ok {
+		return newAEAD(k[:])
 	}
 	if len(id) != idLen {
 		return nil, fmt.Errorf("create data key: op id %q is not %d bytes", id, idLen)
@@ -152,7 +152,9 @@ func (ks *dataKeys) create(id string) (cipher.AEAD, error) {
 	if slot == ks.n {
 		ks.n++
 	}
-	ks.slots[id], ks.keys[id], ks.dirty = slot, aead, true
+	k := new([dataKeyLen]byte)
+	copy(k[:], key)
+	ks.slots[id], ks.keys[id], ks.dirty = slot, k, true
 	return aead, nil
 }
 
@@ -195,6 +197,9 @@ func (ks *dataKeys) destroy(ids []string) error {
 			errs = append(errs, err)
 			continue
 		}
+		if k := ks.keys[id]; k != nil {
+			*k = [dataKeyLen]byte{} // the AEADs made from it are short-lived
+		}
 		delete(ks.slots, id)
 		delete(ks.keys, id)
 		ks.free = append(ks.free, slot)
@@ -227,8 +232,16 @@ func (ks *dataKeys) key(id string) cipher.AEAD {
 		return nil
 	}
 	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.keys[id]
+	k := ks.keys[id]
+	ks.mu.Unlock()
+	if k == nil {
+		return nil
+	}
+	aead, err := newAEAD(k[:])
+	if err != nil {
+		return nil
+	}
+	return aead
 }
 
 // BackupKeys writes a copy of the store's data key store to w. Backups
