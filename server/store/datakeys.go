@@ -61,6 +61,8 @@ type dataKeys struct {
 	free  []int
 	n     int // slots in the file
 	dirty bool
+	// created is set when Open created the file.
+	created bool
 }
 
 // openDataKeys opens (or creates) the key store at path.
@@ -83,6 +85,7 @@ func (ks *dataKeys) load() error {
 		return err
 	}
 	if len(b) == 0 {
+		ks.created = true
 		if _, err := ks.f.WriteAt([]byte(keysMagic), 0); err != nil {
 			return err
 		}
@@ -438,6 +441,9 @@ func (db *DB) sweepKeys() error {
 	})
 	if err != nil {
 		return fmt.Errorf("sweep data keys: %w", err)
+	}
+	if db.keys != nil && db.keys.created && db.seq > 0 {
+		db.log.Warn("a new data key store for a store that holds ops: values sealed before (a restore without its key backup?) read as erased; values stored before data keys existed read as before", "file", dataKeysFile)
 	}
 	if len(gone) > 0 {
 		db.log.Info("destroyed the data keys of values erased before a crash", "keys", len(gone))
