@@ -30,28 +30,9 @@ const (
 	classLog
 )
 
-// ValueSealer maps the values of log entries (the values a redaction can
-// erase) to their stored form in a snapshot and back, so that a store can
-// seal each with a key of its own (crypto-shredding). A stored value
-// OpenValue cannot read (its key was destroyed) is an erased value.
-type ValueSealer interface {
-	// SealValue returns the stored form of the value of entry op.
-	SealValue(op string, value []byte) []byte
-	// OpenValue returns the value of entry op from its stored form, and
-	// false when it cannot be read any more.
-	OpenValue(op string, stored []byte) ([]byte, bool)
-}
-
 // MarshalBinary encodes the record's full state for storage.
-func (r *Record) MarshalBinary() ([]byte, error) { return r.MarshalSealed(nil) }
-
-// UnmarshalBinary restores a record written by MarshalBinary.
-func (r *Record) UnmarshalBinary(data []byte) error { return r.UnmarshalSealed(data, nil) }
-
-// MarshalSealed is MarshalBinary with the value of every log entry not
-// erased mapped through s (nil: stored as it is).
-func (r *Record) MarshalSealed(s ValueSealer) ([]byte, error) {
-	w := snapWriter{buf: make([]byte, 0, 512), sealer: s}
+func (r *Record) MarshalBinary() ([]byte, error) {
+	w := snapWriter{buf: make([]byte, 0, 512)}
 	w.byte(snapshotVersion)
 	w.str(r.ID)
 	w.str(r.Kind)
@@ -77,9 +58,7 @@ func (r *Record) MarshalSealed(s ValueSealer) ([]byte, error) {
 			}
 		case *logField:
 			w.byte(classLog)
-			w.sealed = true
 			w.entries(f.entries)
-			w.sealed = false
 			w.uvarint(len(f.redactions))
 			for target, rd := range f.redactions {
 				w.str(target)
@@ -95,11 +74,9 @@ func (r *Record) MarshalSealed(s ValueSealer) ([]byte, error) {
 	return w.buf, nil
 }
 
-// UnmarshalSealed restores a record written by MarshalSealed with a
-// ValueSealer that reads what s sealed: a log entry whose value s cannot
-// open is restored erased (value null, redacted).
-func (r *Record) UnmarshalSealed(data []byte, s ValueSealer) error {
-	d := snapReader{buf: data, sealer: s}
+// UnmarshalBinary restores a record written by MarshalBinary.
+func (r *Record) UnmarshalBinary(data []byte) error {
+	d := snapReader{buf: data}
 	if v := d.byte(); v != snapshotVersion {
 		return fmt.Errorf("decode record snapshot: unknown version %d", v)
 	}
@@ -147,7 +124,6 @@ func (d *snapReader) field() (field, error) {
 		return s, nil
 	case classLog:
 		l := &logField{entries: d.entries()}
-		d.open(l.entries)
 		if n := d.count(); n > 0 {
 			l.redactions = make(map[string]redaction, n)
 			for range n {
@@ -165,13 +141,8 @@ func (d *snapReader) field() (field, error) {
 	}
 }
 
-// snapWriter appends the snapshot encoding; sealer (when set) maps the
-// values of log entries, sealed is set while it writes them.
-type snapWriter struct {
-	buf    []byte
-	sealer ValueSealer
-	sealed bool
-}
+// snapWriter appends the snapshot encoding.
+type snapWriter struct{ buf []byte }
 
 func (w *snapWriter) byte(b byte)    { w.buf = append(w.buf, b) }
 func (w *snapWriter) u64(v uint64)   { w.buf = binary.BigEndian.AppendUint64(w.buf, v) }
@@ -191,11 +162,7 @@ func (w *snapWriter) entries(es []Entry) {
 	for i := range es {
 		e := &es[i]
 		w.str(e.Op)
-		if w.sealed && w.sealer != nil && !e.Redacted {
-			w.bytes(w.sealer.SealValue(e.Op, e.Value))
-		} else {
-			w.bytes(e.Value)
-		}
+		w.bytes(e.Value)
 		w.u64(uint64(e.HLC))
 		w.str(e.Device)
 		w.str(e.User)
@@ -211,28 +178,8 @@ func (w *snapWriter) entries(es []Entry) {
 // snapReader reads the snapshot encoding; the first problem sticks in err
 // and every later read returns zero values.
 type snapReader struct {
-	buf    []byte
-	err    error
-	sealer ValueSealer
-}
-
-// open maps the stored values of log entries back through d's sealer; an
-// entry whose value cannot be opened is erased.
-func (d *snapReader) open(es []Entry) {
-	if d.sealer == nil || d.err != nil {
-		return
-	}
-	for i := range es {
-		e := &es[i]
-		if e.Redacted {
-			continue
-		}
-		if v, ok := d.sealer.OpenValue(e.Op, e.Value); ok {
-			e.Value = v
-		} else {
-			e.Value, e.Redacted = null, true
-		}
-	}
+	buf []byte
+	err error
 }
 
 var errShort = errors.New("snapshot is truncated")
