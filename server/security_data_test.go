@@ -101,7 +101,7 @@ func TestEncryptionAtRestAndBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "fieldsync.backup")
-	if err := server.BackupTo(ctx, h.dir, key, backupKey, out, discardLogger()); err != nil {
+	if err := server.BackupTo(ctx, h.dir, key, backupKey, out, out+".datakeys", discardLogger()); err != nil {
 		t.Fatal(err)
 	}
 	if hits := filesContaining(t, filepath.Dir(out), canaries); len(hits) > 0 {
@@ -119,7 +119,7 @@ func TestEncryptionAtRestAndBackups(t *testing.T) {
 
 	// The restore drill: a new directory, the same answers.
 	restored := t.TempDir()
-	if _, err := server.RestoreFrom(ctx, filepath.Join(restored, "data"), key, backupKey, out, discardLogger()); err != nil {
+	if _, err := server.RestoreFrom(ctx, filepath.Join(restored, "data"), key, backupKey, out, out+".datakeys", discardLogger()); err != nil {
 		t.Fatal(err)
 	}
 	h.dir = filepath.Join(restored, "data")

@@ -57,9 +57,10 @@ func VerifyAudit(ctx context.Context, dataDir, keyFile string, log *slog.Logger,
 	return nil
 }
 
-// BackupTo writes an encrypted backup of dataDir's store to out, for the
-// backup key in backupKeyFile.
-func BackupTo(ctx context.Context, dataDir, keyFile, backupKeyFile, out string, log *slog.Logger) error {
+// BackupTo writes an encrypted backup of dataDir's store to out, and one
+// of its data keys to keysOut (none when empty), for the backup key in
+// backupKeyFile.
+func BackupTo(ctx context.Context, dataDir, keyFile, backupKeyFile, out, keysOut string, log *slog.Logger) error {
 	db, err := openStore(dataDir, keyFile, log)
 	if err != nil {
 		return err
@@ -80,19 +81,47 @@ func BackupTo(ctx context.Context, dataDir, keyFile, backupKeyFile, out string, 
 		_ = os.Remove(out)
 		return err
 	}
+	if keysOut == "" {
+		return nil
+	}
+	if err := writeKeysTo(db, backupKeyFile, keysOut); err != nil {
+		_ = os.Remove(out)
+		return err
+	}
+	return nil
+}
+
+// writeKeysTo writes an encrypted backup of db's data keys to out.
+func writeKeysTo(db *store.DB, backupKeyFile, out string) error {
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create data key backup file: %w", err)
+	}
+	err = backup.WriteKeys(db, f, backupKeyFile)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(out)
+		return err
+	}
 	return nil
 }
 
 // RestoreFrom restores the encrypted backup in from into dataDir, which
 // must not hold a store yet (see backup.Restore: a failed or killed
-// restore leaves a directory no server opens).
-func RestoreFrom(ctx context.Context, dataDir, keyFile, backupKeyFile, from string, log *slog.Logger) (backup.Manifest, error) {
+// restore leaves a directory no server opens), with the data key backup
+// keysFrom (none when empty: append values are then restored erased).
+func RestoreFrom(ctx context.Context, dataDir, keyFile, backupKeyFile, from, keysFrom string, log *slog.Logger) (backup.Manifest, error) {
 	key, err := readKeyFile(keyFile)
 	if err != nil {
 		return backup.Manifest{}, err
 	}
 	return backup.Restore(ctx, backup.RestoreOptions{
-		DataDir: dataDir, From: from, KeyFile: backupKeyFile,
+		DataDir: dataDir, From: from, KeyFile: backupKeyFile, DataKeys: keysFrom,
 		Store: store.Options{Schema: model.DefaultSchema(), Logger: log, EncryptionKey: key},
 	})
 }

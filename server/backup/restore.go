@@ -145,6 +145,11 @@ type RestoreOptions struct {
 	From string
 	// KeyFile holds the backup's secret key.
 	KeyFile string
+	// DataKeys is a backup of the store's data keys (WriteKeys, encrypted
+	// for the same backup key), put next to the restored store; empty:
+	// none, and every append value (notes, referrals...) is restored
+	// erased.
+	DataKeys string
 	// Store configures the restored store (its encryption key, logger).
 	Store store.Options
 
@@ -371,6 +376,9 @@ func load(ctx context.Context, o RestoreOptions, dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove an earlier partial load: %w", err)
 	}
+	if err := restoreKeys(o, dir); err != nil {
+		return err
+	}
 	opt := o.Store
 	opt.GCInterval = -1
 	db, err := store.Open(dir, opt)
@@ -422,6 +430,30 @@ func check(ctx context.Context, o RestoreOptions, dir string, want Manifest, has
 	if hasManifest && got != want {
 		return fmt.Errorf("the restored store differs from the backup's manifest (records %d, last seq %d, audit head %d; the backup says %d, %d, %d); nothing was restored",
 			got.Records, got.LastSeq, got.AuditSeq, want.Records, want.LastSeq, want.AuditSeq)
+	}
+	return nil
+}
+
+// WriteKeys writes a backup of db's data keys to w, encrypted for the
+// backup key in keyFile. Store backups never carry the data keys: keep
+// key backups apart, and no longer than the erasure period.
+func WriteKeys(db *store.DB, w io.Writer, keyFile string) error {
+	return Encrypt(w, keyFile, db.BackupKeys)
+}
+
+// restoreKeys puts the data key backup o.DataKeys (if any) into dir.
+func restoreKeys(o RestoreOptions, dir string) error {
+	if o.DataKeys == "" {
+		return nil
+	}
+	f, err := os.Open(o.DataKeys)
+	if err != nil {
+		return fmt.Errorf("open the data key backup: %w", err)
+	}
+	defer f.Close()
+	err = Decrypt(f, o.KeyFile, func(r io.Reader) error { return store.RestoreKeys(dir, r) })
+	if err != nil {
+		return fmt.Errorf("restore the data key backup %s: %w", o.DataKeys, unwrapAll(err))
 	}
 	return nil
 }

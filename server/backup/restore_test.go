@@ -99,7 +99,9 @@ func applyAll(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
 // fixture is a backup of a store with records, notes and an audit chain.
 type fixture struct {
 	backup, key string
-	want        Manifest
+	// keys is the backup of the store's data keys.
+	keys string
+	want Manifest
 }
 
 func newFixture(t *testing.T, records int) fixture {
@@ -139,6 +141,15 @@ func newFixture(t *testing.T, records int) fixture {
 	}
 	defer out.Close()
 	if err := Write(ctx, db, out, f.key); err != nil {
+		t.Fatal(err)
+	}
+	f.keys = f.backup + ".datakeys"
+	kout, err := os.Create(f.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kout.Close()
+	if err := WriteKeys(db, kout, f.key); err != nil {
 		t.Fatal(err)
 	}
 	if f.want, err = manifestOf(ctx, db); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,9 @@ type Options struct {
 	// DefaultRecordCacheBytes). Records written by chunks not yet
 	// committed are kept beyond it.
 	RecordCacheBytes int
+	// plainValues stores append values without data keys, as stores did
+	// before them: only the canary tests' controls set it.
+	plainValues bool
 }
 
 func (o Options) withDefaults() Options {
@@ -131,6 +135,8 @@ type DB struct {
 	// would wait forever. Close then skips saving the op filter; the
 	// store must be thrown away.
 	loadFailed atomic.Bool
+	// keys is the store's data key store (datakeys.go).
+	keys *dataKeys
 }
 
 // Open opens (or creates) the store in dir and starts its writer and its
@@ -161,6 +167,14 @@ func Open(dir string, opt Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
+	// The key store sits in badger's directory (created by now), under
+	// badger's directory lock.
+	var keys *dataKeys
+	if !opt.plainValues {
+		if keys, err = openDataKeys(filepath.Join(dir, dataKeysFile)); err != nil {
+			return nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), bdb.Close())
+		}
+	}
 	db := &DB{
 		bdb:           bdb,
 		opt:           opt,
@@ -173,10 +187,11 @@ func Open(dir string, opt Options) (*DB, error) {
 		gcStop:        make(chan struct{}),
 		gcDone:        make(chan struct{}),
 		commitTxn:     (*badger.Txn).Commit,
+		keys:          keys,
 	}
 	db.pipeCond = sync.NewCond(&db.pipeMu)
 	if err := db.init(); err != nil {
-		return nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), bdb.Close())
+		return nil, errors.Join(fmt.Errorf("open store %s: %w", dir, err), bdb.Close(), keys.close())
 	}
 	go db.writer()
 	go db.gc()
@@ -215,7 +230,10 @@ func (db *DB) init() error {
 	db.seq, db.records = seq, records
 	db.committed.Store(seq)
 	db.filter, db.filterSeq, err = db.loadOpFilter()
-	return err
+	if err != nil {
+		return err
+	}
+	return db.sweepKeys()
 }
 
 // loadCounters reads m/seq and m/records as badger holds them now.
@@ -246,6 +264,7 @@ func (db *DB) Close() error {
 		if cerr := db.bdb.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 		}
+		err = errors.Join(err, db.keys.close())
 		db.closeErr = err
 	})
 	return db.closeErr

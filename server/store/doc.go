@@ -49,6 +49,9 @@
 //	rf/<family id>             model.TokenFamily as JSON
 //	rfd/<device id>/<family>   empty: the device's token families
 //	a/<seq>                    audit entry as JSON, append-only (audit.go)
+//	datakeys (a file)          the data keys of append values (datakeys.go): not
+//	                           a badger key, beside badger's files, never in a
+//	                           backup
 //	l/<record id>/<other id>   Link as JSON, once per direction: a supervisor's
 //	                           link between two records (links.go), written
 //	                           in one transaction with its audit entries;
@@ -93,7 +96,10 @@
 //
 // Designed for what comes next:
 //
-//   - Erasure that reaches the bytes (the data-lifecycle issue). Every key
+//   - Erasure that reaches the bytes (the data-lifecycle issue; done for
+//     appends, datakeys.go: one key per append, in a file of 72-byte
+//     slots; f/ keeps the op's redacted JSON in clear and seals the bytes
+//     that differ; record keys and retention are still to come). Every key
 //     holding a record's content is reachable from the record: its rl/
 //     list names its f/ entries, and r/ and rs/ are keyed by its id. The
 //     plan: values that can be erased (a log entry's value; a whole record
@@ -169,6 +175,10 @@
 //   - A crash never stops the next Open: badger is opened through
 //     server/badgerdir, which removes the 0-byte memtable or value log a
 //     kill during their creation leaves (they hold no data) and logs it.
-//   - Encryption at rest is badger's (Options.EncryptionKey); nothing is
-//     written outside badger's directory.
+//   - Encryption at rest is badger's (Options.EncryptionKey); the only file
+//     in badger's directory that is not badger's is the data key store.
+//   - Every append value not erased is sealed with its own data key, on
+//     disk before its op commits; an erasure destroys the key once its
+//     transaction commits (Open finishes one a crash interrupted). A value
+//     whose key is gone reads as erased.
 package store

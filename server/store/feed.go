@@ -27,7 +27,7 @@ func (db *DB) Feed(ctx context.Context, buckets []string, all bool, after uint64
 	}
 	page := protocol.FeedPage{Last: after}
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		f := feedReader{ctx: ctx, txn: txn, sr: newScopeReader(txn), page: &page, limit: limit}
+		f := feedReader{ctx: ctx, txn: txn, sr: newScopeReader(txn), page: &page, limit: limit, keys: db.keys}
 		if all {
 			return f.global(after)
 		}
@@ -46,6 +46,7 @@ type feedReader struct {
 	sr    *scopeReader
 	page  *protocol.FeedPage
 	limit int
+	keys  *dataKeys
 }
 
 func (f *feedReader) full() (bool, error) {
@@ -86,7 +87,7 @@ func (f *feedReader) global(after uint64) error {
 
 // add appends the op entry at seq whose f/ value is v.
 func (f *feedReader) add(seq uint64, bucket string, v []byte) error {
-	record, js, err := splitFeedValue(v)
+	record, js, err := splitFeedValue(f.keys, v)
 	if err != nil {
 		return fmt.Errorf("read feed entry %d: %w", seq, err)
 	}

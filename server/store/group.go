@@ -8,6 +8,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -73,6 +74,9 @@ type group struct {
 	// summary names the label fields of the records the chunk changed,
 	// as the effects of its ops name them (protocol.SummaryFields).
 	summary protocol.LabelFields
+	// erased lists the ops whose data keys are destroyed once the chunk
+	// commits (datakeys.go).
+	erased []string
 }
 
 func newGroup(db *DB, rtx *badger.Txn, w *writerState, n int) *group {
@@ -168,7 +172,7 @@ func (g *group) op(id string) (*opState, error) {
 	if err != nil {
 		return nil, g.fail(fmt.Errorf("read op %s at seq %d: %w", id, m.seq, err))
 	}
-	_, js, err := splitFeedValue(fv)
+	_, js, keyGone, err := openFeedValue(g.db.keys, fv)
 	if err != nil {
 		return nil, g.fail(fmt.Errorf("read op %s: %w", id, err))
 	}
@@ -176,7 +180,9 @@ func (g *group) op(id string) (*opState, error) {
 	if err != nil {
 		return nil, g.fail(fmt.Errorf("decode op %s: %w", id, err))
 	}
-	st := &opState{op: op, seq: m.seq, redacted: m.redacted, deviceHLC: m.deviceHLC}
+	// A value whose data key is gone is erased (a store restored from a
+	// backup older than the erasure).
+	st := &opState{op: op, seq: m.seq, redacted: m.redacted || keyGone, deviceHLC: m.deviceHLC}
 	g.ops[id] = st
 	return st, nil
 }
@@ -211,7 +217,7 @@ func (g *group) record(id string) (*recState, error) {
 		g.recs[id] = rs
 		return rs, nil
 	}
-	rs, err := loadRecord(g.rtx, g.db.schema, id)
+	rs, err := loadRecord(g.rtx, g.db.schema, g.db.keys, id)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		g.recs[id] = nil
 		return nil, nil
@@ -279,11 +285,15 @@ func (g *group) apply(p *protocol.Pending, e *protocol.Effects) error {
 	st := &opState{op: op, seq: g.next(), deviceHLC: p.DeviceHLC, redacted: e.Erased}
 	g.ops[op.ID] = st
 	g.applied = append(g.applied, op.ID)
+	feed := []byte(nil)
 	if g.feedID == op.ID && !st.redacted {
-		rs.tailBytes += g.putOp(st, g.feed)
-	} else {
-		rs.tailBytes += g.putOp(st, nil)
+		feed = g.feed
 	}
+	n, err := g.putOp(st, feed)
+	if err != nil {
+		return err
+	}
+	rs.tailBytes += n
 	if e.Erase != "" {
 		if err := g.erase(e.Erase); err != nil {
 			return err
@@ -306,9 +316,10 @@ func (g *group) touch(rs *recState) {
 }
 
 // putOp writes an op's meta and its global feed entry (feed, when not
-// nil, is the entry's value, made ahead). It returns the length of the
-// op's served JSON.
-func (g *group) putOp(st *opState, feed []byte) int {
+// nil, is the entry's value, made ahead). The value of an append not
+// erased is sealed with a new data key of its own (datakeys.go). It
+// returns the length of the op's served JSON.
+func (g *group) putOp(st *opState, feed []byte) (int, error) {
 	m := opMeta{seq: st.seq, redacted: st.redacted, deviceHLC: st.deviceHLC}
 	g.set(opKeyTo(g.carve(len(prefixOp)+len(st.op.ID)), st.op.ID), m.appendTo(g.carve(opMetaLen)))
 	fk := feedKeyTo(g.carve(len(prefixFeed)+8), st.seq)
@@ -321,8 +332,18 @@ func (g *group) putOp(st *opState, feed []byte) int {
 		v := make([]byte, 0, idLen+256+len(op.Value))
 		feed = op.AppendJSON(append(v, op.Record...))
 	}
+	n := len(feed) - idLen
+	if st.op.Action == model.ActionAppend && !st.redacted && g.db.keys != nil {
+		aead, err := g.db.keys.create(st.op.ID)
+		if err != nil {
+			return 0, g.fail(err)
+		}
+		r := st.op.Redacted()
+		red := r.AppendJSON(make([]byte, 0, 320))
+		feed = sealedFeed(aead, st.op.Record, st.op.ID, feed[idLen:], red)
+	}
 	g.set(fk, feed)
-	return len(feed) - idLen
+	return n, nil
 }
 
 // erase erases the value of stored op id, and has its record compacted
@@ -338,7 +359,10 @@ func (g *group) erase(id string) error {
 		g.ops[id] = t
 	}
 	t.redacted = true
-	g.putOp(t, nil)
+	if _, err := g.putOp(t, nil); err != nil {
+		return err
+	}
+	g.erased = append(g.erased, id)
 	rs, err := g.record(t.op.Record)
 	if err != nil || rs == nil {
 		return err
@@ -407,7 +431,7 @@ func (g *group) host(week, team string) {
 func (g *group) finish() error {
 	for _, rs := range g.dirty {
 		if rs.needsCompaction() {
-			h, err := rs.headOf()
+			h, err := rs.headOf(g.db.keys)
 			if err != nil {
 				return err
 			}

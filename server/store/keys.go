@@ -139,11 +139,25 @@ func (m *opMeta) unmarshal(b []byte) error {
 
 // splitFeedValue splits the value of f/<seq>: the record id, then the
 // op's JSON.
-func splitFeedValue(v []byte) (record string, json []byte, err error) {
+// A sealed value (an append's, datakeys.go) is opened with ks; without
+// its key it gives the op's redacted form.
+func splitFeedValue(ks *dataKeys, v []byte) (record string, json []byte, err error) {
+	record, json, _, err = openFeedValue(ks, v)
+	return record, json, err
+}
+
+// openFeedValue is splitFeedValue that also reports whether the value was
+// sealed with a key that is gone (the JSON is then the redacted form).
+func openFeedValue(ks *dataKeys, v []byte) (record string, json []byte, erased bool, err error) {
 	if len(v) < idLen {
-		return "", nil, fmt.Errorf("feed value of %d bytes is too short", len(v))
+		return "", nil, false, fmt.Errorf("feed value of %d bytes is too short", len(v))
 	}
-	return string(v[:idLen]), v[idLen:], nil
+	record, json = string(v[:idLen]), v[idLen:]
+	if !isSealedFeed(json) {
+		return record, json, false, nil
+	}
+	json, erased, err = ks.openFeed(json)
+	return record, json, erased, err
 }
 
 // opPageSize is the number of ops one rl/ page lists: a record's new

@@ -36,7 +36,7 @@ func downgrade(t *testing.T, db *DB, ids []string) {
 	t.Helper()
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		for _, id := range ids {
-			rs, err := loadRecord(txn, db.schema, id)
+			rs, err := loadRecord(txn, db.schema, db.keys, id)
 			if err != nil {
 				return err
 			}

@@ -233,7 +233,7 @@ func catchUp(txn *badger.Txn, f *opFilter, covered uint64) error {
 	defer it.Close()
 	for it.Seek(feedKey(covered + 1)); it.Valid(); it.Next() {
 		err := it.Item().Value(func(v []byte) error {
-			_, js, err := splitFeedValue(v)
+			_, js, err := splitFeedValue(nil, v)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
@@ -18,6 +19,9 @@ func (db *DB) prepare(req *request) {
 	req.feeds = make([][]byte, len(req.ops))
 	for i := range req.ops {
 		op := &req.ops[i].Op
+		if op.Action == model.ActionAppend {
+			continue // sealed by the writer (datakeys.go)
+		}
 		req.feeds[i] = op.AppendJSON(append(make([]byte, 0, idLen+320+len(op.Value)), op.Record...))
 	}
 }

@@ -157,7 +157,7 @@ func (db *DB) ListRecords(ctx context.Context, f ListFilter) ([]Summary, string,
 func (db *DB) Record(ctx context.Context, id string) (*protocol.RecordState, error) {
 	var st *protocol.RecordState
 	err := db.view(ctx, func(txn *badger.Txn) error {
-		rs, err := loadRecord(txn, db.schema, id)
+		rs, err := loadRecord(txn, db.schema, db.keys, id)
 		if err != nil {
 			return err
 		}
@@ -197,7 +197,7 @@ func (db *DB) History(ctx context.Context, id string) ([]crdt.Op, error) {
 			if err != nil {
 				return fmt.Errorf("read op at seq %d: %w", s.fseq, err)
 			}
-			_, js, err := splitFeedValue(v)
+			_, js, err := splitFeedValue(db.keys, v)
 			if err != nil {
 				return err
 			}

@@ -74,8 +74,8 @@ func (rs *recState) needsCompaction() bool {
 func (rs *recState) cost() int { return rs.rec.Size() + 16*len(rs.ops) + 256 }
 
 // headOf returns the head to write for rs, with its snapshot now.
-func (rs *recState) headOf() (head, error) {
-	snap, err := rs.rec.MarshalBinary()
+func (rs *recState) headOf(ks *dataKeys) (head, error) {
+	snap, err := rs.rec.MarshalSealed(snapshotSealer{ks})
 	if err != nil {
 		return head{}, fmt.Errorf("encode record %s: %w", rs.rec.ID, err)
 	}
@@ -88,7 +88,7 @@ func (rs *recState) headOf() (head, error) {
 
 // loadRecord reads record id from txn: its head, its op list and its
 // state (snapshot plus tail); badger.ErrKeyNotFound when absent.
-func loadRecord(txn *badger.Txn, schema *model.Schema, id string) (*recState, error) {
+func loadRecord(txn *badger.Txn, schema *model.Schema, ks *dataKeys, id string) (*recState, error) {
 	item, err := txn.Get(key(prefixRecord, id))
 	if err != nil {
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -103,7 +103,7 @@ func loadRecord(txn *badger.Txn, schema *model.Schema, id string) (*recState, er
 			return err
 		}
 		rs.scope, rs.bucket, rs.snapSeq, rs.snapLen = h.scope, h.bucket, h.snapSeq, len(h.snapshot)
-		return rs.rec.UnmarshalBinary(h.snapshot)
+		return rs.rec.UnmarshalSealed(h.snapshot, snapshotSealer{ks})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decode record %s: %w", id, err)
@@ -119,7 +119,7 @@ func loadRecord(txn *badger.Txn, schema *model.Schema, id string) (*recState, er
 		i--
 	}
 	for _, o := range rs.ops[i:] {
-		if err := rs.applyStored(txn, schema, o.fseq); err != nil {
+		if err := rs.applyStored(txn, schema, ks, o.fseq); err != nil {
 			return nil, err
 		}
 	}
@@ -157,12 +157,12 @@ func (rs *recState) writeOpList(set func(k, v []byte)) {
 // applyStored applies the op stored at f/ fseq to rs's state (served
 // form: an erased value is null, and the redaction that erased it is in
 // the state or the tail, so the state is the same).
-func (rs *recState) applyStored(txn *badger.Txn, schema *model.Schema, fseq uint64) error {
+func (rs *recState) applyStored(txn *badger.Txn, schema *model.Schema, ks *dataKeys, fseq uint64) error {
 	v, err := getValue(txn, feedKey(fseq))
 	if err != nil {
 		return fmt.Errorf("read op at seq %d: %w", fseq, err)
 	}
-	_, js, err := splitFeedValue(v)
+	_, js, err := splitFeedValue(ks, v)
 	if err != nil {
 		return err
 	}

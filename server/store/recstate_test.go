@@ -142,7 +142,9 @@ func TestRecordStateIsSnapshotPlusTail(t *testing.T) {
 // rewrites its record's snapshot at once, so the newest snapshot never
 // holds the erased value.
 func TestRedactionCompactsItsRecord(t *testing.T) {
-	db := openTest(t, Options{})
+	// Plain values, so that the snapshot's bytes show the note (sealed
+	// values: TestErasureReachesTheBytes).
+	db := openTest(t, Options{plainValues: true})
 	a := newAuthor()
 	rec := newID()
 	const k = model.KindIdentification

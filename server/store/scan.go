@@ -45,7 +45,7 @@ func (db *DB) ScanRecords(ctx context.Context, kind string, visible func(access.
 			if visible != nil && !visible(sum.Scope()) {
 				continue
 			}
-			rs, err := loadRecord(txn, db.schema, id)
+			rs, err := loadRecord(txn, db.schema, db.keys, id)
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue
 			}

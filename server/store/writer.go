@@ -73,6 +73,8 @@ type chunk struct {
 	epoch uint64
 	// seq is the last sequence number the chunk assigned.
 	seq uint64
+	// erased lists the ops whose data keys the commit destroys.
+	erased []string
 }
 
 // writerState is the processor's own state.
@@ -279,7 +281,7 @@ func (db *DB) process(w *writerState, b *batch) {
 		// Opened now, these wait for the chunk in flight (if any), not for
 		// this one.
 		w.open(db)
-		db.commits <- &chunk{batch: b, last: pos+n == len(b.items), txn: txn, epoch: w.epoch, seq: g.seq}
+		db.commits <- &chunk{batch: b, last: pos+n == len(b.items), txn: txn, epoch: w.epoch, seq: g.seq, erased: g.erased}
 		pos += n
 	}
 }
@@ -417,7 +419,14 @@ func (db *DB) committer() {
 			continue
 		}
 		if c.txn != nil {
-			if err := db.commitTxn(c.txn); err != nil {
+			// The chunk's new data keys are on disk before its ops.
+			err := db.keys.sync()
+			if err == nil {
+				err = db.commitTxn(c.txn)
+			} else {
+				c.txn.Discard()
+			}
+			if err != nil {
 				err = fmt.Errorf("commit ops: %w", err)
 				db.log.Error("group commit failed; every request of the group gets the error", "requests", len(c.batch.reqs), "err", err)
 				db.pipeMu.Lock()
@@ -433,6 +442,11 @@ func (db *DB) committer() {
 		db.pipeCond.Broadcast()
 		db.pipeMu.Unlock()
 		db.filterSeq = c.seq
+		if err := db.keys.destroy(c.erased); err != nil {
+			// The values are erased from every answer; Open destroys
+			// the keys left.
+			db.log.Error("erasure could not destroy data keys; the next open retries", "err", err)
+		}
 		if c.last {
 			db.reply(c.batch, nil)
 		}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/fieldsync/fieldsync/server"
 	"github.com/fieldsync/fieldsync/server/backup"
@@ -69,17 +70,21 @@ func (c *cli) audit(args []string) error {
 	return server.VerifyAudit(context.Background(), *tf.data, *tf.keyFile, c.toolLogger(), c.out)
 }
 
-const backupUsage = `usage: fieldsync backup [--data DIR] --key BACKUP_KEY_FILE --out FILE
+const backupUsage = `usage: fieldsync backup [--data DIR] --key BACKUP_KEY_FILE --out FILE [--keys-out KEYS_FILE]
 
 With the server stopped, writes an encrypted backup of the store (age; the
 key file may hold only the public recipient) with a manifest its restore
-checks.
+checks, and an encrypted backup of the store's data keys to KEYS_FILE
+(default FILE.datakeys). The store backup never holds the data keys: keep
+KEYS_FILE apart from it and no longer than the erasure period, so that a
+value erased since cannot be read from an old backup.
 `
 
 func (c *cli) backup(args []string) error {
 	tf := c.newToolFlags("backup")
 	key := tf.fs.String("key", c.getenv("FIELDSYNC_BACKUP_KEY_FILE"), "backup key file: its secret key or only its age1... recipient (FIELDSYNC_BACKUP_KEY_FILE)")
 	out := tf.fs.String("out", "", "backup file to create")
+	keysOut := tf.fs.String("keys-out", "", "data key backup file to create (default: the backup file + .datakeys)")
 	if err := c.parseFlags(tf.fs, args, backupUsage); err != nil {
 		return err
 	}
@@ -89,25 +94,32 @@ func (c *cli) backup(args []string) error {
 	if *key == "" || *out == "" {
 		return usagef("backup: --key and --out are needed (fieldsync backup -h shows its usage)")
 	}
-	if err := server.BackupTo(context.Background(), *tf.data, *tf.keyFile, *key, *out, c.toolLogger()); err != nil {
+	if *keysOut == "" {
+		*keysOut = *out + ".datakeys"
+	}
+	if err := server.BackupTo(context.Background(), *tf.data, *tf.keyFile, *key, *out, *keysOut, c.toolLogger()); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "Wrote the encrypted backup %s\n", *out)
+	fmt.Fprintf(c.out, "Wrote the encrypted backup %s and its data keys %s (keep them apart; keep the keys no longer than the erasure period)\n", *out, *keysOut)
 	return nil
 }
 
-const restoreUsage = `usage: fieldsync restore --data NEW_DIR --key BACKUP_KEY_FILE --in FILE
+const restoreUsage = `usage: fieldsync restore --data NEW_DIR --key BACKUP_KEY_FILE --in FILE [--keys KEYS_FILE]
 
 Restores an encrypted backup into a data directory that holds no store. The
 backup is read and checked whole before the store is written aside and
 moved into place; until then the directory holds RESTORE-INCOMPLETE and no
-server opens it. A restore into such a directory starts over.
+server opens it. A restore into such a directory starts over. KEYS_FILE
+(default FILE.datakeys when it exists) is the data key backup: values
+erased since it was taken, or without it every note, referral and other
+appended value, are restored erased.
 `
 
 func (c *cli) restore(args []string) error {
 	tf := c.newToolFlags("restore")
 	key := tf.fs.String("key", c.getenv("FIELDSYNC_BACKUP_KEY_FILE"), "backup key file with the secret key (FIELDSYNC_BACKUP_KEY_FILE)")
 	in := tf.fs.String("in", "", "backup file to restore")
+	keys := tf.fs.String("keys", "", "data key backup file (default: the backup file + .datakeys, when it exists)")
 	if err := c.parseFlags(tf.fs, args, restoreUsage); err != nil {
 		return err
 	}
@@ -117,7 +129,14 @@ func (c *cli) restore(args []string) error {
 	if *key == "" || *in == "" {
 		return usagef("restore: --key and --in are needed (fieldsync restore -h shows its usage)")
 	}
-	m, err := server.RestoreFrom(context.Background(), *tf.data, *tf.keyFile, *key, *in, c.toolLogger())
+	if *keys == "" {
+		if _, err := os.Stat(*in + ".datakeys"); err == nil {
+			*keys = *in + ".datakeys"
+		} else {
+			fmt.Fprintf(c.out, "No data key backup: every appended value (notes, referrals...) is restored erased.\n")
+		}
+	}
+	m, err := server.RestoreFrom(context.Background(), *tf.data, *tf.keyFile, *key, *in, *keys, c.toolLogger())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,452 @@
+package store
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Erasure that reaches the bytes (doc.go, "Storage design"): the value of
+// every append (the entries a redaction can erase) is sealed with a data
+// key of its own, AES-256-GCM, in its f/ entry and in every snapshot that
+// holds it. The keys live in a key store outside badger: a file of fixed
+// slots, one per live key, overwritten in place and fsynced. Erasing a
+// value destroys its key (the slot is zeroed and synced), so the sealed
+// bytes badger still holds (superseded versions awaiting compaction, the
+// value log) and every backup (a backup never carries the key store) hold
+// only ciphertext nobody can read. A value whose key is gone is served as
+// erased.
+//
+// Durability: a new key is written to the file when the writer applies
+// its op and fsynced by the committer before the op's transaction
+// commits, so no acknowledged op is sealed with a key that is not on
+// disk. A key is destroyed after the transaction erasing its value
+// commits; a crash in between leaves it live, and Open destroys every
+// live key of an op stored as redacted.
+
+// dataKeysFile is the key store's name in the store's directory.
+const dataKeysFile = "datakeys"
+
+// keysMagic starts the key store file.
+const keysMagic = "FSDKEYS1"
+
+// Slot layout: state (1: live, 0: free), op id (36 bytes), key (32
+// bytes), 3 bytes of padding.
+const (
+	slotLen    = 72
+	dataKeyLen = 32
+)
+
+// sealMark starts a sealed stored value: JSON never starts with a zero
+// byte.
+const sealMark = 0
+
+// dataKeys is the key store. It is safe for concurrent use.
+type dataKeys struct {
+	mu    sync.Mutex
+	f     *os.File
+	slots map[string]int // op id -> slot
+	// keys holds the raw keys (an AEAD is made per use: a cipher per
+	// live key would weigh ten times more in memory).
+	keys  map[string]*[dataKeyLen]byte
+	free  []int
+	n     int // slots in the file
+	dirty bool
+	// created is set when Open created the file.
+	created bool
+}
+
+// openDataKeys opens (or creates) the key store at path.
+func openDataKeys(path string) (*dataKeys, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open data keys: %w", err)
+	}
+	ks := &dataKeys{f: f, slots: map[string]int{}, keys: map[string]*[dataKeyLen]byte{}}
+	if err := ks.load(); err != nil {
+		return nil, errors.Join(fmt.Errorf("open data keys %s: %w", path, err), f.Close())
+	}
+	return ks, nil
+}
+
+// load reads the file, or writes the header of a new one.
+func (ks *dataKeys) load() error {
+	b, err := io.ReadAll(ks.f)
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		ks.created = true
+		if _, err := ks.f.WriteAt([]byte(keysMagic), 0); err != nil {
+			return err
+		}
+		return ks.f.Sync()
+	}
+	if len(b) < len(keysMagic) || string(b[:len(keysMagic)]) != keysMagic {
+		return errors.New("the file is not a fieldsync data key store")
+	}
+	b = b[len(keysMagic):]
+	// A torn last slot (a crash while the file grew) was never synced,
+	// so no committed op uses it.
+	ks.n = len(b) / slotLen
+	for i := range ks.n {
+		s := b[i*slotLen : (i+1)*slotLen]
+		if s[0] != 1 {
+			ks.free = append(ks.free, i)
+			continue
+		}
+		id := string(s[1 : 1+idLen])
+		k := new([dataKeyLen]byte)
+		copy(k[:], s[1+idLen:])
+		ks.slots[id], ks.keys[id] = i, k
+	}
+	return nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	c, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(c)
+}
+
+// create makes the data key of op id and writes it to the file (synced
+// by sync). It returns the existing key when id has one.
+func (ks *dataKeys) create(id string) (cipher.AEAD, error) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if k, ok := ks.keys[id]; ok {
+		return newAEAD(k[:])
+	}
+	if len(id) != idLen {
+		return nil, fmt.Errorf("create data key: op id %q is not %d bytes", id, idLen)
+	}
+	s := make([]byte, slotLen)
+	s[0] = 1
+	copy(s[1:], id)
+	key := s[1+idLen : 1+idLen+dataKeyLen]
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("create data key: %w", err)
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, fmt.Errorf("create data key: %w", err)
+	}
+	slot := ks.n
+	if n := len(ks.free); n > 0 {
+		slot, ks.free = ks.free[n-1], ks.free[:n-1]
+	}
+	if _, err := ks.f.WriteAt(s, slotOffset(slot)); err != nil {
+		if slot != ks.n {
+			ks.free = append(ks.free, slot)
+		}
+		return nil, fmt.Errorf("write data key: %w", err)
+	}
+	if slot == ks.n {
+		ks.n++
+	}
+	k := new([dataKeyLen]byte)
+	copy(k[:], key)
+	ks.slots[id], ks.keys[id], ks.dirty = slot, k, true
+	return aead, nil
+}
+
+func slotOffset(slot int) int64 { return int64(len(keysMagic)) + int64(slot)*slotLen }
+
+// sync makes every key created so far durable.
+func (ks *dataKeys) sync() error {
+	if ks == nil {
+		return nil
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if !ks.dirty {
+		return nil
+	}
+	if err := ks.f.Sync(); err != nil {
+		return fmt.Errorf("sync data keys: %w", err)
+	}
+	ks.dirty = false
+	return nil
+}
+
+// destroy overwrites the keys of ops ids with zeros and syncs the file:
+// once it returns, the values they sealed cannot be read from any copy
+// of the store.
+func (ks *dataKeys) destroy(ids []string) error {
+	if ks == nil || len(ids) == 0 {
+		return nil
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	zero := make([]byte, slotLen)
+	var errs []error
+	for _, id := range ids {
+		slot, ok := ks.slots[id]
+		if !ok {
+			continue
+		}
+		if _, err := ks.f.WriteAt(zero, slotOffset(slot)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if k := ks.keys[id]; k != nil {
+			*k = [dataKeyLen]byte{} // the AEADs made from it are short-lived
+		}
+		delete(ks.slots, id)
+		delete(ks.keys, id)
+		ks.free = append(ks.free, slot)
+	}
+	if err := ks.f.Sync(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("destroy data keys: %w", err)
+	}
+	return nil
+}
+
+// live returns the ids of the ops that have a key.
+func (ks *dataKeys) live() []string {
+	if ks == nil {
+		return nil
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ids := make([]string, 0, len(ks.slots))
+	for id := range ks.slots {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (ks *dataKeys) key(id string) cipher.AEAD {
+	if ks == nil {
+		return nil
+	}
+	ks.mu.Lock()
+	k := ks.keys[id]
+	ks.mu.Unlock()
+	if k == nil {
+		return nil
+	}
+	aead, err := newAEAD(k[:])
+	if err != nil {
+		return nil
+	}
+	return aead
+}
+
+// BackupKeys writes a copy of the store's data key store to w. Backups
+// (Backup) never carry the keys: a restored store reads its values only
+// with a key store copied next to it (RestoreKeys). Keep key backups
+// apart from store backups, and no longer than the erasure period: a key
+// backup older than an erasure can read the erased value in any backup
+// of the same age.
+func (db *DB) BackupKeys(w io.Writer) error { return db.keys.writeTo(w) }
+
+// RestoreKeys writes a key store read from r (written by BackupKeys) into
+// the store directory dir, before the store is opened there; it refuses
+// a directory that has a key store.
+func RestoreKeys(dir string, r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("restore data keys: %w", err)
+	}
+	if len(b) < len(keysMagic) || string(b[:len(keysMagic)]) != keysMagic {
+		return errors.New("restore data keys: the file is not a fieldsync data key store")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("restore data keys: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, dataKeysFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("restore data keys: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("restore data keys: %w", err)
+	}
+	return nil
+}
+
+func (ks *dataKeys) writeTo(w io.Writer) error {
+	if ks == nil {
+		return errors.New("back up data keys: the store has no key store")
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	_, err := io.Copy(w, io.NewSectionReader(ks.f, 0, slotOffset(ks.n)))
+	if err != nil {
+		return fmt.Errorf("back up data keys: %w", err)
+	}
+	return nil
+}
+
+func (ks *dataKeys) close() error {
+	if ks == nil {
+		return nil
+	}
+	if err := ks.f.Close(); err != nil {
+		return fmt.Errorf("close data keys: %w", err)
+	}
+	return nil
+}
+
+// seal returns value sealed with aead: the seal mark, a random nonce,
+// then the ciphertext. The op id is the additional data, so a value
+// cannot be moved to another op.
+func seal(aead cipher.AEAD, id string, dst, value []byte) []byte {
+	dst = append(dst, sealMark)
+	n := len(dst)
+	dst = append(dst, make([]byte, aead.NonceSize())...)
+	_, _ = rand.Read(dst[n:])
+	return aead.Seal(dst, dst[n:], value, []byte(id))
+}
+
+// unseal opens a value seal wrote; ok is false when its key is gone (or
+// the bytes are damaged).
+func (ks *dataKeys) unseal(id string, sealed []byte) ([]byte, bool) {
+	aead := ks.key(id)
+	if aead == nil || len(sealed) < 1+aead.NonceSize() {
+		return nil, false
+	}
+	ns := aead.NonceSize()
+	v, err := aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(id))
+	return v, err == nil
+}
+
+// snapshotSealer seals the log entries of snapshots with the keys of ks
+// (crdt.ValueSealer). An entry whose op has no key (stored before keys
+// existed) is stored as it is.
+type snapshotSealer struct{ ks *dataKeys }
+
+// SealValue implements crdt.ValueSealer.
+func (s snapshotSealer) SealValue(op string, value []byte) []byte {
+	aead := s.ks.key(op)
+	if aead == nil {
+		return value
+	}
+	return seal(aead, op, make([]byte, 0, len(value)+64), value)
+}
+
+// OpenValue implements crdt.ValueSealer.
+func (s snapshotSealer) OpenValue(op string, stored []byte) ([]byte, bool) {
+	if len(stored) == 0 || stored[0] != sealMark {
+		return stored, true
+	}
+	return s.ks.unseal(op, stored)
+}
+
+// sealedFeed returns the f/ value of an append sealed with aead: record
+// id, the seal mark, the op id, the lengths of the prefix and suffix the
+// served JSON shares with its redacted form, that redacted form, and the
+// rest of the served JSON sealed. Opened, it gives the served JSON byte
+// for byte; without the key, the redacted form.
+func sealedFeed(aead cipher.AEAD, record, id string, full, red []byte) []byte {
+	p := 0
+	for p < len(full) && p < len(red) && full[p] == red[p] {
+		p++
+	}
+	s := 0
+	for s < len(full)-p && s < len(red)-p && full[len(full)-1-s] == red[len(red)-1-s] {
+		s++
+	}
+	v := make([]byte, 0, idLen+1+idLen+20+len(red)+len(full)+64)
+	v = append(v, record...)
+	v = append(v, sealMark)
+	v = append(v, id...)
+	v = binary.AppendUvarint(v, uint64(p))
+	v = binary.AppendUvarint(v, uint64(s))
+	v = binary.AppendUvarint(v, uint64(len(red)))
+	v = append(v, red...)
+	return seal(aead, id, v, full[p:len(full)-s])
+}
+
+// errFeedValue is a damaged sealed f/ value.
+var errFeedValue = errors.New("the sealed feed value is damaged")
+
+// openFeed returns the served JSON of a sealed f/ value (v without its
+// record id), and erased set when its key is gone (the JSON is then the
+// op's redacted form).
+func (ks *dataKeys) openFeed(v []byte) (js []byte, erased bool, err error) {
+	if len(v) < 1+idLen {
+		return nil, false, errFeedValue
+	}
+	id := string(v[1 : 1+idLen])
+	r := v[1+idLen:]
+	var n [3]uint64
+	for i := range n {
+		x, k := binary.Uvarint(r)
+		if k <= 0 {
+			return nil, false, errFeedValue
+		}
+		n[i], r = x, r[k:]
+	}
+	p, s, l := n[0], n[1], n[2]
+	if l > uint64(len(r)) || p+s > l {
+		return nil, false, errFeedValue
+	}
+	red, sealed := r[:l], r[l:]
+	if ks == nil {
+		return red, true, nil
+	}
+	mid, ok := ks.unseal(id, sealed)
+	if !ok {
+		return red, true, nil
+	}
+	js = make([]byte, 0, p+uint64(len(mid))+s)
+	js = append(append(append(js, red[:p]...), mid...), red[l-s:]...)
+	return js, false, nil
+}
+
+// isSealedFeed reports whether the JSON part of an f/ value is sealed.
+func isSealedFeed(js []byte) bool { return len(js) > 0 && js[0] == sealMark }
+
+// sweepKeys destroys the data keys of ops stored as redacted: the keys a
+// crash left between an erasure's commit and their destruction.
+func (db *DB) sweepKeys() error {
+	var gone []string
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		for _, id := range db.keys.live() {
+			v, err := getValue(txn, key(prefixOp, id))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue // a commit that failed, or a restored older store
+			}
+			if err != nil {
+				return err
+			}
+			var m opMeta
+			if err := m.unmarshal(v); err != nil {
+				return fmt.Errorf("read op %s: %w", id, err)
+			}
+			if m.redacted {
+				gone = append(gone, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sweep data keys: %w", err)
+	}
+	if db.keys != nil && db.keys.created && db.seq > 0 {
+		db.log.Warn("a new data key store for a store that holds ops: values sealed before (a restore without its key backup?) read as erased; values stored before data keys existed read as before", "file", dataKeysFile)
+	}
+	if len(gone) > 0 {
+		db.log.Info("destroyed the data keys of values erased before a crash", "keys", len(gone))
+	}
+	return db.keys.destroy(gone)
+}
