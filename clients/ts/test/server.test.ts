@@ -42,7 +42,17 @@ async function startServer(): Promise<{ base: string; stop: () => void }> {
     });
     proc.on("exit", (code) => reject(new Error(`the server exited (${code}): ${log}`)));
   });
-  return { base, stop: () => proc.kill() };
+  // SIGKILL: a graceful stop waits for idle keep-alive connections of this
+  // process's fetch, and the child's pipe would keep the test process alive.
+  return {
+    base,
+    stop: () => {
+      proc.removeAllListeners("exit");
+      proc.stderr.destroy();
+      proc.kill("SIGKILL");
+      proc.unref();
+    },
+  };
 }
 
 test("a TypeScript replica writes offline, syncs with the Go server and holds its state byte for byte", { timeout: 300_000 }, async (t) => {
@@ -88,6 +98,7 @@ test("a TypeScript replica writes offline, syncs with the Go server and holds it
     assert.equal(await replica.outboxSize(), 0);
     assert.ok(report.pulled >= 14, `pulled ${report.pulled}`);
 
+    t.diagnostic("quarantine checked");
     const token = replica.session!.access_token!;
     const local = await replica.ids();
     assert.ok(ids.every((id) => local.includes(id)));
@@ -96,15 +107,20 @@ test("a TypeScript replica writes offline, syncs with the Go server and holds it
     // worker's reads are audited one durable write each: all of them would be slow).
     const compared = [...ids, ...local.filter((id) => !ids.includes(id)).slice(0, 10)];
     for (const id of compared) {
-      const res = await fetch(`${base}/v1/records/${id}`, { headers: { Authorization: `Bearer ${token}`, "Accept-Encoding": "gzip" } });
+      const res = await fetch(`${base}/v1/records/${id}`, {
+        headers: { Authorization: `Bearer ${token}`, "Accept-Encoding": "gzip" },
+        signal: AbortSignal.timeout(60_000),
+      });
       assert.equal(res.status, 200, id);
       const served = await res.text();
       assert.equal((await replica.get(id))!.canonical(), served, `record ${id}`);
     }
 
+    t.diagnostic(`${compared.length} records compared`);
     // A second sync has nothing to do, and the state is unchanged.
     const again = await client.sync();
     assert.deepEqual([again.pushed, again.quarantined], [0, 0]);
+    t.diagnostic("synced again");
     await replica.wipe();
   } finally {
     stop();
