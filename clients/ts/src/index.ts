@@ -68,3 +68,26 @@ export {
 } from "./schema.js";
 export { isCountry } from "./countries.js";
 export { type Edit, type Stamp, writeOp } from "./write.js";
+export { type Durability, MemoryStorage, type Storage, type StorageTx, STORES, type StoreName } from "./storage.js";
+export { IndexedDBStorage } from "./idb.js";
+export {
+  NotLoggedInError,
+  type Page,
+  type Pending,
+  type PushResult,
+  type Rejected,
+  Replica,
+  type ReplicaOptions,
+  type Session,
+  type User,
+} from "./replica.js";
+export {
+  ApiError,
+  type Fetch,
+  LoginRequiredError,
+  SyncClient,
+  type SyncOptions,
+  type SyncReport,
+  TransportError,
+  WipedError,
+} from "./sync.js";

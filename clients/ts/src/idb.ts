@@ -1,0 +1,116 @@
+/**
+ * IndexedDBStorage: the replica's Storage in a browser's IndexedDB, one
+ * database with the five stores of STORES (out-of-line string keys). Each
+ * read or write is one IndexedDB transaction over every store; a write
+ * with durability "strict" is opened with `{durability: "strict"}` and
+ * resolves on the transaction's complete event, i.e. once the browser
+ * flushed it. A function that throws aborts the transaction.
+ */
+import { type Durability, type Storage, type StorageTx, STORES, type StoreName } from "./storage.js";
+
+/** The IndexedDB schema version of a replica database. */
+const VERSION = 1;
+
+/** IndexedDBStorage implements Storage over one IndexedDB database. */
+export class IndexedDBStorage implements Storage {
+  private constructor(
+    private readonly factory: IDBFactory,
+    private readonly name: string,
+    private db: IDBDatabase | undefined,
+  ) {}
+
+  /**
+   * open opens (creating it on first use) the database name.
+   * @param factory the IDBFactory (globalThis.indexedDB in a browser; fake-indexeddb's under Node).
+   */
+  static async open(name: string, factory: IDBFactory = globalThis.indexedDB): Promise<IndexedDBStorage> {
+    const req = factory.open(name, VERSION);
+    req.onupgradeneeded = () => {
+      for (const s of STORES) {
+        if (!req.result.objectStoreNames.contains(s)) {
+          req.result.createObjectStore(s);
+        }
+      }
+    };
+    const db = await done(req);
+    return new IndexedDBStorage(factory, name, db);
+  }
+
+  read<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {
+    return this.run(this.handle().transaction([...STORES], "readonly"), fn);
+  }
+
+  write<T>(fn: (tx: StorageTx) => Promise<T>, durability: Durability): Promise<T> {
+    return this.run(this.handle().transaction([...STORES], "readwrite", { durability }), fn);
+  }
+
+  async wipe(): Promise<void> {
+    this.close();
+    const req = this.factory.deleteDatabase(this.name);
+    await done(req);
+  }
+
+  close(): void {
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  private handle(): IDBDatabase {
+    if (this.db === undefined) {
+      throw new Error("The IndexedDB storage is closed.");
+    }
+    return this.db;
+  }
+
+  private async run<T>(t: IDBTransaction, fn: (tx: StorageTx) => Promise<T>): Promise<T> {
+    const finished = new Promise<void>((resolve, reject) => {
+      t.oncomplete = () => resolve();
+      t.onabort = () => reject(t.error ?? new Error("The IndexedDB transaction was aborted."));
+      t.onerror = () => reject(t.error ?? new Error("The IndexedDB transaction failed."));
+    });
+    finished.catch(() => undefined); // observed below; avoids an unhandled rejection after fn threw
+    let out: T;
+    try {
+      out = await fn(idbTx(t));
+    } catch (err) {
+      try {
+        t.abort();
+      } catch {
+        // already finished
+      }
+      throw err;
+    }
+    await finished;
+    return out;
+  }
+}
+
+function idbTx(t: IDBTransaction): StorageTx {
+  const store = (name: StoreName): IDBObjectStore => t.objectStore(name);
+  return {
+    get: (name, key) => done(store(name).get(key)),
+    put: async (name, key, value) => {
+      await done(store(name).put(value, key));
+    },
+    delete: async (name, key) => {
+      await done(store(name).delete(key));
+    },
+    list: async (name, prefix = "", limit) => {
+      const range = prefix === "" ? undefined : IDBKeyRange.bound(prefix, prefix + "\uffff", false, false);
+      const [keys, values] = await Promise.all([
+        done(store(name).getAllKeys(range, limit)),
+        done(store(name).getAll(range, limit)),
+      ]);
+      return keys.map((k, i) => [String(k), values[i]] as [string, unknown]);
+    },
+    count: (name) => done(store(name).count()),
+  };
+}
+
+/** done resolves with a request's result. */
+function done<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error("The IndexedDB request failed."));
+  });
+}

@@ -1,0 +1,592 @@
+/**
+ * Replica: the device's local copy (records, their ops, the outbox, the
+ * quarantine, the session and the sync cursor) on a Storage. Invariants:
+ *
+ *  - A local write stores its ops, the record's new state, the clock and
+ *    the outbox entries in one transaction with durability "strict": once
+ *    write resolves, the change survives a crash and will be pushed.
+ *  - An op leaves the outbox only when the server answered it (applied,
+ *    duplicate: it takes the server's hlc and user; rejected: it moves to
+ *    the quarantine and out of the local state) or when a pull delivered
+ *    it; nothing but a wipe drops it silently.
+ *  - A record's stored state is always the merge of its stored ops; a
+ *    record whose ops changed other than by a new op (re-stamped,
+ *    quarantined, redacted) is rebuilt from them.
+ *  - Each pull page (ops, drops, cursor) is applied in one transaction.
+ *
+ * Store layout: records[id] = RecordSnapshot; ops["record/op"] = op JSON;
+ * outbox["q/<seq>"] = op JSON and outbox["i/<op id>"] = seq;
+ * quarantine["<seq>"] = StoredRejected; meta: session, cursor, clock,
+ * seq, schema, last_sync, resync, and "resync/<id>" marks.
+ */
+import { FieldsyncError } from "./errors.js";
+import { Clock, type Timestamp } from "./hlc.js";
+import { decodeOp, type Op, opJSON, redactedOp } from "./op.js";
+import { materialise, Record } from "./record.js";
+import { type Schema } from "./schema.js";
+import { type Storage, type StorageTx } from "./storage.js";
+import { type Edit, writeOp } from "./write.js";
+
+/** The user as the server serves it (api.User). */
+export interface User {
+  id: string;
+  username: string;
+  role: string;
+  teams: string[];
+  action_week?: string;
+  valid_until?: string;
+  created_at?: string;
+}
+
+/** Session is what login and refresh leave; the user outlives the tokens. */
+export interface Session {
+  access_token?: string;
+  refresh_token?: string;
+  user: User;
+  team_names?: { [id: string]: string };
+}
+
+/** Rejected is an op the server refused, kept for the user with its reason. */
+export interface Rejected {
+  /** The op as written on this device. */
+  op: Op;
+  /** The server's code and sentence (forbidden for a record this device lost before sending). */
+  code: string;
+  message: string;
+  /** When the device learned of it (ISO 8601, device clock). */
+  at: string;
+}
+
+interface StoredRejected {
+  op: string;
+  code: string;
+  message: string;
+  at: string;
+}
+
+/** Pending is one outbox entry on its way to the server. */
+export interface Pending {
+  seq: number;
+  raw: string;
+  op: Op;
+}
+
+/** A push result (sync/protocol.Result). */
+export interface PushResult {
+  id: string;
+  status: "applied" | "duplicate" | "rejected" | string;
+  hlc?: string;
+  code?: string;
+  message?: string;
+}
+
+/** A decoded pull page. */
+export interface Page {
+  ops: Op[];
+  cursor: string;
+  more: boolean;
+  drop: string[];
+  server: string;
+}
+
+/** NotLoggedInError: writing needs the user of a login on this device. */
+export class NotLoggedInError extends Error {
+  constructor() {
+    super("Nobody has logged in on this device yet; log in once before writing.");
+    this.name = "NotLoggedInError";
+  }
+}
+
+/** ReplicaOptions configures Replica.open. */
+export interface ReplicaOptions {
+  storage: Storage;
+  /** This device's id (a UUID, kept by the app; the server registers it at login). */
+  device: string;
+  /** The schema (GET /v1/schema); when absent, the one stored by setSchema is used. */
+  schema?: Schema;
+  /** Wall clock in Unix ms (default Date.now). */
+  now?: () => number;
+  /** Refuse pulled timestamps further ahead than this (0: no guard). */
+  maxDriftMs?: number;
+  /** New op ids (default crypto.randomUUID). */
+  newId?: () => string;
+}
+
+const SEQ_DIGITS = 15;
+const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, "0");
+const opKey = (record: string, id: string): string => `${record}/${id}`;
+
+/** Replica is the local replica of one device and user. */
+export class Replica {
+  /** Called after every committed change with the ids of the records it touched. */
+  onChange: (records: string[]) => void = () => {};
+  private wiped = false;
+
+  private constructor(
+    readonly storage: Storage,
+    readonly device: string,
+    private schemaValue: Schema | undefined,
+    readonly clock: Clock,
+    private nextSeq: number,
+    private sessionValue: Session | undefined,
+    private readonly now: () => number,
+    private readonly newId: () => string,
+  ) {}
+
+  /** open loads the replica's clock, sequence, session and schema from storage. */
+  static async open(o: ReplicaOptions): Promise<Replica> {
+    const now = o.now ?? Date.now;
+    const [clock, seq, session, schema] = await o.storage.read(async (tx) => [
+      (await tx.get("meta", "clock")) as Timestamp | undefined,
+      (await tx.get("meta", "seq")) as number | undefined,
+      (await tx.get("meta", "session")) as Session | undefined,
+      (await tx.get("meta", "schema")) as Schema | undefined,
+    ]);
+    return new Replica(
+      o.storage,
+      o.device,
+      o.schema ?? schema,
+      new Clock(now, o.maxDriftMs ?? 0, clock),
+      seq ?? 1,
+      session,
+      now,
+      o.newId ?? (() => crypto.randomUUID()),
+    );
+  }
+
+  /** schema returns the schema in use; it throws before one was given or stored. */
+  get schema(): Schema {
+    if (this.schemaValue === undefined) {
+      throw new Error("The replica has no schema yet; fetch GET /v1/schema once online.");
+    }
+    return this.schemaValue;
+  }
+
+  /** setSchema stores s for offline use and uses it from now on. */
+  async setSchema(s: Schema): Promise<void> {
+    await this.storage.write((tx) => tx.put("meta", "schema", s), "strict");
+    this.schemaValue = s;
+  }
+
+  /** session returns the stored session (undefined before the first login). */
+  get session(): Session | undefined {
+    return this.sessionValue;
+  }
+
+  /** setSession stores s durably before it is used (a rotated refresh token never lives only in memory). */
+  async setSession(s: Session): Promise<void> {
+    await this.storage.write((tx) => tx.put("meta", "session", s), "strict");
+    this.sessionValue = s;
+  }
+
+  /**
+   * write applies edits to record id (kind: its kind, for a new record) as
+   * new ops, stored, merged and queued in one strict transaction, and
+   * returns them. It throws FieldsyncError (the code the server would give)
+   * and changes nothing when an edit is refused.
+   */
+  async write(id: string, kind: string, edits: Edit[]): Promise<Op[]> {
+    const user = this.sessionValue?.user.id;
+    if (user === undefined || user === "") {
+      throw new NotLoggedInError();
+    }
+    const ops = await this.storage.write(async (tx) => {
+      const r = (await loadRecord(tx, id)) ?? new Record(id, kind);
+      if (r.kind !== kind) {
+        throw new FieldsyncError("kind_mismatch", `Record ${id} is a ${r.kind}; it cannot be written as a ${kind}.`);
+      }
+      const out: Op[] = [];
+      for (const e of edits) {
+        const op = writeOp(this.schema, r, e, { id: this.newId(), hlc: this.clock.now(), device: this.device, user });
+        r.apply(this.schema, op);
+        out.push(op);
+      }
+      let seq = this.nextSeq;
+      for (const op of out) {
+        const raw = opJSON(op);
+        await tx.put("ops", opKey(id, op.id), raw);
+        await tx.put("outbox", "q/" + seqKey(seq), raw);
+        await tx.put("outbox", "i/" + op.id, seq);
+        seq++;
+      }
+      await tx.put("records", id, r.snapshot());
+      await tx.put("meta", "seq", seq);
+      await tx.put("meta", "clock", this.clock.lastIssued());
+      this.nextSeq = seq;
+      return out;
+    }, "strict");
+    this.onChange([id]);
+    return ops;
+  }
+
+  /** get returns the local state of record id, or undefined. */
+  get(id: string): Promise<Record | undefined> {
+    return this.storage.read((tx) => loadRecord(tx, id));
+  }
+
+  /** ids returns the ids of the local records, sorted. */
+  async ids(): Promise<string[]> {
+    const entries = await this.storage.read((tx) => tx.list("records"));
+    return entries.map(([k]) => k);
+  }
+
+  /** ops returns the stored ops of record id (as the server stamped them once acknowledged). */
+  ops(id: string): Promise<Op[]> {
+    return this.storage.read((tx) => loadOps(tx, id));
+  }
+
+  /** outboxSize returns how many ops wait to be pushed. */
+  async outboxSize(): Promise<number> {
+    const entries = await this.storage.read((tx) => tx.list("outbox", "q/"));
+    return entries.length;
+  }
+
+  /** quarantine returns the rejected ops, oldest first. */
+  async quarantine(): Promise<Rejected[]> {
+    const entries = await this.storage.read((tx) => tx.list("quarantine"));
+    return entries.map(([, v]) => {
+      const s = v as StoredRejected;
+      return { op: decodeOp(s.op), code: s.code, message: s.message, at: s.at };
+    });
+  }
+
+  /**
+   * dismiss removes the quarantined ops ids for good (the user gave up on
+   * them). Nothing is removed unless every id is quarantined.
+   */
+  async dismiss(ids: string[]): Promise<void> {
+    await this.storage.write(async (tx) => {
+      const entries = await tx.list("quarantine");
+      const want = new Set(ids);
+      const keys: string[] = [];
+      for (const [k, v] of entries) {
+        const id = decodeOp((v as StoredRejected).op).id;
+        if (want.delete(id)) {
+          keys.push(k);
+        }
+      }
+      if (want.size > 0) {
+        throw new Error(`The op ${[...want][0]} is not in the quarantine.`);
+      }
+      for (const k of keys) {
+        await tx.delete("quarantine", k);
+      }
+    }, "strict");
+  }
+
+  /** cursor returns the stored pull cursor. */
+  async cursor(): Promise<string> {
+    return ((await this.storage.read((tx) => tx.get("meta", "cursor"))) as string | undefined) ?? "";
+  }
+
+  /** lastSync returns when the last sync completed (ISO 8601), or undefined. */
+  lastSync(): Promise<string | undefined> {
+    return this.storage.read((tx) => tx.get("meta", "last_sync")) as Promise<string | undefined>;
+  }
+
+  /** markSynced records that a sync completed now. */
+  async markSynced(): Promise<void> {
+    await this.storage.write((tx) => tx.put("meta", "last_sync", new Date(this.now()).toISOString()), "relaxed");
+  }
+
+  /** outboxBatch returns the oldest outbox entries: at most maxOps, and beyond the first at most maxBytes of op JSON. */
+  outboxBatch(maxOps: number, maxBytes: number): Promise<Pending[]> {
+    return this.storage.read(async (tx) => {
+      const entries = await tx.list("outbox", "q/", maxOps);
+      const out: Pending[] = [];
+      let size = 0;
+      for (const [k, v] of entries) {
+        const raw = v as string;
+        if (out.length > 0 && size + raw.length + 1 > maxBytes) {
+          break;
+        }
+        size += raw.length + 1;
+        out.push({ seq: Number(k.slice(2)), raw, op: decodeOp(raw) });
+      }
+      return out;
+    });
+  }
+
+  /**
+   * applyResults applies a push's per-op results in one transaction:
+   * applied and duplicate ops leave the outbox and take the server's hlc
+   * and user (the record is rebuilt when they changed); rejected ones move
+   * to the quarantine. It returns how many ops were answered.
+   */
+  async applyResults(batch: Pending[], results: PushResult[], serverHLC: string): Promise<number> {
+    const byID = new Map(results.map((r) => [r.id, r]));
+    const user = this.sessionValue?.user.id ?? "";
+    const touched = new Set<string>();
+    const answered = await this.storage.write(async (tx) => {
+      this.observe(serverHLC);
+      const stale = new Set<string>();
+      let n = 0;
+      for (const p of batch) {
+        const r = byID.get(p.op.id);
+        if (r === undefined || (await tx.get("outbox", "i/" + p.op.id)) === undefined) {
+          continue;
+        }
+        n++;
+        if (r.status === "applied" || r.status === "duplicate") {
+          await dequeue(tx, p.seq, p.op.id);
+          if (await restamp(tx, p.op, r.hlc, user)) {
+            stale.add(p.op.record);
+          }
+        } else {
+          await this.quarantineTx(tx, p, r.code || "internal", r.message ?? "", stale);
+        }
+      }
+      await this.rebuild(tx, stale, touched);
+      await tx.put("meta", "clock", this.clock.lastIssued());
+      return n;
+    }, "strict");
+    this.changed(touched);
+    return answered;
+  }
+
+  /** quarantineOne moves one outbox entry to the quarantine (a push refused as a whole for it). */
+  async quarantineOne(p: Pending, code: string, message: string): Promise<void> {
+    const touched = new Set<string>();
+    await this.storage.write(async (tx) => {
+      const stale = new Set<string>();
+      await this.quarantineTx(tx, p, code, message, stale);
+      await this.rebuild(tx, stale, touched);
+    }, "strict");
+    this.changed(touched);
+  }
+
+  /**
+   * applyPage stores and merges a pull page, then its drops (records this
+   * device lost: deleted, their unsent ops quarantined as forbidden), the
+   * cursor, and at the end of a resync the removal of the records it did
+   * not deliver, in one transaction.
+   */
+  async applyPage(p: Page): Promise<void> {
+    const touched = new Set<string>();
+    await this.storage.write(async (tx) => {
+      const resyncing = (await tx.get("meta", "resync")) === true;
+      const stale = new Set<string>();
+      const dirty = new Map<string, Record>();
+      let newest = "";
+      for (const op of p.ops) {
+        newest = op.hlc > newest ? op.hlc : newest;
+        await this.receive(tx, op, resyncing, stale, dirty);
+      }
+      for (const [id, r] of dirty) {
+        if (!stale.has(id)) {
+          await tx.put("records", id, r.snapshot());
+          touched.add(id);
+        }
+      }
+      await this.rebuild(tx, stale, touched);
+      this.observe(newest);
+      this.observe(p.server);
+      await tx.put("meta", "clock", this.clock.lastIssued());
+      for (const id of p.drop) {
+        await this.dropRecord(tx, id, touched);
+      }
+      await tx.put("meta", "cursor", p.cursor);
+      if (!p.more && resyncing) {
+        await this.endResync(tx, touched);
+      }
+    }, "relaxed");
+    this.changed(touched);
+  }
+
+  /**
+   * startResync prepares a pull from an empty cursor (410 resync_required):
+   * every local record is marked, the full pull unmarks what it delivers,
+   * and its last page removes the records still marked (unless they have
+   * ops in the outbox). The marks are durable.
+   */
+  async startResync(): Promise<void> {
+    await this.storage.write(async (tx) => {
+      for (const [id] of await tx.list("records")) {
+        await tx.put("meta", "resync/" + id, true);
+      }
+      await tx.put("meta", "resync", true);
+      await tx.put("meta", "cursor", "");
+    }, "strict");
+  }
+
+  /** wipe erases every store of the replica; it is unusable afterwards. */
+  async wipe(): Promise<void> {
+    this.wiped = true;
+    this.sessionValue = undefined;
+    await this.storage.wipe();
+  }
+
+  /** isWiped reports whether wipe ran. */
+  get isWiped(): boolean {
+    return this.wiped;
+  }
+
+  private async receive(tx: StorageTx, op: Op, resyncing: boolean, stale: Set<string>, dirty: Map<string, Record>): Promise<void> {
+    if (op.device === this.device) {
+      const seq = (await tx.get("outbox", "i/" + op.id)) as number | undefined;
+      if (seq !== undefined) {
+        await dequeue(tx, seq, op.id);
+      }
+    }
+    if (resyncing) {
+      await tx.delete("meta", "resync/" + op.record);
+    }
+    const enc = opJSON(op);
+    const stored = (await tx.get("ops", opKey(op.record, op.id))) as string | undefined;
+    if (stored === enc) {
+      return;
+    }
+    await tx.put("ops", opKey(op.record, op.id), enc);
+    if (op.action === "redact" && op.base[0] !== undefined) {
+      const target = (await tx.get("ops", opKey(op.record, op.base[0]))) as string | undefined;
+      if (target !== undefined) {
+        await tx.put("ops", opKey(op.record, op.base[0]), opJSON(redactedOp(decodeOp(target))));
+      }
+    }
+    if (stored !== undefined || stale.has(op.record)) {
+      stale.add(op.record);
+      return;
+    }
+    let r = dirty.get(op.record);
+    if (r === undefined) {
+      r = (await loadRecord(tx, op.record)) ?? new Record(op.record, op.kind);
+      dirty.set(op.record, r);
+    }
+    try {
+      r.apply(this.schema, op);
+    } catch {
+      // An op this version cannot merge (unknown field, other kind): it is
+      // stored, and the record is rebuilt from what merges.
+      stale.add(op.record);
+    }
+  }
+
+  private async quarantineTx(tx: StorageTx, p: Pending, code: string, message: string, stale: Set<string>): Promise<void> {
+    await dequeue(tx, p.seq, p.op.id);
+    const q: StoredRejected = { op: p.raw, code, message, at: new Date(this.now()).toISOString() };
+    await tx.put("quarantine", seqKey(p.seq), q);
+    if ((await tx.get("ops", opKey(p.op.record, p.op.id))) !== undefined) {
+      await tx.delete("ops", opKey(p.op.record, p.op.id));
+      stale.add(p.op.record);
+    }
+  }
+
+  private async dropRecord(tx: StorageTx, id: string, touched: Set<string>): Promise<void> {
+    for (const p of await outboxOf(tx, id)) {
+      await this.quarantineTx(tx, p, "forbidden", "You no longer have access to this record; this change was not sent.", new Set());
+    }
+    await deleteRecord(tx, id);
+    touched.add(id);
+  }
+
+  private async endResync(tx: StorageTx, touched: Set<string>): Promise<void> {
+    for (const [k] of await tx.list("meta", "resync/")) {
+      const id = k.slice("resync/".length);
+      await tx.delete("meta", k);
+      if ((await outboxOf(tx, id)).length === 0) {
+        await deleteRecord(tx, id);
+        touched.add(id);
+      }
+    }
+    await tx.delete("meta", "resync");
+  }
+
+  /** rebuild recomputes the stale records from their stored ops (deleting those left with none). */
+  private async rebuild(tx: StorageTx, stale: Set<string>, touched: Set<string>): Promise<void> {
+    for (const id of stale) {
+      const ops = await loadOps(tx, id);
+      touched.add(id);
+      if (ops.length === 0) {
+        await tx.delete("records", id);
+        continue;
+      }
+      const rs = new Map<string, Record>();
+      for (const op of ops) {
+        try {
+          materialise(this.schema, [op], rs);
+        } catch {
+          // not mergeable by this version; kept in ops
+        }
+      }
+      const r = rs.get(id);
+      if (r === undefined) {
+        await tx.delete("records", id);
+      } else {
+        await tx.put("records", id, r.snapshot());
+      }
+    }
+  }
+
+  private observe(ts: string): void {
+    if (ts === "") {
+      return;
+    }
+    try {
+      this.clock.update(ts);
+    } catch {
+      // a drifting or malformed remote clock is not the device's problem
+    }
+  }
+
+  private changed(touched: Set<string>): void {
+    if (touched.size > 0) {
+      this.onChange([...touched].sort());
+    }
+  }
+}
+
+async function loadRecord(tx: StorageTx, id: string): Promise<Record | undefined> {
+  const s = await tx.get("records", id);
+  return s === undefined ? undefined : Record.fromSnapshot(s as ReturnType<Record["snapshot"]>);
+}
+
+async function loadOps(tx: StorageTx, id: string): Promise<Op[]> {
+  const entries = await tx.list("ops", id + "/");
+  return entries.map(([, v]) => decodeOp(v as string));
+}
+
+async function dequeue(tx: StorageTx, seq: number, id: string): Promise<void> {
+  await tx.delete("outbox", "q/" + seqKey(seq));
+  await tx.delete("outbox", "i/" + id);
+}
+
+async function outboxOf(tx: StorageTx, record: string): Promise<Pending[]> {
+  const out: Pending[] = [];
+  for (const [k, v] of await tx.list("outbox", "q/")) {
+    const op = decodeOp(v as string);
+    if (op.record === record) {
+      out.push({ seq: Number(k.slice(2)), raw: v as string, op });
+    }
+  }
+  return out;
+}
+
+async function deleteRecord(tx: StorageTx, id: string): Promise<void> {
+  for (const [k] of await tx.list("ops", id + "/")) {
+    await tx.delete("ops", k);
+  }
+  await tx.delete("records", id);
+}
+
+/** restamp gives the stored copy of an acknowledged op the server's hlc and user; it reports a change. */
+async function restamp(tx: StorageTx, sent: Op, hlc: string | undefined, user: string): Promise<boolean> {
+  const key = opKey(sent.record, sent.id);
+  const raw = (await tx.get("ops", key)) as string | undefined;
+  if (raw === undefined) {
+    return false;
+  }
+  const op = decodeOp(raw);
+  let changed = false;
+  if (hlc !== undefined && /^[0-9a-f]{16}$/.test(hlc) && hlc !== op.hlc) {
+    op.hlc = hlc;
+    changed = true;
+  }
+  if (user !== "" && op.user !== user) {
+    op.user = user;
+    changed = true;
+  }
+  if (changed) {
+    await tx.put("ops", key, opJSON(op));
+  }
+  return changed;
+}

@@ -1,0 +1,139 @@
+// A fake fieldsync server behind a fake fetch, for the sync loop's unit
+// tests: push (re-stamping, rejecting by field, duplicates), pull with an
+// index cursor, drops, login and refresh, and scripted answers that take
+// precedence (errors, wipes, 410).
+import { gunzipSync } from "node:zlib";
+
+import { Clock, decodeOp, type Op, opJSON } from "../src/index.js";
+
+/** A request as the fake saw it. */
+export interface Seen {
+  method: string;
+  path: string;
+  headers: { [k: string]: string };
+  body: string;
+  gzip: boolean;
+}
+
+/** A scripted answer: return a Response to answer, undefined to let the fake answer. */
+export type Script = (req: Seen) => Response | undefined;
+
+export const USER = { id: "0b5c4c64-2a3e-4c1d-9f0e-000000000001", username: "worker.north", role: "field_worker", teams: [] as string[] };
+
+export function json(status: number, body: unknown, headers: { [k: string]: string } = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
+}
+
+export function apiErr(status: number, code: string, wipe = false): Response {
+  return json(status, { error: { code, message: `Refused: ${code}.`, ...(wipe ? { wipe: true } : {}) } });
+}
+
+export class FakeServer {
+  log: Op[] = [];
+  seen: Seen[] = [];
+  scripts: Script[] = [];
+  /** A script consulted on every request, before scripts. */
+  always: Script | undefined;
+  /** Re-stamp every pushed op with the server clock. */
+  restamp = false;
+  /** Reject pushed ops of this field with forbidden. */
+  rejectField = "";
+  /** Drops served by the next pull. */
+  drops: string[] = [];
+  /** Cursors older than this are answered 410 resync_required. */
+  minCursor = 0;
+  access = "access-1";
+  refresh = "refresh-1";
+  private tokenN = 1;
+  readonly clock = new Clock(() => 1_900_000_000_000);
+
+  readonly fetch = async (url: string, init: RequestInit): Promise<Response> => {
+    const u = new URL(url);
+    const headers = (init.headers ?? {}) as { [k: string]: string };
+    let bytes = init.body === undefined || init.body === null ? Buffer.alloc(0) : Buffer.from(init.body as Uint8Array);
+    const gzip = headers["Content-Encoding"] === "gzip";
+    if (gzip) {
+      bytes = gunzipSync(bytes);
+    }
+    const req: Seen = { method: init.method ?? "GET", path: u.pathname + u.search, headers, body: bytes.toString("utf8"), gzip };
+    this.seen.push(req);
+    const a = this.always?.(req);
+    if (a !== undefined) {
+      return a;
+    }
+    for (;;) {
+      const s = this.scripts.shift();
+      if (s === undefined) {
+        break;
+      }
+      const r = s(req);
+      if (r !== undefined) {
+        return r;
+      }
+    }
+    return this.answer(req, u);
+  };
+
+  private answer(req: Seen, u: URL): Response {
+    if (u.pathname === "/v1/auth/login") {
+      const b = JSON.parse(req.body) as { device_id: string };
+      return json(200, { access_token: this.access, refresh_token: this.refresh, token_type: "Bearer", expires_in: 900, device_id: b.device_id, user: USER });
+    }
+    if (u.pathname === "/v1/auth/refresh") {
+      const b = JSON.parse(req.body) as { refresh_token: string };
+      if (b.refresh_token !== this.refresh) {
+        return apiErr(401, "unauthorized");
+      }
+      this.tokenN++;
+      this.access = `access-${this.tokenN}`;
+      this.refresh = `refresh-${this.tokenN}`;
+      return json(200, { access_token: this.access, refresh_token: this.refresh, device_id: "", user: USER });
+    }
+    if (req.headers.Authorization !== "Bearer " + this.access) {
+      return apiErr(401, "token_expired");
+    }
+    if (u.pathname === "/v1/sync/push") {
+      return this.push(req);
+    }
+    if (u.pathname === "/v1/sync/pull") {
+      return this.pull(u);
+    }
+    return apiErr(404, "not_found");
+  }
+
+  private push(req: Seen): Response {
+    const body = JSON.parse(req.body) as { ops: unknown[] };
+    const results = body.ops.map((raw) => {
+      const op = decodeOp(JSON.stringify(raw));
+      const known = this.log.find((o) => o.id === op.id);
+      if (known !== undefined) {
+        return { id: op.id, status: "duplicate", hlc: known.hlc };
+      }
+      if (op.field === this.rejectField) {
+        return { id: op.id, status: "rejected", code: "forbidden", message: "A field worker cannot write this field." };
+      }
+      const stored = { ...op, user: USER.id, hlc: this.restamp ? this.clock.now() : op.hlc };
+      this.log.push(stored);
+      return { id: op.id, status: "applied", hlc: stored.hlc };
+    });
+    return json(200, { results, server_hlc: this.clock.now() });
+  }
+
+  private pull(u: URL): Response {
+    const cursor = Number(u.searchParams.get("cursor") ?? "0");
+    if (u.searchParams.has("cursor") && cursor < this.minCursor) {
+      return apiErr(410, "resync_required");
+    }
+    const limit = Number(u.searchParams.get("limit"));
+    const page = this.log.slice(cursor, cursor + limit);
+    const end = cursor + page.length;
+    const drop = end >= this.log.length ? this.drops.splice(0) : [];
+    const text = `{"ops":[${page.map(opJSON).join(",")}],"cursor":"${end}","more":${end < this.log.length},"drop":${JSON.stringify(drop)},"server_hlc":"${this.clock.now()}"}`;
+    return new Response(text, { status: 200 });
+  }
+
+  /** count returns how many requests went to path (prefix). */
+  count(path: string): number {
+    return this.seen.filter((s) => s.path.startsWith(path)).length;
+  }
+}

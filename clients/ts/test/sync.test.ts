@@ -1,0 +1,239 @@
+// The local replica and the sync loop against a fake server (fake fetch)
+// on the in-memory storage: outbox durability, batches, re-stamping,
+// backoff, refresh, wipe, resync, drops, quarantine, gzip.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { ApiError, LoginRequiredError, MemoryStorage, Replica, SyncClient, type SyncOptions, WipedError } from "../src/index.js";
+import { apiErr, FakeServer, USER } from "./fakeserver.js";
+import { goSchema } from "./go.js";
+
+const schema = goSchema();
+const DEVICE = "0b5c4c64-2a3e-4c1d-9f0e-0000000000de";
+let idN = 0;
+const newId = (): string => `00000000-0000-4000-8000-${(++idN).toString(16).padStart(12, "0")}`;
+const rec = (n: number): string => `11111111-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
+
+async function setup(o: Partial<SyncOptions> = {}) {
+  const storage = new MemoryStorage();
+  const server = new FakeServer();
+  const replica = await Replica.open({ storage, device: DEVICE, schema, now: () => 1_800_000_000_000, newId });
+  const sleeps: number[] = [];
+  const client = new SyncClient(replica, {
+    server: "http://fake",
+    fetch: server.fetch,
+    sleep: async (ms) => void sleeps.push(ms),
+    random: () => 0.5,
+    ...o,
+  });
+  await client.login("worker.north", "pw");
+  return { storage, server, replica, client, sleeps };
+}
+
+test("a write is stored with strict durability and queued; sync empties the outbox and adopts re-stamped ops", async () => {
+  const { storage, server, replica, client } = await setup();
+  const before = storage.strictWrites;
+  const [a] = await replica.write(rec(1), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  assert.equal(storage.strictWrites, before + 1);
+  assert.equal(await replica.outboxSize(), 1);
+  server.restamp = true;
+  const report = await client.sync();
+  assert.equal(report.pushed, 1);
+  assert.equal(await replica.outboxSize(), 0);
+  const [stored] = await replica.ops(rec(1));
+  assert.equal(stored!.hlc, server.log[0]!.hlc);
+  assert.notEqual(stored!.hlc, a!.hlc);
+  assert.equal(stored!.user, USER.id);
+  const r = await replica.get(rec(1));
+  assert.equal(r!.hlc, server.log[0]!.hlc, "the record was rebuilt with the server's stamp");
+  assert.ok((await replica.lastSync()) !== undefined);
+});
+
+test("a write refused locally changes nothing", async () => {
+  const { replica } = await setup();
+  await assert.rejects(replica.write(rec(2), "identification", [{ field: "status", action: "set", value: "potential" }, { field: "status", action: "set", value: "maybe" }]));
+  assert.equal(await replica.outboxSize(), 0);
+  assert.equal(await replica.get(rec(2)), undefined);
+});
+
+test("push batches by count and by bytes", async () => {
+  const { server, replica, client } = await setup({ pushBatch: 2 });
+  for (let i = 0; i < 5; i++) {
+    await replica.write(rec(10 + i), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  }
+  await client.sync();
+  assert.equal(server.count("/v1/sync/push"), 3);
+  assert.equal(server.log.length, 5);
+
+  const b = await setup({ pushBytes: 10 });
+  for (let i = 0; i < 3; i++) {
+    await b.replica.write(rec(20 + i), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  }
+  await b.client.sync();
+  assert.equal(b.server.count("/v1/sync/push"), 3, "each op over the byte budget travels alone");
+});
+
+test("transient failures are retried with backoff and jitter, and Retry-After is honoured", async () => {
+  const { server, replica, client, sleeps } = await setup({ backoffBaseMs: 100, backoffMaxMs: 1000 });
+  await replica.write(rec(3), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  server.scripts.push(() => apiErr(503, "unavailable"));
+  server.scripts.push(() => {
+    throw new TypeError("fetch failed");
+  });
+  server.scripts.push(() => new Response('{"error":{"code":"rate_limited","message":"Slow down."}}', { status: 429, headers: { "Retry-After": "3" } }));
+  await client.sync();
+  assert.deepEqual(sleeps, [75, 150, 3000]);
+  assert.equal(await replica.outboxSize(), 0);
+  const r = Array.from({ length: 200 }, (_, i) => new SyncClient(replica, { server: "x", random: () => i / 199, backoffBaseMs: 100, backoffMaxMs: 1000 }).delay(3));
+  assert.ok(Math.min(...r) === 400 && Math.max(...r) === 800, "retry 3 waits in [d/2, d], d = 800");
+});
+
+test("sync gives up after maxAttempts failures in a row and keeps the outbox", async () => {
+  const { server, replica, client } = await setup({ maxAttempts: 3 });
+  await replica.write(rec(4), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  for (let i = 0; i < 3; i++) {
+    server.scripts.push(() => apiErr(500, "internal"));
+  }
+  await assert.rejects(client.sync(), (e: unknown) => e instanceof ApiError && e.status === 500);
+  assert.equal(await replica.outboxSize(), 1);
+});
+
+test("401 token_expired refreshes the session once and retries", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(5), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  server.access = "rotated-by-time"; // the device's token no longer works
+  server.refresh = "refresh-1";
+  await client.sync();
+  assert.equal(server.count("/v1/auth/refresh"), 1);
+  assert.equal(replica.session!.access_token, server.access);
+  assert.equal(await replica.outboxSize(), 0);
+});
+
+test("a refused refresh ends the session and keeps local data", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(6), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  server.access = "other";
+  server.refresh = "other";
+  await assert.rejects(client.sync(), LoginRequiredError);
+  assert.equal(await replica.outboxSize(), 1);
+  assert.equal(replica.session!.access_token, undefined);
+  assert.equal(replica.session!.user.id, USER.id);
+});
+
+for (const code of ["token_reused", "device_revoked", "grant_expired", "account_disabled"]) {
+  test(`${code} with wipe erases the replica, unsynced changes included, and reports it`, async () => {
+    const { server, replica, client, storage } = await setup();
+    await replica.write(rec(7), "identification", [{ field: "status", action: "set", value: "potential" }]);
+    server.scripts.push(() => apiErr(401, code, true));
+    await assert.rejects(client.sync(), (e: unknown) => e instanceof WipedError && e.reason.code === code);
+    assert.ok(replica.isWiped);
+    for (const s of ["records", "ops", "outbox", "meta"] as const) {
+      assert.equal(storage.size(s), 0, s);
+    }
+  });
+}
+
+test("410 resync_required pulls everything again and removes records not delivered, keeping unsent ones", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(8), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await client.sync();
+  // The server forgets rec(8) (e.g. the device lost access while its history was compacted).
+  server.log = [];
+  server.minCursor = 2;
+  await replica.write(rec(9), "identification", [{ field: "status", action: "set", value: "presumed" }]);
+  const report = await client.sync();
+  assert.equal(report.resynced, true);
+  assert.deepEqual(await replica.ids(), [rec(9)]);
+});
+
+test("a drop after a retried push removes the record and its ops", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(11), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await client.sync();
+  await replica.write(rec(11), "identification", [{ field: "sex", action: "set", value: "female" }]);
+  server.scripts.push((req) => (req.path.startsWith("/v1/sync/push") ? apiErr(503, "unavailable") : undefined));
+  server.drops = [rec(11)];
+  await client.sync().catch(() => undefined);
+  // push failed once, then succeeded on retry; pull then dropped the record
+  assert.equal(await replica.get(rec(11)), undefined);
+  assert.deepEqual(await replica.ops(rec(11)), []);
+});
+
+test("a drop before the push quarantines the unsent op as forbidden", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(12), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await client.sync();
+  const [op] = await replica.write(rec(12), "identification", [{ field: "sex", action: "set", value: "female" }]);
+  server.drops = [rec(12)];
+  // The push is refused for good with a code that does not quarantine; then pull drops.
+  await replica.applyPage({ ops: [], cursor: String(server.log.length), more: false, drop: server.drops.splice(0), server: "" });
+  const q = await replica.quarantine();
+  assert.deepEqual(
+    q.map((r) => [r.op.id, r.code]),
+    [[op!.id, "forbidden"]],
+  );
+  assert.equal(await replica.outboxSize(), 0);
+  assert.equal(await replica.get(rec(12)), undefined);
+});
+
+test("rejected ops go to the quarantine (listable, dismissable) and out of the local state", async () => {
+  const { server, replica, client } = await setup();
+  server.rejectField = "review_status";
+  await replica.write(rec(13), "identification", [
+    { field: "status", action: "set", value: "potential" },
+    { field: "review_status", action: "set", value: "reviewed" },
+  ]);
+  assert.equal((await replica.get(rec(13)))!.value("review_status"), "reviewed");
+  const report = await client.sync();
+  assert.equal(report.quarantined, 1);
+  const q = await replica.quarantine();
+  assert.equal(q.length, 1);
+  assert.equal(q[0]!.code, "forbidden");
+  assert.equal(q[0]!.op.field, "review_status");
+  assert.ok(q[0]!.message.length > 0);
+  assert.equal((await replica.get(rec(13)))!.value("review_status"), undefined, "the rejected op no longer counts");
+  await assert.rejects(replica.dismiss([q[0]!.op.id, newId()]));
+  assert.equal((await replica.quarantine()).length, 1, "nothing is dismissed unless every id is quarantined");
+  await replica.dismiss([q[0]!.op.id]);
+  assert.deepEqual(await replica.quarantine(), []);
+});
+
+test("a push refused as a whole is halved until the culprit travels alone, which is quarantined", async () => {
+  const { server, replica, client } = await setup();
+  const ops = [];
+  for (let i = 0; i < 4; i++) {
+    ops.push(...(await replica.write(rec(30 + i), "identification", [{ field: "status", action: "set", value: "potential" }])));
+  }
+  const culprit = ops[2]!.id;
+  const refuse = (req: { path: string; body: string }) => (req.path === "/v1/sync/push" && req.body.includes(culprit) ? apiErr(413, "body_too_large") : undefined);
+  server.always = refuse;
+  await client.sync();
+  assert.equal(server.log.length, 3);
+  assert.deepEqual(
+    (await replica.quarantine()).map((q) => [q.op.id, q.code]),
+    [[culprit, "body_too_large"]],
+  );
+});
+
+test("push bodies of 1 KiB or more are gzipped; others, login and pull are not", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(40), "identification", [{ field: "notes", action: "append", value: { text: "x".repeat(2000) } }]);
+  await client.sync();
+  const push = server.seen.find((s) => s.path === "/v1/sync/push")!;
+  assert.equal(push.gzip, true);
+  assert.equal(push.headers["Accept-Encoding"], "gzip");
+  assert.ok(server.seen.filter((s) => s.path !== "/v1/sync/push").every((s) => !s.gzip));
+  assert.equal(server.log.length, 1);
+});
+
+test("pulled ops of other devices are merged; concurrent syncs share one run", async () => {
+  const { server, replica, client } = await setup();
+  const other = await setup();
+  await other.replica.write(rec(50), "identification", [{ field: "status", action: "set", value: "presumed" }]);
+  server.log.push(...(await other.replica.ops(rec(50))));
+  const [a, b] = await Promise.all([client.sync(), client.sync()]);
+  assert.equal(a, b);
+  assert.equal(server.count("/v1/sync/pull"), 1);
+  assert.equal((await replica.get(rec(50)))!.value("status"), "presumed");
+  assert.equal((await replica.get(rec(50)))!.canonical(), (await other.replica.get(rec(50)))!.canonical());
+});
