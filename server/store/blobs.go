@@ -177,7 +177,6 @@ func (w *headWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-
 // ReadBlob writes n bytes of b from offset off to w.
 func (db *DB) ReadBlob(ctx context.Context, b Blob, off, n int64, w io.Writer) error {
 	return db.readChunks(ctx, b.Upload, off, off+n, w)
@@ -200,7 +199,7 @@ func (db *DB) readChunks(ctx context.Context, upload string, from, to int64, w i
 				return nil
 			}
 			err := item.Value(func(v []byte) error {
-				_, err := w.Write(v[max(from-start, 0):min(to, end)-start])
+				_, err := w.Write(v[max(from-start, 0) : min(to, end)-start])
 				return err
 			})
 			if err != nil {
