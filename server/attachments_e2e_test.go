@@ -295,3 +295,59 @@ func chunkKeys(t *testing.T, dir string) int {
 	}
 	return n
 }
+
+// uploadWhole uploads data in one chunk into req's scope and completes it.
+func uploadWhole(t *testing.T, h *harness, c *client, req api.UploadRequest, data []byte) {
+	t.Helper()
+	up := createUpload(t, h, c, req, http.StatusCreated)
+	if status, _ := patchChunk(t, h, c, up.ID, 0, data); status != http.StatusNoContent {
+		t.Fatalf("chunk: %d", status)
+	}
+	c.mustDo(http.StatusOK, http.MethodPost, "/v1/uploads/"+up.ID+"/complete", nil)
+}
+
+// TestAttachmentVisitor: a visitor uploads for their week's site visits
+// and for identifications of their week's host team, not elsewhere, and
+// downloads only their week's site-visit files (write without read holds
+// for files too); an auditor never reads a file.
+func TestAttachmentVisitor(t *testing.T) {
+	h := startServer(t)
+	d := newDeployment(t, h)
+	visitor, fw := d.clients["visitor"], d.clients["fw"]
+	visitFile, visitDigest := photo(10<<10, "visit")
+	idFile, idDigest := photo(10<<10, "identification")
+	size := int64(len(visitFile))
+
+	uploadWhole(t, h, visitor, api.UploadRequest{Size: size, Digest: visitDigest, ActionWeek: d.week}, visitFile)
+	uploadWhole(t, h, visitor, api.UploadRequest{Size: size, Digest: idDigest, Team: d.teams["north"]}, idFile)
+	if got := errorCode(t, visitor.mustDo(http.StatusForbidden, http.MethodPost, "/v1/uploads", api.UploadRequest{Size: size, Digest: idDigest, Team: d.teams["south"]})); got != "forbidden" {
+		t.Errorf("visitor upload for another team: %s", got)
+	}
+	attach := func(c *client, rec, kind, digest string) {
+		c.pushApplied(c.op(rec, kind, model.FieldAttachments, "append", map[string]any{"digest": digest, "size": size, "media_type": "image/jpeg"}))
+	}
+	attach(visitor, d.weekVisit, model.KindSiteVisit, visitDigest)
+	if up := createUpload(t, h, fw, api.UploadRequest{Size: size, Digest: idDigest, Team: d.teams["north"]}, http.StatusOK); !up.Complete {
+		t.Errorf("the team's scope holds the visitor's file, but an upload of it is not complete: %+v", up)
+	}
+	attach(fw, d.northRec, model.KindIdentification, idDigest)
+
+	visitPath := "/v1/records/" + d.weekVisit + "/attachments/" + visitDigest
+	idPath := "/v1/records/" + d.northRec + "/attachments/" + idDigest
+	for _, tt := range []struct {
+		who, path string
+		want      int
+	}{
+		{"visitor", visitPath, http.StatusOK},
+		{"visitor", idPath, http.StatusNotFound},
+		{"fw", idPath, http.StatusOK},
+		{"fw", visitPath, http.StatusOK},
+		{"fw.s", idPath, http.StatusNotFound},
+		{"fw.s", visitPath, http.StatusNotFound},
+		{"auditor", idPath, http.StatusForbidden},
+	} {
+		if status, _ := d.clients[tt.who].do(http.MethodGet, tt.path, nil); status != tt.want {
+			t.Errorf("GET %s as %s: %d, want %d", tt.path, tt.who, status, tt.want)
+		}
+	}
+}
