@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fieldsync/fieldsync/api"
@@ -20,7 +21,10 @@ func TestUploaderResumesThroughCuts(t *testing.T) {
 	s := startServer(t, nil)
 	s.user("fw", model.RoleFieldWorker, "north")
 	proxy := startProxy(t, s.m.Addr(), 7)
-	c := device(t, proxy.URL(), "fw")
+	var sent atomic.Int64
+	c := device(t, proxy.URL(), "fw", func(o *fieldsync.Options) {
+		o.HTTPClient = &http.Client{Transport: countPatches{&sent, http.DefaultTransport}}
+	})
 
 	data := make([]byte, 200<<10)
 	for i := range data {
@@ -42,6 +46,10 @@ func TestUploaderResumesThroughCuts(t *testing.T) {
 	if proxy.cutRequests.Load()+proxy.cutResponses.Load() == 0 {
 		t.Fatal("the proxy cut nothing: the test did not exercise resuming")
 	}
+	cuts := proxy.cutRequests.Load() + proxy.cutResponses.Load()
+	if got, most := sent.Load(), int64(len(data))+cuts*int64(up.ChunkSize); got > most {
+		t.Errorf("sent %d chunk bytes for a %d-byte file and %d cuts, want at most one chunk again per cut (%d)", got, len(data), cuts, most)
+	}
 	token := s.login("fw", userPassword).AccessToken
 	var again api.Upload
 	mustUnmarshal(t, s.mustDo(http.StatusOK, http.MethodPost, "/v1/uploads", token,
@@ -49,4 +57,17 @@ func TestUploaderResumesThroughCuts(t *testing.T) {
 	if !again.Complete {
 		t.Errorf("the server does not hold the blob: %+v", again)
 	}
+}
+
+// countPatches counts the body bytes of the PATCH requests it sends.
+type countPatches struct {
+	n    *atomic.Int64
+	next http.RoundTripper
+}
+
+func (c countPatches) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPatch {
+		c.n.Add(req.ContentLength)
+	}
+	return c.next.RoundTrip(req)
 }
