@@ -153,7 +153,7 @@ func checkAttachment(op *Op, entry map[string]any) error {
 		return model.Errorf(model.CodeInvalidValue, "The digest of an entry of %q must be a SHA-256 digest in lowercase hex.", op.Field)
 	}
 	size, ok := entry["size"].(float64)
-	if !ok || size < 1 || size != float64(int64(size)) {
+	if !ok || size < 1 || size > 1<<53 || size != float64(int64(size)) {
 		return model.Errorf(model.CodeInvalidValue, "The size of an entry of %q must be a positive whole number of bytes.", op.Field)
 	}
 	if !model.AllowedAttachmentType(entry["media_type"].(string)) {
