@@ -311,9 +311,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, atLeast("max-ops", c.Limits.MaxOps, 1), atLeast("max-pull", c.Limits.MaxPull, 1),
 		atLeast("body-limit", c.BodyLimit, 1024), atLeast("max-depth", c.MaxDepth, 2))
 	errs = append(errs, c.validateRecordLimits()...)
-	if c.MaxBlobBytes < 1024 || c.UploadTTL < time.Minute || c.BlobOrphanTTL < time.Minute || c.BlobSweep < time.Second {
-		errs = append(errs, fmt.Errorf("--max-blob-bytes must be at least 1024, --upload-ttl and --blob-orphan-ttl at least 1m, --blob-sweep at least 1s"))
-	}
+	errs = append(errs, c.validateUploads()...)
 	if c.SmallBodyLimit < 1024 || c.SmallBodyLimit > c.BodyLimit {
 		errs = append(errs, fmt.Errorf("--small-body-limit %d must be between 1024 and --body-limit", c.SmallBodyLimit))
 	}
@@ -517,3 +515,20 @@ func checkTrustedProxies(ps []netip.Prefix) []error {
 }
 
 func (e *envReader) err() error { return errors.Join(e.bad...) }
+
+// validateUploads checks the attachment flags.
+func (c *Config) validateUploads() []error {
+	var errs []error
+	if c.MaxBlobBytes < 1024 {
+		errs = append(errs, fmt.Errorf("--max-blob-bytes %d must be at least 1024", c.MaxBlobBytes))
+	}
+	for _, d := range []struct {
+		flag     string
+		v, least time.Duration
+	}{{"upload-ttl", c.UploadTTL, time.Minute}, {"blob-orphan-ttl", c.BlobOrphanTTL, time.Minute}, {"blob-sweep", c.BlobSweep, time.Second}} {
+		if d.v < d.least {
+			errs = append(errs, fmt.Errorf("--%s %s must be at least %s", d.flag, d.v, d.least))
+		}
+	}
+	return errs
+}
