@@ -317,3 +317,30 @@ type Stats struct {
 	// Rules explains the counting and suppression rules in words.
 	Rules []string `json:"rules"`
 }
+
+// UploadRequest is the body of POST /v1/uploads: a blob's size and
+// SHA-256 digest (lowercase hex) and its scope, exactly one of a team
+// (for identifications) or an action week (for site visits).
+type UploadRequest struct {
+	Size       int64  `json:"size"`
+	Digest     string `json:"digest"`
+	Team       string `json:"team,omitempty"`
+	ActionWeek string `json:"action_week,omitempty"`
+}
+
+// Upload is the answer to POST /v1/uploads: the upload's id and its
+// acknowledged offset; Complete when the scope holds the blob already.
+type Upload struct {
+	ID       string `json:"id"`
+	Offset   int64  `json:"offset"`
+	Size     int64  `json:"size"`
+	Complete bool   `json:"complete,omitempty"`
+}
+
+// BlobInfo is the answer to POST /v1/uploads/{id}/complete: the verified
+// blob, with the media type sniffed from its bytes.
+type BlobInfo struct {
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"media_type"`
+}

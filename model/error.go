@@ -43,6 +43,10 @@ const (
 	CodeConflict           Code = "conflict"
 	CodeUnavailable        Code = "unavailable"
 	CodeInternal           Code = "internal"
+	CodeDigestMismatch     Code = "digest_mismatch"
+	CodeUploadOffset       Code = "upload_offset"
+	CodeBlobTooLarge       Code = "blob_too_large"
+	CodeMediaType          Code = "media_type"
 )
 
 // Error is the one error type of fieldsync: a code, a sentence for a human,

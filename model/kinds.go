@@ -24,7 +24,9 @@ const (
 // records are supervisor data kept by the server (GET/POST
 // /v1/review/links), never record state, so that no reader of one record
 // learns the id of another it may not read.
-const SchemaVersion = 2
+//
+// Version 3 added the attachments log of identifications and site visits.
+const SchemaVersion = 3
 
 // Size bounds of values, in bytes of canonical JSON.
 const (
@@ -116,6 +118,7 @@ func identificationKind(cat *Catalogue) *Kind {
 		"consent":              logOf(fieldTeam, "scope"),
 		"referrals":            logOf(fieldTeam, "service"),
 		"notes":                logOf(fieldTeam, "text"),
+		FieldAttachments:       attachmentsOf(),
 		FieldReviewStatus:      exempt(enum(supervisorsOnly, "pending", "reviewed", "needs_info")),
 		FieldActionWeek:        formatted(FormatUUID, fieldTeam),
 	}}
@@ -136,12 +139,13 @@ func actionWeekKind() *Kind {
 
 func siteVisitKind() *Kind {
 	return &Kind{Scope: FieldActionWeek, Fields: map[string]*Field{
-		FieldDeleted:    exempt(register(TypeBool, leadsUp)),
-		FieldActionWeek: scoped(formatted(FormatUUID, fieldTeam)),
-		"town":          {Class: ClassRegister, Type: TypeString, Writers: fieldTeam, MaxBytes: maxShort},
-		"visited_on":    register(TypeDate, fieldTeam),
-		"participants":  {Class: ClassSet, Type: TypeString, Writers: fieldTeam, MaxBytes: maxShort},
-		"summary":       register(TypeString, fieldTeam),
-		"notes":         logOf(fieldTeam, "text"),
+		FieldDeleted:     exempt(register(TypeBool, leadsUp)),
+		FieldActionWeek:  scoped(formatted(FormatUUID, fieldTeam)),
+		"town":           {Class: ClassRegister, Type: TypeString, Writers: fieldTeam, MaxBytes: maxShort},
+		"visited_on":     register(TypeDate, fieldTeam),
+		"participants":   {Class: ClassSet, Type: TypeString, Writers: fieldTeam, MaxBytes: maxShort},
+		"summary":        register(TypeString, fieldTeam),
+		"notes":          logOf(fieldTeam, "text"),
+		FieldAttachments: attachmentsOf(),
 	}}
 }

@@ -56,6 +56,7 @@ const (
 	FormatNone    Format = ""
 	FormatUUID    Format = "uuid"           // a canonical lowercase UUID (record, team, action week ids)
 	FormatCountry Format = "iso3166_alpha2" // an ISO 3166-1 alpha-2 code, upper case
+	// FormatAttachment (attachment.go): a log entry naming a blob.
 )
 
 // Field declares one field of a kind.

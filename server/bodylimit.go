@@ -33,8 +33,13 @@ func (s *Server) bodyLimitOf(h *fasthttp.RequestHeader) int {
 }
 
 // takesBigBody reports whether a route takes bodies beyond the small
-// limit: only the push does (its path exactly as the client sent it).
+// limit: only the push and an upload's chunks do (the path exactly as the
+// client sent it).
 func (s *Server) takesBigBody(method, path string) bool {
+	if method == fasthttp.MethodPatch {
+		id, ok := strings.CutPrefix(path, "/v1/uploads/")
+		return ok && model.ValidID(id)
+	}
 	return method == fasthttp.MethodPost && path == "/v1/sync/push"
 }
 

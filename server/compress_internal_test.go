@@ -17,35 +17,40 @@ import (
 // wantCompressed is, per route, whether its answers may be compressed.
 // Every route must be listed: a new route is classified on purpose.
 var wantCompressed = map[string]bool{
-	"GET /healthz":                      false,
-	"GET /readyz":                       false,
-	"POST /v1/auth/login":               false, // tokens next to attacker-influenced bytes
-	"POST /v1/auth/refresh":             false, // same
-	"GET /v1/schema":                    true,
-	"POST /v1/sync/push":                true,
-	"GET /v1/sync/pull":                 true,
-	"GET /v1/sync/events":               false, // flushed event by event
-	"GET /v1/records":                   true,
-	"GET /v1/records/:id":               true,
-	"GET /v1/audit":                     true,
-	"POST /v1/admin/teams":              false,
-	"GET /v1/admin/teams":               true,
-	"POST /v1/admin/users":              false,
-	"GET /v1/admin/users":               true,
-	"POST /v1/admin/users/:id/disable":  false,
-	"POST /v1/admin/users/:id/enable":   false,
-	"POST /v1/admin/users/:id/password": false,
-	"GET /v1/admin/devices":             true,
-	"POST /v1/devices/:id/revoke":       false,
-	"GET /v1/review/queue":              true,
-	"GET /v1/review/duplicates":         true,
-	"POST /v1/review/links":             false,
-	"GET /v1/review/links":              true,
-	"GET /v1/stats":                     true,
-	"GET /v1/export/stats":              true,
-	"GET /v1/export/records":            true,
-	"GET /":                             false,
-	"GET /console/:file":                false,
+	"GET /healthz":                            false,
+	"GET /readyz":                             false,
+	"POST /v1/auth/login":                     false, // tokens next to attacker-influenced bytes
+	"POST /v1/auth/refresh":                   false, // same
+	"GET /v1/schema":                          true,
+	"POST /v1/sync/push":                      true,
+	"GET /v1/sync/pull":                       true,
+	"GET /v1/sync/events":                     false, // flushed event by event
+	"GET /v1/records":                         true,
+	"GET /v1/records/:id":                     true,
+	"GET /v1/records/:id/attachments/:digest": false, // photos and audio are compressed already
+	"POST /v1/uploads":                        false,
+	"HEAD /v1/uploads/:id":                    false,
+	"PATCH /v1/uploads/:id":                   false,
+	"POST /v1/uploads/:id/complete":           false,
+	"GET /v1/audit":                           true,
+	"POST /v1/admin/teams":                    false,
+	"GET /v1/admin/teams":                     true,
+	"POST /v1/admin/users":                    false,
+	"GET /v1/admin/users":                     true,
+	"POST /v1/admin/users/:id/disable":        false,
+	"POST /v1/admin/users/:id/enable":         false,
+	"POST /v1/admin/users/:id/password":       false,
+	"GET /v1/admin/devices":                   true,
+	"POST /v1/devices/:id/revoke":             false,
+	"GET /v1/review/queue":                    true,
+	"GET /v1/review/duplicates":               true,
+	"POST /v1/review/links":                   false,
+	"GET /v1/review/links":                    true,
+	"GET /v1/stats":                           true,
+	"GET /v1/export/stats":                    true,
+	"GET /v1/export/records":                  true,
+	"GET /":                                   false,
+	"GET /console/:file":                      false,
 }
 
 // bigJSON is an answer well over the compression threshold that

@@ -86,6 +86,16 @@ type Config struct {
 	// the data directory (created on first start), for a demo or a LAN
 	// without a certificate authority.
 	TLSSelfSigned bool
+	// MaxBlobBytes is the largest file (blob) an upload may declare.
+	MaxBlobBytes int64
+	// UploadTTL is how long an incomplete upload lives; then it and its
+	// chunks are deleted.
+	UploadTTL time.Duration
+	// BlobOrphanTTL is how long a completed blob may live without a live
+	// attachment entry naming it; then it is deleted.
+	BlobOrphanTTL time.Duration
+	// BlobSweep is how often expired uploads and orphan blobs are swept.
+	BlobSweep time.Duration
 }
 
 // DefaultCompressMin is the default of --compress-min: smaller answers
@@ -126,6 +136,10 @@ func DefaultConfig() Config {
 		StreamsPerUser:  8,
 		StreamCheck:     15 * time.Second,
 		CompressMin:     DefaultCompressMin,
+		MaxBlobBytes:    25 << 20,
+		UploadTTL:       24 * time.Hour,
+		BlobOrphanTTL:   24 * time.Hour,
+		BlobSweep:       10 * time.Minute,
 	}
 }
 
@@ -168,6 +182,10 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.TLSCert, "tls-cert", env.str("FIELDSYNC_TLS_CERT", c.TLSCert), "PEM certificate (chain) file: serve HTTPS with it, with --tls-key (FIELDSYNC_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env.str("FIELDSYNC_TLS_KEY", c.TLSKey), "PEM private key file of --tls-cert (FIELDSYNC_TLS_KEY)")
 	fs.BoolVar(&c.TLSSelfSigned, "tls-self-signed", env.boolean("FIELDSYNC_TLS_SELF_SIGNED", c.TLSSelfSigned), "serve HTTPS with a self-signed certificate kept in the data directory; its fingerprint is printed at start (FIELDSYNC_TLS_SELF_SIGNED)")
+	fs.Int64Var(&c.MaxBlobBytes, "max-blob-bytes", int64(env.integer("FIELDSYNC_MAX_BLOB_BYTES", int(c.MaxBlobBytes))), "largest attachment file in bytes (FIELDSYNC_MAX_BLOB_BYTES)")
+	fs.DurationVar(&c.UploadTTL, "upload-ttl", env.duration("FIELDSYNC_UPLOAD_TTL", c.UploadTTL), "an incomplete upload and its chunks are deleted after this (FIELDSYNC_UPLOAD_TTL)")
+	fs.DurationVar(&c.BlobOrphanTTL, "blob-orphan-ttl", env.duration("FIELDSYNC_BLOB_ORPHAN_TTL", c.BlobOrphanTTL), "a completed file no record entry names is deleted after this (FIELDSYNC_BLOB_ORPHAN_TTL)")
+	fs.DurationVar(&c.BlobSweep, "blob-sweep", env.duration("FIELDSYNC_BLOB_SWEEP", c.BlobSweep), "how often expired uploads and orphan files are deleted (FIELDSYNC_BLOB_SWEEP)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -296,6 +314,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, atLeast("max-ops", c.Limits.MaxOps, 1), atLeast("max-pull", c.Limits.MaxPull, 1),
 		atLeast("body-limit", c.BodyLimit, 1024), atLeast("max-depth", c.MaxDepth, 2))
 	errs = append(errs, c.validateRecordLimits()...)
+	errs = append(errs, c.validateUploads()...)
 	if c.SmallBodyLimit < 1024 || (c.bodyLimitOK() && c.SmallBodyLimit > c.BodyLimit) {
 		errs = append(errs, fmt.Errorf("--small-body-limit %d must be between 1024 and --body-limit", c.SmallBodyLimit))
 	}
@@ -506,3 +525,20 @@ func checkTrustedProxies(ps []netip.Prefix) []error {
 }
 
 func (e *envReader) err() error { return errors.Join(e.bad...) }
+
+// validateUploads checks the attachment flags.
+func (c *Config) validateUploads() []error {
+	var errs []error
+	if c.MaxBlobBytes < 1024 {
+		errs = append(errs, fmt.Errorf("--max-blob-bytes %d must be at least 1024", c.MaxBlobBytes))
+	}
+	for _, d := range []struct {
+		flag     string
+		v, least time.Duration
+	}{{"upload-ttl", c.UploadTTL, time.Minute}, {"blob-orphan-ttl", c.BlobOrphanTTL, time.Minute}, {"blob-sweep", c.BlobSweep, time.Second}} {
+		if d.v < d.least {
+			errs = append(errs, fmt.Errorf("--%s %s must be at least %s", d.flag, d.v, d.least))
+		}
+	}
+	return errs
+}

@@ -44,6 +44,10 @@ var statusOf = map[model.Code]int{
 	model.CodeConflict:           http.StatusConflict,
 	model.CodeUnavailable:        http.StatusServiceUnavailable,
 	model.CodeInternal:           http.StatusInternalServerError,
+	model.CodeDigestMismatch:     http.StatusUnprocessableEntity,
+	model.CodeUploadOffset:       http.StatusConflict,
+	model.CodeBlobTooLarge:       http.StatusRequestEntityTooLarge,
+	model.CodeMediaType:          http.StatusUnsupportedMediaType,
 }
 
 // wipeCodes tell a device to erase its local data.

@@ -194,6 +194,7 @@ func (m *Main) closeListeners() {
 func (m *Main) serve() {
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.app.Listener(m.ln) }()
+	go m.server.sweepBlobsEvery(m.Config.BlobSweep)
 	if m.metricsLn == nil {
 		return
 	}

@@ -48,6 +48,7 @@ type storage interface {
 	recordLister
 	healthStore
 	caseworkStore
+	blobStore
 	audit.Store
 }
 

@@ -56,6 +56,14 @@
 //	                           link between two records (links.go), written
 //	                           in one transaction with its audit entries;
 //	                           never record state, never served by pull
+//	bu/<upload id>             Upload as JSON: scope, digest, size, user,
+//	                           acknowledged offset, complete (blobs.go)
+//	bc/<upload id><offset>     a blob's bytes from offset (8 bytes big endian),
+//	                           at most 256 KiB per value, each PATCH committed
+//	                           with SyncWrites before it is acknowledged
+//	bl/<scope>/<digest>        Blob as JSON: a verified blob of a bucket
+//	                           ("t:<team>", "w:<week>"), naming the upload
+//	                           whose chunks hold it; dedup never crosses scopes
 //
 // # Storage design: a snapshot plus an op tail
 //

@@ -139,6 +139,32 @@ func checkEntry(op *Op, f *model.Field) error {
 			return model.Errorf(model.CodeInvalidValue, "An entry of %q needs %q as a non-empty string.", op.Field, key)
 		}
 	}
+	if f.Format == model.FormatAttachment {
+		return checkAttachment(op, entry)
+	}
+	return nil
+}
+
+// checkAttachment checks an entry naming a blob: a SHA-256 digest in
+// lowercase hex, a positive whole size, an allowed media type, and a file
+// name and caption that are short strings when present.
+func checkAttachment(op *Op, entry map[string]any) error {
+	if !model.ValidDigest(entry["digest"].(string)) {
+		return model.Errorf(model.CodeInvalidValue, "The digest of an entry of %q must be a SHA-256 digest in lowercase hex.", op.Field)
+	}
+	size, ok := entry["size"].(float64)
+	if !ok || size < 1 || size > 1<<53 || size != float64(int64(size)) {
+		return model.Errorf(model.CodeInvalidValue, "The size of an entry of %q must be a positive whole number of bytes.", op.Field)
+	}
+	if !model.AllowedAttachmentType(entry["media_type"].(string)) {
+		return model.Errorf(model.CodeInvalidValue, "The media type of an entry of %q must be one of %v.", op.Field, model.AttachmentTypes)
+	}
+	for _, key := range []string{"name", "caption"} {
+		v, present := entry[key]
+		if s, ok := v.(string); present && (!ok || len(s) > model.MaxAttachmentName) {
+			return model.Errorf(model.CodeInvalidValue, "The %s of an entry of %q must be a string of at most %d bytes.", key, op.Field, model.MaxAttachmentName)
+		}
+	}
 	return nil
 }
 

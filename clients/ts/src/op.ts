@@ -425,4 +425,34 @@ function checkEntry(op: Op, f: FieldDecl): void {
       throw errorf("invalid_value", `An entry of ${JSON.stringify(op.field)} needs ${JSON.stringify(key)} as a non-empty string.`);
     }
   }
+  if (f.format === "attachment") {
+    checkAttachment(op, entry);
+  }
+}
+
+/** The media types an attachment may have (Go: model.AttachmentTypes). */
+const attachmentTypes = ["image/jpeg", "image/png", "image/heic", "application/pdf", "audio/webm", "audio/mp4", "audio/ogg"];
+
+/** checkAttachment is Go's crdt checkAttachment: an entry naming a blob. */
+function checkAttachment(op: Op, entry: Record<string, JSONValue>): void {
+  const field = JSON.stringify(op.field);
+  if (!/^[0-9a-f]{64}$/.test(entry["digest"] as string)) {
+    throw errorf("invalid_value", `The digest of an entry of ${field} must be a SHA-256 digest in lowercase hex.`);
+  }
+  const size = Object.prototype.hasOwnProperty.call(entry, "size") ? entry["size"] : undefined;
+  if (typeof size !== "number" || size < 1 || size > 2 ** 53 || !Number.isInteger(size)) {
+    throw errorf("invalid_value", `The size of an entry of ${field} must be a positive whole number of bytes.`);
+  }
+  if (!attachmentTypes.includes(entry["media_type"] as string)) {
+    throw errorf("invalid_value", `The media type of an entry of ${field} must be one of [${attachmentTypes.join(" ")}].`);
+  }
+  for (const key of ["name", "caption"]) {
+    if (!Object.prototype.hasOwnProperty.call(entry, key)) {
+      continue;
+    }
+    const v = entry[key];
+    if (typeof v !== "string" || new TextEncoder().encode(v).length > 255) {
+      throw errorf("invalid_value", `The ${key} of an entry of ${field} must be a string of at most 255 bytes.`);
+    }
+  }
 }

@@ -20,7 +20,7 @@ export type ValueType = "string" | "number" | "bool" | "date" | "object";
 export interface FieldDecl {
   class: FieldClass;
   type: ValueType;
-  /** "uuid" or "iso3166_alpha2" for strings with a format. */
+  /** "uuid" or "iso3166_alpha2" for strings with a format; "attachment" for a log whose entries name blobs. */
   format?: string;
   /** The closed list of allowed values, if any. */
   values?: string[];

@@ -123,8 +123,15 @@ function valueText(kind: string, name: string, f: FieldDecl, pick: number): stri
   return f.class === "set" ? pickOf(elements, pick) : pickOf(freeStrings, pick);
 }
 
+/** digests are the blob digests attachment entries name. */
+const digests = ["0".repeat(64), "ab".repeat(32), "9f".repeat(32)];
+
 function entryText(f: FieldDecl, pick: number, pick2: number): string {
   const members = [`"${f.required?.[0] ?? "text"}" : ${pickOf(freeStrings.filter((s) => s !== '""'), pick)}`];
+  if (f.format === "attachment") {
+    members[0] = `"digest" : "${pickOf(digests, pick)}"`;
+    members.push(`"media_type" : "image/jpeg"`, `"size" : ${1 + (pick % 4096)}`);
+  }
   for (let i = 0; i < entryExtras.length; i++) {
     if ((pick2 >> i) & 1) {
       members.push(entryExtras[i]!);

@@ -182,6 +182,7 @@ const templates = [
   op({ field: '"indicators"', action: '"add"', value: '"debt_bondage"' }),
   op({ field: '"status"', action: '"set"', value: '"presumed"', base: `["${D}","${U}"]` }),
   op({ field: '"age_estimate"', value: "17.0" }),
+  op({ field: '"attachments"', action: '"append"', value: '{"digest":"abababababababababababababababababababababababababababababababab","size":1024,"media_type":"image/jpeg","name":"p.jpg","caption":"id"}' }),
 ];
 const fragments = ['"', "\\", "{", "}", "[", "]", ",", ":", " ", "\t", "\n", "\u0001", "é", "😀", "\\u", "d800", "dc00", "0", "-", "e", ".", "n", "null", "1e999", "A", '"x":1'];
 
@@ -237,6 +238,21 @@ test("invalid UTF-8 is refused where Go refuses it: in the value invalid_value, 
   }
   assert.match(mergeCase(schema, [cases[0]!]), /invalid_value/);
   assert.match(mergeCase(schema, [cases[3]!]), /invalid_op/);
+});
+
+test("attachment entries are checked as Go checks them", async () => {
+  const entry = (rest: string) => op({ field: '"attachments"', action: '"append"', value: `{"digest":"abababababababababababababababababababababababababababababababab","media_type":"image/jpeg"${rest}}` });
+  const cases = [
+    entry(',"size":1'), entry(',"size":0'), entry(',"size":1.5'), entry(',"size":1e300'), entry(',"size":9007199254740994'), entry(',"size":"1"'), entry(""),
+    entry(',"size":1,"name":7'), entry(`,"size":1,"caption":"${"é".repeat(128)}"`), entry(`,"size":1,"caption":"${"é".repeat(127)}x"`),
+    op({ field: '"attachments"', action: '"append"', value: '{"digest":"AB","size":1,"media_type":"image/jpeg"}' }),
+    op({ field: '"attachments"', action: '"append"', value: '{"digest":"abababababababababababababababababababababababababababababababab","size":1,"media_type":"image/svg+xml"}' }),
+  ];
+  for (const c of cases) {
+    assert.equal(mergeCase(schema, [c]), await go.merge([c]), c);
+  }
+  assert.doesNotMatch(mergeCase(schema, [cases[0]!]), /invalid_value/);
+  assert.match(mergeCase(schema, [cases[2]!]), /invalid_value/);
 });
 
 test(`the TypeScript Clock issues the same timestamps as sync/hlc for ${runs} random histories (seed ${seed})`, async () => {

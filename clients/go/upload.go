@@ -1,0 +1,187 @@
+package fieldsync
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/fieldsync/fieldsync/api"
+	"github.com/fieldsync/fieldsync/model"
+)
+
+// DefaultUploadChunk is the bytes an Uploader sends per request when its
+// ChunkSize is zero: well under the server's 4 MiB body limit, and small
+// enough that a cut link re-sends little.
+const DefaultUploadChunk = 1 << 20
+
+// UploadScope names where a file is uploaded: exactly one of Team (for
+// an identification of that team) or ActionWeek (for a site visit of
+// that week), as the record that will reference it.
+type UploadScope struct {
+	Team       string
+	ActionWeek string
+}
+
+// Uploader uploads files (attachment blobs) to the server in chunks,
+// resuming a cut upload at the offset the server acknowledged (asked with
+// HEAD, or read from a 409 upload_offset), never from zero.
+type Uploader struct {
+	Client *Client
+	// ChunkSize is the bytes per request (0: DefaultUploadChunk).
+	ChunkSize int
+	// MaxAttempts is how many failed requests in a row, without the
+	// acknowledged offset moving, end the upload (0: DefaultMaxAttempts).
+	MaxAttempts int
+	// Backoff is the wait between attempts (zero: DefaultBackoff).
+	Backoff Backoff
+}
+
+// Upload uploads data into scope and returns the verified blob: its
+// digest names it in an attachments entry. A scope that holds the blob
+// already answers at once (nothing is sent again).
+func (u *Uploader) Upload(ctx context.Context, scope UploadScope, data []byte) (api.BlobInfo, error) {
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	var up api.Upload
+	req := api.UploadRequest{Size: int64(len(data)), Digest: digest, Team: scope.Team, ActionWeek: scope.ActionWeek}
+	if err := u.retry(ctx, func() error { return u.Client.call(ctx, http.MethodPost, "/v1/uploads", req, &up, true) }); err != nil {
+		return api.BlobInfo{}, fmt.Errorf("create upload: %w", err)
+	}
+	if !up.Complete {
+		if err := u.send(ctx, up.ID, data); err != nil {
+			return api.BlobInfo{}, err
+		}
+	}
+	var info api.BlobInfo
+	err := u.retry(ctx, func() error {
+		return u.Client.call(ctx, http.MethodPost, "/v1/uploads/"+up.ID+"/complete", nil, &info, true)
+	})
+	if err != nil {
+		return api.BlobInfo{}, fmt.Errorf("complete upload: %w", err)
+	}
+	return info, nil
+}
+
+// send sends data's chunks from the acknowledged offset on until the
+// server holds them all.
+func (u *Uploader) send(ctx context.Context, id string, data []byte) error {
+	chunk := u.ChunkSize
+	if chunk <= 0 {
+		chunk = DefaultUploadChunk
+	}
+	offset, failures := int64(0), 0
+	for offset < int64(len(data)) {
+		end := min(offset+int64(chunk), int64(len(data)))
+		next, err := u.Client.uploadRequest(ctx, http.MethodPatch, "/v1/uploads/"+id, data[offset:end], offset)
+		if err == nil {
+			offset, failures = next, 0
+			continue
+		}
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Code != model.CodeUploadOffset && !retryableUpload(apiErr) {
+			return fmt.Errorf("upload chunk: %w", err)
+		}
+		if failures++; failures >= u.maxAttempts() {
+			return fmt.Errorf("upload chunk: %w", err)
+		}
+		if err := sleepCtx(ctx, u.Backoff.withDefaults().Delay(failures-1)); err != nil {
+			return err
+		}
+		if ack, herr := u.Client.uploadRequest(ctx, http.MethodHead, "/v1/uploads/"+id, nil, -1); herr == nil {
+			offset = ack
+		}
+	}
+	return nil
+}
+
+// retryableUpload reports whether an error answer may pass on retry.
+func retryableUpload(e *APIError) bool {
+	return e.Code == model.CodeRateLimited || e.Code == model.CodeUnavailable || e.Status >= 500
+}
+
+func (u *Uploader) maxAttempts() int {
+	if u.MaxAttempts <= 0 {
+		return DefaultMaxAttempts
+	}
+	return u.MaxAttempts
+}
+
+// retry runs fn until it succeeds, fails with an answer that will not
+// change, or fails maxAttempts times.
+func (u *Uploader) retry(ctx context.Context, fn func() error) error {
+	for n := 0; ; n++ {
+		err := fn()
+		var apiErr *APIError
+		if err == nil || errors.As(err, &apiErr) && !retryableUpload(apiErr) || n+1 >= u.maxAttempts() {
+			return err
+		}
+		if err := sleepCtx(ctx, u.Backoff.withDefaults().Delay(n)); err != nil {
+			return err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// uploadRequest sends a PATCH (body at offset) or HEAD of an upload and
+// returns the acknowledged offset the server answered; a 401 token
+// refresh is tried once, like send.
+func (c *Client) uploadRequest(ctx context.Context, method, path string, body []byte, offset int64) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.RequestTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		token := c.accessToken()
+		if token == "" {
+			return 0, c.noSessionError()
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.opt.ServerURL+path, bytes.NewReader(body))
+		if err != nil {
+			return 0, fmt.Errorf("build request %s %s: %w", method, path, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if offset >= 0 {
+			req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
+			req.Header.Set("Content-Type", "application/offset+octet-stream")
+		}
+		resp, err := c.opt.HTTPClient.Do(req)
+		if err != nil {
+			return 0, &transportError{fmt.Errorf("%s %s: %w", method, path, err)}
+		}
+		ack, perr := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
+		if resp.StatusCode/100 == 2 {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if perr != nil {
+				return 0, &transportError{fmt.Errorf("%s %s: no Upload-Offset in the answer", method, path)}
+			}
+			return ack, nil
+		}
+		apiErr, err := readAPIError(resp)
+		if err != nil {
+			return 0, &transportError{fmt.Errorf("%s %s: read error response: %w", method, path, err)}
+		}
+		if attempt == 0 && apiErr.Status == http.StatusUnauthorized && !apiErr.Wipe && apiErr.Code != model.CodeDeviceRevoked {
+			if err := c.refresh(ctx, token); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		return 0, apiErr
+	}
+}
