@@ -96,6 +96,12 @@ type Options struct {
 	// DisableEvents stops Run from listening to GET /v1/sync/events; it
 	// then syncs after local writes and every SyncInterval.
 	DisableEvents bool
+	// Bootstrap makes a fresh replica (empty cursor, no record held)
+	// start from a snapshot (GET /v1/sync/snapshot: record states, a page
+	// at a time) instead of every op, then pull from the snapshot's pull
+	// cursor as usual. The records end as a full pull leaves them; their
+	// op history before the snapshot is not held locally.
+	Bootstrap bool
 }
 
 // withDefaults fills in the zero fields and checks the rest.
