@@ -109,7 +109,7 @@ func (s *Service) clampSnapshot(limit int) int {
 	most := max(s.Limits.MaxPull/10, 1)
 	switch {
 	case limit <= 0:
-		return min(s.Limits.DefaultPull/10+1, most)
+		return min(max(s.Limits.DefaultPull/10, 1), most)
 	case limit > most:
 		return most
 	}
