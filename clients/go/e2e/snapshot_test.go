@@ -155,3 +155,31 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotBaseSurvivesRebuild: a bootstrapped device whose clock runs
+// ahead writes; the server re-stamps its op, so the device replaces its
+// copy and rebuilds the record from its ops. The rebuild starts from the
+// snapshot's state (the device holds no earlier op), so the record still
+// equals the server's. (Rebuilt from its own ops alone, the record lost
+// every field the snapshot brought.)
+func TestSnapshotBaseSurvivesRebuild(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t, nil)
+	s.user("ana", model.RoleFieldWorker, "north")
+	s.user("sam", model.RoleFieldWorker, "north")
+	sup := func() string { s.user("sup", model.RoleSupervisor); return s.login("sup", userPassword).AccessToken }()
+	ana := device(t, s.URL, "ana")
+	id := must[string](t)(ana.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential"), fieldsync.F("code", "N-01"),
+		fieldsync.F("location", "bus station")))
+	syncOK(t, ana)
+	ahead := offsetClock(time.Hour)
+	sam := device(t, s.URL, "sam", func(o *fieldsync.Options) { o.Bootstrap, o.Now = true, ahead.Now })
+	syncOK(t, sam)
+	must[string](t)(sam.Set(ctx, id, "sex", "female"))
+	syncOK(t, sam)
+	syncOK(t, sam)
+	got := must[[]byte](t)(sam.RecordJSON(ctx, id, false))
+	if want := s.record(sup, id, false); !bytes.Equal(got, want) {
+		t.Fatalf("after a re-stamped write the device holds\n%s\nthe server\n%s", got, want)
+	}
+}
