@@ -3,6 +3,7 @@ package fieldsync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,6 +41,10 @@ func (c *Client) bootstrap(ctx context.Context) (int, string, error) {
 			restarted, cursor = true, ""
 			continue
 		}
+		if notServed(err) && cursor == "" {
+			c.log.Info("the server serves no snapshots; pulling every op")
+			return received, "", nil
+		}
 		if err != nil {
 			return received, "", fmt.Errorf("snapshot: %w", err)
 		}
@@ -53,6 +58,12 @@ func (c *Client) bootstrap(ctx context.Context) (int, string, error) {
 		}
 		cursor = p.Cursor
 	}
+}
+
+// notServed reports whether err is a 404: a server without snapshots.
+func notServed(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
 // snapshotStart returns the snapshot cursor to resume from and whether
