@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -49,7 +50,7 @@ func snapshotResponse(res *protocol.SnapshotResult) (api.SnapshotResponse, error
 	for _, r := range res.Records {
 		state, err := r.Record.MarshalBinary()
 		if err != nil {
-			return api.SnapshotResponse{}, err
+			return api.SnapshotResponse{}, fmt.Errorf("encode snapshot record: %w", err)
 		}
 		out.Records = append(out.Records, api.SnapshotRecord{ID: r.Record.ID, Kind: r.Record.Kind, State: state})
 	}

@@ -52,7 +52,6 @@ func (c *Client) bootstrap(ctx context.Context) (int, string, error) {
 			return received, "", fmt.Errorf("apply snapshot page: %w", err)
 		}
 		received += len(p.Records)
-		c.pulled.Add(int64(len(p.Records)))
 		if !p.More {
 			return received, p.PullCursor, nil
 		}
@@ -79,21 +78,18 @@ func (c *Client) snapshotStart() (cursor string, fresh bool, err error) {
 			cursor, fresh = string(v), true
 			return nil
 		}
-		fresh = !c.resyncing && len(prefixKeysLimit(b, []byte(prefixRecord))) == 0
+		fresh = !c.resyncing && !anyKey(b, []byte(prefixRecord))
 		return nil
 	})
 	return cursor, fresh, err
 }
 
-// prefixKeysLimit returns the first key under prefix, if any.
-func prefixKeysLimit(b *badger.Txn, prefix []byte) [][]byte {
+// anyKey reports whether any key starts with prefix.
+func anyKey(b *badger.Txn, prefix []byte) bool {
 	it := b.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	it.Rewind()
-	if it.Valid() {
-		return [][]byte{it.Item().KeyCopy(nil)}
-	}
-	return nil
+	return it.Valid()
 }
 
 // fetchSnapshot fetches the snapshot page after cursor.
