@@ -102,6 +102,9 @@ type Options struct {
 	// cursor as usual. The records end as a full pull leaves them; their
 	// op history before the snapshot is not held locally.
 	Bootstrap bool
+	// SnapshotLimit is the page size, in records, a bootstrap asks of the
+	// server (0: DefaultSnapshotLimit; the server clamps it).
+	SnapshotLimit int
 }
 
 // withDefaults fills in the zero fields and checks the rest.
@@ -142,6 +145,7 @@ func (o Options) withDefaults() (Options, error) {
 	o.PushBatch = clampInt(o.PushBatch, DefaultPushBatch, MaxPushBatch)
 	o.PushBytes = clampInt(o.PushBytes, DefaultPushBytes, MaxPushBytes)
 	o.PullLimit = clampInt(o.PullLimit, DefaultPullLimit, MaxPullLimit)
+	o.SnapshotLimit = clampInt(o.SnapshotLimit, DefaultSnapshotLimit, MaxPullLimit/10)
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}

@@ -94,7 +94,7 @@ func anyKey(b *badger.Txn, prefix []byte) bool {
 
 // fetchSnapshot fetches the snapshot page after cursor.
 func (c *Client) fetchSnapshot(ctx context.Context, cursor string) (*api.SnapshotResponse, error) {
-	path := "/v1/sync/snapshot?limit=" + strconv.Itoa(DefaultSnapshotLimit)
+	path := "/v1/sync/snapshot?limit=" + strconv.Itoa(c.opt.SnapshotLimit)
 	if cursor != "" {
 		path += "&cursor=" + url.QueryEscape(cursor)
 	}

@@ -99,7 +99,7 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 	}
 
 	pull := device(t, s.URL, "pia")
-	snap := device(t, s.URL, "sam", func(o *fieldsync.Options) { o.Bootstrap = true })
+	snap := device(t, s.URL, "sam", func(o *fieldsync.Options) { o.Bootstrap, o.SnapshotLimit = true, 2 })
 	syncOK(t, pull)
 	syncOK(t, snap)
 	sup := s.login("sup", userPassword).AccessToken
