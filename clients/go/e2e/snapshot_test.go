@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"reflect"
 	"testing"
@@ -99,7 +100,10 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 	}
 
 	pull := device(t, s.URL, "pia")
-	snap := device(t, s.URL, "sam", func(o *fieldsync.Options) { o.Bootstrap, o.SnapshotLimit = true, 2 })
+	// The bootstrap runs through a proxy that cuts connections, in pages
+	// of one record: it resumes from the stored snapshot cursor.
+	proxy := startTightProxy(t, s.m.Addr(), 7, 4<<10)
+	snap := device(t, proxy.URL(), "sam", func(o *fieldsync.Options) { o.Bootstrap, o.SnapshotLimit, o.MaxAttempts = true, 1, 200 })
 	syncOK(t, pull)
 	syncOK(t, snap)
 	sup := s.login("sup", userPassword).AccessToken
@@ -119,6 +123,10 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 		}
 	}
 	same("after bootstrap")
+	if proxy.cutResponses.Load() == 0 {
+		t.Fatal("the proxy cut no response; the bootstrap was never interrupted")
+	}
+	t.Logf("proxy: %d connections, %d cut mid-request, %d cut mid-response", proxy.conns.Load(), proxy.cutRequests.Load(), proxy.cutResponses.Load())
 
 	// The same random writes, each way, then the ops not yet received.
 	ep := &editor{c: pull, name: "pia", rng: rand.New(rand.NewPCG(9, 9))}
@@ -182,4 +190,28 @@ func TestSnapshotBaseSurvivesRebuild(t *testing.T) {
 	if want := s.record(sup, id, false); !bytes.Equal(got, want) {
 		t.Fatalf("after a re-stamped write the device holds\n%s\nthe server\n%s", got, want)
 	}
+}
+
+// startTightProxy is startProxy with at most maxDown bytes per connection
+// towards the device, so that snapshot pages are cut too.
+func startTightProxy(t testing.TB, target string, seed uint64, maxDown int) *chaosProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &chaosProxy{ln: ln, target: target, maxUp: 16 << 10, maxDown: maxDown, maxDelay: time.Millisecond,
+		rng: rand.New(rand.NewPCG(seed, 99)), open: map[net.Conn]bool{}}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		for c := range p.open {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
 }
