@@ -131,6 +131,26 @@ type PullResponse struct {
 	ServerHLC string            `json:"server_hlc"`
 }
 
+// SnapshotResponse is one page of GET /v1/sync/snapshot: the states of
+// records the device may read, for a device's first sync (compacted
+// bootstrap). Once more is false the device pulls from PullCursor.
+type SnapshotResponse struct {
+	Records    []SnapshotRecord `json:"records"`
+	Cursor     string           `json:"cursor"`
+	More       bool             `json:"more"`
+	PullCursor string           `json:"pull_cursor"`
+	ServerHLC  string           `json:"server_hlc"`
+}
+
+// SnapshotRecord is one record of a snapshot page: State is the record's
+// full merge state in the crdt snapshot encoding (crdt.Record
+// MarshalBinary), base64 on the wire; erased values are never in it.
+type SnapshotRecord struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	State []byte `json:"state"`
+}
+
 // RecordList is a page of GET /v1/records.
 type RecordList struct {
 	Records []RecordSummary `json:"records"`

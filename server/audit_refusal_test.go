@@ -82,10 +82,13 @@ func TestSupervisorReadsRefusedUnaudited(t *testing.T) {
 		{sup, "/v1/stats", 500},
 		{sup, "/v1/export/stats", 500},
 		{fw, "/v1/sync/pull", 200},
+		{sup, "/v1/sync/snapshot", 500},
+		{fw, "/v1/sync/snapshot", 200},
 	} {
 		app := fiber.New(fiber.Config{ErrorHandler: s.handleError})
 		as := func(c *fiber.Ctx) error { c.Locals(principalKey, tc.who); return c.Next() }
 		app.Get("/v1/sync/pull", as, s.pull)
+		app.Get("/v1/sync/snapshot", as, s.snapshot)
 		app.Get("/v1/stats", as, s.getStats)
 		app.Get("/v1/export/stats", as, s.exportStats)
 		resp, err := app.Test(httptest.NewRequest("GET", tc.path, nil), -1)

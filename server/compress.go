@@ -40,6 +40,7 @@ var compressedRoutes = map[string]bool{
 	"GET /v1/schema":            true,
 	"POST /v1/sync/push":        true,
 	"GET /v1/sync/pull":         true,
+	"GET /v1/sync/snapshot":     true,
 	"GET /v1/records":           true,
 	"GET /v1/records/:id":       true,
 	"GET /v1/audit":             true,

@@ -24,6 +24,7 @@ var wantCompressed = map[string]bool{
 	"GET /v1/schema":                          true,
 	"POST /v1/sync/push":                      true,
 	"GET /v1/sync/pull":                       true,
+	"GET /v1/sync/snapshot":                   true,
 	"GET /v1/sync/events":                     false, // flushed event by event
 	"GET /v1/records":                         true,
 	"GET /v1/records/:id":                     true,

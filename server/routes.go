@@ -52,6 +52,7 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/v1/schema", roles: model.Roles, handler: s.getSchema},
 		{method: fiber.MethodPost, path: "/v1/sync/push", roles: syncRoles, handler: s.push},
 		{method: fiber.MethodGet, path: "/v1/sync/pull", roles: syncRoles, handler: s.pull},
+		{method: fiber.MethodGet, path: "/v1/sync/snapshot", roles: syncRoles, handler: s.snapshot},
 		{method: fiber.MethodGet, path: "/v1/sync/events", roles: syncRoles, handler: s.events},
 		{method: fiber.MethodGet, path: "/v1/records", roles: listRoles, handler: s.listRecords},
 		{method: fiber.MethodGet, path: "/v1/records/:id", roles: recordRoles, handler: s.getRecord},

@@ -19,6 +19,10 @@ import "encoding/binary"
 //	p/<op>                   outbox index: op id → seq
 //	x/<seq>                  quarantine: rejected ops with code and message
 //	v/<record>               records not yet seen again during a resync
+//	s/<record>               the record's state as a bootstrap snapshot served
+//	                         it (redactions received since applied): the base
+//	                         a rebuild replays the record's o/ ops onto
+//	m/snapshot               the snapshot cursor while a bootstrap runs
 const (
 	keyDevice   = "m/device"
 	keySession  = "m/session"
@@ -26,6 +30,7 @@ const (
 	keyClock    = "m/clock"
 	keyLastSync = "m/lastsync"
 	keyResync   = "m/resync"
+	keySnapshot = "m/snapshot"
 
 	prefixRecord     = "r/"
 	prefixTail       = "t/"
@@ -36,6 +41,7 @@ const (
 	prefixOutboxID   = "p/"
 	prefixQuarantine = "x/"
 	prefixResync     = "v/"
+	prefixBase       = "s/"
 )
 
 func recordKey(id string) []byte        { return []byte(prefixRecord + id) }
@@ -46,6 +52,7 @@ func conflictKey(id string) []byte      { return []byte(prefixConflict + id) }
 func recordOpsPrefix(rec string) []byte { return []byte(prefixOp + rec + "/") }
 func outboxIDKey(op string) []byte      { return []byte(prefixOutboxID + op) }
 func resyncKey(rec string) []byte       { return []byte(prefixResync + rec) }
+func baseKey(rec string) []byte         { return []byte(prefixBase + rec) }
 
 func opKey(rec, field, op string) []byte {
 	return []byte(prefixOp + rec + "/" + field + "/" + op)

@@ -96,6 +96,15 @@ type Options struct {
 	// DisableEvents stops Run from listening to GET /v1/sync/events; it
 	// then syncs after local writes and every SyncInterval.
 	DisableEvents bool
+	// Bootstrap makes a fresh replica (empty cursor, no record held)
+	// start from a snapshot (GET /v1/sync/snapshot: record states, a page
+	// at a time) instead of every op, then pull from the snapshot's pull
+	// cursor as usual. The records end as a full pull leaves them; their
+	// op history before the snapshot is not held locally.
+	Bootstrap bool
+	// SnapshotLimit is the page size, in records, a bootstrap asks of the
+	// server (0: DefaultSnapshotLimit; the server clamps it).
+	SnapshotLimit int
 }
 
 // withDefaults fills in the zero fields and checks the rest.
@@ -136,6 +145,7 @@ func (o Options) withDefaults() (Options, error) {
 	o.PushBatch = clampInt(o.PushBatch, DefaultPushBatch, MaxPushBatch)
 	o.PushBytes = clampInt(o.PushBytes, DefaultPushBytes, MaxPushBytes)
 	o.PullLimit = clampInt(o.PullLimit, DefaultPullLimit, MaxPullLimit)
+	o.SnapshotLimit = clampInt(o.SnapshotLimit, DefaultSnapshotLimit, MaxPullLimit/10)
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}

@@ -18,14 +18,23 @@ import (
 // pull fetches pages from the stored cursor until the server has no more,
 // applying each page (ops, drops, cursor) in one transaction while the
 // next page is already being fetched. It returns the number of ops
-// received. On 410 resync_required (or a cursor the server does not know)
+// received. A fresh replica with Options.Bootstrap first loads a snapshot
+// (bootstrap) and pulls from its cursor. On 410 resync_required (or a cursor the server does not know)
 // it starts again from an empty cursor; the outbox is untouched.
 func (c *Client) pull(ctx context.Context) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
 	received, resynced := 0, false
 	c.writeMu.Lock()
 	cursor := c.cursor
 	c.writeMu.Unlock()
+	if cursor == "" && c.opt.Bootstrap {
+		n, pullCursor, err := c.bootstrap(ctx)
+		received += n
+		if err != nil {
+			return received, err
+		}
+		cursor = pullCursor
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	next := c.prefetch(ctx, cursor)
 	defer func() {
 		// A fetch still running may refresh the session in the store:
@@ -281,6 +290,9 @@ func (c *Client) receive(t *tx, op *crdt.Op, enc []byte) error {
 	}
 	if op.Action == model.ActionRedact {
 		if err := eraseTarget(t, op); err != nil {
+			return err
+		}
+		if err := t.redactBase(op); err != nil {
 			return err
 		}
 	}

@@ -319,11 +319,18 @@ func (t *tx) rebuild(id string) error {
 	if err != nil {
 		return err
 	}
+	base, err := t.base(id)
+	if err != nil {
+		return err
+	}
 	t.changed[id] = true
-	if len(ops) == 0 {
+	if len(ops) == 0 && base == nil {
 		return t.deleteState(id)
 	}
-	r := crdt.NewRecord(id, ops[0].Kind)
+	r := base
+	if r == nil {
+		r = crdt.NewRecord(id, ops[0].Kind)
+	}
 	for i := range ops {
 		if _, err := r.Apply(t.schema, &ops[i]); err != nil {
 			t.log.Warn("op not applied on rebuild", "record", id, "op", ops[i].ID, "code", model.ErrorCode(err))
@@ -345,6 +352,9 @@ func (t *tx) deleteRecord(id string) error {
 		}
 	}
 	if err := t.del(resyncKey(id)); err != nil {
+		return err
+	}
+	if err := t.del(baseKey(id)); err != nil {
 		return err
 	}
 	t.changed[id] = true

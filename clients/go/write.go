@@ -334,6 +334,9 @@ func (c *Client) applyLocal(t *tx, r *crdt.Record, op *crdt.Op) error {
 		if err := eraseTarget(t, op); err != nil {
 			return err
 		}
+		if err := t.redactBase(op); err != nil {
+			return err
+		}
 	}
 	return c.enqueue(t, op)
 }

@@ -131,6 +131,9 @@
 //     already holds what later ops need (removed set ids, redactions of
 //     appends not yet received), and erased values are never in it.
 //     Open cases first: rs/ holds status and update time to order by.
+//     Built (snapshot.go, DB.Snapshot): a page reads m/seq and the states
+//     of the records above a given id in one read transaction, filtered by
+//     the bucket in each head (no br/ index yet: a page scans heads).
 //   - Blobs in chunks (the attachments issue). Outside the op writer, in
 //     ordinary transactions that never touch its keys: bl/<scope>/<digest>
 //     a blob head (size, media type, state, data key id), bc/<scope>/

@@ -62,19 +62,31 @@ func (c *cursorCodec) encode(seq uint64, view uint32) string {
 	plain = append(plain, cursorVersion)
 	plain = binary.BigEndian.AppendUint64(plain, seq)
 	plain = binary.BigEndian.AppendUint32(plain, view)
+	return c.seal(plain)
+}
+
+// seal encrypts plain under a nonce derived from it, as an opaque cursor.
+func (c *cursorCodec) seal(plain []byte) string {
 	nonce := derive(c.nonce, string(plain))[:c.aead.NonceSize()]
 	return base64.RawURLEncoding.EncodeToString(c.aead.Seal(nonce, nonce, plain, nil))
 }
 
-// decode opens a cursor this codec sealed; ok is false for anything else.
-func (c *cursorCodec) decode(cursor string) (seq uint64, view uint32, ok bool) {
+// open returns the plaintext of a cursor seal made; ok is false for
+// anything else.
+func (c *cursorCodec) open(cursor string) ([]byte, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	n := c.aead.NonceSize()
-	if err != nil || len(raw) != n+cursorPlain+c.aead.Overhead() {
-		return 0, 0, false
+	if err != nil || len(raw) < n+c.aead.Overhead() {
+		return nil, false
 	}
 	plain, err := c.aead.Open(nil, raw[:n], raw[n:], nil)
-	if err != nil || len(plain) != cursorPlain || plain[0] != cursorVersion {
+	return plain, err == nil
+}
+
+// decode opens a cursor this codec sealed; ok is false for anything else.
+func (c *cursorCodec) decode(cursor string) (seq uint64, view uint32, ok bool) {
+	plain, ok := c.open(cursor)
+	if !ok || len(plain) != cursorPlain || plain[0] != cursorVersion {
 		return 0, 0, false
 	}
 	return binary.BigEndian.Uint64(plain[1:9]), binary.BigEndian.Uint32(plain[9:]), true
