@@ -3,7 +3,9 @@
 // tablet, last seen StaleDays days ago), an action week with a visitor and
 // site visits (some by the visitor), and ninety-odd identifications whose
 // review queue holds every reason (new records, conflicts, formal status,
-// cross-border referrals, visitor notes) and two possible duplicates.
+// cross-border referrals, visitor notes) and two possible duplicates;
+// one identification carries an attachment (a generated PNG, a completed
+// blob of its team's scope).
 //
 // Invariants: every record is written as ops through the protocol service,
 // as tablets would, so the demo passes every rule a real push passes (a
@@ -13,8 +15,14 @@
 package demo
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -24,6 +32,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/auth"
+	"github.com/fieldsync/fieldsync/server/store"
 	"github.com/fieldsync/fieldsync/sync/access"
 	"github.com/fieldsync/fieldsync/sync/crdt"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -39,6 +48,9 @@ type Store interface {
 	CreateTeam(ctx context.Context, t model.Team) error
 	CreateUser(ctx context.Context, u model.User) error
 	PutDevice(ctx context.Context, d model.Device) error
+	CreateUpload(ctx context.Context, u store.Upload) error
+	AppendUpload(ctx context.Context, id string, offset int64, data []byte) (int64, error)
+	CompleteUpload(ctx context.Context, id string, check func(head []byte) (string, error)) (store.Blob, error)
 }
 
 // demoUser is a demo account and the device its seeded ops come from.
@@ -62,7 +74,7 @@ func Seed(ctx context.Context, db Store, svc *protocol.Service, now func() time.
 		return false, err
 	}
 	d := &demo{ctx: ctx, db: db, svc: svc, now: now, rng: rand.New(rand.NewPCG(2026, 11))}
-	steps := []func() error{d.seedTeams, d.seedUsers, d.staleDevice, d.actionWeek, d.identifications, d.siteVisits}
+	steps := []func() error{d.seedTeams, d.seedUsers, d.staleDevice, d.actionWeek, d.identifications, d.siteVisits, d.attachment}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return false, err
@@ -81,6 +93,8 @@ type demo struct {
 	south model.Team
 	users map[string]*demoUser
 	week  string
+	// photoRecord is the identification AttachmentCode names.
+	photoRecord string
 }
 
 func (d *demo) seedTeams() error {
@@ -302,6 +316,9 @@ func (d *demo) identifications() error {
 		}
 		attrs = append(attrs, a)
 		id := newID()
+		if i == 0 {
+			d.photoRecord = id
+		}
 		ids, err := d.write(a.writer, model.KindIdentification, id, ops...)
 		if err != nil {
 			return err
@@ -436,6 +453,71 @@ func (d *demo) siteVisits() error {
 	return nil
 }
 
+// AttachmentCode is the code of the North identification that carries
+// the demo's attachment, IdentityPhoto.
+const AttachmentCode = "N-2026-001"
+
+// AttachmentCaption is the caption of the demo's attachment.
+const AttachmentCaption = "Photo of the identity document"
+
+// IdentityPhoto returns the demo's attachment: a small PNG (a grey card
+// with stripes standing in for a scanned identity document), the same
+// bytes on every call.
+func IdentityPhoto() []byte {
+	img := image.NewGray(image.Rect(0, 0, 48, 30))
+	for y := range 30 {
+		for x := range 48 {
+			c := uint8(200)
+			if y >= 6 && y < 24 && x >= 4 && x < 16 {
+				c = 90 // the portrait
+			} else if y%5 == 2 && x >= 20 && x < 44 {
+				c = 40 // a line of text
+			}
+			img.SetGray(x, y, color.Gray{Y: c})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		panic(fmt.Sprintf("encode the demo photo: %v", err)) // a fixed in-memory image always encodes
+	}
+	return buf.Bytes()
+}
+
+// attachment stores IdentityPhoto as a completed blob of the North team's
+// scope, uploaded by worker.north, and appends an attachments entry naming
+// it to the identification AttachmentCode, as a tablet would after its
+// upload.
+func (d *demo) attachment() error {
+	u := d.users["worker.north"]
+	data := IdentityPhoto()
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	scope := access.Scope{Kind: model.KindIdentification, Team: d.north.ID}.Bucket()
+	up := store.Upload{ID: newID(), Scope: scope, Digest: digest, Size: int64(len(data)), User: u.p.User, At: d.now().UTC()}
+	if err := d.db.CreateUpload(d.ctx, up); err != nil {
+		return err
+	}
+	if _, err := d.db.AppendUpload(d.ctx, up.ID, 0, data); err != nil {
+		return err
+	}
+	b, err := d.db.CompleteUpload(d.ctx, up.ID, isPNG)
+	if err != nil {
+		return err
+	}
+	_, err = d.write("worker.north", model.KindIdentification, d.photoRecord,
+		op{field: model.FieldAttachments, action: "append", value: map[string]any{"digest": b.Digest, "size": b.Size,
+			"media_type": b.MediaType, "name": "identity-document.png", "caption": AttachmentCaption}})
+	return err
+}
+
+// isPNG accepts only the PNG the demo generates.
+func isPNG(head []byte) (string, error) {
+	if !bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")) {
+		return "", model.Errorf(model.CodeMediaType, "The demo's attachment must be a PNG.")
+	}
+	return "image/png", nil
+}
+
 // Banner tells a newcomer how to log in to a demo server on addr and where
 // each feature the demo seeds is shown (the README's "What the demo shows,
 // and where" says more).
@@ -454,6 +536,8 @@ What to try there:
   Review queue    chips "Conflicting values" and badges "Possible duplicate"; open one, keep a value
   Records         every record, reviewed or not: search by code, filter, sort
   Figures         the monitoring tables
+  Attachments     %s carries a photo of the identity document (API:
+                  GET /v1/records/<id>/attachments/<digest>, see the README)
   Devices         %q, not seen for %d days: revoke it
   Accounts        teams, users, the action week's visitor with its validity
   Audit log       log in as auditor: the log and its hash chain
@@ -461,7 +545,7 @@ A rejected op on a tablet waits in its quarantine: see the README walkthrough
 (fieldsync device quarantine).
 Or try the API:
   curl -s -X POST http://%s/v1/auth/login -d '{"username":"supervisor","password":"%s"}' -H 'Content-Type: application/json'
-`, Password, addr, StaleDevice, StaleDays, addr, Password)
+`, Password, addr, AttachmentCode, StaleDevice, StaleDays, addr, Password)
 }
 
 // newID returns a fresh record, op, team, user or device id.

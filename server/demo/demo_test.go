@@ -1,7 +1,11 @@
 package demo_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -164,6 +168,9 @@ func TestSeed(t *testing.T) {
 			t.Errorf("conflicts per field %v, want status and age_group conflicts", conflicts)
 		}
 	})
+	t.Run("an attachment on a North identification", func(t *testing.T) {
+		s.checkAttachment(t)
+	})
 	t.Run("seeding again writes nothing", func(t *testing.T) {
 		ok, err := demo.Seed(ctx, s.db, s.svc, s.now)
 		if err != nil || ok {
@@ -175,6 +182,68 @@ func TestSeed(t *testing.T) {
 	})
 }
 
+// checkAttachment: the identification demo.AttachmentCode, of Mobile team
+// North, has one attachments entry naming demo.IdentityPhoto by digest,
+// size and media type, and the blob is complete in the North team's scope
+// with those bytes (what GET /v1/records/:id/attachments/:digest serves;
+// server's TestServeDemo downloads it as worker.north).
+func (s seeded) checkAttachment(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	photo := demo.IdentityPhoto()
+	if len(photo) < 100 || len(photo) > 1024 || !bytes.HasPrefix(photo, []byte("\x89PNG")) || !bytes.Equal(photo, demo.IdentityPhoto()) {
+		t.Fatalf("IdentityPhoto is %d bytes starting %q; want the same small PNG on every call", len(photo), photo[:min(len(photo), 8)])
+	}
+	sum := sha256.Sum256(photo)
+	digest := hex.EncodeToString(sum[:])
+	var with []string
+	var rec *crdt.Record
+	for _, r := range s.records(t, model.KindIdentification) {
+		if len(r.Entries(model.FieldAttachments)) > 0 {
+			with = append(with, strings.Trim(string(r.Value("code")), `"`))
+			rec = r
+		}
+	}
+	if want := []string{demo.AttachmentCode}; !slices.Equal(with, want) {
+		t.Fatalf("identifications with attachments: %q, want %q", with, want)
+	}
+	var entry struct {
+		Digest    string `json:"digest"`
+		Size      int64  `json:"size"`
+		MediaType string `json:"media_type"`
+		Name      string `json:"name"`
+		Caption   string `json:"caption"`
+	}
+	entries := rec.Entries(model.FieldAttachments)
+	if err := json.Unmarshal(entries[0].Value, &entry); err != nil || len(entries) != 1 {
+		t.Fatalf("%d attachments entries, the first %s (%v); want one", len(entries), entries[0].Value, err)
+	}
+	if entry.Digest != digest || entry.Size != int64(len(photo)) || entry.MediaType != "image/png" || entry.Caption != demo.AttachmentCaption || entry.Name == "" {
+		t.Errorf("attachment entry %+v, want digest %s, size %d, image/png, a name and the caption %q", entry, digest, len(photo), demo.AttachmentCaption)
+	}
+	team := strings.Trim(string(rec.Value("team")), `"`)
+	teams, err := s.db.ListTeams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range teams {
+		if tm.ID == team && tm.Name != "Mobile team North" {
+			t.Errorf("the attachment is on a record of %s, want Mobile team North", tm.Name)
+		}
+	}
+	b, err := s.db.Blob(ctx, access.TeamBucket(team), digest)
+	if err != nil {
+		t.Fatalf("the attachment's blob in the team's scope: %v", err)
+	}
+	var got bytes.Buffer
+	if err := s.db.ReadBlob(ctx, b, 0, b.Size, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), photo) || b.MediaType != "image/png" {
+		t.Errorf("blob %s holds %d bytes of %s, want the %d bytes of IdentityPhoto as image/png", digest, got.Len(), b.MediaType, len(photo))
+	}
+}
+
 // TestBanner: the banner names every demo login, the password, the
 // address and the console screen of each feature the demo seeds.
 func TestBanner(t *testing.T) {
@@ -184,7 +253,7 @@ func TestBanner(t *testing.T) {
 		"visitor.de", "auditor", demo.Password, "http://127.0.0.1:8080/", "http://127.0.0.1:8080/v1/auth/login",
 		// Where each feature the demo seeds is shown.
 		"Review queue", "Conflicting values", "Possible duplicate", "Records", "Figures", "Accounts", "Audit log",
-		"Devices", demo.StaleDevice, "quarantine"} {
+		"Devices", demo.StaleDevice, "quarantine", "Attachments", demo.AttachmentCode} {
 		if !strings.Contains(b, want) {
 			t.Errorf("the banner does not name %q:\n%s", want, b)
 		}
