@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -89,7 +91,24 @@ func TestServeDemo(t *testing.T) {
 	if dups := getJSON[api.DuplicateList](sup, "/v1/review/duplicates"); len(dups.Pairs) < 2 {
 		t.Errorf("the demo has %d possible duplicates, want at least 2", len(dups.Pairs))
 	}
+	clients := map[string]*client{}
 	for _, name := range []string{"lead.north", "worker.north", "worker2.north", "lead.south", "worker.south", "visitor.de", "auditor"} {
-		h.login(name, demo.Password, "")
+		clients[name] = h.login(name, demo.Password, "")
+	}
+	// The demo's attachment: a North field worker downloads it through
+	// the real route; South's worker may not read the record (404).
+	list := getJSON[api.RecordList](sup, "/v1/records?code="+demo.AttachmentCode)
+	if len(list.Records) != 1 {
+		t.Fatalf("a search for %s lists %d records, want 1", demo.AttachmentCode, len(list.Records))
+	}
+	photo := demo.IdentityPhoto()
+	sum := sha256.Sum256(photo)
+	path := "/v1/records/" + list.Records[0].ID + "/attachments/" + hex.EncodeToString(sum[:])
+	if status, hdr, got := upHTTP(t, h, clients["worker.north"], http.MethodGet, path, nil, nil); status != http.StatusOK || !bytes.Equal(got, photo) || hdr.Get("Content-Type") != "image/png" {
+		t.Errorf("worker.north downloads the demo's attachment: %d, %s, %d bytes (equal %v); want 200, image/png, %d bytes",
+			status, hdr.Get("Content-Type"), len(got), bytes.Equal(got, photo), len(photo))
+	}
+	if status, _ := clients["worker.south"].do(http.MethodGet, path, nil); status != http.StatusNotFound {
+		t.Errorf("worker.south downloads North's attachment: %d, want 404", status)
 	}
 }
