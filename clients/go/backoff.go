@@ -48,6 +48,11 @@ func (b Backoff) wait(ctx context.Context, n int, err error) error {
 	if ra := retryAfter(err); ra > d {
 		d = min(ra, 10*b.Max)
 	}
+	return sleepCtx(ctx, d)
+}
+
+// sleepCtx waits d, or until ctx ends (its error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -117,14 +117,8 @@ func (c *Client) Resend(ctx context.Context, ids []string, fix ...FieldValue) ([
 			if err != nil {
 				return err
 			}
-			op, err := c.newOp(r, s, user)
+			op, err := c.writeLocal(t, r, s, user)
 			if err != nil {
-				return err
-			}
-			if err := crdt.CheckLimits(c.schema, r, &op); err != nil {
-				return err
-			}
-			if err := c.applyLocal(t, r, &op); err != nil {
 				return err
 			}
 			if err := t.del(quarantineKey(q.seq)); err != nil {

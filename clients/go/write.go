@@ -261,16 +261,8 @@ func (c *Client) write(ctx context.Context, id, kind string, plan func(t *tx, r 
 			return err
 		}
 		for _, s := range specs {
-			op, err := c.newOp(r, s, user)
+			op, err := c.writeLocal(t, r, s, user)
 			if err != nil {
-				return err
-			}
-			// The server would reject it for good: refuse it now, not
-			// after days in the outbox.
-			if err := crdt.CheckLimits(c.schema, r, &op); err != nil {
-				return err
-			}
-			if err := c.applyLocal(t, r, &op); err != nil {
 				return err
 			}
 			made = append(made, op)
@@ -287,6 +279,23 @@ func (c *Client) write(ctx context.Context, id, kind string, plan func(t *tx, r 
 }
 
 // newOp builds, normalises and validates the op of s, stamped now.
+// writeLocal makes the op s describes, refuses it when the server would
+// reject it for good (the record's limits: now, not after days in the
+// outbox), and applies it to r and the outbox in t.
+func (c *Client) writeLocal(t *tx, r *crdt.Record, s spec, user api.User) (crdt.Op, error) {
+	op, err := c.newOp(r, s, user)
+	if err != nil {
+		return crdt.Op{}, err
+	}
+	if err := crdt.CheckLimits(c.schema, r, &op); err != nil {
+		return crdt.Op{}, err
+	}
+	if err := c.applyLocal(t, r, &op); err != nil {
+		return crdt.Op{}, err
+	}
+	return op, nil
+}
+
 func (c *Client) newOp(r *crdt.Record, s spec, user api.User) (crdt.Op, error) {
 	op, err := crdt.NewOp(crdt.Op{ID: uuid.NewString(), Record: r.ID, Kind: r.Kind, Field: s.field, Action: s.action,
 		Base: s.base, HLC: c.clock.Now(), Device: c.device, User: user.ID}, s.value)
