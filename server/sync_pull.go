@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -18,13 +19,9 @@ import (
 // a full sync writes one entry per page; a page that cannot be audited is
 // refused (the device retries from the same cursor).
 func (s *Server) pull(c *fiber.Ctx) error {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return model.Errorf(model.CodeInvalidRequest, "limit must be an integer; it is clamped to 1..%d.", s.cfg.Limits.MaxPull)
-		}
-		limit = max(n, 1)
+	limit, err := queryLimit(c, fmt.Sprintf("it is clamped to 1..%d", s.cfg.Limits.MaxPull))
+	if err != nil {
+		return err
 	}
 	res, err := s.sync.Pull(c.UserContext(), principal(c), c.Query("cursor"), limit)
 	if err != nil {
@@ -38,6 +35,20 @@ func (s *Server) pull(c *fiber.Ctx) error {
 	s.metrics.pulledOps.Add(float64(len(res.Ops)))
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(appendPullPage(nil, &res))
+}
+
+// queryLimit reads a page route's ?limit= (0 when absent, at least 1
+// otherwise; the service clamps it), explaining a bad one with clamp.
+func queryLimit(c *fiber.Ctx, clamp string) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, model.Errorf(model.CodeInvalidRequest, "limit must be an integer; %s.", clamp)
+	}
+	return max(n, 1), nil
 }
 
 // appendPullPage appends res as the JSON of api.PullResponse, byte for byte

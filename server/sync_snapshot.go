@@ -18,13 +18,9 @@ import (
 // before it is sent, as a pull page is (records_pulled, counts only), and
 // a page that cannot be audited is refused.
 func (s *Server) snapshot(c *fiber.Ctx) error {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return model.Errorf(model.CodeInvalidRequest, "limit must be an integer; it is clamped to the snapshot's page size.")
-		}
-		limit = max(n, 1)
+	limit, err := queryLimit(c, "it is clamped to the snapshot's page size")
+	if err != nil {
+		return err
 	}
 	res, err := s.sync.Snapshot(c.UserContext(), principal(c), c.Query("cursor"), limit)
 	if err != nil {
