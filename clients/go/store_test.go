@@ -2,40 +2,11 @@ package fieldsync
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
-)
 
-// leaveEmptyLogs leaves in the badger directory dir what a process killed
-// while badger creates its next memtable and value log leaves: a 0-byte
-// .mem and a 0-byte .vlog, each with the next file id.
-func leaveEmptyLogs(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextMem, nextVlog := 3, 1
-	for _, e := range entries {
-		if stem, ok := strings.CutSuffix(e.Name(), ".mem"); ok {
-			n, _ := strconv.Atoi(stem)
-			nextMem = max(nextMem, n+1)
-		}
-		if stem, ok := strings.CutSuffix(e.Name(), ".vlog"); ok {
-			n, _ := strconv.Atoi(stem)
-			nextVlog = max(nextVlog, n+1)
-		}
-	}
-	for _, name := range []string{fmt.Sprintf("%05d.mem", nextMem), fmt.Sprintf("%06d.vlog", nextVlog)} {
-		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+	"github.com/fieldsync/fieldsync/server/badgerdir/badgerdirtest"
+)
 
 // TestOpenAfterKillLeftEmptyLogs opens a replica whose last process was
 // killed while badger created a memtable and a value log (0-byte files,
@@ -54,7 +25,7 @@ func TestOpenAfterKillLeftEmptyLogs(t *testing.T) {
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}
-			leaveEmptyLogs(t, filepath.Join(dir, "db"))
+			badgerdirtest.LeaveEmptyLogs(t, filepath.Join(dir, "db"))
 
 			opt := Options{Logger: testLogger(), EncryptionKey: key, ServerURL: f.srv.URL}
 			c2, err := Open(dir, opt)

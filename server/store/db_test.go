@@ -2,43 +2,12 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/badgerdir/badgerdirtest"
 )
-
-// leaveEmptyLogs leaves in dir what a process killed while badger creates
-// its next memtable and value log leaves: a 0-byte .mem and a 0-byte
-// .vlog, each with the next file id.
-func leaveEmptyLogs(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextMem, nextVlog := 3, 1
-	for _, e := range entries {
-		if stem, ok := strings.CutSuffix(e.Name(), ".mem"); ok {
-			n, _ := strconv.Atoi(stem)
-			nextMem = max(nextMem, n+1)
-		}
-		if stem, ok := strings.CutSuffix(e.Name(), ".vlog"); ok {
-			n, _ := strconv.Atoi(stem)
-			nextVlog = max(nextVlog, n+1)
-		}
-	}
-	for _, name := range []string{fmt.Sprintf("%05d.mem", nextMem), fmt.Sprintf("%06d.vlog", nextVlog)} {
-		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestOpenAfterKillLeftEmptyLogs opens a store whose last process was
 // killed while badger created a memtable and a value log (0-byte files,
@@ -63,7 +32,7 @@ func TestOpenAfterKillLeftEmptyLogs(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			leaveEmptyLogs(t, dir)
+			badgerdirtest.LeaveEmptyLogs(t, dir)
 
 			logs := &logCapture{}
 			db, err = Open(dir, Options{EncryptionKey: key, Logger: slog.New(logs)})
