@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fieldsync/fieldsync/model"
@@ -47,6 +48,9 @@ type Main struct {
 
 	// tlsNote is what the operator reads about a self-signed certificate.
 	tlsNote string
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewMain returns a Main with the default configuration.
@@ -290,8 +294,14 @@ func (m *Main) MetricsAddr() string {
 func (m *Main) Wait() error { return <-m.done }
 
 // Close shuts down gracefully: stop accepting, end event streams, finish
-// in-flight requests, then close the store.
+// in-flight requests, then close the store. Calling it again returns the
+// first call's result.
 func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
 	var errs []error
 	if m.metricsSrv != nil {
 		errs = append(errs, m.metricsSrv.Close())

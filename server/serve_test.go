@@ -112,3 +112,16 @@ func TestServeDemo(t *testing.T) {
 		t.Errorf("worker.south downloads North's attachment: %d, want 404", status)
 	}
 }
+
+// TestCloseTwice: a second Close (a signal handler and a deferred Close
+// both firing) returns the first result instead of panicking.
+func TestCloseTwice(t *testing.T) {
+	h := startServer(t)
+	first := h.m.Close()
+	if first != nil {
+		t.Fatalf("first close: %v", first)
+	}
+	if got := h.m.Close(); got != first {
+		t.Errorf("second close: %v, want %v", got, first)
+	}
+}
