@@ -191,6 +191,11 @@ export class Replica {
       throw new NotLoggedInError();
     }
     const ops = await this.storage.write(async (tx) => {
+      // Another tab may have written since this one last did: take the
+      // outbox sequence and the clock from storage, not from memory, or
+      // two tabs would queue ops under the same outbox key.
+      const storedSeq = (await tx.get("meta", "seq")) as number | undefined;
+      this.observe(((await tx.get("meta", "clock")) as string | undefined) ?? "");
       const r = (await loadRecord(tx, id)) ?? new Record(id, kind);
       if (r.kind !== kind) {
         throw new FieldsyncError("kind_mismatch", `Record ${id} is a ${r.kind}; it cannot be written as a ${kind}.`);
@@ -201,7 +206,7 @@ export class Replica {
         r.apply(this.schema, op);
         out.push(op);
       }
-      let seq = this.nextSeq;
+      let seq = Math.max(this.nextSeq, storedSeq ?? 1);
       for (const op of out) {
         const raw = opJSON(op);
         await tx.put("ops", opKey(id, op.id), raw);
