@@ -139,6 +139,14 @@ window.h = {
     const ms = performance.now() - start;
     return ack({ ms, report, records: (await replica.ids()).length });
   },
+
+  /** timedWipe times the replica's wipe and lists what the origin keeps afterwards. */
+  async timedWipe() {
+    const start = performance.now();
+    await replica.wipe();
+    const ms = performance.now() - start;
+    return ack({ ms, idb: (await indexedDB.databases()).map((d) => d.name), caches: await caches.keys() });
+  },
 };
 document.querySelector("#state").textContent = "ready";
 window.ready = true;
