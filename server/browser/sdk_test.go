@@ -43,9 +43,13 @@ import (
 const sdkPassword = "a long enough password"
 
 // sdkBundle builds the SDK's browser bundle (clients/ts: npm run bundle,
-// which needs `npm ci` there first) and returns its path.
+// which needs `npm ci` there first) and returns its path;
+// FIELDSYNC_SDK_BUNDLE names a prebuilt one instead (to compare builds).
 func sdkBundle(t testing.TB) string {
 	t.Helper()
+	if f := os.Getenv("FIELDSYNC_SDK_BUNDLE"); f != "" {
+		return f
+	}
 	dir, err := filepath.Abs("../../clients/ts")
 	if err != nil {
 		t.Fatal(err)
