@@ -73,6 +73,9 @@ func serverHolds(t *testing.T, s *sdkServer, record string, ids []string) {
 // an app tells the user "saved"); the test closes the tab while writes
 // are in flight. A new tab on the same replica finds every acknowledged
 // op stored and in the outbox, and its sync brings them to the server.
+// Then that tab writes and leaves by itself (a navigation) in the same
+// task as its 10th acknowledgement, with another write started: the 10
+// are kept.
 func TestSDKTabClosedMidWriteKeepsAckedWrites(t *testing.T) {
 	s, p, b, first, device, record := sdkTabsSetup(t)
 
@@ -117,6 +120,49 @@ func TestSDKTabClosedMidWriteKeepsAckedWrites(t *testing.T) {
 	t.Logf("%d writes acknowledged before the tab closed; %d ops stored (the rest were written but not yet acknowledged when it closed)", len(got), len(st.Ops))
 	second.syncOK()
 	serverHolds(t, s, record, got)
+
+	// The page itself leaves (a navigation) right after its 10th
+	// acknowledgement, with one more write started: that write's
+	// transaction aborts, the acknowledged ones are kept.
+	leftAcks := make(chan string, 100)
+	go func() {
+		for m, err := range chromedp.Console(second.ctx) {
+			if err != nil {
+				return
+			}
+			if id, ok := strings.CutPrefix(m.Text, "acked "); ok {
+				leftAcks <- id
+			}
+		}
+	}()
+	second.call(nil, "writeLoop", record, 1000, "written in tab 2", 10)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		// Evaluating fails while the page navigates: ask again.
+		back, err := chromedp.Run(second.ctx, chromedp.Evaluate[bool](`location.search === "?left" && window.ready === true`))
+		if err == nil && back {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tab 2 did not leave and come back after its writes: %v", err)
+		}
+	}
+	var left []string
+	for len(left) < 10 {
+		select {
+		case id := <-leftAcks:
+			left = append(left, id)
+		case <-time.After(time.Minute):
+			t.Fatalf("tab 2 logged %d acknowledgements, want 10", len(left))
+		}
+	}
+	second.call(nil, "open", device)
+	st = second.status(record)
+	if m := missing(left, st.Ops); len(m) > 0 {
+		t.Fatalf("%d of the 10 writes acknowledged just before the page left are lost, such as %s", len(m), m[0])
+	}
+	if m := missing(left, st.Outbox); len(m) > 0 {
+		t.Fatalf("%d of the 10 writes acknowledged just before the page left are not in the outbox, such as %s", len(m), m[0])
+	}
 }
 
 // TestSDKTwoTabsWriteAtOnce: two tabs of one browser open the same

@@ -93,15 +93,23 @@ window.h = {
   /**
    * writeLoop appends n notes to record id one write after another and
    * logs "acked <op id>" once each write resolved (it is then durable);
-   * done resolves with the op ids when the loop ends.
+   * done resolves with the op ids when the loop ends. With leaveAfter,
+   * the page starts one more write right after that many acks and leaves
+   * at once (a navigation: the document's unfinished transactions abort).
    */
-  writeLoop(id, n, label) {
+  writeLoop(id, n, label, leaveAfter = 0) {
+    const note = (i) => [{ field: "notes", action: "append", value: { text: `${label} ${i}` } }];
     window.loopDone = (async () => {
       const ids = [];
       for (let i = 0; i < n; i++) {
-        const [op] = await replica.write(id, "identification", [{ field: "notes", action: "append", value: { text: `${label} ${i}` } }]);
+        const [op] = await replica.write(id, "identification", note(i));
         ids.push(op.id);
         console.log("acked " + op.id);
+        if (ids.length === leaveAfter) {
+          replica.write(id, "identification", note(i + 1)).catch(() => undefined);
+          location.replace(location.pathname + "?left");
+          return ids;
+        }
       }
       return ids;
     })();
