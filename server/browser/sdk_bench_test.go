@@ -153,6 +153,7 @@ func TestSDKBenchFreshBrowserPull(t *testing.T) {
 	tb.call(nil, "login", "fw", sdkPassword)
 	var pull struct {
 		MS      float64 `json:"ms"`
+		ApplyMS float64 `json:"apply_ms"`
 		Records int     `json:"records"`
 		Report  struct {
 			Pulled int `json:"pulled"`
@@ -177,6 +178,7 @@ func TestSDKBenchFreshBrowserPull(t *testing.T) {
 	}
 	t.Logf("fresh device pull of %d ops (%d records): browser (TypeScript SDK, IndexedDB) %.2f s, %.0f ops/s; Go SDK %.2f s, %.0f ops/s",
 		total, records, pull.MS/1000, float64(total)/(pull.MS/1000), goPull.Seconds(), float64(total)/goPull.Seconds())
+	t.Logf("browser pull: %.2f s in applyPage (IndexedDB and merge), %.2f s in fetching, parsing and decoding pages", pull.ApplyMS/1000, (pull.MS-pull.ApplyMS)/1000)
 	t.Logf("local write latency (500 writes, set or append, strict durability): browser p50 %.1f ms, p99 %.1f ms; Go SDK p50 %.1f ms, p99 %.1f ms",
 		lat.P50, lat.P99, ms(goLat[len(goLat)/2]), ms(goLat[len(goLat)*99/100]))
 	t.Logf("browser wipe of the replica (%d records): %.0f ms", records, wipe.MS)
