@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -520,6 +521,23 @@ func (r *replica) sync(t testing.TB) {
 	}
 }
 
+// trySync syncs once and returns what failed; unlike sync it may run
+// beside the test's goroutine.
+func (r *replica) trySync() error {
+	if r.go_ != nil {
+		return r.go_.Sync(context.Background())
+	}
+	v, err := chromedp.Run(r.tab.ctx, chromedp.Evaluate[string](`h.sync()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return fmt.Errorf("%s: sync: %w", r.name, err)
+	}
+	var res syncResult
+	if err := json.Unmarshal([]byte(v), &res); err != nil || !res.OK {
+		return fmt.Errorf("%s: sync answered %s (%v)", r.name, v, err)
+	}
+	return nil
+}
+
 // state returns the replica's canonical state of record id.
 func (r *replica) state(t testing.TB, id string) []byte {
 	t.Helper()
@@ -628,12 +646,13 @@ func TestSDKConvergesInChromium(t *testing.T) {
 		r.tab.setOffline(false)
 	}
 	var wg sync.WaitGroup
-	for _, r := range reps {
-		wg.Go(func() { r.sync(t) })
+	errs := make([]error, len(reps))
+	for i, r := range reps {
+		wg.Go(func() { errs[i] = r.trySync() })
 	}
 	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent sync: %v", err)
 	}
 	for range 2 {
 		for _, i := range rng.Perm(len(reps)) {
