@@ -148,10 +148,15 @@ func (s *sdkServer) fieldWorker(name string) {
 		api.CreateUserRequest{Username: name, Password: sdkPassword, Role: model.RoleFieldWorker, Teams: []string{s.team}}, nil)
 }
 
-// record returns GET /v1/records/{id} as the server serves token's user.
-func (s *sdkServer) record(token, id string) []byte {
+// record returns GET /v1/records/{id} (?history=true when history) as the
+// server serves token's user.
+func (s *sdkServer) record(token, id string, history bool) []byte {
 	s.t.Helper()
-	return s.must(http.StatusOK, http.MethodGet, "/v1/records/"+id, token, nil, nil)
+	path := "/v1/records/" + id
+	if history {
+		path += "?history=true"
+	}
+	return s.must(http.StatusOK, http.MethodGet, path, token, nil, nil)
 }
 
 // cutProxy is the browsers' and Go devices' way to the server, on
@@ -538,18 +543,19 @@ func (r *replica) trySync() error {
 	return nil
 }
 
-// state returns the replica's canonical state of record id.
-func (r *replica) state(t testing.TB, id string) []byte {
+// state returns the replica's canonical state of record id, with its
+// history (as ?history=true serves it) when history.
+func (r *replica) state(t testing.TB, id string, history bool) []byte {
 	t.Helper()
 	if r.tab != nil {
 		var states map[string]*string
-		r.tab.call(&states, "states", []string{id})
+		r.tab.call(&states, "states", []string{id}, history)
 		if states[id] == nil {
 			t.Fatalf("%s does not hold record %s", r.name, id)
 		}
 		return []byte(*states[id])
 	}
-	b, err := r.go_.RecordJSON(context.Background(), id, false)
+	b, err := r.go_.RecordJSON(context.Background(), id, history)
 	if err != nil {
 		t.Fatalf("%s: record %s: %v", r.name, id, err)
 	}
@@ -665,16 +671,20 @@ func TestSDKConvergesInChromium(t *testing.T) {
 		t.Fatalf("the proxy cut %d requests and %d responses; the test proves nothing without both", p.cutRequests.Load(), p.cutResponses.Load())
 	}
 
-	// Every replica holds the server's state as served to its user, byte for byte.
+	// Every replica holds the server's state as served to its user, byte
+	// for byte, and the same history (op ids, hlcs and users as the server
+	// stamped them).
 	tokens := map[string]string{}
 	for _, n := range names {
 		tokens[n] = s.login(n, sdkPassword).AccessToken
 	}
 	for _, id := range records {
 		for _, r := range reps {
-			got, want := r.state(t, id), s.record(tokens[r.user], id)
-			if !bytes.Equal(got, want) {
-				t.Errorf("record %s: %s holds\n%s\nthe server serves %s\n%s", id, r.name, got, r.user, want)
+			for _, history := range []bool{false, true} {
+				got, want := r.state(t, id, history), s.record(tokens[r.user], id, history)
+				if !bytes.Equal(got, want) {
+					t.Errorf("record %s (history %v): %s holds\n%s\nthe server serves %s\n%s", id, history, r.name, got, r.user, want)
+				}
 			}
 		}
 	}

@@ -67,12 +67,12 @@ window.h = {
     }
   },
 
-  /** states returns each record's canonical state (null when absent). */
-  async states(ids) {
+  /** states returns each record's canonical state, with its history when asked (null when absent). */
+  async states(ids, history = false) {
     const out = {};
     for (const id of ids) {
       const r = await replica.get(id);
-      out[id] = r === undefined ? null : r.canonical();
+      out[id] = r === undefined ? null : r.canonical(history ? fs.historyOf(await replica.ops(id)) : undefined);
     }
     return ack(out);
   },
