@@ -24,7 +24,7 @@ import { Clock, type Timestamp } from "./hlc.js";
 import { decodeOp, type Op, opJSON, redactedOp } from "./op.js";
 import { materialise, Record } from "./record.js";
 import { type Schema } from "./schema.js";
-import { type Storage, type StorageTx } from "./storage.js";
+import { type Storage, type StorageTx, type StoreName } from "./storage.js";
 import { type Edit, writeOp } from "./write.js";
 
 /** The user as the server serves it (api.User). */
@@ -191,6 +191,11 @@ export class Replica {
       throw new NotLoggedInError();
     }
     const ops = await this.storage.write(async (tx) => {
+      // Another tab may have written since this one last did: take the
+      // outbox sequence and the clock from storage, not from memory, or
+      // two tabs would queue ops under the same outbox key.
+      const storedSeq = (await tx.get("meta", "seq")) as number | undefined;
+      this.observe(((await tx.get("meta", "clock")) as string | undefined) ?? "");
       const r = (await loadRecord(tx, id)) ?? new Record(id, kind);
       if (r.kind !== kind) {
         throw new FieldsyncError("kind_mismatch", `Record ${id} is a ${r.kind}; it cannot be written as a ${kind}.`);
@@ -201,7 +206,7 @@ export class Replica {
         r.apply(this.schema, op);
         out.push(op);
       }
-      let seq = this.nextSeq;
+      let seq = Math.max(this.nextSeq, storedSeq ?? 1);
       for (const op of out) {
         const raw = opJSON(op);
         await tx.put("ops", opKey(id, op.id), raw);
@@ -363,7 +368,11 @@ export class Replica {
    */
   async applyPage(p: Page): Promise<void> {
     const touched = new Set<string>();
-    await this.storage.write(async (tx) => {
+    await this.storage.write(async (raw) => {
+      const tx = pipelined(raw);
+      await tx.prefetch("ops", p.ops.map((op) => opKey(op.record, op.id)));
+      await tx.prefetch("records", [...new Set(p.ops.map((op) => op.record))]);
+      await tx.prefetch("outbox", p.ops.filter((op) => op.device === this.device).map((op) => "i/" + op.id));
       const resyncing = (await tx.get("meta", "resync")) === true;
       const stale = new Set<string>();
       const dirty = new Map<string, Record>();
@@ -389,6 +398,7 @@ export class Replica {
       if (!p.more && resyncing) {
         await this.endResync(tx, touched);
       }
+      await tx.flush();
     }, "relaxed");
     this.changed(touched);
   }
@@ -589,4 +599,52 @@ async function restamp(tx: StorageTx, sent: Op, hlc: string | undefined, user: s
     await tx.put("ops", key, opJSON(op));
   }
   return changed;
+}
+
+/**
+ * pipelined wraps a transaction for applyPage: the keys it prefetches (in
+ * one batch of requests) and the keys it writes are read from memory, and
+ * writes are queued without waiting for each (IndexedDB runs a
+ * transaction's requests in order); list, count and flush wait for them.
+ * Awaiting each request in turn cost a round trip to the browser's
+ * storage process per op: a fresh browser pulled 100,000 ops 2.6× slower
+ * than the Go SDK this way against 12.6× before (sdk_bench_test.go).
+ */
+function pipelined(tx: StorageTx): StorageTx & { prefetch(store: StoreName, keys: string[]): Promise<void>; flush(): Promise<void> } {
+  const cache = new Map<string, unknown>();
+  let pending: Promise<void>[] = [];
+  const ck = (s: string, k: string): string => s + "\u0000" + k;
+  const flush = async (): Promise<void> => {
+    const p = pending;
+    pending = [];
+    await Promise.all(p);
+  };
+  const queue = (w: Promise<void>): void => {
+    w.catch(() => undefined); // flush (or the aborted transaction) reports it
+    pending.push(w);
+  };
+  return {
+    get: async (s, k) => (cache.has(ck(s, k)) ? cache.get(ck(s, k)) : tx.get(s, k)),
+    put: async (s, k, v) => {
+      cache.set(ck(s, k), v);
+      queue(tx.put(s, k, v));
+    },
+    delete: async (s, k) => {
+      cache.set(ck(s, k), undefined);
+      queue(tx.delete(s, k));
+    },
+    list: async (s, prefix, limit) => {
+      await flush();
+      return tx.list(s, prefix, limit);
+    },
+    count: async (s) => {
+      await flush();
+      return tx.count(s);
+    },
+    prefetch: async (s, keys) => {
+      const vs = await Promise.all(keys.map((k) => tx.get(s, k)));
+      keys.forEach((k, i) => cache.set(ck(s, k), vs[i]));
+    },
+    flush,
+  };
 }
