@@ -1,0 +1,66 @@
+package fieldsync
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultPageTime is the time a pull or snapshot page should take on the
+// link (Options.PageTime): long enough that the round trip is a small part
+// of it, short enough that a page cut by a dropped connection costs little
+// to fetch again.
+const DefaultPageTime = 4 * time.Second
+
+// Smallest page sizes the adaptation goes down to (or the configured page
+// size, when smaller).
+const (
+	minPullLimit     = 50
+	minSnapshotLimit = 5
+)
+
+// pageSizer adapts a page size to the measured link: after each page it
+// takes the page's items and the time its fetch took (request, transfer
+// and decoding, on the device's clock), and sizes the next page to take
+// about target at that rate, at most twice or half the last size and
+// within min..max. A fetch that took no measurable time grows the page
+// (as fast as allowed). With target <= 0 the size stays at max. It is
+// safe for concurrent use.
+type pageSizer struct {
+	min, max int
+	target   time.Duration
+
+	mu   sync.Mutex
+	size int
+}
+
+// newPageSizer starts at max.
+func newPageSizer(lo, hi int, target time.Duration) *pageSizer {
+	return &pageSizer{min: min(lo, hi), max: hi, target: target, size: hi}
+}
+
+// next returns the size of the next page.
+func (p *pageSizer) next() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.size
+}
+
+// observe records that a page of asked items (the size asked for) brought
+// got items in took. A short page (the end of a feed) says nothing of the
+// rate unless it took longer than target.
+func (p *pageSizer) observe(asked, got int, took time.Duration) {
+	if p.target <= 0 || asked <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if got < asked && took <= p.target {
+		return
+	}
+	want := 2 * asked
+	if took > 0 {
+		want = int(float64(max(got, 1)) * float64(p.target) / float64(took))
+	}
+	want = min(max(want, asked/2, p.min), 2*asked, p.max)
+	p.size = want
+}
