@@ -82,8 +82,8 @@ type Options struct {
 	// link (0: DefaultPageTime; negative: no adaptation, every page asks
 	// for PullLimit or SnapshotLimit). After each page the SDK sizes the
 	// next one from the items per second the last one came at, within
-	// 50 ops (5 records) and PullLimit (SnapshotLimit), halving or
-	// doubling at most: on a slow link pages get smaller, so a dropped
+	// 50 ops (5 records) and PullLimit (SnapshotLimit), doubling at most
+	// per page: on a slow link pages get smaller, so a dropped
 	// connection costs little to fetch again (a sync resumes from the
 	// last page applied).
 	PageTime time.Duration

@@ -21,7 +21,8 @@ const (
 // pageSizer adapts a page size to the measured link: after each page it
 // takes the page's items and the time its fetch took (request, transfer
 // and decoding, on the device's clock), and sizes the next page to take
-// about target at that rate, at most twice or half the last size and
+// about target at that rate, at most twice the last size (a link that got
+// faster is trusted a page at a time; one that got slower at once) and
 // within min..max. A fetch that took no measurable time grows the page
 // (as fast as allowed). With target <= 0 the size stays at max. It is
 // safe for concurrent use.
@@ -61,6 +62,6 @@ func (p *pageSizer) observe(asked, got int, took time.Duration) {
 	if took > 0 {
 		want = int(float64(max(got, 1)) * float64(p.target) / float64(took))
 	}
-	want = min(max(want, asked/2, p.min), 2*asked, p.max)
+	want = min(max(want, p.min), 2*asked, p.max)
 	p.size = want
 }

@@ -1,14 +1,16 @@
 package fieldsync
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 )
 
 // TestPageSizerFollowsTheLink: on a link where every item takes a fixed
 // time (and a round trip a fixed time more), the page size settles where
-// a page takes about the target, within a few pages, halving at most per
-// page on the way down and doubling at most on the way up; it never
+// a page takes about the target, within a few pages, doubling at most per
+// page on the way up; it never
 // leaves min..max, and a short page that was quick (the feed's end)
 // leaves it alone.
 func TestPageSizerFollowsTheLink(t *testing.T) {
@@ -28,7 +30,7 @@ func TestPageSizerFollowsTheLink(t *testing.T) {
 		prev := p.next()
 		for range 12 {
 			n := p.next()
-			if n < prev/2 || n > 2*prev || n < 50 || n > 1000 {
+			if n > 2*prev || n < 50 || n > 1000 {
 				t.Fatalf("%s: size went from %d to %d", tc.name, prev, n)
 			}
 			prev = n
@@ -51,5 +53,53 @@ func TestPageSizerFollowsTheLink(t *testing.T) {
 	fixed.observe(1000, 1000, time.Hour)
 	if n := fixed.next(); n != 1000 {
 		t.Errorf("with no target the size moved to %d", n)
+	}
+}
+
+// TestPullPagesShrinkOnASlowLink: a fresh device pulling 1,200 ops over a
+// simulated 256 kbit/s link with 300 ms round trips (the fake server
+// advances the device's clock by each page's transfer time) asks for
+// smaller pages after the first, settling where a page takes about
+// PageTime, and still receives every op exactly once; on a fast link the
+// pages stay at PullLimit.
+func TestPullPagesShrinkOnASlowLink(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeServer(t)
+	w := loggedIn(t, t.TempDir(), f)
+	for range 120 {
+		id := must[string](t)(w.CreateIdentification(ctx, f.team()))
+		for i := range 9 {
+			must[string](t)(w.Append(ctx, id, "notes", map[string]any{"text": fmt.Sprintf("visit %d: spoke with the family", i)}))
+		}
+	}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		bitsPerS int
+		rtt      time.Duration
+		lo, hi   int // the settled page size
+	}{{"slow", 256_000, 300 * time.Millisecond, 200, 500}, {"fast", 1_000_000_000, time.Millisecond, 1000, 1000}} {
+		clk := newTestClock(f.now.Now())
+		var limits []int
+		f.mu.Lock()
+		f.link = func(limit, bytes int) {
+			limits = append(limits, limit)
+			clk.Advance(tc.rtt + time.Duration(bytes*8)*time.Second/time.Duration(tc.bitsPerS))
+		}
+		f.mu.Unlock()
+		c := loggedIn(t, t.TempDir(), f, func(o *Options) { o.Now = clk.Now })
+		if err := c.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := status(t, c)
+		if st.Pulled != 1200 || st.Records != 120 {
+			t.Fatalf("%s: pulled %d ops of %d records, want 1200 of 120", tc.name, st.Pulled, st.Records)
+		}
+		if limits[0] != DefaultPullLimit || st.PullPage < tc.lo || st.PullPage > tc.hi {
+			t.Fatalf("%s link: pages asked %v, next page %d; want %d first, then %d..%d", tc.name, limits, st.PullPage, DefaultPullLimit, tc.lo, tc.hi)
+		}
+		t.Logf("%s link: pages asked %v", tc.name, limits)
 	}
 }
