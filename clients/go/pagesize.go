@@ -1,6 +1,8 @@
 package fieldsync
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -64,4 +66,24 @@ func (p *pageSizer) observe(asked, got int, took time.Duration) {
 	}
 	want = min(max(want, p.min), 2*asked, p.max)
 	p.size = want
+}
+
+// cut records that a page's answer broke off (a dropped connection): the
+// next page is half the size (at least min), so that a link that cannot
+// carry a page whole still moves forward, a smaller page at a time.
+func (p *pageSizer) cut() {
+	if p.target <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.size = max(p.size/2, p.min)
+}
+
+// isCut reports whether a page's fetch broke off on the way: the
+// connection dropped or the answer was garbled (a transport error), or
+// the request ran out of time.
+func isCut(err error) bool {
+	var te *transportError
+	return errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -1,8 +1,12 @@
 package fieldsync
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -103,3 +107,53 @@ func TestPullPagesShrinkOnASlowLink(t *testing.T) {
 		t.Logf("%s link: pages asked %v", tc.name, limits)
 	}
 }
+
+// TestPagesShrinkWhenCut: a link that cuts every answer longer than 64
+// KiB (shorter than the first page of 1000 ops) still brings every op:
+// each cut halves the next page, until pages fit. (Without it, the device
+// asked for the same page forever.)
+func TestPagesShrinkWhenCut(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeServer(t)
+	w := loggedIn(t, t.TempDir(), f)
+	for range 60 {
+		id := must[string](t)(w.CreateIdentification(ctx, f.team()))
+		for i := range 9 {
+			must[string](t)(w.Append(ctx, id, "notes", map[string]any{"text": fmt.Sprintf("visit %d: spoke with the family", i)}))
+		}
+	}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cuts := 0
+	c := loggedIn(t, t.TempDir(), f, func(o *Options) {
+		o.MaxAttempts = 20
+		o.HTTPClient = &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil || req.URL.Path != "/v1/sync/pull" {
+				return resp, err
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			if len(body) > 64<<10 {
+				cuts++
+				return nil, errors.New("the link was cut")
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			return resp, nil
+		})}
+	})
+	if err := c.Sync(ctx); err != nil {
+		t.Fatalf("sync over a link that cuts long answers: %v", err)
+	}
+	if st := status(t, c); st.Pulled != 600 || cuts == 0 || st.PullPage >= DefaultPullLimit {
+		t.Fatalf("pulled %d ops of 600 after %d cuts, next page %d", st.Pulled, cuts, st.PullPage)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

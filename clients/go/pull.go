@@ -112,6 +112,9 @@ func (c *Client) fetchPage(ctx context.Context, cursor string) (*page, error) {
 	var body []byte
 	start := c.opt.Now()
 	if err := c.call(ctx, http.MethodGet, path, nil, &body, true); err != nil {
+		if isCut(err) {
+			c.pullSize.cut()
+		}
 		return nil, err
 	}
 	took := c.opt.Now().Sub(start)

@@ -165,6 +165,9 @@ func (c *Client) fetchSnapshot(ctx context.Context, cursor string) (*api.Snapsho
 	var body []byte
 	start := c.opt.Now()
 	if err := c.call(ctx, http.MethodGet, path, nil, &body, true); err != nil {
+		if isCut(err) {
+			c.snapSize.cut()
+		}
 		return nil, err
 	}
 	took := c.opt.Now().Sub(start)
