@@ -108,7 +108,8 @@ func Open(dir string, opt Options) (*Client, error) {
 		dir: dir, opt: opt, log: opt.Logger, schema: opt.Schema, db: db,
 		clock: hlc.NewClock(opt.Now, 0), done: make(chan struct{}),
 		poke: make(chan struct{}, 1), gcDone: make(chan struct{}), ownHTTP: ownHTTP, cache: newRecordCache(recordCacheSize),
-		pullSize: newPageSizer(minPullLimit, opt.PullLimit, opt.PageTime), snapSize: newPageSizer(minSnapshotLimit, opt.SnapshotLimit, opt.PageTime),
+		pullSize: newPageSizer(opt.PullLimit, minPullLimit, MaxPullLimit, opt.PageTime),
+		snapSize: newPageSizer(opt.SnapshotLimit, minSnapshotLimit, MaxPullLimit/10, opt.PageTime),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := c.restore(); err != nil {

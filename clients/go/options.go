@@ -74,15 +74,15 @@ type Options struct {
 	// PushBytes bounds a push body in bytes (0: DefaultPushBytes; at most
 	// MaxPushBytes).
 	PushBytes int
-	// PullLimit is the largest page size asked of the server (0:
-	// DefaultPullLimit; at most MaxPullLimit). The first page asks for it;
-	// later pages adapt to the link (PageTime).
+	// PullLimit is the page size the first pull page asks of the server
+	// (0: DefaultPullLimit; at most MaxPullLimit); later pages adapt to
+	// the link (PageTime).
 	PullLimit int
 	// PageTime is the time a pull or snapshot page should take on the
 	// link (0: DefaultPageTime; negative: no adaptation, every page asks
 	// for PullLimit or SnapshotLimit). After each page the SDK sizes the
 	// next one from the items per second the last one came at, within
-	// 50 ops (5 records) and PullLimit (SnapshotLimit), doubling at most
+	// 50..MaxPullLimit ops (5..MaxPullLimit/10 records), doubling at most
 	// per page: on a slow link pages get smaller, so a dropped
 	// connection costs little to fetch again (a sync resumes from the
 	// last page applied).
@@ -112,9 +112,10 @@ type Options struct {
 	// cursor as usual. The records end as a full pull leaves them; their
 	// op history before the snapshot is not held locally.
 	Bootstrap bool
-	// SnapshotLimit is the largest page size, in records, a bootstrap
-	// asks of the server (0: DefaultSnapshotLimit; the server clamps it);
-	// pages adapt as pull pages do (PageTime).
+	// SnapshotLimit is the page size, in records, the first snapshot
+	// page asks of the server (0: DefaultSnapshotLimit; at most
+	// MaxPullLimit/10, the server's largest); later pages adapt as pull
+	// pages do (PageTime).
 	SnapshotLimit int
 	// OnBootstrap, when set, is called after each snapshot page a
 	// bootstrap applied, on the syncing goroutine (keep it short): the

@@ -26,8 +26,7 @@ const (
 // about target at that rate, at most twice the last size (a link that got
 // faster is trusted a page at a time; one that got slower at once) and
 // within min..max. A fetch that took no measurable time grows the page
-// (as fast as allowed). With target <= 0 the size stays at max. It is
-// safe for concurrent use.
+// (as fast as allowed). It is safe for concurrent use.
 type pageSizer struct {
 	min, max int
 	target   time.Duration
@@ -36,9 +35,13 @@ type pageSizer struct {
 	size int
 }
 
-// newPageSizer starts at max.
-func newPageSizer(lo, hi int, target time.Duration) *pageSizer {
-	return &pageSizer{min: min(lo, hi), max: hi, target: target, size: hi}
+// newPageSizer starts at start and adapts within lo..hi; with target <= 0
+// it stays at start.
+func newPageSizer(start, lo, hi int, target time.Duration) *pageSizer {
+	if target <= 0 {
+		lo, hi = start, start
+	}
+	return &pageSizer{min: min(lo, start), max: max(hi, start), target: target, size: start}
 }
 
 // next returns the size of the next page.

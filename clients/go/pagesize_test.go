@@ -30,7 +30,7 @@ func TestPageSizerFollowsTheLink(t *testing.T) {
 		{"fast link", link(10*time.Microsecond, time.Millisecond), 1000, 1000},
 		{"very slow link", link(2*time.Second, 300*time.Millisecond), 50, 50},
 	} {
-		p := newPageSizer(50, 1000, 4*time.Second)
+		p := newPageSizer(1000, 50, 1000, 4*time.Second)
 		prev := p.next()
 		for range 12 {
 			n := p.next()
@@ -44,7 +44,7 @@ func TestPageSizerFollowsTheLink(t *testing.T) {
 			t.Errorf("%s: settled at %d, want %d..%d", tc.name, n, tc.lo, tc.hi)
 		}
 	}
-	p := newPageSizer(50, 1000, 4*time.Second)
+	p := newPageSizer(1000, 50, 1000, 4*time.Second)
 	p.observe(1000, 3, time.Millisecond)
 	if n := p.next(); n != 1000 {
 		t.Errorf("a quick short page moved the size to %d", n)
@@ -53,7 +53,7 @@ func TestPageSizerFollowsTheLink(t *testing.T) {
 	if n := p.next(); n != 1000 {
 		t.Errorf("a page that took no time moved the size past max: %d", n)
 	}
-	fixed := newPageSizer(50, 1000, 0)
+	fixed := newPageSizer(1000, 50, 5000, 0)
 	fixed.observe(1000, 1000, time.Hour)
 	if n := fixed.next(); n != 1000 {
 		t.Errorf("with no target the size moved to %d", n)
@@ -65,7 +65,7 @@ func TestPageSizerFollowsTheLink(t *testing.T) {
 // advances the device's clock by each page's transfer time) asks for
 // smaller pages after the first, settling where a page takes about
 // PageTime, and still receives every op exactly once; on a fast link the
-// pages stay at PullLimit.
+// pages grow past PullLimit (up to the server's largest).
 func TestPullPagesShrinkOnASlowLink(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeServer(t)
@@ -84,7 +84,7 @@ func TestPullPagesShrinkOnASlowLink(t *testing.T) {
 		bitsPerS int
 		rtt      time.Duration
 		lo, hi   int // the settled page size
-	}{{"slow", 256_000, 300 * time.Millisecond, 200, 500}, {"fast", 1_000_000_000, time.Millisecond, 1000, 1000}} {
+	}{{"slow", 256_000, 300 * time.Millisecond, 200, 500}, {"fast", 1_000_000_000, time.Millisecond, 2000, MaxPullLimit}} {
 		clk := newTestClock(f.now.Now())
 		var limits []int
 		f.mu.Lock()

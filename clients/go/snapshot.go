@@ -17,8 +17,8 @@ import (
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 
-// DefaultSnapshotLimit is the largest page size, in records, a bootstrap
-// asks of the server.
+// DefaultSnapshotLimit is the page size, in records, a bootstrap's first
+// page asks of the server.
 const DefaultSnapshotLimit = 100
 
 // BootstrapPhase is where a bootstrap from a snapshot stands.

@@ -116,7 +116,7 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 	var phases []fieldsync.BootstrapPhase
 	unreadable := -1
 	snap = device(t, proxy.URL(), "sam", func(o *fieldsync.Options) {
-		o.Bootstrap, o.SnapshotLimit, o.MaxAttempts = true, 1, 200
+		o.Bootstrap, o.SnapshotLimit, o.PageTime, o.MaxAttempts = true, 1, -1, 200
 		o.OnBootstrap = func(p fieldsync.BootstrapProgress) {
 			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 				phases = append(phases, p.Phase)
