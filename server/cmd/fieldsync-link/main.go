@@ -108,6 +108,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (rows []row, err e
 	if err := w.fill(ctx, cfg.records, cfg.ops, cfg.open, progress); err != nil {
 		return nil, err
 	}
+	fmt.Fprintf(progress, "fill: %d ops applied, %d of the records are open cases\n", w.ops, w.open)
 	for _, slow := range []bool{true, false} {
 		for _, compress := range []bool{false, true} {
 			for _, snapshot := range []bool{false, true} {
