@@ -133,13 +133,17 @@ type PullResponse struct {
 
 // SnapshotResponse is one page of GET /v1/sync/snapshot: the states of
 // records the device may read, for a device's first sync (compacted
-// bootstrap). Once more is false the device pulls from PullCursor.
+// bootstrap). Once more is false the device pulls from PullCursor. The
+// open cases come first: OpenCasesDone is true on every page from the one
+// that completes them (and on the last page), so a device may show them
+// while the rest fills in.
 type SnapshotResponse struct {
-	Records    []SnapshotRecord `json:"records"`
-	Cursor     string           `json:"cursor"`
-	More       bool             `json:"more"`
-	PullCursor string           `json:"pull_cursor"`
-	ServerHLC  string           `json:"server_hlc"`
+	Records       []SnapshotRecord `json:"records"`
+	Cursor        string           `json:"cursor"`
+	More          bool             `json:"more"`
+	OpenCasesDone bool             `json:"open_cases_done"`
+	PullCursor    string           `json:"pull_cursor"`
+	ServerHLC     string           `json:"server_hlc"`
 }
 
 // SnapshotRecord is one record of a snapshot page: State is the record's

@@ -159,6 +159,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", env.duration("FIELDSYNC_REFRESH_GRACE", c.RefreshGrace), "grace period for a re-sent refresh token, 0s disables (FIELDSYNC_REFRESH_GRACE)")
 	fs.DurationVar(&c.Limits.MaxSkew, "max-skew", env.duration("FIELDSYNC_MAX_SKEW", c.Limits.MaxSkew), "ops stamped further ahead are re-stamped (FIELDSYNC_MAX_SKEW)")
 	fs.IntVar(&c.Limits.MaxOps, "max-ops", env.integer("FIELDSYNC_MAX_OPS", c.Limits.MaxOps), "most ops per push (FIELDSYNC_MAX_OPS)")
+	fs.DurationVar(&c.Limits.OpenCases, "open-cases", env.duration("FIELDSYNC_OPEN_CASES", c.Limits.OpenCases), "a snapshot serves first the open cases updated within this, 0s turns it off (FIELDSYNC_OPEN_CASES)")
 	fs.IntVar(&c.Limits.MaxPull, "max-pull", env.integer("FIELDSYNC_MAX_PULL", c.Limits.MaxPull), "largest pull page (FIELDSYNC_MAX_PULL)")
 	fs.IntVar(&c.RecordLimits.MaxLogEntries, "max-log-entries", env.integer("FIELDSYNC_MAX_LOG_ENTRIES", c.RecordLimits.MaxLogEntries), "most entries one log field of a record holds (FIELDSYNC_MAX_LOG_ENTRIES)")
 	fs.IntVar(&c.RecordLimits.MaxEntryBytes, "max-entry-bytes", env.integer("FIELDSYNC_MAX_ENTRY_BYTES", c.RecordLimits.MaxEntryBytes), "largest log entry in bytes (FIELDSYNC_MAX_ENTRY_BYTES)")
@@ -317,6 +318,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateUploads()...)
 	if c.SmallBodyLimit < 1024 || (c.bodyLimitOK() && c.SmallBodyLimit > c.BodyLimit) {
 		errs = append(errs, fmt.Errorf("--small-body-limit %d must be between 1024 and --body-limit", c.SmallBodyLimit))
+	}
+	if c.Limits.OpenCases < 0 {
+		errs = append(errs, fmt.Errorf("--open-cases %s must be 0s (off) or positive", c.Limits.OpenCases))
 	}
 	if c.Limits.DefaultPull > c.Limits.MaxPull {
 		c.Limits.DefaultPull = c.Limits.MaxPull

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server"
@@ -121,5 +122,29 @@ func TestConfigOneBadValueOneError(t *testing.T) {
 				t.Errorf("%s=-3: %q, want one line beginning %s=", name, msg, name)
 			}
 		})
+	}
+}
+
+// TestConfigOpenCases: --open-cases (FIELDSYNC_OPEN_CASES) defaults to 90
+// days, 0s turns open cases first off, and a negative window is refused.
+func TestConfigOpenCases(t *testing.T) {
+	for _, tt := range []struct {
+		env     string
+		want    time.Duration
+		wantErr string
+	}{{"", 90 * 24 * time.Hour, ""}, {"0s", 0, ""}, {"720h", 720 * time.Hour, ""}, {"-1h", 0, "FIELDSYNC_OPEN_CASES"}} {
+		c := server.DefaultConfig()
+		err := c.ParseFlags([]string{"--data", t.TempDir()}, func(k string) string {
+			if k == "FIELDSYNC_OPEN_CASES" {
+				return tt.env
+			}
+			return ""
+		})
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("FIELDSYNC_OPEN_CASES=%q: %v, want an error naming %s", tt.env, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || c.Limits.OpenCases != tt.want):
+			t.Errorf("FIELDSYNC_OPEN_CASES=%q: %v, %s; want %s", tt.env, err, c.Limits.OpenCases, tt.want)
+		}
 	}
 }

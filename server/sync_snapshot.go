@@ -13,7 +13,8 @@ import (
 )
 
 // snapshot handles GET /v1/sync/snapshot?cursor=&limit=: one page of the
-// record states a device may read, for its first sync. Access is the
+// record states a device may read, for its first sync, the open cases
+// first (Config.Limits.OpenCases, protocol.Service.Snapshot). Access is the
 // pull's; a supervisor's page holding identification records is audited
 // before it is sent, as a pull page is (records_pulled, counts only), and
 // a page that cannot be audited is refused.
@@ -42,7 +43,7 @@ func (s *Server) snapshot(c *fiber.Ctx) error {
 // snapshotResponse encodes a snapshot page for the wire.
 func snapshotResponse(res *protocol.SnapshotResult) (api.SnapshotResponse, error) {
 	out := api.SnapshotResponse{Records: make([]api.SnapshotRecord, 0, len(res.Records)), Cursor: res.Cursor, More: res.More,
-		PullCursor: res.PullCursor, ServerHLC: res.ServerHLC.String()}
+		OpenCasesDone: res.OpenCasesDone, PullCursor: res.PullCursor, ServerHLC: res.ServerHLC.String()}
 	for _, r := range res.Records {
 		state, err := r.Record.MarshalBinary()
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
@@ -186,5 +187,161 @@ func TestSnapshotThenPullIsTheState(t *testing.T) {
 		if want := fw.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id, nil); !bytes.Equal(rec.Canonical(), want) {
 			t.Errorf("record %s: snapshot + pull\n%s\nserver\n%s", id, rec.Canonical(), want)
 		}
+	}
+}
+
+// TestSnapshotOpenCasesFirst: the snapshot serves the open cases
+// (identifications potential or presumed, not deleted, updated within
+// --open-cases) before every other record, says on the page that
+// completes them that they are in (open_cases_done, and on every page
+// after), and then serves the rest without serving an unchanged open case
+// twice. A record that becomes an open case after its place in the
+// open-cases pages is served with the rest, never lost, and a case served
+// and then changed is served again: the device ends with every record the
+// pull serves, each state equal to the server's.
+func TestSnapshotOpenCasesFirst(t *testing.T) {
+	h := startServer(t)
+	w := newWorld(h, []string{"north"}, map[string]userSpec{
+		"fw": {role: model.RoleFieldWorker, teams: []string{"north"}},
+		"tl": {role: model.RoleTeamLead, teams: []string{"north"}},
+	})
+	fw, tl, north := w.clients["fw"], w.clients["tl"], w.teams["north"]
+	create := func(status string) string {
+		id := newID()
+		fw.pushApplied(fw.newIdentification(id, north, [3]any{"status", "set", status}, [3]any{"sex", "set", "female"})...)
+		return id
+	}
+	stale := create("presumed")
+	h.advance(100 * 24 * time.Hour)
+	fw, tl = h.login("fw", userPassword, ""), h.login("tl", userPassword, "")
+	open := map[string]bool{}
+	var closed []string
+	for i, status := range []string{"potential", "withdrawn", "presumed", "withdrawn", "potential", "withdrawn", "presumed", "withdrawn"} {
+		id := create(status)
+		if status == "potential" || status == "presumed" {
+			open[id] = true
+		} else {
+			closed = append(closed, id)
+		}
+		if i == 2 {
+			deleted := create("potential")
+			tl.pushApplied(tl.op(deleted, model.KindIdentification, model.FieldDeleted, "set", true))
+			closed = append(closed, deleted)
+		}
+	}
+	closed = append(closed, stale)
+	slices.Sort(closed)
+
+	schema := model.DefaultSchema()
+	states := map[string]*crdt.Record{}
+	var order []string
+	served := map[string]int{}
+	doneAt := -1
+	cursor, changed := "", ""
+	var first api.SnapshotResponse
+	for pages := 0; ; pages++ {
+		if pages > 30 {
+			t.Fatal("the snapshot does not end")
+		}
+		page := getJSON[api.SnapshotResponse](fw, fmt.Sprintf("/v1/sync/snapshot?cursor=%s&limit=2", url.QueryEscape(cursor)))
+		if pages == 0 {
+			first = page
+		}
+		for _, r := range page.Records {
+			rec := &crdt.Record{}
+			if err := rec.UnmarshalBinary(r.State); err != nil {
+				t.Fatal(err)
+			}
+			states[r.ID] = rec
+			order = append(order, r.ID)
+			served[r.ID]++
+		}
+		if doneAt < 0 && page.OpenCasesDone {
+			doneAt = len(order)
+		} else if doneAt >= 0 && !page.OpenCasesDone {
+			t.Fatalf("page %d says the open cases are not in after an earlier page said they were", pages+1)
+		}
+		if pages == 0 {
+			// Between pages: an open case already served closes, and a
+			// closed record the open-cases pages already passed opens.
+			// Both must reach the device with their new state.
+			if len(page.Records) == 0 || !open[page.Records[0].ID] || closed[1] > page.Records[len(page.Records)-1].ID {
+				t.Fatalf("the first page %+v is not the first open cases", page.Records)
+			}
+			changed = page.Records[0].ID
+			fw.pushApplied(fw.op(changed, model.KindIdentification, "status", "set", "withdrawn"))
+			fw.pushApplied(fw.op(closed[1], model.KindIdentification, "status", "set", "potential"))
+		}
+		cursor = page.Cursor
+		if !page.More {
+			if !page.OpenCasesDone {
+				t.Fatal("the last page does not say the open cases are in")
+			}
+			break
+		}
+	}
+	reopened := closed[1]
+	if doneAt != len(open) {
+		t.Fatalf("open_cases_done came after %d records; the open cases are %d", doneAt, len(open))
+	}
+	for i, id := range order {
+		if i < doneAt && !open[id] {
+			t.Errorf("record %d (%s) of the open-cases pages is not an open case", i, id)
+		}
+		if i >= doneAt && open[id] && id != changed {
+			t.Errorf("the unchanged open case %s was served again with the rest", id)
+		}
+	}
+	if served[reopened] != 1 || served[changed] != 2 {
+		t.Fatalf("the record that became an open case behind the open-cases pages was served %d times (want 1), the open case changed after it was served %d times (want 2)",
+			served[reopened], served[changed])
+	}
+	ops, _, _ := fw.pullAll(first.PullCursor, 5000)
+	for _, raw := range ops {
+		op, err := crdt.DecodeOp(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := states[op.Record].Apply(schema, &op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := pulledRecords(t, fw); len(states) != len(want) {
+		t.Fatalf("the snapshot served %d records, the pull serves %d", len(states), len(want))
+	}
+	for id, rec := range states {
+		if want := fw.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id, nil); !bytes.Equal(rec.Canonical(), want) {
+			t.Errorf("record %s: snapshot + pull\n%s\nserver\n%s", id, rec.Canonical(), want)
+		}
+	}
+}
+
+// TestSnapshotOpenCasesOff: with --open-cases 0s the snapshot is in
+// record id order, and open_cases_done comes with the last page only.
+func TestSnapshotOpenCasesOff(t *testing.T) {
+	env := testEnv()
+	env["FIELDSYNC_OPEN_CASES"] = "0s"
+	h := startServerEnv(t, env)
+	w := newWorld(h, []string{"north"}, map[string]userSpec{"fw": {role: model.RoleFieldWorker, teams: []string{"north"}}})
+	fw := w.clients["fw"]
+	for _, status := range []string{"withdrawn", "potential", "withdrawn", "presumed"} {
+		fw.pushApplied(fw.newIdentification(newID(), w.teams["north"], [3]any{"status", "set", status})...)
+	}
+	var order []string
+	cursor := ""
+	for {
+		page := getJSON[api.SnapshotResponse](fw, fmt.Sprintf("/v1/sync/snapshot?cursor=%s&limit=3", url.QueryEscape(cursor)))
+		for _, r := range page.Records {
+			order = append(order, r.ID)
+		}
+		if page.OpenCasesDone != !page.More {
+			t.Fatalf("open_cases_done %v on a page with more %v", page.OpenCasesDone, page.More)
+		}
+		if cursor = page.Cursor; !page.More {
+			break
+		}
+	}
+	if len(order) != 4 || !slices.IsSorted(order) {
+		t.Fatalf("snapshot order %v, want the 4 records in id order", order)
 	}
 }

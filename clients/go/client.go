@@ -56,6 +56,8 @@ type Client struct {
 
 	// syncMu lets one sync run at a time.
 	syncMu sync.Mutex
+	// pullSize and snapSize adapt pull and snapshot pages to the link.
+	pullSize, snapSize *pageSizer
 	// pushed and pulled count, since Open, the ops the server accepted
 	// (applied or duplicate) and the ops and drops pulled (see Status).
 	pushed, pulled atomic.Int64
@@ -106,6 +108,8 @@ func Open(dir string, opt Options) (*Client, error) {
 		dir: dir, opt: opt, log: opt.Logger, schema: opt.Schema, db: db,
 		clock: hlc.NewClock(opt.Now, 0), done: make(chan struct{}),
 		poke: make(chan struct{}, 1), gcDone: make(chan struct{}), ownHTTP: ownHTTP, cache: newRecordCache(recordCacheSize),
+		pullSize: newPageSizer(opt.PullLimit, minPullLimit, MaxPullLimit, opt.PageTime),
+		snapSize: newPageSizer(opt.SnapshotLimit, minSnapshotLimit, MaxPullLimit/10, opt.PageTime),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := c.restore(); err != nil {

@@ -54,6 +54,9 @@ type fakeServer struct {
 	drop []string
 	// hidden op ids are not served by pulls.
 	hidden map[string]bool
+	// link, when set, is told the limit asked and the bytes of each pull
+	// page before it is sent (a simulated link advances a clock).
+	link func(limit, bytes int)
 	// now is the server's wall clock; clock stamps server_hlc with it.
 	now   *testClock
 	clock *hlc.Clock
@@ -244,6 +247,10 @@ func (f *fakeServer) pull(w http.ResponseWriter, r *http.Request) {
 		if !f.hidden[op.ID] {
 			page.Ops = append(page.Ops, op.AppendJSON(nil))
 		}
+	}
+	if f.link != nil {
+		body, _ := json.Marshal(page)
+		f.link(limit, len(body))
 	}
 	writeJSON(w, http.StatusOK, page)
 }

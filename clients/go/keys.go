@@ -23,6 +23,7 @@ import "encoding/binary"
 //	                         it (redactions received since applied): the base
 //	                         a rebuild replays the record's o/ ops onto
 //	m/snapshot               the snapshot cursor while a bootstrap runs
+//	m/snapshot-open          set once the bootstrap's open cases are in
 const (
 	keyDevice   = "m/device"
 	keySession  = "m/session"
@@ -31,6 +32,9 @@ const (
 	keyLastSync = "m/lastsync"
 	keyResync   = "m/resync"
 	keySnapshot = "m/snapshot"
+	// keySnapshotOpen is set while a bootstrap runs once its open cases
+	// are in.
+	keySnapshotOpen = "m/snapshot-open"
 
 	prefixRecord     = "r/"
 	prefixTail       = "t/"

@@ -74,9 +74,19 @@ type Options struct {
 	// PushBytes bounds a push body in bytes (0: DefaultPushBytes; at most
 	// MaxPushBytes).
 	PushBytes int
-	// PullLimit is the page size asked of the server (0:
-	// DefaultPullLimit; at most MaxPullLimit).
+	// PullLimit is the page size the first pull page asks of the server
+	// (0: DefaultPullLimit; at most MaxPullLimit); later pages adapt to
+	// the link (PageTime).
 	PullLimit int
+	// PageTime is the time a pull or snapshot page should take on the
+	// link (0: DefaultPageTime; negative: no adaptation, every page asks
+	// for PullLimit or SnapshotLimit). After each page the SDK sizes the
+	// next one from the items per second the last one came at, within
+	// 50..MaxPullLimit ops (5..MaxPullLimit/10 records), doubling at most
+	// per page: on a slow link pages get smaller, so a dropped
+	// connection costs little to fetch again (a sync resumes from the
+	// last page applied).
+	PageTime time.Duration
 
 	// RequestTimeout bounds one request (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
@@ -102,9 +112,16 @@ type Options struct {
 	// cursor as usual. The records end as a full pull leaves them; their
 	// op history before the snapshot is not held locally.
 	Bootstrap bool
-	// SnapshotLimit is the page size, in records, a bootstrap asks of the
-	// server (0: DefaultSnapshotLimit; the server clamps it).
+	// SnapshotLimit is the page size, in records, the first snapshot
+	// page asks of the server (0: DefaultSnapshotLimit; at most
+	// MaxPullLimit/10, the server's largest); later pages adapt as pull
+	// pages do (PageTime).
 	SnapshotLimit int
+	// OnBootstrap, when set, is called after each snapshot page a
+	// bootstrap applied, on the syncing goroutine (keep it short): the
+	// phase (BootstrapRest once the open cases are in: the app may show
+	// them while the rest fills in) and the records received so far.
+	OnBootstrap func(BootstrapProgress)
 }
 
 // withDefaults fills in the zero fields and checks the rest.
@@ -146,6 +163,9 @@ func (o Options) withDefaults() (Options, error) {
 	o.PushBytes = clampInt(o.PushBytes, DefaultPushBytes, MaxPushBytes)
 	o.PullLimit = clampInt(o.PullLimit, DefaultPullLimit, MaxPullLimit)
 	o.SnapshotLimit = clampInt(o.SnapshotLimit, DefaultSnapshotLimit, MaxPullLimit/10)
+	if o.PageTime == 0 {
+		o.PageTime = DefaultPageTime
+	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}

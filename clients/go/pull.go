@@ -101,20 +101,28 @@ func (c *Client) prefetch(ctx context.Context, cursor string) <-chan fetched {
 	return ch
 }
 
-// fetchPage fetches and decodes the page after cursor.
+// fetchPage fetches and decodes the page after cursor, its size adapted
+// to the link (pageSizer).
 func (c *Client) fetchPage(ctx context.Context, cursor string) (*page, error) {
-	path := "/v1/sync/pull?limit=" + strconv.Itoa(c.opt.PullLimit)
+	limit := c.pullSize.next()
+	path := "/v1/sync/pull?limit=" + strconv.Itoa(limit)
 	if cursor != "" {
 		path += "&cursor=" + url.QueryEscape(cursor)
 	}
 	var body []byte
+	start := c.opt.Now()
 	if err := c.call(ctx, http.MethodGet, path, nil, &body, true); err != nil {
+		if isCut(err) {
+			c.pullSize.cut()
+		}
 		return nil, err
 	}
+	took := c.opt.Now().Sub(start)
 	p, err := c.decodePage(body)
 	if err != nil {
 		return nil, err
 	}
+	c.pullSize.observe(limit, len(p.Ops)+len(p.Drop), took)
 	p.Enc = make([][]byte, len(p.Ops))
 	for i := range p.Ops {
 		p.Enc[i] = p.Ops[i].AppendJSON(nil)

@@ -76,7 +76,7 @@ func BenchmarkMaterialise100k(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		c, err := Open(b.TempDir(), Options{ServerURL: srv.URL, PullLimit: pageSize, Logger: testLogger()})
+		c, err := Open(b.TempDir(), Options{ServerURL: srv.URL, PullLimit: pageSize, PageTime: -1, Logger: testLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -17,9 +17,34 @@ import (
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
 
-// DefaultSnapshotLimit is the page size, in records, a bootstrap asks of
-// the server.
+// DefaultSnapshotLimit is the page size, in records, a bootstrap's first
+// page asks of the server.
 const DefaultSnapshotLimit = 100
+
+// BootstrapPhase is where a bootstrap from a snapshot stands.
+type BootstrapPhase string
+
+// Phases of a bootstrap. The server serves the open cases (its team's
+// identifications still being worked on) first; once they are in, the
+// app may show them while the rest fills in.
+const (
+	// BootstrapOpenCases: the open cases are on their way.
+	BootstrapOpenCases BootstrapPhase = "open_cases"
+	// BootstrapRest: every open case is in; the rest fills in.
+	BootstrapRest BootstrapPhase = "rest"
+	// BootstrapComplete: every record of the snapshot is in; the device
+	// pulls the ops since as usual.
+	BootstrapComplete BootstrapPhase = "complete"
+)
+
+// BootstrapProgress is what Options.OnBootstrap receives after each
+// snapshot page applied.
+type BootstrapProgress struct {
+	Phase BootstrapPhase
+	// Records counts the records received by this run of the bootstrap
+	// (a bootstrap resumed after a cut counts from its resumption).
+	Records int
+}
 
 // bootstrap fills a fresh replica from a snapshot (Options.Bootstrap):
 // it fetches pages of record states until the server has no more, merging
@@ -52,11 +77,48 @@ func (c *Client) bootstrap(ctx context.Context) (int, string, error) {
 			return received, "", fmt.Errorf("apply snapshot page: %w", err)
 		}
 		received += len(p.Records)
+		c.reportBootstrap(p, received)
 		if !p.More {
 			return received, p.PullCursor, nil
 		}
 		cursor = p.Cursor
 	}
+}
+
+// reportBootstrap tells Options.OnBootstrap where the bootstrap stands
+// once page p is applied.
+func (c *Client) reportBootstrap(p *api.SnapshotResponse, received int) {
+	if c.opt.OnBootstrap != nil {
+		c.opt.OnBootstrap(BootstrapProgress{Phase: phaseAfter(p), Records: received})
+	}
+}
+
+// phaseAfter is the bootstrap's phase once page p is applied.
+func phaseAfter(p *api.SnapshotResponse) BootstrapPhase {
+	switch {
+	case !p.More:
+		return BootstrapComplete
+	case p.OpenCasesDone:
+		return BootstrapRest
+	}
+	return BootstrapOpenCases
+}
+
+// bootstrapPhase returns the phase of the bootstrap under way in b (""
+// when none is).
+func bootstrapPhase(b *badger.Txn) (BootstrapPhase, error) {
+	v, err := getValue(b, []byte(keySnapshot))
+	if err != nil || v == nil {
+		return "", err
+	}
+	open, err := getValue(b, []byte(keySnapshotOpen))
+	if err != nil {
+		return "", err
+	}
+	if open != nil {
+		return BootstrapRest, nil
+	}
+	return BootstrapOpenCases, nil
 }
 
 // notServed reports whether err is a 404: a server without snapshots.
@@ -92,19 +154,31 @@ func anyKey(b *badger.Txn, prefix []byte) bool {
 	return it.Valid()
 }
 
-// fetchSnapshot fetches the snapshot page after cursor.
+// fetchSnapshot fetches the snapshot page after cursor, its size adapted
+// to the link (pageSizer).
 func (c *Client) fetchSnapshot(ctx context.Context, cursor string) (*api.SnapshotResponse, error) {
-	path := "/v1/sync/snapshot?limit=" + strconv.Itoa(c.opt.SnapshotLimit)
+	limit := c.snapSize.next()
+	path := "/v1/sync/snapshot?limit=" + strconv.Itoa(limit)
 	if cursor != "" {
 		path += "&cursor=" + url.QueryEscape(cursor)
 	}
 	var body []byte
+	start := c.opt.Now()
 	if err := c.call(ctx, http.MethodGet, path, nil, &body, true); err != nil {
+		if isCut(err) {
+			c.snapSize.cut()
+		}
 		return nil, err
 	}
+	took := c.opt.Now().Sub(start)
 	var p api.SnapshotResponse
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, &transportError{fmt.Errorf("decode snapshot page: %w", err)}
+	}
+	if p.More {
+		// The last page of the open cases, or of the snapshot, may be
+		// short whatever the link: only full pages measure it.
+		c.snapSize.observe(limit, len(p.Records), took)
 	}
 	return &p, nil
 }
@@ -131,10 +205,18 @@ func (c *Client) applySnapshot(t *tx, p *api.SnapshotResponse) error {
 	server, _ := hlc.Parse(p.ServerHLC)
 	_, _ = c.clock.Update(newest)
 	_, _ = c.clock.Update(server)
+	if p.More && p.OpenCasesDone {
+		if err := t.set([]byte(keySnapshotOpen), []byte{1}); err != nil {
+			return err
+		}
+	}
 	if p.More {
 		return t.set([]byte(keySnapshot), []byte(p.Cursor))
 	}
 	if err := t.del([]byte(keySnapshot)); err != nil {
+		return err
+	}
+	if err := t.del([]byte(keySnapshotOpen)); err != nil {
 		return err
 	}
 	if err := t.set([]byte(keyCursor), []byte(p.PullCursor)); err != nil {

@@ -28,6 +28,13 @@ type Status struct {
 	Records int
 	// LastSync is when a Sync last completed (device clock; zero if never).
 	LastSync time.Time
+	// Bootstrap is the phase of a bootstrap from a snapshot under way
+	// (Options.Bootstrap): BootstrapOpenCases, then BootstrapRest once
+	// the open cases are in ("" when none is under way).
+	Bootstrap BootstrapPhase
+	// PullPage and SnapshotPage are the page sizes the next pull and
+	// snapshot pages will ask for, adapted to the link (Options.PageTime).
+	PullPage, SnapshotPage int
 	// Pushed counts the ops the server accepted (applied or duplicate),
 	// and Pulled the ops and drops received, since this Client was opened.
 	Pushed, Pulled int
@@ -35,7 +42,8 @@ type Status struct {
 
 // Status returns the device's sync state.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	st := Status{DeviceID: c.device, Pushed: int(c.pushed.Load()), Pulled: int(c.pulled.Load())}
+	st := Status{DeviceID: c.device, Pushed: int(c.pushed.Load()), Pulled: int(c.pulled.Load()),
+		PullPage: c.pullSize.next(), SnapshotPage: c.snapSize.next()}
 	c.sessMu.RLock()
 	st.User, st.LoggedIn = c.sess.User, c.sess.RefreshToken != ""
 	c.sessMu.RUnlock()
@@ -46,7 +54,9 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		st.Outbox = countKeys(b, prefixOutbox)
 		st.Quarantine = countKeys(b, prefixQuarantine)
 		st.Records = countKeys(b, prefixRecord)
-		return nil
+		var err error
+		st.Bootstrap, err = bootstrapPhase(b)
+		return err
 	})
 	if err != nil {
 		return Status{}, fmt.Errorf("read status: %w", err)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -10,16 +12,18 @@ import (
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
-// Snapshot returns up to limit record states with an id above after, in
-// id order, from the given buckets (every record when all), all read in
-// one read transaction together with m/seq: each state holds exactly the
-// ops committed up to Seq. A record's state is its head's snapshot with
-// its tail applied (see doc.go, "Storage design"), so erased values are
-// never in it. The store filters by the bucket a record is indexed in and
-// holds no access rule: protocol decides what a caller may read.
-func (db *DB) Snapshot(ctx context.Context, buckets []string, all bool, after string, limit int) (protocol.SnapshotPage, error) {
-	if limit <= 0 {
-		limit = DefaultFeedLimit
+// Snapshot returns up to q.Limit record states with an id above q.After,
+// in id order, from the given buckets (every record when q.All), selected
+// by q.Cases as protocol.SnapshotQuery says, all read in one read
+// transaction together with m/seq: each state holds exactly the ops
+// committed up to Seq. A record's state is its head's snapshot with its
+// tail applied (see doc.go, "Storage design"), so erased values are never
+// in it. The store filters by the bucket a record is indexed in and by
+// the case filter on its summary (rs/) and op list (rl/), and holds no
+// access rule: protocol decides what a caller may read.
+func (db *DB) Snapshot(ctx context.Context, q protocol.SnapshotQuery) (protocol.SnapshotPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = DefaultFeedLimit
 	}
 	var page protocol.SnapshotPage
 	err := db.view(ctx, func(txn *badger.Txn) error {
@@ -28,7 +32,7 @@ func (db *DB) Snapshot(ctx context.Context, buckets []string, all bool, after st
 			return err
 		}
 		page.Seq = seq
-		return db.snapshotRecords(ctx, txn, &page, buckets, all, after, limit)
+		return db.snapshotRecords(ctx, txn, &page, &q)
 	})
 	if err != nil {
 		return protocol.SnapshotPage{}, fmt.Errorf("read snapshot: %w", err)
@@ -36,13 +40,14 @@ func (db *DB) Snapshot(ctx context.Context, buckets []string, all bool, after st
 	return page, nil
 }
 
-// snapshotRecords fills page from the record heads above after.
-func (db *DB) snapshotRecords(ctx context.Context, txn *badger.Txn, page *protocol.SnapshotPage, buckets []string, all bool, after string, limit int) error {
+// snapshotRecords fills page from the record heads above q.After.
+func (db *DB) snapshotRecords(ctx context.Context, txn *badger.Txn, page *protocol.SnapshotPage, q *protocol.SnapshotQuery) error {
 	sr := newScopeReader(txn)
 	prefix := []byte(prefixRecord)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
-	start := append(slices.Clip(prefix), after...)
+	start := append(slices.Clip(prefix), q.After...)
+	page.Last = q.After
 	scanned := 0
 	for it.Seek(start); it.Valid(); it.Next() {
 		if scanned++; scanned%256 == 0 {
@@ -51,10 +56,10 @@ func (db *DB) snapshotRecords(ctx context.Context, txn *badger.Txn, page *protoc
 			}
 		}
 		id := string(it.Item().Key()[len(prefix):])
-		if id == after {
+		if id == q.After {
 			continue
 		}
-		if len(page.Records) >= limit {
+		if len(page.Records) >= q.Limit {
 			page.More = true
 			return nil
 		}
@@ -66,8 +71,15 @@ func (db *DB) snapshotRecords(ctx context.Context, txn *badger.Txn, page *protoc
 		}); err != nil {
 			return fmt.Errorf("decode record %s: %w", id, err)
 		}
-		if !all && (bucket == "" || !slices.Contains(buckets, bucket)) {
-			page.Last = id
+		page.Last = id
+		if !q.All && (bucket == "" || !slices.Contains(q.Buckets, bucket)) {
+			continue
+		}
+		in, err := snapshotSelects(txn, q, id)
+		if err != nil {
+			return err
+		}
+		if !in {
 			continue
 		}
 		st, err := db.snapshotRecord(txn, sr, id, bucket)
@@ -75,9 +87,39 @@ func (db *DB) snapshotRecords(ctx context.Context, txn *badger.Txn, page *protoc
 			return err
 		}
 		page.Records = append(page.Records, st)
-		page.Last = id
 	}
 	return nil
+}
+
+// snapshotSelects reports whether q's case filter keeps record id: with
+// OnlyCases, when it matches; otherwise unless it matches and its last op
+// has a sequence at or below q.Unchanged.
+func snapshotSelects(txn *badger.Txn, q *protocol.SnapshotQuery, id string) (bool, error) {
+	if q.Cases == nil {
+		return true, nil
+	}
+	raw, err := getValue(txn, key(prefixSummary, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		raw, err = nil, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read summary of %s: %w", id, err)
+	}
+	var sum Summary
+	if raw != nil {
+		if err := json.Unmarshal(raw, &sum); err != nil {
+			return false, fmt.Errorf("decode summary of %s: %w", id, err)
+		}
+	}
+	match := raw != nil && q.Cases.Match(sum.Kind, sum.Status, sum.Deleted, sum.UpdatedAt)
+	if q.OnlyCases || !match {
+		return q.OnlyCases == match, nil
+	}
+	ops, err := readOpList(txn, id)
+	if err != nil {
+		return false, err
+	}
+	return len(ops) == 0 || ops[len(ops)-1].fseq > q.Unchanged, nil
 }
 
 // snapshotRecord reads record id's state, scope now and bucket.

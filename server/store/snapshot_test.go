@@ -8,6 +8,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/access"
+	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
 // TestSnapshotPagesOneBucket: Snapshot pages through exactly the records
@@ -40,7 +41,7 @@ func TestSnapshotPagesOneBucket(t *testing.T) {
 	var got []string
 	after := ""
 	for pages := 0; ; pages++ {
-		page, err := db.Snapshot(ctx, []string{access.TeamBucket(north)}, false, after, 2)
+		page, err := db.Snapshot(ctx, protocol.SnapshotQuery{Buckets: []string{access.TeamBucket(north)}, After: after, Limit: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

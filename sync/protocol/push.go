@@ -23,10 +23,14 @@ type Limits struct {
 	// MaxSkew is how far ahead of the server's clock an op may be stamped
 	// before the server re-stamps it.
 	MaxSkew time.Duration
+	// OpenCases is how recently an open case must have been updated to
+	// be served before the rest of a snapshot (0: no open cases first;
+	// the snapshot is in record id order).
+	OpenCases time.Duration
 }
 
 // DefaultLimits are the limits of DESIGN §5.
-var DefaultLimits = Limits{MaxOps: 1000, DefaultPull: 1000, MaxPull: 5000, MaxSkew: 5 * time.Minute}
+var DefaultLimits = Limits{MaxOps: 1000, DefaultPull: 1000, MaxPull: 5000, MaxSkew: 5 * time.Minute, OpenCases: 90 * 24 * time.Hour}
 
 // Service applies the protocol rules over a Store.
 type Service struct {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,7 +49,8 @@ func (p *rawPusher) push(t *testing.T, op crdt.Op, value any) {
 // compacted bootstrap: on a history with conflicts, set removes, a
 // redaction, a base naming an op not yet received and a redaction of an
 // append not yet received, one device pulls every op and another
-// bootstraps from a snapshot; they hold byte-identical records (equal to
+// bootstraps from a snapshot, open cases first (it reports them in, and
+// they are readable, before the rest arrives); they hold byte-identical records (equal to
 // the server's), then make the same random writes in turn, receive the
 // missing ops, and still agree with each other and with the server, with
 // every write applied.
@@ -75,6 +77,11 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 		ea.edit(t, pick(ea.rng, records))
 		eb.edit(t, pick(eb.rng, records))
 	}
+	// Open cases first: three records are open cases, two are not.
+	for i, status := range []string{"potential", "presumed", "potential", "withdrawn", "withdrawn"} {
+		must[string](t)(ana.Set(ctx, records[i], "status", status))
+	}
+	open := records[:3]
 	secret := "secret-note-" + uuid.NewString()
 	entry := must[string](t)(ana.Append(ctx, records[0], "notes", map[string]any{"text": secret}))
 	syncOK(t, ana)
@@ -102,10 +109,39 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 	pull := device(t, s.URL, "pia")
 	// The bootstrap runs through a proxy that cuts connections, in pages
 	// of one record: it resumes from the stored snapshot cursor.
+	// The device reports when the open cases are in, and they are then
+	// readable while the rest is still on its way.
 	proxy := startTightProxy(t, s.m.Addr(), 7, 4<<10)
-	snap := device(t, proxy.URL(), "sam", func(o *fieldsync.Options) { o.Bootstrap, o.SnapshotLimit, o.MaxAttempts = true, 1, 200 })
+	var snap *fieldsync.Client
+	var phases []fieldsync.BootstrapPhase
+	unreadable := -1
+	snap = device(t, proxy.URL(), "sam", func(o *fieldsync.Options) {
+		o.Bootstrap, o.SnapshotLimit, o.PageTime, o.MaxAttempts = true, 1, -1, 200
+		o.OnBootstrap = func(p fieldsync.BootstrapProgress) {
+			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+				phases = append(phases, p.Phase)
+			}
+			if p.Phase == fieldsync.BootstrapRest && unreadable < 0 {
+				unreadable = 0
+				for _, id := range open {
+					if _, err := snap.Record(ctx, id); err != nil {
+						unreadable++
+					}
+				}
+				if st := must[fieldsync.Status](t)(snap.Status(ctx)); st.Bootstrap != fieldsync.BootstrapRest || st.Records != len(open) {
+					t.Errorf("once the open cases are in, status says bootstrap %q with %d records, want %q with %d", st.Bootstrap, st.Records, fieldsync.BootstrapRest, len(open))
+				}
+			}
+		}
+	})
 	syncOK(t, pull)
 	syncOK(t, snap)
+	if want := []fieldsync.BootstrapPhase{fieldsync.BootstrapOpenCases, fieldsync.BootstrapRest, fieldsync.BootstrapComplete}; !slices.Equal(phases, want) || unreadable != 0 {
+		t.Fatalf("bootstrap phases %v (want %v); %d open cases unreadable once reported in", phases, want, unreadable)
+	}
+	if st := must[fieldsync.Status](t)(snap.Status(ctx)); st.Bootstrap != "" {
+		t.Fatalf("after the bootstrap, status says bootstrap %q", st.Bootstrap)
+	}
 	sup := s.login("sup", userPassword).AccessToken
 	same := func(stage string) {
 		t.Helper()
