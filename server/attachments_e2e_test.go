@@ -309,7 +309,9 @@ func uploadWhole(t *testing.T, h *harness, c *client, req api.UploadRequest, dat
 // TestAttachmentVisitor: a visitor uploads for their week's site visits
 // and for identifications of their week's host team, not elsewhere, and
 // downloads only their week's site-visit files (write without read holds
-// for files too); an auditor never reads a file.
+// for files too); an auditor never reads a file: 404, as for a file
+// that does not exist (403 before, which told it the route exists for
+// others).
 func TestAttachmentVisitor(t *testing.T) {
 	h := startServer(t)
 	d := newDeployment(t, h)
@@ -344,7 +346,8 @@ func TestAttachmentVisitor(t *testing.T) {
 		{"fw", visitPath, http.StatusOK},
 		{"fw.s", idPath, http.StatusNotFound},
 		{"fw.s", visitPath, http.StatusNotFound},
-		{"auditor", idPath, http.StatusForbidden},
+		{"auditor", idPath, http.StatusNotFound},
+		{"auditor", visitPath, http.StatusNotFound},
 	} {
 		if status, _ := d.clients[tt.who].do(http.MethodGet, tt.path, nil); status != tt.want {
 			t.Errorf("GET %s as %s: %d, want %d", tt.path, tt.who, status, tt.want)
