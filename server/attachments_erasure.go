@@ -59,7 +59,11 @@ func (s *Server) indexAttachments(ctx context.Context, applied []crdt.Op) {
 			s.log.Warn("bind blobs", "record", rec, "err", err)
 			continue
 		}
+		live := liveDigests(s.schema, st.Record)
 		for _, d := range digests {
+			if !live[d] {
+				continue // redacted before it arrived
+			}
 			if err := s.db.BindBlob(ctx, rec, st.Scope.Bucket(), d); err != nil && model.ErrorCode(err) != model.CodeNotFound {
 				s.log.Warn("bind blob", "record", rec, "err", err)
 			}

@@ -501,8 +501,10 @@ func (db *DB) deleteUpload(ctx context.Context, id string, b *Blob) error {
 	})
 }
 
-// ExpireUploads deletes every incomplete upload started before cutoff,
-// with its chunks, and returns how many it deleted.
+// ExpireUploads erases every incomplete upload started before cutoff,
+// with its chunks, deletes every upload whose data key is gone (erased:
+// a deletion a crash interrupted, or a blob erased after the backup this
+// store was restored from), and returns how many it deleted.
 func (db *DB) ExpireUploads(ctx context.Context, cutoff time.Time) (int, error) {
 	var old []string
 	err := db.view(ctx, func(txn *badger.Txn) error {
@@ -511,7 +513,8 @@ func (db *DB) ExpireUploads(ctx context.Context, cutoff time.Time) (int, error) 
 			if err := json.Unmarshal(v, &u); err != nil {
 				return err
 			}
-			if !u.Complete && u.At.Before(cutoff) {
+			_, erased := db.blobAEAD(u.ID, u.Sealed)
+			if !u.Complete && u.At.Before(cutoff) || erased != nil {
 				old = append(old, u.ID)
 			}
 			return nil

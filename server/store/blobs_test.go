@@ -275,3 +275,37 @@ func TestBlobBindings(t *testing.T) {
 		t.Errorf("bindings after DeleteBlob: %d, %v", n, err)
 	}
 }
+
+// TestExpireUploadsDeletesErasedUploads: an upload whose data key is gone
+// (complete or not, however young) is deleted with its chunks; on the
+// code before, a complete one stayed forever once its blob head named
+// another upload.
+func TestExpireUploadsDeletesErasedUploads(t *testing.T) {
+	ctx := t.Context()
+	db := openTest(t, Options{})
+	b := canaryBlob(t, db, "x")
+	kept := canaryBlob(t, db, "y")
+	if err := db.keys.destroy([]string{blobKeyID(b.Upload)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upload(ctx, b.Upload); model.ErrorCode(err) != model.CodeNotFound {
+		t.Errorf("an upload whose key is gone: %v, want not_found", err)
+	}
+	if n, err := db.ExpireUploads(ctx, time.Unix(0, 0)); err != nil || n != 1 {
+		t.Fatalf("ExpireUploads = %d, %v; want 1", n, err)
+	}
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		for _, p := range [][]byte{key(prefixChunk, b.Upload), key(prefixUpload, b.Upload)} {
+			if found, _ := hasPrefix(txn, p); found {
+				t.Errorf("keys under %s are left", p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upload(ctx, kept.Upload); err != nil {
+		t.Errorf("the other upload: %v", err)
+	}
+}
