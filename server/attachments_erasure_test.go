@@ -11,6 +11,7 @@ import (
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server"
 	"github.com/fieldsync/fieldsync/server/backup"
+	"github.com/fieldsync/fieldsync/server/store"
 )
 
 // attachFile uploads a photo holding canary into team's scope and
@@ -141,5 +142,41 @@ func TestAttachmentFollowsTheRecordMove(t *testing.T) {
 		fws.op(other, model.KindIdentification, model.FieldAttachments, "append", map[string]any{"digest": digest, "size": len(data), "media_type": "image/jpeg"}))...)
 	if status, _ := fws.do(http.MethodGet, "/v1/records/"+other+"/attachments/"+digest, nil); status != http.StatusNotFound {
 		t.Errorf("a new-team record naming the digest without an upload: %d, want 404", status)
+	}
+}
+
+// TestSweepReleasesStaleBindings: a binding whose record no longer names
+// the file (here a record that no longer exists, as after a retention
+// erasure or a crash between a redaction and its release) is released by
+// the next sweep, which erases the file nothing else names, well before
+// the orphan TTL; a file a live entry names stays.
+func TestSweepReleasesStaleBindings(t *testing.T) {
+	h := startServer(t)
+	w := newWorld(h, []string{"north"}, map[string]userSpec{"fw": {role: model.RoleFieldWorker, teams: []string{"north"}}})
+	fw, north := w.clients["fw"], w.teams["north"]
+	stale, staleDigest := photo(20<<10, "stale")
+	uploadWhole(t, h, fw, api.UploadRequest{Size: int64(len(stale)), Digest: staleDigest, Team: north}, stale)
+	_, keptPath, kept, _ := attachFile(t, h, fw, north, "kept")
+	h.stop()
+	db, err := store.Open(filepath.Join(h.dir, "db"), store.Options{Schema: model.DefaultSchema(), Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.BindBlob(context.Background(), newID(), "t:"+north, staleDigest); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	fw.token = h.login("fw", userPassword, fw.device).token
+	if err := h.m.SweepBlobs(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if up := createUpload(t, h, fw, api.UploadRequest{Size: int64(len(stale)), Digest: staleDigest, Team: north}, http.StatusCreated); up.Complete {
+		t.Errorf("the file of a stale binding survived the sweep: %+v", up)
+	}
+	if got := fw.mustDo(http.StatusOK, http.MethodGet, keptPath, nil); !bytes.Equal(got, kept) {
+		t.Errorf("the named file: %d bytes, not its bytes", len(got))
 	}
 }
