@@ -127,7 +127,8 @@ func (s *Server) namedInScope(ctx context.Context, scope, digest string) (bool, 
 	return named, nil
 }
 
-// SweepBlobs erases incomplete uploads older than the upload TTL; unbinds
+// SweepBlobs erases incomplete uploads older than the upload TTL;
+// destroys blob data keys without an upload (SweepBlobKeys); unbinds
 // the blobs records no longer name (a redaction whose release a crash
 // interrupted, an erased record) and erases those nothing names; binds
 // the blobs named in their record's scope; erases blobs whose data key is
@@ -136,6 +137,9 @@ func (s *Server) namedInScope(ctx context.Context, scope, digest string) (bool, 
 func (s *Server) SweepBlobs(ctx context.Context) error {
 	now := s.now()
 	if _, err := s.db.ExpireUploads(ctx, now.Add(-s.cfg.UploadTTL)); err != nil {
+		return err
+	}
+	if _, err := s.db.SweepBlobKeys(ctx); err != nil {
 		return err
 	}
 	s.blobMu.Lock()

@@ -33,6 +33,7 @@ type blobStore interface {
 	BoundBlob(ctx context.Context, record, digest string) (store.Blob, error)
 	ReleaseBlobs(ctx context.Context, record string, keep func(digest string) bool) ([]store.Blob, error)
 	Bindings(ctx context.Context, fn func(record, digest, scope string) error) error
+	SweepBlobKeys(ctx context.Context) (int, error)
 }
 
 // headerUploadOffset carries an upload's acknowledged offset (tus-like).

@@ -106,6 +106,8 @@ func recordBindingKey(record, digest string) []byte {
 // CreateUpload stores a new upload at offset 0, with a new data key that
 // is on disk before the upload is.
 func (db *DB) CreateUpload(ctx context.Context, u Upload) error {
+	db.blobKeysMu.Lock()
+	defer db.blobKeysMu.Unlock()
 	if db.keys != nil {
 		if _, err := db.keys.create(blobKeyID(u.ID)); err != nil {
 			return fmt.Errorf("create upload: %w", err)
@@ -120,6 +122,49 @@ func (db *DB) CreateUpload(ctx context.Context, u Upload) error {
 		return fmt.Errorf("create upload: %w", err)
 	}
 	return nil
+}
+
+// SweepBlobKeys destroys the blob data keys whose upload is not stored:
+// keys a crash left between their creation and their upload's commit,
+// or keys of uploads newer than the backup this store was restored from.
+// It returns how many it destroyed.
+func (db *DB) SweepBlobKeys(ctx context.Context) (int, error) {
+	db.blobKeysMu.Lock()
+	defer db.blobKeysMu.Unlock()
+	var gone []string
+	err := db.view(ctx, func(txn *badger.Txn) error {
+		for _, id := range db.keys.live() {
+			upload, ok := uploadOfKey(id)
+			if !ok {
+				continue
+			}
+			found, err := exists(txn, key(prefixUpload, upload))
+			if err != nil {
+				return err
+			}
+			if !found {
+				gone = append(gone, id)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = db.keys.destroy(gone)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sweep blob keys: %w", err)
+	}
+	return len(gone), nil
+}
+
+// uploadOfKey returns the upload id of a blob key id (blobKeyID); ok is
+// false for any other key id.
+func uploadOfKey(id string) (string, bool) {
+	h, ok := strings.CutPrefix(id, "blob")
+	if !ok || len(h) != 32 {
+		return "", false
+	}
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], true
 }
 
 // blobAEAD returns the data key of a sealed upload (nil for a plain one);

@@ -309,3 +309,30 @@ func TestExpireUploadsDeletesErasedUploads(t *testing.T) {
 		t.Errorf("the other upload: %v", err)
 	}
 }
+
+// TestSweepBlobKeys: a blob key without its upload (a crash between the
+// key's creation and the upload's commit) is destroyed; the keys of
+// stored uploads and of ops are kept.
+func TestSweepBlobKeys(t *testing.T) {
+	ctx := t.Context()
+	db := openTest(t, Options{})
+	b := canaryBlob(t, db, "x")
+	lost, op := blobKeyID(newID()), newID()
+	for _, id := range []string{lost, op} {
+		if _, err := db.keys.create(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.SweepBlobKeys(ctx); err != nil || n != 1 {
+		t.Fatalf("SweepBlobKeys = %d, %v; want 1", n, err)
+	}
+	if db.keys.key(lost) != nil {
+		t.Error("the key without an upload is live")
+	}
+	if db.keys.key(op) == nil || db.keys.key(blobKeyID(b.Upload)) == nil {
+		t.Error("a key of an op or of a stored upload was destroyed")
+	}
+	if id, ok := uploadOfKey(blobKeyID(b.Upload)); !ok || id != b.Upload {
+		t.Errorf("uploadOfKey = %q, %v; want %q", id, ok, b.Upload)
+	}
+}

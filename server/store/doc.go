@@ -160,7 +160,9 @@
 //     holds and every backup hold only ciphertext. Bindings are written
 //     by the server after a push (not by the writer, from Effects: a
 //     binding needs the blob, uploaded before or after the op); a sweep
-//     repairs what a crash between a push and its bindings left.
+//     repairs what a crash between a push and its bindings left, and
+//     destroys the blob keys whose upload was never stored
+//     (SweepBlobKeys).
 //
 // # Invariants
 //
