@@ -20,7 +20,8 @@ import (
 // getAttachment handles GET /v1/records/:id/attachments/:digest: the
 // bytes of a blob, only for a caller who may read the record and only
 // while one of its live (unredacted) attachment entries names the blob;
-// everyone else gets 404, as for a blob that does not exist. Served as a
+// everyone else (an auditor too) gets 404, as for a blob that does not
+// exist. Served as a
 // download (Content-Disposition: attachment, nosniff) with its sniffed
 // media type; a single bytes Range is honoured. Supervisors' downloads
 // are audited.
@@ -38,7 +39,7 @@ func (s *Server) getAttachment(c *fiber.Ctx) error {
 		}
 		return notFound
 	}
-	b, err := s.db.Blob(ctx, st.Scope.Bucket(), digest)
+	b, err := s.recordBlob(ctx, id, st.Scope.Bucket(), digest)
 	if err != nil {
 		if model.ErrorCode(err) == model.CodeNotFound {
 			return notFound
@@ -71,24 +72,53 @@ func (s *Server) getAttachment(c *fiber.Ctx) error {
 	return c.SendString(out.String())
 }
 
+// recordBlob returns the blob digest a live entry of record names: the
+// one bound to the record (uploaded in the scope the record was in when
+// the entry was pushed, wherever the record moved since), else the one
+// of the record's current scope (bucket), which it then binds. Dedup and
+// uploads stay per scope: a record reads another scope's blob only
+// through a binding made while it was in that scope.
+func (s *Server) recordBlob(ctx context.Context, record, bucket, digest string) (store.Blob, error) {
+	b, err := s.db.BoundBlob(ctx, record, digest)
+	if model.ErrorCode(err) != model.CodeNotFound {
+		return b, err
+	}
+	if b, err = s.db.Blob(ctx, bucket, digest); err != nil {
+		return b, err
+	}
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
+	if err := s.db.BindBlob(ctx, record, bucket, digest); err != nil && model.ErrorCode(err) != model.CodeNotFound {
+		return b, err
+	}
+	return b, nil
+}
+
 // references reports whether a live entry of an attachment log of rec
 // names digest.
 func references(schema *model.Schema, rec *crdt.Record, digest string) bool {
+	return liveDigests(schema, rec)[digest]
+}
+
+// liveDigests returns the digests the live (unredacted) entries of the
+// attachment logs of rec name.
+func liveDigests(schema *model.Schema, rec *crdt.Record) map[string]bool {
+	live := map[string]bool{}
 	kind := schema.Kinds[rec.Kind]
 	if kind == nil {
-		return false
+		return live
 	}
 	for name, f := range kind.Fields {
 		if f.Format != model.FormatAttachment {
 			continue
 		}
 		for _, e := range rec.Entries(name) {
-			if !e.Redacted && attachmentDigest(e.Value) == digest {
-				return true
+			if !e.Redacted {
+				live[attachmentDigest(e.Value)] = true
 			}
 		}
 	}
-	return false
+	return live
 }
 
 // attachmentDigest returns the digest an attachment entry names.
@@ -130,63 +160,6 @@ func byteRange(h string, size int64) (from, to int64, ok bool) {
 		to = min(last+1, size)
 	}
 	return from, to, true
-}
-
-// SweepBlobs deletes incomplete uploads older than the upload TTL (their
-// chunks with them) and completed blobs older than the orphan TTL that no
-// live attachment entry of a record of their scope names.
-func (s *Server) SweepBlobs(ctx context.Context) error {
-	now := s.now()
-	if _, err := s.db.ExpireUploads(ctx, now.Add(-s.cfg.UploadTTL)); err != nil {
-		return err
-	}
-	cutoff := now.Add(-s.cfg.BlobOrphanTTL)
-	var old []store.Blob
-	err := s.db.Blobs(ctx, func(b store.Blob) error {
-		if b.At.Before(cutoff) {
-			old = append(old, b)
-		}
-		return nil
-	})
-	if err != nil || len(old) == 0 {
-		return err
-	}
-	live, err := s.referencedBlobs(ctx)
-	if err != nil {
-		return err
-	}
-	for _, b := range old {
-		if !live[b.Scope+"/"+b.Digest] {
-			if err := s.db.DeleteBlob(ctx, b); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// referencedBlobs returns "<scope>/<digest>" of every blob a live
-// attachment entry names.
-func (s *Server) referencedBlobs(ctx context.Context) (map[string]bool, error) {
-	live := map[string]bool{}
-	err := s.db.ScanRecords(ctx, "", nil, func(sum store.Summary, rec *crdt.Record) error {
-		kind := s.schema.Kinds[rec.Kind]
-		if kind == nil {
-			return nil
-		}
-		for name, f := range kind.Fields {
-			if f.Format != model.FormatAttachment {
-				continue
-			}
-			for _, e := range rec.Entries(name) {
-				if !e.Redacted {
-					live[access.Scope{Kind: sum.Kind, Team: sum.Team, ActionWeek: sum.ActionWeek}.Bucket()+"/"+attachmentDigest(e.Value)] = true
-				}
-			}
-		}
-		return nil
-	})
-	return live, err
 }
 
 // sweepBlobsEvery runs SweepBlobs every interval until Shutdown; a failed

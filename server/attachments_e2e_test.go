@@ -169,7 +169,9 @@ func TestUploadResumesAndDownloadAccess(t *testing.T) {
 
 // TestUploadRefusals: each refusal has its own code: a scope the caller
 // may not write (403 forbidden), a file over the size limit (413
-// blob_too_large), bytes that do not match the digest (422
+// blob_too_large, also for a chunk past the declared size), a chunk out
+// of order (409 upload_offset with the acknowledged offset), bytes that
+// do not match the digest (422
 // digest_mismatch: the upload is deleted, never served) and a type outside
 // the list, sniffed from the bytes (415 media_type).
 func TestUploadRefusals(t *testing.T) {
@@ -210,6 +212,21 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	if status, _ := headOffset(t, h, fw, id); status != http.StatusNotFound {
 		t.Errorf("HEAD of a refused upload: %d, want 404 (deleted)", status)
+	}
+	up := createUpload(t, h, fw, api.UploadRequest{Size: 4096, Digest: digest, Team: w.teams["north"]}, http.StatusCreated)
+	for _, tc := range []struct {
+		name         string
+		offset, size int
+		want         int
+		code         string
+	}{
+		{"a chunk past the acknowledged offset", 1024, 1024, http.StatusConflict, "upload_offset"},
+		{"a chunk past the declared size", 0, 4097, http.StatusRequestEntityTooLarge, "blob_too_large"},
+	} {
+		status, hdr, body := upHTTP(t, h, fw, http.MethodPatch, "/v1/uploads/"+up.ID, bytes.Repeat([]byte{1}, tc.size), map[string]string{"Upload-Offset": strconv.Itoa(tc.offset)})
+		if status != tc.want || errorCode(t, body) != tc.code || hdr.Get("Upload-Offset") != "0" {
+			t.Errorf("%s: %d %s offset %q, want %d %s offset 0", tc.name, status, body, hdr.Get("Upload-Offset"), tc.want, tc.code)
+		}
 	}
 	svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
 	sum := sha256.Sum256(svg)
@@ -309,7 +326,9 @@ func uploadWhole(t *testing.T, h *harness, c *client, req api.UploadRequest, dat
 // TestAttachmentVisitor: a visitor uploads for their week's site visits
 // and for identifications of their week's host team, not elsewhere, and
 // downloads only their week's site-visit files (write without read holds
-// for files too); an auditor never reads a file.
+// for files too); an auditor never reads a file: 404, as for a file
+// that does not exist (403 before, which told it the route exists for
+// others).
 func TestAttachmentVisitor(t *testing.T) {
 	h := startServer(t)
 	d := newDeployment(t, h)
@@ -344,7 +363,8 @@ func TestAttachmentVisitor(t *testing.T) {
 		{"fw", visitPath, http.StatusOK},
 		{"fw.s", idPath, http.StatusNotFound},
 		{"fw.s", visitPath, http.StatusNotFound},
-		{"auditor", idPath, http.StatusForbidden},
+		{"auditor", idPath, http.StatusNotFound},
+		{"auditor", visitPath, http.StatusNotFound},
 	} {
 		if status, _ := d.clients[tt.who].do(http.MethodGet, tt.path, nil); status != tt.want {
 			t.Errorf("GET %s as %s: %d, want %d", tt.path, tt.who, status, tt.want)

@@ -41,6 +41,10 @@ var (
 	reviewRoles  = []model.Role{model.RoleSupervisor}
 )
 
+// attachmentRoles lets auditors reach the download handler, which answers
+// them 404 like any caller who may not read the record.
+var attachmentRoles = append([]model.Role{model.RoleAuditor}, recordRoles...)
+
 // routes is the route table: the single list of endpoints and who may call
 // them.
 func (s *Server) routes() []route {
@@ -56,7 +60,7 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/v1/sync/events", roles: syncRoles, handler: s.events},
 		{method: fiber.MethodGet, path: "/v1/records", roles: listRoles, handler: s.listRecords},
 		{method: fiber.MethodGet, path: "/v1/records/:id", roles: recordRoles, handler: s.getRecord},
-		{method: fiber.MethodGet, path: "/v1/records/:id/attachments/:digest", roles: recordRoles, handler: s.getAttachment},
+		{method: fiber.MethodGet, path: "/v1/records/:id/attachments/:digest", roles: attachmentRoles, handler: s.getAttachment},
 		{method: fiber.MethodPost, path: "/v1/uploads", roles: syncRoles, handler: s.createUpload},
 		{method: fiber.MethodHead, path: "/v1/uploads/:id", roles: syncRoles, handler: s.uploadOffset},
 		{method: fiber.MethodPatch, path: "/v1/uploads/:id", roles: syncRoles, handler: s.appendUpload},

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,6 +94,9 @@ type Server struct {
 	userRate      *limiter
 	loginThrottle *loginThrottle
 	touches       *touchThrottle
+	// blobMu orders the binding, release and sweep of blobs
+	// (attachments_erasure.go).
+	blobMu sync.Mutex
 }
 
 // New builds the server over an open store (a *store.DB).

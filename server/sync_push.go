@@ -41,6 +41,7 @@ func (s *Server) push(c *fiber.Ctx) error {
 		}
 	}
 	s.record(c.UserContext(), events...)
+	s.indexAttachments(c.UserContext(), res.Applied)
 	if appliedAny {
 		s.changes.notify()
 	}

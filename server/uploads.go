@@ -29,6 +29,11 @@ type blobStore interface {
 	ExpireUploads(ctx context.Context, cutoff time.Time) (int, error)
 	Blobs(ctx context.Context, fn func(b store.Blob) error) error
 	DeleteBlob(ctx context.Context, b store.Blob) error
+	BindBlob(ctx context.Context, record, scope, digest string) error
+	BoundBlob(ctx context.Context, record, digest string) (store.Blob, error)
+	ReleaseBlobs(ctx context.Context, record string, keep func(digest string) bool) ([]store.Blob, error)
+	Bindings(ctx context.Context, fn func(record, digest, scope string) error) error
+	SweepBlobKeys(ctx context.Context) (int, error)
 }
 
 // headerUploadOffset carries an upload's acknowledged offset (tus-like).

@@ -137,6 +137,9 @@ type DB struct {
 	loadFailed atomic.Bool
 	// keys is the store's data key store (datakeys.go).
 	keys *dataKeys
+	// blobKeysMu orders an upload's creation (its key, then its bu/ key)
+	// and SweepBlobKeys (blobs.go).
+	blobKeysMu sync.Mutex
 }
 
 // Open opens (or creates) the store in dir and starts its writer and its

@@ -49,21 +49,33 @@
 //	rf/<family id>             model.TokenFamily as JSON
 //	rfd/<device id>/<family>   empty: the device's token families
 //	a/<seq>                    audit entry as JSON, append-only (audit.go)
-//	datakeys (a file)          the data keys of append values (datakeys.go): not
-//	                           a badger key, beside badger's files, never in a
-//	                           backup
+//	datakeys (a file)          the data keys of append values (datakeys.go) and
+//	                           of blobs (blobs.go: slot id "blob" + the upload
+//	                           id's hex digits): not a badger key, beside
+//	                           badger's files, never in a backup
 //	l/<record id>/<other id>   Link as JSON, once per direction: a supervisor's
 //	                           link between two records (links.go), written
 //	                           in one transaction with its audit entries;
 //	                           never record state, never served by pull
 //	bu/<upload id>             Upload as JSON: scope, digest, size, user,
-//	                           acknowledged offset, complete (blobs.go)
+//	                           acknowledged offset, complete, sealed (blobs.go)
 //	bc/<upload id><offset>     a blob's bytes from offset (8 bytes big endian),
-//	                           at most 256 KiB per value, each PATCH committed
-//	                           with SyncWrites before it is acknowledged
+//	                           at most 256 KiB per value, sealed (AES-256-GCM:
+//	                           nonce, ciphertext, tag; the key id and offset
+//	                           are the additional data) with the upload's data
+//	                           key; each PATCH committed with SyncWrites before
+//	                           it is acknowledged
 //	bl/<scope>/<digest>        Blob as JSON: a verified blob of a bucket
 //	                           ("t:<team>", "w:<week>"), naming the upload
-//	                           whose chunks hold it; dedup never crosses scopes
+//	                           whose chunks (and data key) hold it; dedup never
+//	                           crosses scopes
+//	bx/<scope>/<digest>/<rec>  empty: a live entry of record rec names the blob
+//	                           (a binding, written when the entry is pushed)
+//	bxr/<rec>/<digest>         the scope of the blob bound to rec: the record
+//	                           reads it wherever it moves; when a record's last
+//	                           binding of a blob goes (its entries redacted),
+//	                           the blob is erased unless a record of its scope
+//	                           still names it
 //
 // # Storage design: a snapshot plus an op tail
 //
@@ -134,19 +146,23 @@
 //     Built (snapshot.go, DB.Snapshot): a page reads m/seq and the states
 //     of the records above a given id in one read transaction, filtered by
 //     the bucket in each head (no br/ index yet: a page scans heads).
-//   - Blobs in chunks (the attachments issue). Outside the op writer, in
-//     ordinary transactions that never touch its keys: bl/<scope>/<digest>
-//     a blob head (size, media type, state, data key id), bc/<scope>/
-//     <digest><chunk no.> chunks of fixed size (values above badger's
-//     value threshold go to the value log, so a chunk is one sequential
-//     write and the LSM keeps a pointer), bu/<upload id> an upload's
-//     scope, digest and acknowledged offset (each acknowledged chunk is
-//     committed with SyncWrites before the answer), bx/<scope>/<digest>/
-//     <record>/<op> the live entries referencing the blob. Which entries
-//     reference or stop referencing a blob is an effect protocol decides
-//     (a new field of protocol.Effects), so the writer indexes bx/ in the
-//     op's transaction without reading the schema; the last reference gone,
-//     the blob's data key is destroyed as above.
+//   - Blobs in chunks (the attachments issue; built, blobs.go). Outside
+//     the op writer, in ordinary transactions that never touch its keys:
+//     bu/ an upload, bc/ its chunks keyed by upload and offset, bl/ the
+//     blob head of a scope and digest naming its upload, bx/ and bxr/ the
+//     bindings of records to blobs. Every upload has a data key of its
+//     own in the key store, created and synced before the upload is
+//     stored; its chunks are sealed with it. An upload holds one blob and
+//     a scope one blob per digest, so the key is the blob's. Every
+//     deletion (an expired or refused upload, an orphan swept, a blob
+//     whose last naming entry was redacted) destroys the key first, then
+//     deletes the keys: from the destruction on, the chunks badger still
+//     holds and every backup hold only ciphertext. Bindings are written
+//     by the server after a push (not by the writer, from Effects: a
+//     binding needs the blob, uploaded before or after the op); a sweep
+//     repairs what a crash between a push and its bindings left, and
+//     destroys the blob keys whose upload was never stored
+//     (SweepBlobKeys).
 //
 // # Invariants
 //
@@ -192,4 +208,8 @@
 //     disk before its op commits; an erasure destroys the key once its
 //     transaction commits (Open finishes one a crash interrupted). A value
 //     whose key is gone reads as erased.
+//   - Every blob chunk is sealed with its upload's data key, on disk
+//     before the upload is stored. A deletion destroys the key before its
+//     transaction; a blob or upload whose key is gone reads as absent and
+//     is never served, and the next sweep deletes its keys.
 package store
