@@ -174,6 +174,7 @@ export class Device {
   private readonly subscribers = new Set<(ids: string[]) => void>();
   private readonly statusListeners = new Set<(s: DeviceStatus) => void>();
   private readonly wakers = new Set<() => void>();
+  private poked = false;
   private channel: Channel | undefined;
   private idle: unknown;
   private leading: AbortController | undefined;
@@ -710,6 +711,10 @@ export class Device {
     if (signal.aborted) {
       return Promise.resolve();
     }
+    if (wakeable && this.poked) {
+      this.poked = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       let timer: unknown;
       const done = (): void => {
@@ -728,8 +733,12 @@ export class Device {
     });
   }
 
-  /** poke wakes the leader's loops (coalesced). */
+  /** poke wakes the leader's loops; a poke while they are busy is kept for their next wait (pokes coalesce). */
   private poke(): void {
+    if (this.wakers.size === 0) {
+      this.poked = true;
+      return;
+    }
     for (const w of [...this.wakers]) {
       w();
     }

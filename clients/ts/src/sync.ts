@@ -126,6 +126,7 @@ const WHOLE_REQUEST_CODES = new Set(["body_too_large", "too_many_ops", "too_deep
 export class SyncClient {
   private readonly o: Required<Omit<SyncOptions, "deviceName">> & { deviceName: string };
   private running: Promise<SyncReport> | undefined;
+  private refreshing: Promise<void> | undefined;
   private report: SyncReport = { pushed: 0, pulled: 0, quarantined: 0, resynced: false };
 
   constructor(
@@ -496,8 +497,18 @@ export class SyncClient {
     return s.access_token;
   }
 
-  /** refresh exchanges the refresh token for a new pair after failed (the token refused) expired. */
-  private async refresh(failed: string): Promise<void> {
+  /**
+   * refresh exchanges the refresh token for a new pair after failed (the
+   * token refused) expired. One refresh at a time: the sync and the live
+   * stream may both meet an expired token, and a refresh token sent twice
+   * is token_reused, which wipes the device.
+   */
+  private refresh(failed: string): Promise<void> {
+    this.refreshing ??= this.refreshOnce(failed).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refreshOnce(failed: string): Promise<void> {
     const s = this.replica.session as Session;
     if (s.access_token !== failed) {
       return; // refreshed meanwhile

@@ -42,6 +42,8 @@ export class FakeServer {
   drops: string[] = [];
   /** Cursors older than this are answered 410 resync_required. */
   minCursor = 0;
+  /** The schema served at GET /v1/schema. */
+  schema: unknown;
   /** The user login and refresh answer with. */
   user: { id: string; username: string; role: string; teams: string[] } = USER;
   access = "access-1";
@@ -101,6 +103,9 @@ export class FakeServer {
     }
     if (u.pathname === "/v1/sync/pull") {
       return this.pull(u);
+    }
+    if (u.pathname === "/v1/schema" && this.schema !== undefined) {
+      return json(200, this.schema);
     }
     if (u.pathname === "/v1/sync/events") {
       return this.events(signal);
