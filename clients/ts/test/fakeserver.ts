@@ -140,7 +140,8 @@ export class FakeServer {
     const page = this.log.slice(cursor, cursor + limit);
     const end = cursor + page.length;
     const drop = end >= this.log.length ? this.drops.splice(0) : [];
-    const text = `{"ops":[${page.map(opJSON).join(",")}],"cursor":"${end}","more":${end < this.log.length},"drop":${JSON.stringify(drop)},"server_hlc":"${this.clock.now()}"}`;
+    const readable = page.filter((o) => this.user.role !== "visitor" || o.kind !== "identification"); // write without read
+    const text = `{"ops":[${readable.map(opJSON).join(",")}],"cursor":"${end}","more":${end < this.log.length},"drop":${JSON.stringify(drop)},"server_hlc":"${this.clock.now()}"}`;
     return new Response(text, { status: 200 });
   }
 
