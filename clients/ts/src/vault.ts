@@ -163,7 +163,12 @@ export class EncryptedStorage implements Storage {
     const wrapped = new Uint8Array(await this.subtle.wrapKey("raw", dek, kek, "AES-KW"));
     const now = this.now();
     const k: Keyring = { v: 1, salt, iterations: this.iterations, wrapped, failures: 0, contact: now, created: now };
-    await this.putKeyring(k);
+    await this.updateKeyring((cur) => {
+      if (cur !== undefined) {
+        throw new Error("This device already has a key; unlock it with its PIN.");
+      }
+      return k;
+    });
     this.key = await this.unwrap(k, kek, false);
   }
 
@@ -183,14 +188,12 @@ export class EncryptedStorage implements Storage {
       key = await this.unwrap(k, await this.pinKey(pin, k.salt, k.iterations), false);
     } catch (err) {
       if (err instanceof WrongPinError) {
-        const failures = k.failures + 1;
-        await this.putKeyring({ ...k, failures });
-        throw new WrongPinError(failures);
+        throw new WrongPinError(await this.countFailure());
       }
       throw err;
     }
     if (k.failures !== 0) {
-      await this.putKeyring({ ...k, failures: 0 });
+      await this.updateKeyring((cur) => cur && { ...cur, failures: 0 });
     }
     this.key = key;
   }
@@ -210,9 +213,7 @@ export class EncryptedStorage implements Storage {
       dek = await this.unwrap(k, await this.pinKey(oldPin, k.salt, k.iterations), true);
     } catch (err) {
       if (err instanceof WrongPinError) {
-        const failures = k.failures + 1;
-        await this.putKeyring({ ...k, failures });
-        throw new WrongPinError(failures);
+        throw new WrongPinError(await this.countFailure());
       }
       throw err;
     }
@@ -220,7 +221,12 @@ export class EncryptedStorage implements Storage {
     const kek = await this.pinKey(newPin, salt, this.iterations);
     const wrapped = new Uint8Array(await this.subtle.wrapKey("raw", dek, kek, "AES-KW"));
     const next: Keyring = { ...k, salt, iterations: this.iterations, wrapped, failures: 0 };
-    await this.putKeyring(next);
+    await this.updateKeyring((cur) => {
+      if (cur === undefined || !sameBytes(cur.wrapped, k.wrapped)) {
+        throw new Error("The PIN was changed or the device wiped meanwhile (another tab); try again.");
+      }
+      return { ...next, contact: Math.max(cur.contact, next.contact) };
+    });
     this.key = await this.unwrap(next, kek, false);
   }
 
@@ -230,7 +236,7 @@ export class EncryptedStorage implements Storage {
     if (k === undefined || this.wiped || at <= k.contact) {
       return;
     }
-    await this.putKeyring({ ...k, contact: at }, "relaxed");
+    await this.updateKeyring((cur) => cur && (at > cur.contact ? { ...cur, contact: at } : cur), "relaxed");
   }
 
   /** rawCount counts the keys of store under prefix without decrypting (works while locked). */
@@ -286,9 +292,28 @@ export class EncryptedStorage implements Storage {
     return this.keyring;
   }
 
-  private async putKeyring(k: Keyring, durability: Durability = "strict"): Promise<void> {
-    await this.inner.write((tx) => tx.put("meta", KEYRING, k), durability);
-    this.keyring = k;
+  /**
+   * updateKeyring replaces the stored keyring by fn(the stored one) in one
+   * transaction of the inner storage: other tabs update it too (a PIN
+   * change, a contact time, a failure count), and an update from a stale
+   * copy would undo theirs (or, for two setups at once, replace the key
+   * the other tab already encrypted with).
+   */
+  private async updateKeyring(fn: (cur: Keyring | undefined) => Keyring | undefined, durability: Durability = "strict"): Promise<void> {
+    this.keyring = await this.inner.write(async (tx) => {
+      const cur = (await tx.get("meta", KEYRING)) as Keyring | undefined;
+      const next = fn(cur);
+      if (next !== undefined && next !== cur) {
+        await tx.put("meta", KEYRING, next);
+      }
+      return next;
+    }, durability);
+  }
+
+  /** countFailure adds a wrong PIN to the stored count and returns it. */
+  private async countFailure(): Promise<number> {
+    await this.updateKeyring((cur) => cur && { ...cur, failures: cur.failures + 1 });
+    return this.keyring?.failures ?? 0;
   }
 
   private async pinKey(pin: string, salt: Uint8Array, iterations: number): Promise<CryptoKey> {
@@ -365,6 +390,10 @@ export class EncryptedStorage implements Storage {
       }
     }, durability);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function checkPin(pin: string): void {

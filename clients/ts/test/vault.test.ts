@@ -211,3 +211,24 @@ test("the maximum of wrong PINs in a row wipes the device", async () => {
   assert.deepEqual(await factory.databases(), []);
   d.close();
 });
+
+test("keyring updates from two tabs never undo each other: one setup wins, a stale contact update keeps a changed PIN", async () => {
+  const inner = new MemoryStorage();
+  const locks = new LocalLocks();
+  const open = () => EncryptedStorage.open(inner, { lockName: "k", locks, iterations: FAST, now: () => 1_000 });
+  const [a, b] = [await open(), await open()];
+  const setups = await Promise.allSettled([a.setup(PIN), b.setup("111111")]);
+  assert.equal(setups.filter((r) => r.status === "fulfilled").length, 1, "a second setup must not replace the first key");
+  const winner = setups[0]!.status === "fulfilled" ? a : b;
+  const other = winner === a ? b : a;
+  const pin = winner === a ? PIN : "111111";
+  await winner.write((tx) => tx.put("records", "x", CANARY), "strict");
+  await other.unlock(pin);
+  await winner.changePin(pin, "135790");
+  await other.touchContact(5_000); // other's copy of the keyring predates the change
+  const c = await open();
+  await assert.rejects(c.unlock(pin), WrongPinError);
+  await c.unlock("135790");
+  assert.equal(c.lastContact, 5_000);
+  assert.equal(await c.read((tx) => tx.get("records", "x")), CANARY);
+});
