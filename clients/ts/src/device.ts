@@ -511,6 +511,7 @@ export class Device {
       fetch: this.o.fetch,
       ...this.o.sync,
       onContact: () => this.contact(),
+      exclusive: (fn) => this.locks.request(`fieldsync-auth:${this.o.name}`, {}, fn),
     });
     if (this.persisted !== true) {
       this.persisted = await this.nav()
@@ -600,6 +601,7 @@ export class Device {
       this.syncing = true;
       this.emit();
       try {
+        await client.replica.reload(); // another tab may have logged in or rotated the tokens
         const r = await client.sync();
         this.error = undefined;
         return r;

@@ -105,6 +105,13 @@ export interface SyncOptions {
   deviceName?: string;
   /** Called whenever the server answered 2xx (the device keeps its last contact for the self-wipe). */
   onContact?: () => void;
+  /**
+   * Runs a token refresh exclusively among the clients sharing this
+   * replica's storage (Device: a Web Lock across tabs); the refresh reads
+   * the stored session again first, so a token another tab rotated is
+   * used rather than refreshed twice (token_reused wipes).
+   */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** SyncReport says what one sync did. */
@@ -147,6 +154,7 @@ export class SyncClient {
       compress: o.compress ?? typeof CompressionStream !== "undefined",
       deviceName: o.deviceName ?? "",
       onContact: o.onContact ?? (() => {}),
+      exclusive: o.exclusive ?? ((fn) => fn()),
     };
   }
 
@@ -504,12 +512,16 @@ export class SyncClient {
    * is token_reused, which wipes the device.
    */
   private refresh(failed: string): Promise<void> {
-    this.refreshing ??= this.refreshOnce(failed).finally(() => (this.refreshing = undefined));
+    this.refreshing ??= this.o.exclusive(() => this.refreshOnce(failed)).finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
 
   private async refreshOnce(failed: string): Promise<void> {
-    const s = this.replica.session as Session;
+    await this.replica.reload();
+    const s = this.replica.session;
+    if (s === undefined) {
+      throw new LoginRequiredError();
+    }
     if (s.access_token !== failed) {
       return; // refreshed meanwhile
     }

@@ -289,3 +289,17 @@ test("SSEParser splits events on LF, CR and CRLF, across chunks, skipping commen
   assert.deepEqual(p.push("ges\r\ndata: {}\r\n\r"), []);
   assert.deepEqual(p.push("\nevent:shutdown\rdata: {}\r\r: keep-alive\n\ndata: x\n\n"), ["changes", "shutdown", "message"]);
 });
+
+test("a client whose tokens another tab rotated uses the stored ones instead of refreshing twice", async () => {
+  const { storage, server, replica, client } = await setup();
+  const other = await Replica.open({ storage, device: DEVICE, schema, newId });
+  const otherClient = new SyncClient(other, { server: "http://fake", fetch: server.fetch, sleep: async () => {}, random: () => 0.5 });
+  server.access = "expired-meanwhile";
+  await client.sync(); // this tab refreshes: the stored session has the new pair
+  assert.equal(server.count("/v1/auth/refresh"), 1);
+  assert.notEqual(other.session!.access_token, replica.session!.access_token, "the other tab's copy is stale");
+  await other.write(rec(80), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await otherClient.sync();
+  assert.equal(server.count("/v1/auth/refresh"), 1, "no second refresh with a spent refresh token");
+  assert.equal(server.log.length, 1);
+});
