@@ -6,7 +6,7 @@
 import "fake-indexeddb/auto";
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { after, test } from "node:test";
 
 import { IDBFactory } from "fake-indexeddb";
 
@@ -33,6 +33,16 @@ interface Env {
 }
 
 const schema = goSchema();
+
+// Every device opened is closed after the tests, failed ones included (an
+// open BroadcastChannel or event stream would keep the process alive).
+const opened: Device[] = [];
+after(() => opened.forEach((d) => d.close()));
+async function track(p: Promise<Device>): Promise<Device> {
+  const d = await p;
+  opened.push(d);
+  return d;
+}
 
 function env(): Env {
   const server = new FakeServer();
@@ -73,7 +83,7 @@ function options(e: Env, o: Partial<DeviceOptions> = {}): DeviceOptions {
 }
 
 async function ready(e: Env, o: Partial<DeviceOptions> = {}): Promise<Device> {
-  const d = await Device.open(options(e, o));
+  const d = await track(Device.open(options(e, o)));
   await d.setup(PIN);
   await d.login("worker.north", "pw");
   await d.fetchSchema();
@@ -114,11 +124,11 @@ test("a device out of contact for more than wipeAfterDays wipes itself when open
   await d.sync(); // contact: day 10
   d.close();
   e.timers.now += 13 * DAY; // day 23, 13 days after the last contact
-  const again = await Device.open(options(e, { wipeAfterDays: 14 }));
+  const again = await track(Device.open(options(e, { wipeAfterDays: 14 })));
   assert.equal(again.state, "locked");
   again.close();
   e.timers.now += 2 * DAY; // 15 days
-  await assert.rejects(Device.open(options(e, { wipeAfterDays: 14 })), (err: unknown) => err instanceof WipedError && err.reason.code === "out_of_contact");
+  await assert.rejects(track(Device.open(options(e, { wipeAfterDays: 14 }))), (err: unknown) => err instanceof WipedError && err.reason.code === "out_of_contact");
   assert.deepEqual(await e.factory.databases(), []);
 });
 
@@ -266,11 +276,11 @@ test("live mode: the event stream (re-authenticated on 401) makes the device pul
 test("many tabs, one outbox: two tabs writing at once lose nothing and never deadlock; one syncs, the other hears", { timeout: 60_000 }, async () => {
   const e = env();
   const base = { channel: undefined, timers: undefined, sync: { sleep: async () => {}, random: () => 0.5 } };
-  const a = await Device.open(options(e, base));
+  const a = await track(Device.open(options(e, base)));
   await a.setup(PIN);
   await a.login("worker.north", "pw");
   await a.fetchSchema();
-  const b = await Device.open(options(e, base));
+  const b = await track(Device.open(options(e, base)));
   await b.unlock(PIN);
   const heardByB: string[] = [];
   b.subscribe((ids) => heardByB.push(...ids));
@@ -297,7 +307,7 @@ test("many tabs, one outbox: two tabs writing at once lose nothing and never dea
   await b.write(rec(300), "identification", [status]);
   await until(() => e.server.log.length === 61, "b syncs its write");
   // A wipe in one tab wipes the other.
-  const c = await Device.open(options(e, base));
+  const c = await track(Device.open(options(e, base)));
   await c.unlock(PIN);
   await c.wipe();
   await until(() => b.state === "wiped", "b hears of the wipe");
