@@ -315,3 +315,20 @@ test("many tabs, one outbox: two tabs writing at once lose nothing and never dea
   b.close();
   c.close();
 });
+
+test("the status counts the quarantine; a fix through the device resends and empties it", async () => {
+  const e = env();
+  const d = await ready(e);
+  e.server.rejectField = "sex";
+  const [op] = await d.write(rec(9), "identification", [{ field: "sex", action: "set", value: "female" }]);
+  await d.sync();
+  assert.deepEqual([(await d.status()).quarantine, (await d.status()).outbox], [1, 0]);
+  assert.equal((await d.quarantine())[0]!.code, "forbidden");
+  e.server.rejectField = "";
+  const fixed = await d.fix(op!.id);
+  assert.deepEqual([(await d.status()).quarantine, (await d.status()).outbox], [0, 1]);
+  await d.sync();
+  assert.ok(e.server.log.some((o) => o.id === fixed.id));
+  assert.equal((await d.get(rec(9)))!.value("sex"), "female");
+  d.close();
+});
