@@ -33,7 +33,11 @@ export class IndexedDBStorage implements Storage {
       }
     };
     const db = await done(req);
-    return new IndexedDBStorage(factory, name, db);
+    const s = new IndexedDBStorage(factory, name, db);
+    // Another tab deleting (wiping) or upgrading the database: let it, and
+    // become closed here (every later call throws).
+    db.onversionchange = () => s.close();
+    return s;
   }
 
   read<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T> {

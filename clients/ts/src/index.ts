@@ -3,8 +3,10 @@
  * byte-for-byte implementation of DESIGN §4 (the Go engine is sync/crdt):
  * the hybrid logical clock, ops (strict decoding and schema validation),
  * register/set/log merge with redaction, record state and RFC 8785
- * canonical JSON. It is pure: no I/O, no clock but the injected one, no
- * randomness. See README.md for the API.
+ * canonical JSON (pure: no I/O, no clock but the injected one, no
+ * randomness); and on top of it the local replica (Replica, Storage,
+ * IndexedDBStorage, EncryptedStorage), the sync loop (SyncClient) and the
+ * web app's API (Device). See README.md for the API.
  */
 export { errorf, FieldsyncError, type ErrorCode } from "./errors.js";
 export {
@@ -80,14 +82,40 @@ export {
   type ReplicaOptions,
   type Session,
   type User,
+  writesWithoutReading,
 } from "./replica.js";
 export {
   ApiError,
   type Fetch,
   LoginRequiredError,
+  SSEParser,
   SyncClient,
   type SyncOptions,
   type SyncReport,
   TransportError,
   WipedError,
 } from "./sync.js";
+export { defaultLocks, LocalLocks, type LockManager, type LockOptions } from "./locks.js";
+export {
+  DEFAULT_PIN_ITERATIONS,
+  EncryptedStorage,
+  KEYRING,
+  type Keyring,
+  LockedError,
+  MIN_PIN_LENGTH,
+  type VaultOptions,
+  type VaultState,
+  WrongPinError,
+} from "./vault.js";
+export {
+  type CacheStorageLike,
+  type Channel,
+  Device,
+  type DeviceOptions,
+  type DeviceStatus,
+  type DocumentLike,
+  type NavigatorLike,
+  type StorageManagerLike,
+  type Timers,
+  type WebStorageLike,
+} from "./device.js";

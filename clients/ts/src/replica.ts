@@ -26,6 +26,7 @@ import { materialise, Record } from "./record.js";
 import { type Schema } from "./schema.js";
 import { type Storage, type StorageTx, type StoreName } from "./storage.js";
 import { type Edit, writeOp } from "./write.js";
+import { type JSONValue } from "./json.js";
 
 /** The user as the server serves it (api.User). */
 export interface User {
@@ -190,38 +191,86 @@ export class Replica {
     if (user === undefined || user === "") {
       throw new NotLoggedInError();
     }
-    const ops = await this.storage.write(async (tx) => {
-      // Another tab may have written since this one last did: take the
-      // outbox sequence and the clock from storage, not from memory, or
-      // two tabs would queue ops under the same outbox key.
-      const storedSeq = (await tx.get("meta", "seq")) as number | undefined;
-      this.observe(((await tx.get("meta", "clock")) as string | undefined) ?? "");
-      const r = (await loadRecord(tx, id)) ?? new Record(id, kind);
-      if (r.kind !== kind) {
-        throw new FieldsyncError("kind_mismatch", `Record ${id} is a ${r.kind}; it cannot be written as a ${kind}.`);
-      }
-      const out: Op[] = [];
-      for (const e of edits) {
-        const op = writeOp(this.schema, r, e, { id: this.newId(), hlc: this.clock.now(), device: this.device, user });
-        r.apply(this.schema, op);
-        out.push(op);
-      }
-      let seq = Math.max(this.nextSeq, storedSeq ?? 1);
-      for (const op of out) {
-        const raw = opJSON(op);
-        await tx.put("ops", opKey(id, op.id), raw);
-        await tx.put("outbox", "q/" + seqKey(seq), raw);
-        await tx.put("outbox", "i/" + op.id, seq);
-        seq++;
-      }
-      await tx.put("records", id, r.snapshot());
-      await tx.put("meta", "seq", seq);
-      await tx.put("meta", "clock", this.clock.lastIssued());
-      this.nextSeq = seq;
-      return out;
-    }, "strict");
+    const ops = await this.storage.write((tx) => this.writeTx(tx, id, kind, edits, user), "strict");
     this.onChange([id]);
     return ops;
+  }
+
+  /**
+   * fix resends the quarantined op opId as a new op (a new id, the base of
+   * the record's current state), with edit's changes (e.g. a corrected
+   * value) over the rejected op's field, action and value. The new op is
+   * queued and the quarantine entry removed in one strict transaction, so
+   * the rejected change is never lost: it is either still quarantined or
+   * on its way again. It throws (changing nothing) when opId is not
+   * quarantined or the fixed op is refused locally.
+   */
+  async fix(opId: string, edit: Partial<Edit> = {}): Promise<Op> {
+    const user = this.sessionValue?.user.id;
+    if (user === undefined || user === "") {
+      throw new NotLoggedInError();
+    }
+    let record = "";
+    const op = await this.storage.write(async (tx) => {
+      let found: { key: string; op: Op } | undefined;
+      for (const [k, v] of await tx.list("quarantine")) {
+        const q = decodeOp((v as StoredRejected).op);
+        if (q.id === opId) {
+          found = { key: k, op: q };
+        }
+      }
+      if (found === undefined) {
+        throw new Error(`The op ${opId} is not in the quarantine.`);
+      }
+      const q = found.op;
+      record = q.record;
+      const e: Edit = { field: q.field, action: q.action, ...(q.action === "redact" ? { target: q.base[0] } : { value: JSON.parse(q.value) as JSONValue }), ...edit };
+      const [out] = await this.writeTx(tx, q.record, q.kind, [e], user);
+      await tx.delete("quarantine", found.key);
+      return out!;
+    }, "strict");
+    this.onChange([record]);
+    return op;
+  }
+
+  /** writeTx makes, merges, stores and queues the ops of edits in tx; sequence and clock are read from tx (other tabs write too). */
+  private async writeTx(tx: StorageTx, id: string, kind: string, edits: Edit[], user: string): Promise<Op[]> {
+    const [storedSeq, storedClock] = [(await tx.get("meta", "seq")) as number | undefined, (await tx.get("meta", "clock")) as string | undefined];
+    if (storedClock !== undefined && storedClock > this.clock.lastIssued()) {
+      this.observe(storedClock);
+    }
+    const r = (await loadRecord(tx, id)) ?? new Record(id, kind);
+    if (r.kind !== kind) {
+      throw new FieldsyncError("kind_mismatch", `Record ${id} is a ${r.kind}; it cannot be written as a ${kind}.`);
+    }
+    const out: Op[] = [];
+    for (const e of edits) {
+      const op = writeOp(this.schema, r, e, { id: this.newId(), hlc: this.clock.now(), device: this.device, user });
+      r.apply(this.schema, op);
+      out.push(op);
+    }
+    let seq = Math.max(this.nextSeq, storedSeq ?? 1);
+    for (const op of out) {
+      const raw = opJSON(op);
+      await tx.put("ops", opKey(id, op.id), raw);
+      await tx.put("outbox", "q/" + seqKey(seq), raw);
+      await tx.put("outbox", "i/" + op.id, seq);
+      seq++;
+    }
+    await tx.put("records", id, r.snapshot());
+    await tx.put("meta", "seq", seq);
+    await tx.put("meta", "clock", this.clock.lastIssued());
+    this.nextSeq = seq;
+    return out;
+  }
+
+  /** reload reads the session and schema again (another tab may have logged in or fetched the schema). */
+  async reload(): Promise<void> {
+    const [session, schema] = await this.storage.read(async (tx) => [(await tx.get("meta", "session")) as Session | undefined, (await tx.get("meta", "schema")) as Schema | undefined]);
+    this.sessionValue = session;
+    if (schema !== undefined) {
+      this.schemaValue = schema;
+    }
   }
 
   /** get returns the local state of record id, or undefined. */
@@ -342,6 +391,7 @@ export class Replica {
         }
       }
       await this.rebuild(tx, stale, touched);
+      await this.forgetUnreadable(tx, batch, touched);
       await tx.put("meta", "clock", this.clock.lastIssued());
       return n;
     }, "strict");
@@ -471,6 +521,31 @@ export class Replica {
     }
   }
 
+  /**
+   * forgetUnreadable removes the records of batch this user writes without
+   * reading (a visitor's identifications, DESIGN §6) once the server has
+   * every op of them: the server will never serve them back, and a lost
+   * phone must not keep them. Later writes to such a record go out with
+   * an empty base (the device no longer knows its state, as intended).
+   */
+  private async forgetUnreadable(tx: StorageTx, batch: Pending[], touched: Set<string>): Promise<void> {
+    const user = this.sessionValue?.user;
+    if (user === undefined) {
+      return;
+    }
+    const done = new Set<string>();
+    for (const p of batch) {
+      if (done.has(p.op.record) || !writesWithoutReading(user, p.op.kind)) {
+        continue;
+      }
+      done.add(p.op.record);
+      if ((await outboxOf(tx, p.op.record)).length === 0) {
+        await deleteRecord(tx, p.op.record);
+        touched.add(p.op.record);
+      }
+    }
+  }
+
   private async quarantineTx(tx: StorageTx, p: Pending, code: string, message: string, stale: Set<string>): Promise<void> {
     await dequeue(tx, p.seq, p.op.id);
     const q: StoredRejected = { op: p.raw, code, message, at: new Date(this.now()).toISOString() };
@@ -543,6 +618,15 @@ export class Replica {
       this.onChange([...touched].sort());
     }
   }
+}
+
+/**
+ * writesWithoutReading reports whether user writes records of kind without
+ * being able to read them back (sync/access.CanRead): a visitor's
+ * identifications.
+ */
+export function writesWithoutReading(user: User, kind: string): boolean {
+  return user.role === "visitor" && kind === "identification";
 }
 
 async function loadRecord(tx: StorageTx, id: string): Promise<Record | undefined> {

@@ -58,7 +58,12 @@ export class TransportError extends Error {
 
 /** WipedError: the server ordered a wipe and the replica was erased; open a new one and log in. */
 export class WipedError extends Error {
-  constructor(readonly reason: ApiError) {
+  /**
+   * @param reason the server's wipe order, or the device's own reason
+   * (code "out_of_contact", "wrong_pin" or "wiped": a wipe asked by the app
+   * or another tab).
+   */
+  constructor(readonly reason: ApiError | { code: string; message: string }) {
     super(`This device's local data was wiped: ${reason.code}.`, { cause: reason });
     this.name = "WipedError";
   }
@@ -98,6 +103,15 @@ export interface SyncOptions {
   compress?: boolean;
   /** The device name shown to administrators. */
   deviceName?: string;
+  /** Called whenever the server answered 2xx (the device keeps its last contact for the self-wipe). */
+  onContact?: () => void;
+  /**
+   * Runs a token refresh exclusively among the clients sharing this
+   * replica's storage (Device: a Web Lock across tabs); the refresh reads
+   * the stored session again first, so a token another tab rotated is
+   * used rather than refreshed twice (token_reused wipes).
+   */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** SyncReport says what one sync did. */
@@ -109,6 +123,9 @@ export interface SyncReport {
 }
 
 const MAX_ROUNDS = 3;
+const EVENTS = "/v1/sync/events";
+/** How long the event stream may stay silent before it counts as dead (the server's keep-alive is every 25 s). */
+const STREAM_IDLE_MS = 75_000;
 const PUSH_COMPRESS_MIN = 1024;
 const WHOLE_REQUEST_CODES = new Set(["body_too_large", "too_many_ops", "too_deep", "invalid_json"]);
 
@@ -116,6 +133,7 @@ const WHOLE_REQUEST_CODES = new Set(["body_too_large", "too_many_ops", "too_deep
 export class SyncClient {
   private readonly o: Required<Omit<SyncOptions, "deviceName">> & { deviceName: string };
   private running: Promise<SyncReport> | undefined;
+  private refreshing: Promise<void> | undefined;
   private report: SyncReport = { pushed: 0, pulled: 0, quarantined: 0, resynced: false };
 
   constructor(
@@ -135,6 +153,8 @@ export class SyncClient {
       random: o.random ?? Math.random,
       compress: o.compress ?? typeof CompressionStream !== "undefined",
       deviceName: o.deviceName ?? "",
+      onContact: o.onContact ?? (() => {}),
+      exclusive: o.exclusive ?? ((fn) => fn()),
     };
   }
 
@@ -349,15 +369,35 @@ export class SyncClient {
   }
 
   /**
-   * call sends one request and returns its decoded JSON answer. With
-   * authed, a 401 token_expired, unauthorized or account_disabled (without
-   * wipe) refreshes the session once and retries once.
+   * call sends one request and returns its decoded JSON answer (see send
+   * for authentication).
    */
   private async call(method: string, path: string, body: string | undefined, authed: boolean, strict = false): Promise<unknown> {
+    const resp = await this.send(method, path, body, authed);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await resp.arrayBuffer());
+    } catch (err) {
+      throw new TransportError(`${method} ${path}: the answer was cut short.`, { cause: err });
+    }
+    try {
+      return strict ? parseJSON(utf8Text(bytes)) : JSON.parse(new TextDecoder().decode(bytes));
+    } catch (err) {
+      throw new TransportError(`${method} ${path}: the answer does not decode.`, { cause: err });
+    }
+  }
+
+  /**
+   * send sends one request and returns a 2xx response with its body
+   * unread; any other status throws ApiError. With authed, a 401
+   * token_expired, unauthorized or account_disabled (without wipe)
+   * refreshes the session once and retries once.
+   */
+  private async send(method: string, path: string, body: string | undefined, authed: boolean, signal?: AbortSignal): Promise<Response> {
     const encoded = body === undefined ? undefined : await this.encodeBody(path, body);
     for (let attempt = 0; ; attempt++) {
       const token = authed ? this.token() : "";
-      const headers: { [k: string]: string } = { Accept: "application/json", "Accept-Encoding": "gzip" };
+      const headers: { [k: string]: string } = { Accept: path === EVENTS ? "text/event-stream" : "application/json", "Accept-Encoding": "gzip" };
       if (token !== "") {
         headers.Authorization = "Bearer " + token;
       }
@@ -369,9 +409,13 @@ export class SyncClient {
       }
       let resp: Response;
       try {
-        resp = await this.o.fetch(this.o.server + path, { method, headers, body: encoded?.bytes as BodyInit | undefined });
+        resp = await this.o.fetch(this.o.server + path, { method, headers, body: encoded?.bytes as BodyInit | undefined, signal });
       } catch (err) {
         throw new TransportError(`${method} ${path}: ${(err as Error).message}`, { cause: err });
+      }
+      if (resp.status >= 200 && resp.status < 300) {
+        this.o.onContact();
+        return resp;
       }
       let bytes: Uint8Array;
       try {
@@ -379,19 +423,77 @@ export class SyncClient {
       } catch (err) {
         throw new TransportError(`${method} ${path}: the answer was cut short.`, { cause: err });
       }
-      if (resp.status >= 200 && resp.status < 300) {
-        try {
-          return strict ? parseJSON(utf8Text(bytes)) : JSON.parse(new TextDecoder().decode(bytes));
-        } catch (err) {
-          throw new TransportError(`${method} ${path}: the answer does not decode.`, { cause: err });
-        }
-      }
       const e = apiError(resp, bytes);
       if (authed && attempt === 0 && e.status === 401 && !e.wipe && ["token_expired", "unauthorized", "account_disabled"].includes(e.code)) {
         await this.refresh(token);
         continue;
       }
       throw e;
+    }
+  }
+
+  /**
+   * events opens the live stream GET /v1/sync/events (read with fetch: an
+   * EventSource cannot send the Authorization header), with the same
+   * re-authentication as every request, and calls onEvent with "connected"
+   * once open and with each event's name ("changes"...). It resolves when
+   * the server says "shutdown" or signal aborts, and throws
+   * TransportError when the stream breaks, ends or stays silent longer
+   * than idleMs (the server sends a keep-alive every 25 s); a wipe order
+   * wipes the replica and throws WipedError, as sync does.
+   */
+  async events(onEvent: (event: string) => void, signal?: AbortSignal, idleMs = STREAM_IDLE_MS): Promise<void> {
+    const ctl = new AbortController();
+    const abort = (): void => ctl.abort(signal?.reason);
+    signal?.addEventListener("abort", abort);
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const alive = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => ctl.abort(new TransportError("The event stream stayed silent too long.")), idleMs);
+    };
+    try {
+      await this.finish(this.readEvents(onEvent, ctl.signal, alive));
+    } catch (err) {
+      if (signal?.aborted) {
+        return;
+      }
+      throw err;
+    } finally {
+      clearTimeout(idle);
+      signal?.removeEventListener("abort", abort);
+    }
+  }
+
+  private async readEvents(onEvent: (event: string) => void, signal: AbortSignal, alive: () => void): Promise<void> {
+    alive();
+    const resp = await this.send("GET", EVENTS, undefined, true, signal);
+    if (resp.body === null) {
+      throw new TransportError("The event stream has no body.");
+    }
+    onEvent("connected");
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    const sse = new SSEParser();
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<string>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          throw new TransportError(`The event stream broke: ${(err as Error).message}`, { cause: err });
+        }
+        if (chunk.done) {
+          throw new TransportError("The event stream ended.");
+        }
+        alive();
+        for (const ev of sse.push(chunk.value)) {
+          if (ev === "shutdown") {
+            return;
+          }
+          onEvent(ev);
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => undefined);
     }
   }
 
@@ -403,9 +505,23 @@ export class SyncClient {
     return s.access_token;
   }
 
-  /** refresh exchanges the refresh token for a new pair after failed (the token refused) expired. */
-  private async refresh(failed: string): Promise<void> {
-    const s = this.replica.session as Session;
+  /**
+   * refresh exchanges the refresh token for a new pair after failed (the
+   * token refused) expired. One refresh at a time: the sync and the live
+   * stream may both meet an expired token, and a refresh token sent twice
+   * is token_reused, which wipes the device.
+   */
+  private refresh(failed: string): Promise<void> {
+    this.refreshing ??= this.o.exclusive(() => this.refreshOnce(failed)).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refreshOnce(failed: string): Promise<void> {
+    await this.replica.reload();
+    const s = this.replica.session;
+    if (s === undefined) {
+      throw new LoginRequiredError();
+    }
     if (s.access_token !== failed) {
       return; // refreshed meanwhile
     }
@@ -478,4 +594,53 @@ function pushBody(batch: Pending[]): string {
 async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * SSEParser splits a text/event-stream into events (WHATWG HTML §9.2):
+ * lines end with LF, CR or CRLF; a blank line dispatches the event named
+ * by its "event:" field ("message" when none); comments (":") and data
+ * are ignored (fieldsync's events carry nothing the client needs).
+ */
+export class SSEParser {
+  private buf = "";
+  private event = "";
+  private fields = false;
+
+  /** push feeds text and returns the names of the events it completed. */
+  push(text: string): string[] {
+    this.buf += text;
+    const out: string[] = [];
+    for (;;) {
+      const m = /\r\n|\r|\n/.exec(this.buf);
+      if (m === null || (m[0] === "\r" && m.index === this.buf.length - 1)) {
+        return out; // a lone CR at the end may be half of a CRLF
+      }
+      const line = this.buf.slice(0, m.index);
+      this.buf = this.buf.slice(m.index + m[0].length);
+      if (line === "") {
+        if (this.fields) {
+          out.push(this.event === "" ? "message" : this.event);
+        }
+        this.event = "";
+        this.fields = false;
+        continue;
+      }
+      if (line.startsWith(":")) {
+        continue;
+      }
+      const colon = line.indexOf(":");
+      const name = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? "" : line.slice(colon + 1);
+      if (value.startsWith(" ")) {
+        value = value.slice(1);
+      }
+      if (name === "event") {
+        this.event = value;
+        this.fields = true;
+      } else if (name === "data") {
+        this.fields = true;
+      }
+    }
+  }
 }

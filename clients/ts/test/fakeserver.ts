@@ -42,10 +42,16 @@ export class FakeServer {
   drops: string[] = [];
   /** Cursors older than this are answered 410 resync_required. */
   minCursor = 0;
+  /** The schema served at GET /v1/schema. */
+  schema: unknown;
+  /** The user login and refresh answer with. */
+  user: { id: string; username: string; role: string; teams: string[] } = USER;
   access = "access-1";
   refresh = "refresh-1";
   private tokenN = 1;
   readonly clock = new Clock(() => 1_900_000_000_000);
+  /** The open event streams (GET /v1/sync/events). */
+  streams: Array<ReadableStreamDefaultController<Uint8Array>> = [];
 
   readonly fetch = async (url: string, init: RequestInit): Promise<Response> => {
     const u = new URL(url);
@@ -71,13 +77,13 @@ export class FakeServer {
         return r;
       }
     }
-    return this.answer(req, u);
+    return this.answer(req, u, init.signal ?? undefined);
   };
 
-  private answer(req: Seen, u: URL): Response {
+  private answer(req: Seen, u: URL, signal?: AbortSignal): Response {
     if (u.pathname === "/v1/auth/login") {
       const b = JSON.parse(req.body) as { device_id: string };
-      return json(200, { access_token: this.access, refresh_token: this.refresh, token_type: "Bearer", expires_in: 900, device_id: b.device_id, user: USER });
+      return json(200, { access_token: this.access, refresh_token: this.refresh, token_type: "Bearer", expires_in: 900, device_id: b.device_id, user: this.user });
     }
     if (u.pathname === "/v1/auth/refresh") {
       const b = JSON.parse(req.body) as { refresh_token: string };
@@ -87,7 +93,7 @@ export class FakeServer {
       this.tokenN++;
       this.access = `access-${this.tokenN}`;
       this.refresh = `refresh-${this.tokenN}`;
-      return json(200, { access_token: this.access, refresh_token: this.refresh, device_id: "", user: USER });
+      return json(200, { access_token: this.access, refresh_token: this.refresh, device_id: "", user: this.user });
     }
     if (req.headers.Authorization !== "Bearer " + this.access) {
       return apiErr(401, "token_expired");
@@ -97,6 +103,12 @@ export class FakeServer {
     }
     if (u.pathname === "/v1/sync/pull") {
       return this.pull(u);
+    }
+    if (u.pathname === "/v1/schema" && this.schema !== undefined) {
+      return json(200, this.schema);
+    }
+    if (u.pathname === "/v1/sync/events") {
+      return this.events(signal);
     }
     return apiErr(404, "not_found");
   }
@@ -112,7 +124,7 @@ export class FakeServer {
       if (op.field === this.rejectField) {
         return { id: op.id, status: "rejected", code: "forbidden", message: "A field worker cannot write this field." };
       }
-      const stored = { ...op, user: USER.id, hlc: this.restamp ? this.clock.now() : op.hlc };
+      const stored = { ...op, user: this.user.id, hlc: this.restamp ? this.clock.now() : op.hlc };
       this.log.push(stored);
       return { id: op.id, status: "applied", hlc: stored.hlc };
     });
@@ -128,8 +140,43 @@ export class FakeServer {
     const page = this.log.slice(cursor, cursor + limit);
     const end = cursor + page.length;
     const drop = end >= this.log.length ? this.drops.splice(0) : [];
-    const text = `{"ops":[${page.map(opJSON).join(",")}],"cursor":"${end}","more":${end < this.log.length},"drop":${JSON.stringify(drop)},"server_hlc":"${this.clock.now()}"}`;
+    const readable = page.filter((o) => this.user.role !== "visitor" || o.kind !== "identification"); // write without read
+    const text = `{"ops":[${readable.map(opJSON).join(",")}],"cursor":"${end}","more":${end < this.log.length},"drop":${JSON.stringify(drop)},"server_hlc":"${this.clock.now()}"}`;
     return new Response(text, { status: 200 });
+  }
+
+  private events(signal?: AbortSignal): Response {
+    let ctl!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        ctl = c;
+      },
+    });
+    this.streams.push(ctl);
+    signal?.addEventListener("abort", () => {
+      this.streams = this.streams.filter((c) => c !== ctl);
+      try {
+        ctl.error(signal.reason);
+      } catch {
+        // closed already
+      }
+    });
+    ctl.enqueue(new TextEncoder().encode(": connected\n\n"));
+    return new Response(body, { status: 200, headers: { "Content-Type": "text/event-stream" } });
+  }
+
+  /** emit sends text on every open event stream. */
+  emit(text: string): void {
+    for (const c of this.streams) {
+      c.enqueue(new TextEncoder().encode(text));
+    }
+  }
+
+  /** endStreams closes every open event stream (the server went away). */
+  endStreams(): void {
+    for (const c of this.streams.splice(0)) {
+      c.close();
+    }
   }
 
   /** count returns how many requests went to path (prefix). */

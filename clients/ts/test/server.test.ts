@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 
 import { IndexedDBStorage, Replica, SyncClient } from "../src/index.js";
+import { main } from "../examples/node-device.js";
 import { repoRoot } from "./go.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fieldsync-ts-server-"));
@@ -122,6 +123,9 @@ test("a TypeScript replica writes offline, syncs with the Go server and holds it
     assert.deepEqual([again.pushed, again.quarantined], [0, 0]);
     t.diagnostic("synced again");
     await replica.wipe();
+
+    // The example of the Device API (encrypted replica, sync loop, live stream) against the same server.
+    await main(base, (line) => t.diagnostic(`example: ${line}`));
   } finally {
     stop();
   }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ApiError, LoginRequiredError, MemoryStorage, Replica, SyncClient, type SyncOptions, WipedError } from "../src/index.js";
+import { ApiError, LoginRequiredError, MemoryStorage, Replica, SSEParser, SyncClient, type SyncOptions, WipedError } from "../src/index.js";
 import { apiErr, FakeServer, USER } from "./fakeserver.js";
 import { goSchema } from "./go.js";
 
@@ -236,4 +236,70 @@ test("pulled ops of other devices are merged; concurrent syncs share one run", a
   assert.equal(server.count("/v1/sync/pull"), 1);
   assert.equal((await replica.get(rec(50)))!.value("status"), "presumed");
   assert.equal((await replica.get(rec(50)))!.canonical(), (await other.replica.get(rec(50)))!.canonical());
+});
+
+test("a quarantined op is fixed as a new op with a new id and the current base; a refused fix keeps it quarantined", async () => {
+  const { server, replica, client } = await setup();
+  server.rejectField = "sex";
+  const [mine] = await replica.write(rec(60), "identification", [{ field: "sex", action: "set", value: "female" }]);
+  await client.sync();
+  assert.deepEqual((await replica.quarantine()).map((q) => q.op.id), [mine!.id]);
+  // Meanwhile another device sets the field; this device pulls it.
+  const other = await setup();
+  const [theirs] = await other.replica.write(rec(60), "identification", [{ field: "sex", action: "set", value: "male" }]);
+  server.log.push(theirs!);
+  await client.sync();
+  await assert.rejects(replica.fix(mine!.id, { value: "not-a-sex" }), (e: unknown) => (e as { code?: string }).code === "invalid_value");
+  assert.equal((await replica.quarantine()).length, 1, "a refused fix drops nothing");
+  await assert.rejects(replica.fix(newId()), /not in the quarantine/);
+  const fixed = await replica.fix(mine!.id);
+  assert.notEqual(fixed.id, mine!.id);
+  assert.deepEqual(fixed.base, [theirs!.id], "the fix covers the current state");
+  assert.equal(fixed.value, '"female"');
+  assert.deepEqual(await replica.quarantine(), []);
+  assert.equal(await replica.outboxSize(), 1);
+  server.rejectField = "";
+  await client.sync();
+  assert.equal((await replica.get(rec(60)))!.value("sex"), "female");
+  assert.ok(server.log.some((o) => o.id === fixed.id));
+});
+
+test("a visitor's identification (write without read) is removed locally once the server has all its ops", async () => {
+  const { server, replica, client } = await setup({ pushBatch: 1, maxAttempts: 1 });
+  server.user = { ...USER, role: "visitor" };
+  await client.login("worker.north", "pw"); // the same user id, now a visitor
+  const [a] = await replica.write(rec(70), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await replica.write(rec(70), "identification", [{ field: "sex", action: "set", value: "female" }]);
+  // The first op is acknowledged, the second push fails: the record stays while it has unsent ops.
+  server.always = (req) => (req.path === "/v1/sync/push" && !req.body.includes(a!.id) ? apiErr(503, "unavailable") : undefined);
+  await assert.rejects(client.sync());
+  server.always = undefined;
+  assert.equal(await replica.outboxSize(), 1);
+  assert.notEqual(await replica.get(rec(70)), undefined);
+  await client.sync();
+  assert.equal(await replica.outboxSize(), 0);
+  assert.equal(await replica.get(rec(70)), undefined, "the record is gone once acknowledged");
+  assert.deepEqual(await replica.ops(rec(70)), []);
+  assert.equal(server.log.length, 2);
+});
+
+test("SSEParser splits events on LF, CR and CRLF, across chunks, skipping comments", () => {
+  const p = new SSEParser();
+  assert.deepEqual(p.push(": connected\n\nevent: chan"), []);
+  assert.deepEqual(p.push("ges\r\ndata: {}\r\n\r"), []);
+  assert.deepEqual(p.push("\nevent:shutdown\rdata: {}\r\r: keep-alive\n\ndata: x\n\n"), ["changes", "shutdown", "message"]);
+});
+
+test("a client whose tokens another tab rotated uses the stored ones instead of refreshing twice", async () => {
+  const { storage, server, replica, client } = await setup();
+  const other = await Replica.open({ storage, device: DEVICE, schema, newId });
+  const otherClient = new SyncClient(other, { server: "http://fake", fetch: server.fetch, sleep: async () => {}, random: () => 0.5 });
+  server.access = "expired-meanwhile";
+  await client.sync(); // this tab refreshes: the stored session has the new pair
+  assert.equal(server.count("/v1/auth/refresh"), 1);
+  assert.notEqual(other.session!.access_token, replica.session!.access_token, "the other tab's copy is stale");
+  await other.write(rec(80), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await otherClient.sync();
+  assert.equal(server.count("/v1/auth/refresh"), 1, "no second refresh with a spent refresh token");
+  assert.equal(server.log.length, 1);
 });
