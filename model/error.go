@@ -24,6 +24,9 @@ const (
 	CodeInvalidValue       Code = "invalid_value"
 	CodeUnknownRecord      Code = "unknown_record"
 	CodeRecordTooLarge     Code = "record_too_large"
+	// CodeRecordErased: an op on a record that retention erased; the
+	// record cannot come back, and the device deletes its copy.
+	CodeRecordErased Code = "record_erased"
 	CodeIDConflict         Code = "id_conflict"
 	CodeKindMismatch       Code = "kind_mismatch"
 	CodeForbidden          Code = "forbidden"

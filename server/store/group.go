@@ -230,6 +230,24 @@ func (g *group) record(id string) (*recState, error) {
 	return rs, nil
 }
 
+// Erased implements protocol.Tx: the tombstone of a record retention
+// erased (retention.go; an erasure runs alone in the writer, so badger's
+// view is complete).
+func (g *group) Erased(id string) (access.Scope, bool, error) {
+	t, ok, err := readTombstone(g.rtx, id)
+	if err != nil {
+		return access.Scope{}, false, g.fail(err)
+	}
+	if !ok {
+		return access.Scope{}, false, nil
+	}
+	s := t.Scope()
+	if s.ActionWeek != "" {
+		s.HostTeam, _ = g.HostTeam(s.ActionWeek)
+	}
+	return s, true, nil
+}
+
 // HostTeam implements protocol.Tx.
 func (g *group) HostTeam(week string) (string, error) {
 	if t, ok := g.hosts[week]; ok {
