@@ -49,6 +49,7 @@ type storage interface {
 	healthStore
 	caseworkStore
 	blobStore
+	retentionStore
 	audit.Store
 }
 

@@ -79,20 +79,28 @@ type eraseReq struct {
 	entries []audit.Entry
 }
 
+// RetentionCandidate is a record retention judges: its facts and its
+// scope (for the jurisdiction of whoever asks).
+type RetentionCandidate struct {
+	retention.Record
+	Scope access.Scope
+}
+
 // RetentionRecords returns the facts retention judges for every record
-// of kinds (records of other kinds are not read).
-func (db *DB) RetentionRecords(ctx context.Context, kinds []string) ([]retention.Record, error) {
-	var out []retention.Record
+// of kinds (records of other kinds are not read), by record id.
+func (db *DB) RetentionRecords(ctx context.Context, kinds []string) ([]RetentionCandidate, error) {
+	var out []RetentionCandidate
 	err := db.view(ctx, func(txn *badger.Txn) error {
 		weeks := map[string]time.Time{}
+		sr := newScopeReader(txn)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixSummary), PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			var s Summary
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &s) }); err != nil {
-				return fmt.Errorf("decode summary: %w", err)
+			id := string(it.Item().Key()[len(prefixSummary):])
+			s, err := sr.decodeSummary(id, it.Item())
+			if err != nil {
+				return err
 			}
-			s.ID = string(it.Item().Key()[len(prefixSummary):])
 			if !contains(kinds, s.Kind) {
 				continue
 			}
@@ -100,7 +108,7 @@ func (db *DB) RetentionRecords(ctx context.Context, kinds []string) ([]retention
 			if err != nil {
 				return err
 			}
-			out = append(out, r)
+			out = append(out, RetentionCandidate{Record: r, Scope: s.Scope()})
 		}
 		return nil
 	})
