@@ -23,6 +23,8 @@ import "encoding/binary"
 //	                         it (redactions received since applied): the base
 //	                         a rebuild replays the record's o/ ops onto
 //	m/snapshot               the snapshot cursor while a bootstrap runs
+//	g/<record>               a record a pull's drop deleted, to acknowledge
+//	                         at the next sync (POST /v1/sync/purges)
 const (
 	keyDevice   = "m/device"
 	keySession  = "m/session"
@@ -42,6 +44,7 @@ const (
 	prefixQuarantine = "x/"
 	prefixResync     = "v/"
 	prefixBase       = "s/"
+	prefixDropped    = "g/"
 )
 
 func recordKey(id string) []byte        { return []byte(prefixRecord + id) }

@@ -333,6 +333,9 @@ func (c *Client) dropRecord(t *tx, id string) error {
 			return err
 		}
 	}
-	c.log.Info("record dropped: access lost", "record", id, "unsent", len(queued))
+	c.log.Info("record dropped: access lost or erased by retention", "record", id, "unsent", len(queued))
+	if err := t.set([]byte(prefixDropped+id), nil); err != nil {
+		return err
+	}
 	return t.deleteRecord(id)
 }
