@@ -52,6 +52,10 @@ type fakeServer struct {
 	busy, unavailable int
 	// drop is listed in the next pull page.
 	drop []string
+	// acked lists the record ids of every POST /v1/sync/purges, in order;
+	// ackFails answers the next n of them 503.
+	acked    [][]string
+	ackFails int
 	// hidden op ids are not served by pulls.
 	hidden map[string]bool
 	// now is the server's wall clock; clock stamps server_hlc with it.
@@ -68,6 +72,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 	mux.HandleFunc("POST /v1/auth/refresh", f.refresh)
 	mux.HandleFunc("POST /v1/sync/push", f.authed(f.push))
 	mux.HandleFunc("GET /v1/sync/pull", f.authed(f.pull))
+	mux.HandleFunc("POST /v1/sync/purges", f.authed(f.ackPurges))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -221,6 +226,20 @@ func (f *fakeServer) inject(op crdt.Op) {
 	defer f.mu.Unlock()
 	f.byID[op.ID] = len(f.ops)
 	f.ops = append(f.ops, op)
+}
+
+func (f *fakeServer) ackPurges(w http.ResponseWriter, r *http.Request) {
+	var req api.PurgeAckRequest
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ackFails > 0 {
+		f.ackFails--
+		writeError(w, http.StatusServiceUnavailable, model.CodeUnavailable, false)
+		return
+	}
+	f.acked = append(f.acked, req.Records)
+	writeJSON(w, http.StatusOK, api.PurgeAckResponse{Acknowledged: len(req.Records)})
 }
 
 func (f *fakeServer) pull(w http.ResponseWriter, r *http.Request) {
