@@ -197,7 +197,7 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	if v := getenv("FIELDSYNC_RETENTION"); v != "" {
 		rs, err := retention.Parse(v)
 		if err != nil {
-			env.bad = append(env.bad, fmt.Errorf("FIELDSYNC_RETENTION: %w", err))
+			env.bad = append(env.bad, fmt.Errorf("FIELDSYNC_RETENTION=%q: %w", v, err))
 		}
 		c.Retention = rs
 	}
