@@ -61,6 +61,16 @@
 //	bc/<upload id><offset>     a blob's bytes from offset (8 bytes big endian),
 //	                           at most 256 KiB per value, each PATCH committed
 //	                           with SyncWrites before it is acknowledged
+//	x/<record id>              Tombstone as JSON: a record retention erased
+//	                           (id, kind, scope, rule, time, the seq of its
+//	                           drop markers; never content) (retention.go)
+//	xk/<record id>             the op ids of an erased record whose data keys
+//	                           are still to be destroyed (a crash between the
+//	                           erasure's commit and the destruction; Open)
+//	b/x\x00<seq>               the erasures feed: a drop marker per erased
+//	                           record, merged into the global feed's pages
+//	lh/<record id>             Hold as JSON: a legal hold, never erased
+//	pa/<record id>/<device>    the time the device acknowledged the purge
 //	bl/<scope>/<digest>        Blob as JSON: a verified blob of a bucket
 //	                           ("t:<team>", "w:<week>"), naming the upload
 //	                           whose chunks hold it; dedup never crosses scopes
@@ -107,7 +117,9 @@
 //   - Erasure that reaches the bytes (the data-lifecycle issue; done for
 //     appends, datakeys.go: one key per append, in a file of 72-byte
 //     slots; f/ keeps the op's redacted JSON in clear and seals the bytes
-//     that differ; record keys and retention are still to come). Every key
+//     that differ; retention erasure is done in retention.go and destroys
+//     those keys; record keys, which would seal register and set values
+//     too, are still to come). Every key
 //     holding a record's content is reachable from the record: its rl/
 //     list names its f/ entries, and r/ and rs/ are keyed by its id. The
 //     plan: values that can be erased (a log entry's value; a whole record
@@ -151,7 +163,9 @@
 // # Invariants
 //
 //   - One writer. The keys o/ to m/ are written only by the writer
-//     (writer.go; m/layout and m/opfilter by Open and Close); account,
+//     (writer.go; m/layout and m/opfilter by Open and Close; a retention
+//     erasure runs on the writer alone, after every chunk handed over has
+//     committed, and also deletes the record's l/ and lh/ keys); account,
 //     link and audit keys only by ordinary badger transactions, which
 //     never touch the writer's keys.
 //   - Group commit. The writer gathers concurrent Commit requests and
