@@ -351,14 +351,21 @@ func (g *group) putOp(st *opState, feed []byte) (int, error) {
 		feed = op.AppendJSON(append(v, op.Record...))
 	}
 	n := len(feed) - idLen
-	if st.op.Action == model.ActionAppend && !st.redacted && g.db.keys != nil {
-		aead, err := g.db.keys.create(st.op.ID)
+	if !st.redacted && g.db.keys != nil {
+		// An append's value has a key of its own (a redaction destroys
+		// it); every other op's value is sealed with its record's key
+		// (retention destroys it).
+		keyID, mark := recordKeyID(st.op.Record), byte(recordSealMark)
+		if st.op.Action == model.ActionAppend {
+			keyID, mark = st.op.ID, sealMark
+		}
+		aead, err := g.db.keys.create(keyID)
 		if err != nil {
 			return 0, g.fail(err)
 		}
 		r := st.op.Redacted()
 		red := r.AppendJSON(make([]byte, 0, 320))
-		feed = sealedFeed(aead, st.op.Record, st.op.ID, feed[idLen:], red)
+		feed = sealedFeed(aead, mark, st.op.Record, st.op.ID, feed[idLen:], red)
 	}
 	g.set(fk, feed)
 	return n, nil

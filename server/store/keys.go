@@ -156,7 +156,7 @@ func openFeedValue(ks *dataKeys, v []byte) (record string, json []byte, erased b
 	if !isSealedFeed(json) {
 		return record, json, false, nil
 	}
-	json, erased, err = ks.openFeed(json)
+	json, erased, err = ks.openFeed(record, json)
 	return record, json, erased, err
 }
 

@@ -201,7 +201,7 @@ func (db *DB) eraseInWriter(w *writerState, req *request) {
 	db.pipeCond.Broadcast()
 	db.pipeMu.Unlock()
 	db.filterSeq = seq
-	req.done <- db.destroyErasedKeys(req.erase.record, ops)
+	req.done <- db.destroyErasedKeys(req.erase.record, append(ops, recordKeyID(req.erase.record)))
 }
 
 // destroyErasedKeys destroys the data keys of an erased record's ops,
@@ -220,10 +220,20 @@ func (db *DB) destroyErasedKeys(record string, ops []string) error {
 // erase writes the erasure of e.record in txn, under seq; it returns the
 // ids of the record's ops.
 func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, error) {
-	rs, err := loadRecord(txn, db.schema, db.keys, e.record)
+	// The head is read without its snapshot, which a store restored from
+	// a backup older than an earlier erasure can no longer open.
+	hv, err := getValue(txn, key(prefixRecord, e.record))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, model.Errorf(model.CodeNotFound, "There is no record %s to erase.", e.record)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("read record %s: %w", e.record, err)
+	}
+	h, err := parseHead(hv)
+	if err != nil {
+		return nil, fmt.Errorf("decode record %s: %w", e.record, err)
+	}
+	list, err := readOpList(txn, e.record)
 	if err != nil {
 		return nil, err
 	}
@@ -243,11 +253,12 @@ func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, error) 
 	if rule, ok := e.judge(facts); !ok || rule != e.rule {
 		return nil, ErrNotExpired
 	}
-	if len(rs.ops) > eraseMaxOpsPerTx {
-		return nil, fmt.Errorf("erase record %s: %d ops do not fit one transaction", e.record, len(rs.ops))
+	if len(list) > eraseMaxOpsPerTx {
+		return nil, fmt.Errorf("erase record %s: %d ops do not fit one transaction", e.record, len(list))
 	}
-	ops := make([]string, 0, len(rs.ops))
-	for _, o := range rs.ops {
+	rs := &erasedRecord{kind: s.Kind, scope: h.scope, bucket: h.bucket, ops: list}
+	ops := make([]string, 0, len(list))
+	for _, o := range list {
 		id, err := opIDAt(txn, db.keys, o.fseq)
 		if err != nil {
 			return nil, err
@@ -269,7 +280,15 @@ func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, error) 
 
 // eraseRest deletes the record's head, op list, summary and links, and
 // writes the drop markers, the tombstone and the counters.
-func (db *DB) eraseRest(txn *badger.Txn, rs *recState, e *eraseReq, seq uint64, ops []string) error {
+// erasedRecord is what an erasure reads of its record.
+type erasedRecord struct {
+	kind   string
+	scope  access.Scope
+	bucket string
+	ops    []opSeq
+}
+
+func (db *DB) eraseRest(txn *badger.Txn, rs *erasedRecord, e *eraseReq, seq uint64, ops []string) error {
 	id := e.record
 	dels := [][]byte{key(prefixRecord, id), key(prefixSummary, id), key(prefixHold, id)}
 	for p := 0; p*opPageSize < len(rs.ops); p++ {
@@ -282,7 +301,7 @@ func (db *DB) eraseRest(txn *badger.Txn, rs *recState, e *eraseReq, seq uint64, 
 	if err := deleteKeys(txn, append(dels, links...)...); err != nil {
 		return err
 	}
-	t := Tombstone{Record: id, Kind: rs.rec.Kind, Team: rs.scope.Team, ActionWeek: rs.scope.ActionWeek, Creator: rs.scope.Creator, Rule: e.rule, At: e.at, Seq: seq}
+	t := Tombstone{Record: id, Kind: rs.kind, Team: rs.scope.Team, ActionWeek: rs.scope.ActionWeek, Creator: rs.scope.Creator, Rule: e.rule, At: e.at, Seq: seq}
 	tv, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("encode tombstone: %w", err)
@@ -294,10 +313,11 @@ func (db *DB) eraseRest(txn *badger.Txn, rs *recState, e *eraseReq, seq uint64, 
 	if records > 0 {
 		records--
 	}
-	idList := make([]byte, 0, len(ops)*idLen)
+	idList := make([]byte, 0, (len(ops)+1)*idLen)
 	for _, o := range ops {
 		idList = append(idList, o...)
 	}
+	idList = append(idList, recordKeyID(id)...) // the record's own key
 	sets := [][2][]byte{
 		{key(prefixTombstone, id), tv},
 		{key(prefixEraseKeys, id), idList},

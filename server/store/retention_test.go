@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +21,21 @@ const testRule = "identification:withdrawn=1m"
 type retentionCanary struct {
 	*canaryStore
 	otherRec, otherID, other string
+	// code is the expired record's code (a register): sealed with the
+	// record's key, not a key of its own.
+	code string
 }
 
 func newRetentionCanary(t *testing.T, opt Options) *retentionCanary {
 	t.Helper()
-	c := &retentionCanary{canaryStore: newCanaryStore(t, opt), otherRec: newID(), other: canaryText()}
+	c := &retentionCanary{canaryStore: newCanaryStore(t, opt), otherRec: newID(), other: canaryText(), code: canaryText()}
 	const k = model.KindIdentification
+	mustApplied(t, commit(t, c.db, c.author.op(t, c.rec, k, "code", model.ActionSet, quote(c.code))))
+	// Enough ops that the record is compacted with the code in its
+	// snapshot (and badger keeps that version).
+	for i := range 40 {
+		mustApplied(t, commit(t, c.db, c.author.op(t, c.rec, k, "location", model.ActionSet, quote(fmt.Sprintf("place %d with a long enough description to fill the tail quickly, %s", i, strings.Repeat("x", 80))))))
+	}
 	mustApplied(t, commit(t, c.db, c.author.op(t, c.rec, k, model.FieldStatus, model.ActionSet, `"withdrawn"`)))
 	ops := c.author.identification(t, c.otherRec, newID())
 	note := c.author.op(t, c.otherRec, k, "notes", model.ActionAppend, `{"text":"`+c.other+`"}`)
@@ -83,14 +93,14 @@ func TestRetentionErasureReachesTheBytes(t *testing.T) {
 			if err := c.db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range []string{c.erased, c.kept} {
+			for _, s := range []string{c.erased, c.kept, c.code} {
 				files := filesHolding(t, c.dir, s)
 				if got := len(files) > 0; got != tc.wantFiles {
 					t.Errorf("files holding a canary of the expired record: %v, want some: %v", files, tc.wantFiles)
 				}
 			}
 			db := openAt(t, c.dir, tc.opt)
-			for _, s := range []string{c.erased, c.kept} {
+			for _, s := range []string{c.erased, c.kept, c.code} {
 				versions := versionsHolding(t, db, s)
 				if got := len(versions) > 0; got != tc.wantLogged {
 					t.Errorf("versions holding a canary of the expired record: %q, want some: %v", versions, tc.wantLogged)
@@ -142,7 +152,7 @@ func TestRetentionRespectsOldBackups(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{c.erased, c.kept} {
+		for _, s := range []string{c.erased, c.kept, c.code} {
 			if files := filesHolding(t, dir, s); len(files) > 0 {
 				t.Errorf("files of the restored store hold a canary: %v", files)
 			}
