@@ -222,6 +222,11 @@ func (g *group) record(id string) (*recState, error) {
 		g.recs[id] = nil
 		return nil, nil
 	}
+	if errors.Is(err, errRecordKeyGone) {
+		// Erased by retention; this store was restored from an older
+		// backup. Only this op is refused, never the chunk.
+		return nil, model.Errorf(model.CodeRecordErased, "Record %s was erased under the retention rules; no op can bring it back. Delete its local copy.", id)
+	}
 	if err != nil {
 		return nil, g.fail(err)
 	}
