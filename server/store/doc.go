@@ -49,9 +49,9 @@
 //	rf/<family id>             model.TokenFamily as JSON
 //	rfd/<device id>/<family>   empty: the device's token families
 //	a/<seq>                    audit entry as JSON, append-only (audit.go)
-//	datakeys (a file)          the data keys of append values (datakeys.go): not
-//	                           a badger key, beside badger's files, never in a
-//	                           backup
+//	datakeys (a file)          the data keys of append values and of records
+//	                           (datakeys.go): not a badger key, beside badger's
+//	                           files, never in a backup
 //	l/<record id>/<other id>   Link as JSON, once per direction: a supervisor's
 //	                           link between two records (links.go), written
 //	                           in one transaction with its audit entries;
@@ -206,4 +206,10 @@
 //     disk before its op commits; an erasure destroys the key once its
 //     transaction commits (Open finishes one a crash interrupted). A value
 //     whose key is gone reads as erased.
+//   - Every other op's f/ value and every record snapshot written with a
+//     key store is sealed with its record's key (key store id: a digest
+//     of the record id, recordKeyID); retention destroys it with the
+//     record's entry keys. A head whose record key is gone reads as an
+//     absent record (Record: not_found; the writer refuses its ops
+//     record_erased; snapshots skip it).
 package store
