@@ -124,11 +124,15 @@ type PushResponse struct {
 
 // PullResponse is one page of GET /v1/sync/pull.
 type PullResponse struct {
-	Ops       []json.RawMessage `json:"ops"`
-	Cursor    string            `json:"cursor"`
-	More      bool              `json:"more"`
-	Drop      []string          `json:"drop"`
-	ServerHLC string            `json:"server_hlc"`
+	Ops    []json.RawMessage `json:"ops"`
+	Cursor string            `json:"cursor"`
+	More   bool              `json:"more"`
+	Drop   []string          `json:"drop"`
+	// Erased lists the records of Drop that retention erased (absent when
+	// none): the device deletes its unsent ops of them too, rather than
+	// keeping them aside for its user.
+	Erased    []string `json:"erased,omitempty"`
+	ServerHLC string   `json:"server_hlc"`
 }
 
 // SnapshotResponse is one page of GET /v1/sync/snapshot: the states of

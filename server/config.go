@@ -369,8 +369,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--compress-min %d must be 0 (off) or a size in bytes", c.CompressMin))
 	}
 	errs = append(errs, c.validateTLS()...)
-	if c.RetentionInterval < time.Minute || c.RetentionInterval > 7*24*time.Hour {
-		errs = append(errs, fmt.Errorf("--retention-interval %s must be between 1m and 168h", c.RetentionInterval))
+	if c.RetentionInterval < time.Second || c.RetentionInterval > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--retention-interval %s must be between 1s and 168h", c.RetentionInterval))
 	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))

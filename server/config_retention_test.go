@@ -24,7 +24,7 @@ func TestConfigRetention(t *testing.T) {
 		{name: "a flag wins", args: []string{"--retention", "site_visit=3m"}, env: map[string]string{"FIELDSYNC_RETENTION": "site_visit=12m"}, want: "site_visit=3m"},
 		{name: "unknown status", args: []string{"--retention", "identification:gone=1m"}, wantErr: `-retention: retention rule 1: "gone" is not an identification status`},
 		{name: "bad variable", env: map[string]string{"FIELDSYNC_RETENTION": "identification=1m"}, wantErr: "FIELDSYNC_RETENTION=\"identification=1m\": retention rule 1: a rule for identifications names the statuses"},
-		{name: "interval too short", args: []string{"--retention-interval", "1s"}, wantErr: "--retention-interval 1s must be between 1m and 168h"},
+		{name: "interval too short", args: []string{"--retention-interval", "10ms"}, wantErr: "--retention-interval 10ms must be between 1s and 168h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -128,6 +128,9 @@ func TestRetentionEndToEnd(t *testing.T) {
 	for _, id := range []string{w.held, w.presumed, w.northRec, w.weekVisit, w.oldWeek} {
 		sup.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id, nil)
 	}
+	if page := getJSON[api.PullResponse](fw, "/v1/sync/pull?limit=1000&cursor="+w.fwCursor); !slices.Equal(sorted(page.Erased...), sorted(w.gone, w.visit)) {
+		t.Errorf("the pull's erased list: %v, want %v", page.Erased, sorted(w.gone, w.visit))
+	}
 	ops, drop, _ := fw.pullAll(w.fwCursor, 1000)
 	if got, want := sorted(drop...), sorted(w.gone, w.visit); !slices.Equal(got, want) {
 		t.Errorf("the team's device is told to drop %v, want %v", got, want)
@@ -234,4 +237,30 @@ func TestPurgeWithTheServerStopped(t *testing.T) {
 		sup.mustDo(http.StatusNotFound, http.MethodGet, "/v1/records/"+id, nil)
 	}
 	sup.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+w.presumed, nil)
+}
+
+// TestRetentionRunsOnSchedule: serve erases what the rules expire every
+// --retention-interval, without anyone asking.
+func TestRetentionRunsOnSchedule(t *testing.T) {
+	h := startServerEnv(t, map[string]string{"FIELDSYNC_RETENTION": retentionRules, "FIELDSYNC_RETENTION_INTERVAL": "1s"})
+	d := newDeployment(t, h)
+	fw := d.clients["fw"]
+	gone := newID()
+	fw.pushApplied(fw.newIdentification(gone, d.teams["north"], [3]any{"status", "set", "withdrawn"})...)
+	h.advance(40 * 24 * time.Hour)
+	admin := h.login("admin", adminPassword, d.admin.device)
+	deadline := time.Now().Add(time.Minute) // a hang guard, not a timing assertion
+	for {
+		var plan api.RetentionPlan
+		mustUnmarshal(t, admin.mustDo(http.StatusOK, http.MethodGet, "/v1/admin/retention", nil), &plan)
+		if len(plan.Records) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing erased the expired records within a minute: %v", planIDs(plan))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	sup := h.login("sup", userPassword, "")
+	sup.mustDo(http.StatusNotFound, http.MethodGet, "/v1/records/"+gone, nil)
 }

@@ -50,8 +50,9 @@ type fakeServer struct {
 	// busy answers the next n authenticated requests 429 (Retry-After: 1)
 	// and unavailable the next n 503.
 	busy, unavailable int
-	// drop is listed in the next pull page.
-	drop []string
+	// drop is listed in the next pull page, erased (a subset: records
+	// retention erased) with it.
+	drop, erased []string
 	// acked lists the record ids of every POST /v1/sync/purges, in order;
 	// ackFails answers the next n of them 503.
 	acked    [][]string
@@ -254,11 +255,11 @@ func (f *fakeServer) pull(w http.ResponseWriter, r *http.Request) {
 	from, _ := strconv.Atoi(cursor)
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	to := min(len(f.ops), from+limit)
-	page := api.PullResponse{Ops: []json.RawMessage{}, Cursor: strconv.Itoa(to), More: to < len(f.ops), Drop: f.drop, ServerHLC: f.clock.Now().String()}
+	page := api.PullResponse{Ops: []json.RawMessage{}, Cursor: strconv.Itoa(to), More: to < len(f.ops), Drop: f.drop, Erased: f.erased, ServerHLC: f.clock.Now().String()}
 	if page.Drop == nil {
 		page.Drop = []string{}
 	}
-	f.drop = nil
+	f.drop, f.erased = nil, nil
 	for _, op := range f.ops[from:to] {
 		if !f.hidden[op.ID] {
 			page.Ops = append(page.Ops, op.AppendJSON(nil))

@@ -236,6 +236,35 @@ func TestDropIsAcknowledged(t *testing.T) {
 	}
 }
 
+// TestErasedDropLeavesNothing (issue 12 item 3): a record a pull names as
+// erased by retention is deleted with its unsent ops, which do not go to
+// the quarantine (a record dropped for lost access keeps them there:
+// TestDropDeletesRecordAndQuarantinesUnsent).
+func TestErasedDropLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeServer(t)
+	c := loggedIn(t, t.TempDir(), f)
+	id := must[string](t)(c.CreateIdentification(ctx, f.team(), F("status", "withdrawn")))
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must[string](t)(c.Append(ctx, id, "notes", map[string]any{"text": "written offline"}))
+	f.mu.Lock()
+	f.drop, f.erased = []string{id}, []string{id}
+	f.mu.Unlock()
+	if _, err := c.pull(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Record(ctx, id)
+	wantErr(t, err, ErrNotFound)
+	if q := must[[]Rejected](t)(c.Quarantine(ctx)); len(q) != 0 {
+		t.Errorf("quarantine = %+v, want nothing of the erased record", q)
+	}
+	if empty := must[bool](t)(c.outboxEmpty()); !empty {
+		t.Error("the erased record's unsent op is still in the outbox")
+	}
+}
+
 func TestResyncRestartsPullAndDropsUnreadable(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeServer(t)

@@ -104,10 +104,10 @@ func (f *feedReader) erasures(after uint64) error {
 		if err != nil {
 			return fmt.Errorf("read erasure %d: %w", seq, err)
 		}
-		if len(v) != 1+idLen || v[0] != 'D' {
+		if drop, _ := isDropValue(v); !drop {
 			return fmt.Errorf("read erasure %d: the entry is damaged", seq)
 		}
-		f.page.Entries = append(f.page.Entries, protocol.FeedEntry{Seq: seq, Bucket: erasuresBucket, Record: string(v[1:]), Drop: true})
+		f.page.Entries = append(f.page.Entries, protocol.FeedEntry{Seq: seq, Bucket: erasuresBucket, Record: string(v[1:]), Drop: true, Erased: true})
 		f.page.Last = max(f.page.Last, seq)
 		added = true
 	}
@@ -193,13 +193,13 @@ func (f *feedReader) addBucketEntry(c *bucketCursor) error {
 	if err != nil {
 		return fmt.Errorf("read bucket %s entry %d: %w", c.bucket, c.seq, err)
 	}
-	if len(v) == 1+idLen && v[0] == 'D' {
+	if drop, erased := isDropValue(v); drop {
 		record := string(v[1:])
 		scope, err := f.sr.scope(record)
 		if err != nil {
 			return err
 		}
-		f.page.Entries = append(f.page.Entries, protocol.FeedEntry{Seq: c.seq, Bucket: c.bucket, Record: record, Drop: true, Scope: scope})
+		f.page.Entries = append(f.page.Entries, protocol.FeedEntry{Seq: c.seq, Bucket: c.bucket, Record: record, Drop: true, Erased: erased, Scope: scope})
 		f.page.Last = c.seq
 		return nil
 	}

@@ -321,12 +321,12 @@ func (db *DB) eraseRest(txn *badger.Txn, rs *erasedRecord, e *eraseReq, seq uint
 	sets := [][2][]byte{
 		{key(prefixTombstone, id), tv},
 		{key(prefixEraseKeys, id), idList},
-		{bucketKey(erasuresBucket, seq), dropMarker(id)},
+		{bucketKey(erasuresBucket, seq), erasedMarker(id)},
 		{[]byte(keySeq), uint64Value(seq)},
 		{[]byte(keyRecords), uint64Value(records)},
 	}
 	if rs.bucket != "" {
-		sets = append(sets, [2][]byte{bucketKey(rs.bucket, seq), dropMarker(id)})
+		sets = append(sets, [2][]byte{bucketKey(rs.bucket, seq), erasedMarker(id)})
 	}
 	for _, kv := range sets {
 		if err := txn.Set(kv[0], kv[1]); err != nil {

@@ -195,6 +195,9 @@ func TestRetentionTombstone(t *testing.T) {
 			switch {
 			case e.Record == c.rec && e.Drop:
 				drops++
+				if !e.Erased {
+					t.Errorf("feed %v: the erasure's drop marker is not marked erased", buckets)
+				}
 			case e.Record == c.rec:
 				t.Errorf("feed %v serves an op of the erased record: %s", buckets, e.JSON)
 			}

@@ -163,6 +163,8 @@ type FeedEntry struct {
 	Record string
 	JSON   []byte
 	Drop   bool
+	// Erased is set on a drop marker written by a retention erasure.
+	Erased bool
 	// MovedFrom and PrevSeq are set on an op indexed again after its
 	// record moved into Bucket: the bucket it came from and its sequence
 	// there, so a reader of both buckets who read it there is not served
