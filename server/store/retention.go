@@ -191,6 +191,11 @@ func (db *DB) eraseInWriter(w *writerState, req *request) {
 		ops, err = db.erase(txn, req.erase, seq)
 		return err
 	})
+	if errors.Is(err, badger.ErrConflict) {
+		// A hold or link of the record changed meanwhile: judged again at
+		// the next run.
+		err = ErrNotExpired
+	}
 	if err != nil {
 		req.done <- err
 		return
