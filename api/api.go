@@ -124,11 +124,15 @@ type PushResponse struct {
 
 // PullResponse is one page of GET /v1/sync/pull.
 type PullResponse struct {
-	Ops       []json.RawMessage `json:"ops"`
-	Cursor    string            `json:"cursor"`
-	More      bool              `json:"more"`
-	Drop      []string          `json:"drop"`
-	ServerHLC string            `json:"server_hlc"`
+	Ops    []json.RawMessage `json:"ops"`
+	Cursor string            `json:"cursor"`
+	More   bool              `json:"more"`
+	Drop   []string          `json:"drop"`
+	// Erased lists the records of Drop that retention erased (absent when
+	// none): the device deletes its unsent ops of them too, rather than
+	// keeping them aside for its user.
+	Erased    []string `json:"erased,omitempty"`
+	ServerHLC string   `json:"server_hlc"`
 }
 
 // SnapshotResponse is one page of GET /v1/sync/snapshot: the states of
@@ -367,4 +371,65 @@ type BlobInfo struct {
 	Digest    string `json:"digest"`
 	Size      int64  `json:"size"`
 	MediaType string `json:"media_type"`
+}
+
+// RetentionItem is one record retention erases (or would erase): its
+// id, kind and the rule that expires it, never its content.
+type RetentionItem struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Rule string `json:"rule"`
+}
+
+// RetentionPlan answers GET /v1/admin/retention (a dry run: nothing is
+// erased) and POST /v1/admin/retention/run (what was erased).
+type RetentionPlan struct {
+	// Rules are the configured rules ("" when retention is off).
+	Rules   string          `json:"rules"`
+	Records []RetentionItem `json:"records"`
+}
+
+// Hold answers PUT and DELETE /v1/records/{id}/hold: whether the record
+// is under legal hold, by whom and since when.
+type Hold struct {
+	Record string     `json:"record"`
+	Held   bool       `json:"held"`
+	By     string     `json:"by,omitempty"`
+	At     *time.Time `json:"at,omitempty"`
+}
+
+// PurgeAckRequest is the body of POST /v1/sync/purges: the records the
+// device deleted because a pull's drop named them. Ids that name no
+// erased record are ignored.
+type PurgeAckRequest struct {
+	Records []string `json:"records"`
+}
+
+// PurgeAckResponse answers POST /v1/sync/purges: how many erasures the
+// device's acknowledgement recorded.
+type PurgeAckResponse struct {
+	Acknowledged int `json:"acknowledged"`
+}
+
+// Purge is one retention erasure with the devices that have not yet
+// acknowledged it (GET /v1/admin/purges).
+type Purge struct {
+	Record  string        `json:"record"`
+	Kind    string        `json:"kind"`
+	Rule    string        `json:"rule"`
+	At      time.Time     `json:"at"`
+	Pending []PurgeDevice `json:"pending"`
+}
+
+// PurgeDevice is a device that must still acknowledge a purge.
+type PurgeDevice struct {
+	Device   string `json:"device"`
+	User     string `json:"user"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+}
+
+// PurgeList answers GET /v1/admin/purges.
+type PurgeList struct {
+	Purges []Purge `json:"purges"`
 }

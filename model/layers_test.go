@@ -30,12 +30,13 @@ func TestPureLayersImportNoIO(t *testing.T) {
 
 // TestCaseworkImportNoIO fails when a package of casework rules under
 // server/ (the monitoring figures' counting and suppression, the review
-// queue, the duplicate rule and links, the export rows) depends on fiber,
+// queue, the duplicate rule and links, the export rows, the retention
+// rules) depends on fiber,
 // badger, net/http or another server package: each stays a pure function
 // of the records it is fed, so that its table and property tests cover
 // what the server serves.
 func TestCaseworkImportNoIO(t *testing.T) {
-	for _, pkg := range []string{"figures", "review", "export"} {
+	for _, pkg := range []string{"figures", "review", "export", "retention"} {
 		t.Run(pkg, func(t *testing.T) {
 			path := "github.com/fieldsync/fieldsync/server/" + pkg
 			out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", path).CombinedOutput()

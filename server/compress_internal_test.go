@@ -43,6 +43,12 @@ var wantCompressed = map[string]bool{
 	"POST /v1/admin/users/:id/password":       false,
 	"GET /v1/admin/devices":                   true,
 	"POST /v1/devices/:id/revoke":             false,
+	"POST /v1/sync/purges":                    false, // a count
+	"PUT /v1/records/:id/hold":                false,
+	"DELETE /v1/records/:id/hold":             false,
+	"GET /v1/admin/retention":                 false, // ids and rules, small
+	"POST /v1/admin/retention/run":            false,
+	"GET /v1/admin/purges":                    false,
 	"GET /v1/review/queue":                    true,
 	"GET /v1/review/duplicates":               true,
 	"POST /v1/review/links":                   false,

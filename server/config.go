@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/retention"
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
@@ -96,6 +97,11 @@ type Config struct {
 	BlobOrphanTTL time.Duration
 	// BlobSweep is how often expired uploads and orphan blobs are swept.
 	BlobSweep time.Duration
+	// Retention are the retention rules (server/retention; none: off,
+	// the default); RetentionInterval is how often serve erases what
+	// they expire.
+	Retention         retention.Rules
+	RetentionInterval time.Duration
 }
 
 // DefaultCompressMin is the default of --compress-min: smaller answers
@@ -140,6 +146,8 @@ func DefaultConfig() Config {
 		UploadTTL:       24 * time.Hour,
 		BlobOrphanTTL:   24 * time.Hour,
 		BlobSweep:       10 * time.Minute,
+
+		RetentionInterval: time.Hour,
 	}
 }
 
@@ -187,6 +195,19 @@ func (c *Config) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&c.UploadTTL, "upload-ttl", env.duration("FIELDSYNC_UPLOAD_TTL", c.UploadTTL), "an incomplete upload and its chunks are deleted after this (FIELDSYNC_UPLOAD_TTL)")
 	fs.DurationVar(&c.BlobOrphanTTL, "blob-orphan-ttl", env.duration("FIELDSYNC_BLOB_ORPHAN_TTL", c.BlobOrphanTTL), "a completed file no record entry names is deleted after this (FIELDSYNC_BLOB_ORPHAN_TTL)")
 	fs.DurationVar(&c.BlobSweep, "blob-sweep", env.duration("FIELDSYNC_BLOB_SWEEP", c.BlobSweep), "how often expired uploads and orphan files are deleted (FIELDSYNC_BLOB_SWEEP)")
+	if v := getenv("FIELDSYNC_RETENTION"); v != "" {
+		rs, err := retention.Parse(v)
+		if err != nil {
+			env.bad = append(env.bad, fmt.Errorf("FIELDSYNC_RETENTION=%q: %w", v, err))
+		}
+		c.Retention = rs
+	}
+	fs.Func("retention", "retention rules, off when empty: "+retention.Syntax+" (FIELDSYNC_RETENTION)", func(v string) error {
+		rs, err := retention.Parse(v)
+		c.Retention = rs
+		return err
+	})
+	fs.DurationVar(&c.RetentionInterval, "retention-interval", env.duration("FIELDSYNC_RETENTION_INTERVAL", c.RetentionInterval), "how often expired records are erased, with --retention (FIELDSYNC_RETENTION_INTERVAL)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("FIELDSYNC_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (FIELDSYNC_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env.str("FIELDSYNC_LOG_FORMAT", c.LogFormat), "text or json (FIELDSYNC_LOG_FORMAT)")
 	c.AdminPassword = getenv("FIELDSYNC_ADMIN_PASSWORD")
@@ -352,6 +373,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--compress-min %d must be 0 (off) or a size in bytes", c.CompressMin))
 	}
 	errs = append(errs, c.validateTLS()...)
+	if c.RetentionInterval < time.Second || c.RetentionInterval > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--retention-interval %s must be between 1s and 168h", c.RetentionInterval))
+	}
 	if c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error" {
 		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
 	}

@@ -25,6 +25,7 @@ var statusOf = map[model.Code]int{
 	model.CodeInvalidValue:       http.StatusBadRequest,
 	model.CodeUnknownRecord:      http.StatusBadRequest,
 	model.CodeRecordTooLarge:     http.StatusRequestEntityTooLarge,
+	model.CodeRecordErased:       http.StatusGone,
 	model.CodeIDConflict:         http.StatusConflict,
 	model.CodeKindMismatch:       http.StatusConflict,
 	model.CodeForbidden:          http.StatusForbidden,

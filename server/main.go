@@ -199,6 +199,9 @@ func (m *Main) serve() {
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.app.Listener(m.ln) }()
 	go m.server.sweepBlobsEvery(m.Config.BlobSweep)
+	if len(m.Config.Retention) > 0 {
+		go m.server.retainEvery(m.Config.RetentionInterval)
+	}
 	if m.metricsLn == nil {
 		return
 	}

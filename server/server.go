@@ -50,6 +50,7 @@ type storage interface {
 	healthStore
 	caseworkStore
 	blobStore
+	retentionStore
 	audit.Store
 }
 

@@ -57,7 +57,7 @@ func queryLimit(c *fiber.Ctx, clamp string) (int, error) {
 // characters encoding/json escapes in strings ('<', '>', '&', U+2028,
 // U+2029) escaped the same way.
 func appendPullPage(buf []byte, res *protocol.PullResult) []byte {
-	n := 128 + 40*len(res.Drop)
+	n := 128 + 40*(len(res.Drop)+len(res.Erased))
 	for _, op := range res.Ops {
 		n += len(op) + 1
 	}
@@ -79,6 +79,16 @@ func appendPullPage(buf []byte, res *protocol.PullResult) []byte {
 	} else {
 		buf = append(buf, '[')
 		for i, id := range res.Drop {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, id)
+		}
+		buf = append(buf, ']')
+	}
+	if len(res.Erased) > 0 {
+		buf = append(buf, `,"erased":[`...)
+		for i, id := range res.Erased {
 			if i > 0 {
 				buf = append(buf, ',')
 			}

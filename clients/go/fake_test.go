@@ -50,8 +50,13 @@ type fakeServer struct {
 	// busy answers the next n authenticated requests 429 (Retry-After: 1)
 	// and unavailable the next n 503.
 	busy, unavailable int
-	// drop is listed in the next pull page.
-	drop []string
+	// drop is listed in the next pull page, erased (a subset: records
+	// retention erased) with it.
+	drop, erased []string
+	// acked lists the record ids of every POST /v1/sync/purges, in order;
+	// ackFails answers the next n of them 503.
+	acked    [][]string
+	ackFails int
 	// hidden op ids are not served by pulls.
 	hidden map[string]bool
 	// link, when set, is told the limit asked and the bytes of each pull
@@ -71,6 +76,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 	mux.HandleFunc("POST /v1/auth/refresh", f.refresh)
 	mux.HandleFunc("POST /v1/sync/push", f.authed(f.push))
 	mux.HandleFunc("GET /v1/sync/pull", f.authed(f.pull))
+	mux.HandleFunc("POST /v1/sync/purges", f.authed(f.ackPurges))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -226,6 +232,20 @@ func (f *fakeServer) inject(op crdt.Op) {
 	f.ops = append(f.ops, op)
 }
 
+func (f *fakeServer) ackPurges(w http.ResponseWriter, r *http.Request) {
+	var req api.PurgeAckRequest
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ackFails > 0 {
+		f.ackFails--
+		writeError(w, http.StatusServiceUnavailable, model.CodeUnavailable, false)
+		return
+	}
+	f.acked = append(f.acked, req.Records)
+	writeJSON(w, http.StatusOK, api.PurgeAckResponse{Acknowledged: len(req.Records)})
+}
+
 func (f *fakeServer) pull(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -238,11 +258,11 @@ func (f *fakeServer) pull(w http.ResponseWriter, r *http.Request) {
 	from, _ := strconv.Atoi(cursor)
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	to := min(len(f.ops), from+limit)
-	page := api.PullResponse{Ops: []json.RawMessage{}, Cursor: strconv.Itoa(to), More: to < len(f.ops), Drop: f.drop, ServerHLC: f.clock.Now().String()}
+	page := api.PullResponse{Ops: []json.RawMessage{}, Cursor: strconv.Itoa(to), More: to < len(f.ops), Drop: f.drop, Erased: f.erased, ServerHLC: f.clock.Now().String()}
 	if page.Drop == nil {
 		page.Drop = []string{}
 	}
-	f.drop = nil
+	f.drop, f.erased = nil, nil
 	for _, op := range f.ops[from:to] {
 		if !f.hidden[op.ID] {
 			page.Ops = append(page.Ops, op.AppendJSON(nil))

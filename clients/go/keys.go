@@ -24,6 +24,8 @@ import "encoding/binary"
 //	                         a rebuild replays the record's o/ ops onto
 //	m/snapshot               the snapshot cursor while a bootstrap runs
 //	m/snapshot-open          set once the bootstrap's open cases are in
+//	g/<record>               a record a pull's drop deleted, to acknowledge
+//	                         at the next sync (POST /v1/sync/purges)
 const (
 	keyDevice   = "m/device"
 	keySession  = "m/session"
@@ -46,6 +48,7 @@ const (
 	prefixQuarantine = "x/"
 	prefixResync     = "v/"
 	prefixBase       = "s/"
+	prefixDropped    = "g/"
 )
 
 func recordKey(id string) []byte        { return []byte(prefixRecord + id) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/fieldsync/fieldsync/api"
@@ -63,7 +64,7 @@ func (c *Client) pull(ctx context.Context) (int, error) {
 		if p.More {
 			next = c.prefetch(ctx, p.Cursor)
 		}
-		if err := c.applyPage(p.Ops, p.Enc, p.Drop, p.Cursor, p.More, p.Server, true); err != nil {
+		if err := c.applyPage(p.Ops, p.Enc, dropsOf(p.Drop, p.Erased), p.Cursor, p.More, p.Server, true); err != nil {
 			return received, err
 		}
 		received += len(p.Ops) + len(p.Drop)
@@ -83,6 +84,8 @@ type page struct {
 	Cursor string
 	More   bool
 	Drop   []string
+	// Erased is the subset of Drop that retention erased.
+	Erased []string
 	Server hlc.Timestamp
 }
 
@@ -136,6 +139,7 @@ type pageJSON struct {
 	Cursor    string   `json:"cursor"`
 	More      bool     `json:"more"`
 	Drop      []string `json:"drop"`
+	Erased    []string `json:"erased"`
 	ServerHLC string   `json:"server_hlc"`
 }
 
@@ -146,7 +150,7 @@ type pageJSON struct {
 func (c *Client) decodePage(body []byte) (*page, error) {
 	var pj pageJSON
 	if err := json.Unmarshal(body, &pj); err == nil {
-		p := &page{Ops: make([]crdt.Op, 0, len(pj.Ops)), Cursor: pj.Cursor, More: pj.More, Drop: pj.Drop}
+		p := &page{Ops: make([]crdt.Op, 0, len(pj.Ops)), Cursor: pj.Cursor, More: pj.More, Drop: pj.Drop, Erased: pj.Erased}
 		p.Server, _ = hlc.Parse(pj.ServerHLC)
 		ok := true
 		for i := range pj.Ops {
@@ -165,7 +169,7 @@ func (c *Client) decodePage(body []byte) (*page, error) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, &transportError{fmt.Errorf("decode pull page: %w", err)}
 	}
-	p := &page{Ops: make([]crdt.Op, 0, len(raw.Ops)), Cursor: raw.Cursor, More: raw.More, Drop: raw.Drop}
+	p := &page{Ops: make([]crdt.Op, 0, len(raw.Ops)), Cursor: raw.Cursor, More: raw.More, Drop: raw.Drop, Erased: raw.Erased}
 	p.Server, _ = hlc.Parse(raw.ServerHLC)
 	for _, r := range raw.Ops {
 		op, err := crdt.DecodeOp(r)
@@ -215,7 +219,7 @@ func (s *opJSON) op() (crdt.Op, bool) {
 // of a resync, in one transaction; a page too large for one transaction is
 // applied in parts, the cursor with the last (applying an op twice changes
 // nothing, so a crash between parts is harmless).
-func (c *Client) applyPage(ops []crdt.Op, enc [][]byte, drop []string, cursor string, more bool, server hlc.Timestamp, final bool) error {
+func (c *Client) applyPage(ops []crdt.Op, enc [][]byte, drop []dropped, cursor string, more bool, server hlc.Timestamp, final bool) error {
 	err := c.updateLazy(func(t *tx) error { return c.applyPageTx(t, ops, enc, drop, cursor, more, server, final) })
 	if tooBig(err) && len(ops) > 1 {
 		c.log.Debug("page too large for one transaction; applying it in halves", "ops", len(ops))
@@ -231,7 +235,7 @@ func (c *Client) applyPage(ops []crdt.Op, enc [][]byte, drop []string, cursor st
 	return nil
 }
 
-func (c *Client) applyPageTx(t *tx, ops []crdt.Op, enc [][]byte, drop []string, cursor string, more bool, server hlc.Timestamp, final bool) error {
+func (c *Client) applyPageTx(t *tx, ops []crdt.Op, enc [][]byte, drop []dropped, cursor string, more bool, server hlc.Timestamp, final bool) error {
 	var newest hlc.Timestamp
 	for i := range ops {
 		op := &ops[i]
@@ -245,8 +249,8 @@ func (c *Client) applyPageTx(t *tx, ops []crdt.Op, enc [][]byte, drop []string, 
 	if !final {
 		return nil
 	}
-	for _, id := range drop {
-		if err := c.dropRecord(t, id); err != nil {
+	for _, d := range drop {
+		if err := c.dropRecord(t, d.id, d.erased); err != nil {
 			return err
 		}
 	}
@@ -328,19 +332,50 @@ func (c *Client) receive(t *tx, op *crdt.Op, enc []byte) error {
 	return nil
 }
 
+// dropped is a record a pull page tells the device to delete, and
+// whether retention erased it.
+type dropped struct {
+	id     string
+	erased bool
+}
+
+// dropsOf pairs a page's drop list with its erased subset.
+func dropsOf(drop, erased []string) []dropped {
+	out := make([]dropped, len(drop))
+	for i, id := range drop {
+		out[i] = dropped{id: id, erased: slices.Contains(erased, id)}
+	}
+	return out
+}
+
 // dropRecord deletes a record the device lost access to, with all its
 // ops; its unsent ops go to the quarantine as forbidden, for the user to
-// see what did not reach the server.
-func (c *Client) dropRecord(t *tx, id string) error {
+// see what did not reach the server. A record retention erased leaves
+// nothing behind: its unsent ops are deleted too (the server refuses
+// them, record_erased). Either is acknowledged at the end of the sync.
+func (c *Client) dropRecord(t *tx, id string, erased bool) error {
 	queued, err := outboxOf(t, id)
 	if err != nil {
 		return err
 	}
 	for _, p := range queued {
+		if erased {
+			if err := dequeue(t, p.seq, p.op.ID); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := c.quarantine(t, p, model.CodeForbidden, "You no longer have access to this record; this change was not sent."); err != nil {
 			return err
 		}
 	}
-	c.log.Info("record dropped: access lost", "record", id, "unsent", len(queued))
+	if erased {
+		c.log.Info("record dropped: erased by retention", "record", id, "unsent_deleted", len(queued))
+	} else {
+		c.log.Info("record dropped: access lost", "record", id, "unsent", len(queued))
+	}
+	if err := t.set([]byte(prefixDropped+id), nil); err != nil {
+		return err
+	}
 	return t.deleteRecord(id)
 }

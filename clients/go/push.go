@@ -130,6 +130,14 @@ func (c *Client) applyResults(batch []pending, res api.PushResponse) (int, error
 				if changed {
 					t.stale[p.op.Record] = true
 				}
+			case protocol.StatusRejected:
+				if r.Code == model.CodeRecordErased {
+					if err := c.erased(t, p); err != nil {
+						return err
+					}
+					break
+				}
+				fallthrough
 			default:
 				code := r.Code
 				if code == "" {
@@ -150,6 +158,23 @@ func (c *Client) applyResults(batch []pending, res api.PushResponse) (int, error
 		c.log.Warn("push answered only part of the batch", "sent", len(batch), "answered", answered)
 	}
 	return answered, nil
+}
+
+// erased handles an op rejected record_erased: retention erased its
+// record at the server, which nothing can bring back. The op leaves the
+// outbox (not for the quarantine: the record must not outlive its
+// erasure on the device either), the record is deleted as a pull's drop
+// would delete it, and its deletion is acknowledged at the end of the
+// sync. The record's other queued ops get the same answer when sent.
+func (c *Client) erased(t *tx, p pending) error {
+	if err := dequeue(t, p.seq, p.op.ID); err != nil {
+		return err
+	}
+	c.log.Info("record erased at the server by retention; deleted here", "record", p.op.Record)
+	if err := t.set([]byte(prefixDropped+p.op.Record), nil); err != nil {
+		return err
+	}
+	return t.deleteRecord(p.op.Record)
 }
 
 // stamp gives the local copy of an acknowledged op the hlc the server

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/fieldsync/fieldsync/api"
 )
 
 // maxRounds bounds the push-pull rounds of one sync while local writes
@@ -86,7 +89,51 @@ func (c *Client) syncOnce(ctx context.Context) (int, error) {
 			break
 		}
 	}
+	if err := c.ackDrops(ctx); err != nil {
+		return progress, err
+	}
 	return progress, c.markSynced()
+}
+
+// ackDropsBatch is the most record ids one acknowledgement carries (the
+// server's default --max-ops).
+const ackDropsBatch = 1000
+
+// ackDrops acknowledges to the server the records pulls dropped (POST
+// /v1/sync/purges; the server records the ones retention erased, so an
+// operator sees which devices have deleted them), and forgets each batch
+// once acknowledged; a failed acknowledgement is sent again at the next
+// sync.
+func (c *Client) ackDrops(ctx context.Context) error {
+	for {
+		var ids []string
+		err := c.view(func(b *badger.Txn) error {
+			it := b.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixDropped)})
+			defer it.Close()
+			for it.Rewind(); it.Valid() && len(ids) < ackDropsBatch; it.Next() {
+				ids = append(ids, string(it.Item().Key()[len(prefixDropped):]))
+			}
+			return nil
+		})
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		var out api.PurgeAckResponse
+		if err := c.call(ctx, http.MethodPost, "/v1/sync/purges", api.PurgeAckRequest{Records: ids}, &out, true); err != nil {
+			return fmt.Errorf("acknowledge drops: %w", err)
+		}
+		err = c.update(func(t *tx) error {
+			for _, id := range ids {
+				if err := t.del([]byte(prefixDropped + id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (c *Client) outboxEmpty() (bool, error) {

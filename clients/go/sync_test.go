@@ -202,6 +202,69 @@ func TestDropDeletesRecordAndQuarantinesUnsent(t *testing.T) {
 	must[*Record](t)(c.Record(ctx, keep))
 }
 
+// TestDropIsAcknowledged (issue 12 item 3): a record a pull drops is
+// acknowledged at the end of the sync (POST /v1/sync/purges), once; an
+// acknowledgement that fails is sent again at the next sync.
+func TestDropIsAcknowledged(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeServer(t)
+	c := loggedIn(t, t.TempDir(), f)
+	id := must[string](t)(c.CreateIdentification(ctx, f.team()))
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.drop, f.ackFails = []string{id}, 100
+	f.mu.Unlock()
+	if err := c.Sync(ctx); err == nil {
+		t.Fatal("a sync whose acknowledgement failed succeeded")
+	}
+	_, err := c.Record(ctx, id)
+	wantErr(t, err, ErrNotFound)
+	f.mu.Lock()
+	f.ackFails = 0
+	f.mu.Unlock()
+	for range 2 {
+		if err := c.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.acked) != 1 || len(f.acked[0]) != 1 || f.acked[0][0] != id {
+		t.Errorf("acknowledgements = %v, want one of [%s]", f.acked, id)
+	}
+}
+
+// TestErasedDropLeavesNothing (issue 12 item 3): a record a pull names as
+// erased by retention is deleted with its unsent ops, which do not go to
+// the quarantine (a record dropped for lost access keeps them there:
+// TestDropDeletesRecordAndQuarantinesUnsent).
+func TestErasedDropLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeServer(t)
+	c := loggedIn(t, t.TempDir(), f)
+	id := must[string](t)(c.CreateIdentification(ctx, f.team(), F("status", "withdrawn")))
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must[string](t)(c.Append(ctx, id, "notes", map[string]any{"text": "written offline"}))
+	f.mu.Lock()
+	f.drop, f.erased = []string{id}, []string{id}
+	f.mu.Unlock()
+	if _, err := c.pull(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Record(ctx, id)
+	wantErr(t, err, ErrNotFound)
+	if q := must[[]Rejected](t)(c.Quarantine(ctx)); len(q) != 0 {
+		t.Errorf("quarantine = %+v, want nothing of the erased record", q)
+	}
+	if empty := must[bool](t)(c.outboxEmpty()); !empty {
+		t.Error("the erased record's unsent op is still in the outbox")
+	}
+}
+
 func TestResyncRestartsPullAndDropsUnreadable(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeServer(t)

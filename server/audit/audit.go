@@ -44,6 +44,13 @@ const (
 	ActionUserDisabled  Action = "user_disabled"
 	ActionUserEnabled   Action = "user_enabled"
 	ActionPasswordReset Action = "password_reset"
+	// ActionRetentionErased: retention erased a record (Object the
+	// record, Detail the rule; actor "retention").
+	ActionRetentionErased Action = "retention_erased"
+	// ActionLegalHoldSet and ActionLegalHoldCleared: a record's legal
+	// hold was set or cleared.
+	ActionLegalHoldSet     Action = "legal_hold_set"
+	ActionLegalHoldCleared Action = "legal_hold_cleared"
 )
 
 // The login throttle's decisions (server/ratelimit.go).

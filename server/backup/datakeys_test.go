@@ -10,7 +10,9 @@ import (
 )
 
 // TestRestoreWithDataKeys: a restore given the data key backup serves the
-// notes whole; without it, they are restored erased and the rest intact.
+// notes and every other value whole; without it, every value sealed with
+// a data key (a note's own, or its record's: every other op) is restored
+// erased, ops and records counted intact.
 func TestRestoreWithDataKeys(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, 3)
@@ -51,8 +53,11 @@ func TestRestoreWithDataKeys(t *testing.T) {
 			if got, want := notes > 0, tc.wantNotes; got != want || (want && notes != 3) {
 				t.Errorf("notes served whole: %d, want them: %v", notes, want)
 			}
-			if statuses != 3 {
-				t.Errorf("statuses restored: %d, want 3", statuses)
+			if want := map[bool]int{true: 3, false: 0}[tc.wantNotes]; statuses != want {
+				t.Errorf("statuses restored: %d, want %d", statuses, want)
+			}
+			if got := len(page.Entries); got == 0 {
+				t.Error("no op restored")
 			}
 		})
 	}

@@ -28,8 +28,31 @@ function stateCell(d) {
     `not seen for ${days} days`);
 }
 
+/**
+ * Erased records each device has not yet acknowledged deleting (retention
+ * purges, GET /v1/admin/purges: admins and supervisors; team leads get an
+ * empty map and no column).
+ */
+async function pendingPurges() {
+  const role = api.current().user.role;
+  if (role !== "admin" && role !== "supervisor") return null;
+  const { purges } = await api.get("/v1/admin/purges");
+  const pending = new Map();
+  for (const p of purges) for (const d of p.pending) pending.set(d.device, (pending.get(d.device) || 0) + 1);
+  return pending;
+}
+
+/** The purge cell: how many erased records the device may still hold. */
+function purgeCell(pending, d) {
+  const n = pending.get(d.id) || 0;
+  if (n === 0 || d.state === "revoked") return h("span", { class: "muted" }, "none");
+  return h("span", { class: "badge badge-stale", title: "Retention erased these records; the device deletes them and acknowledges at its next sync." },
+    `${n} erased record${n === 1 ? "" : "s"} not yet deleted`);
+}
+
 export async function devicesView() {
   const { devices } = await api.get("/v1/admin/devices");
+  const pending = await pendingPurges();
   await loadNames();
   const mine = api.current().deviceId;
   devices.sort((a, b) => (a.state === b.state ? (b.last_seen || "").localeCompare(a.last_seen || "") : a.state === "active" ? -1 : 1));
@@ -57,12 +80,13 @@ export async function devicesView() {
     return h("tr", { "data-device": d.id, class: stale ? "active stale" : d.state },
       h("td", {}, d.name || "(unnamed)"), h("td", {}, d.username), h("td", {}, lastUsed(d.last_seen)),
       h("td", {}, stateCell(d)),
+      pending ? h("td", { class: "purges" }, purgeCell(pending, d)) : null,
       h("td", {}, action));
   };
   return h("section", { class: "view-devices" },
     h("h1", {}, "Devices"),
     h("p", { class: "muted" }, `Revoke a lost or stolen tablet: its sessions end at once and it erases its local data when it next reaches the server. A tablet silent for ${STALE_DAYS} days or more is flagged.`),
     h("div", { class: "scroll" }, h("table", { class: "devices" },
-      h("thead", {}, h("tr", {}, ["Device", "User", "Last used", "State", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Device", "User", "Last used", "State", ...(pending ? ["Purges"] : []), ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, devices.map(row)))));
 }

@@ -4,7 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -47,8 +49,14 @@ const (
 )
 
 // sealMark starts a sealed stored value: JSON never starts with a zero
-// byte.
+// byte, and a crdt snapshot starts with its version (1 or 2).
 const sealMark = 0
+
+// recordSealMark starts an f/ value sealed with its record's data key
+// (every op but an append, whose value has a key of its own): the key
+// whose id is the record's id, destroyed when retention erases the
+// record. JSON never starts with byte 1.
+const recordSealMark = 1
 
 // dataKeys is the key store. It is safe for concurrent use.
 type dataKeys struct {
@@ -320,12 +328,18 @@ func seal(aead cipher.AEAD, id string, dst, value []byte) []byte {
 // unseal opens a value seal wrote; ok is false when its key is gone (or
 // the bytes are damaged).
 func (ks *dataKeys) unseal(id string, sealed []byte) ([]byte, bool) {
-	aead := ks.key(id)
+	return ks.unsealWith(id, id, sealed)
+}
+
+// unsealWith opens a value seal wrote with the key keyID and the
+// additional data ad.
+func (ks *dataKeys) unsealWith(keyID, ad string, sealed []byte) ([]byte, bool) {
+	aead := ks.key(keyID)
 	if aead == nil || len(sealed) < 1+aead.NonceSize() {
 		return nil, false
 	}
 	ns := aead.NonceSize()
-	v, err := aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(id))
+	v, err := aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(ad))
 	return v, err == nil
 }
 
@@ -351,12 +365,13 @@ func (s snapshotSealer) OpenValue(op string, stored []byte) ([]byte, bool) {
 	return s.ks.unseal(op, stored)
 }
 
-// sealedFeed returns the f/ value of an append sealed with aead: record
-// id, the seal mark, the op id, the lengths of the prefix and suffix the
+// sealedFeed returns the f/ value of an op sealed with aead (mark says
+// which key: the op's, sealMark, or its record's, recordSealMark): record
+// id, the mark, the op id, the lengths of the prefix and suffix the
 // served JSON shares with its redacted form, that redacted form, and the
 // rest of the served JSON sealed. Opened, it gives the served JSON byte
 // for byte; without the key, the redacted form.
-func sealedFeed(aead cipher.AEAD, record, id string, full, red []byte) []byte {
+func sealedFeed(aead cipher.AEAD, mark byte, record, id string, full, red []byte) []byte {
 	p := 0
 	for p < len(full) && p < len(red) && full[p] == red[p] {
 		p++
@@ -367,7 +382,7 @@ func sealedFeed(aead cipher.AEAD, record, id string, full, red []byte) []byte {
 	}
 	v := make([]byte, 0, idLen+1+idLen+20+len(red)+len(full)+64)
 	v = append(v, record...)
-	v = append(v, sealMark)
+	v = append(v, mark)
 	v = append(v, id...)
 	v = binary.AppendUvarint(v, uint64(p))
 	v = binary.AppendUvarint(v, uint64(s))
@@ -380,13 +395,17 @@ func sealedFeed(aead cipher.AEAD, record, id string, full, red []byte) []byte {
 var errFeedValue = errors.New("the sealed feed value is damaged")
 
 // openFeed returns the served JSON of a sealed f/ value (v without its
-// record id), and erased set when its key is gone (the JSON is then the
-// op's redacted form).
-func (ks *dataKeys) openFeed(v []byte) (js []byte, erased bool, err error) {
+// record id, record), and erased set when its key is gone (the JSON is
+// then the op's redacted form).
+func (ks *dataKeys) openFeed(record string, v []byte) (js []byte, erased bool, err error) {
 	if len(v) < 1+idLen {
 		return nil, false, errFeedValue
 	}
 	id := string(v[1 : 1+idLen])
+	keyID := id
+	if v[0] == recordSealMark {
+		keyID = recordKeyID(record)
+	}
 	r := v[1+idLen:]
 	var n [3]uint64
 	for i := range n {
@@ -404,7 +423,7 @@ func (ks *dataKeys) openFeed(v []byte) (js []byte, erased bool, err error) {
 	if ks == nil {
 		return red, true, nil
 	}
-	mid, ok := ks.unseal(id, sealed)
+	mid, ok := ks.unsealWith(keyID, id, sealed)
 	if !ok {
 		return red, true, nil
 	}
@@ -414,7 +433,45 @@ func (ks *dataKeys) openFeed(v []byte) (js []byte, erased bool, err error) {
 }
 
 // isSealedFeed reports whether the JSON part of an f/ value is sealed.
-func isSealedFeed(js []byte) bool { return len(js) > 0 && js[0] == sealMark }
+func isSealedFeed(js []byte) bool {
+	return len(js) > 0 && (js[0] == sealMark || js[0] == recordSealMark)
+}
+
+// recordKeyID is the key store id of record's data key: a digest of the
+// record id (36 bytes, like an op id, and never a UUID), so that the key
+// file, which encryption at rest does not cover, names no record.
+func recordKeyID(record string) string {
+	sum := sha256.Sum256([]byte("fieldsync record key " + record))
+	return "k" + hex.EncodeToString(sum[:])[:idLen-1]
+}
+
+// errRecordKeyGone is a record head whose snapshot is sealed with a
+// record key that is gone: retention erased the record (and the head is
+// from a backup taken before).
+var errRecordKeyGone = errors.New("the record's data key is gone: retention erased it")
+
+// sealSnapshot seals a record's snapshot with the record's key, when it
+// has one (records stored before data keys do not).
+func (ks *dataKeys) sealSnapshot(record string, snap []byte) []byte {
+	aead := ks.key(recordKeyID(record))
+	if aead == nil {
+		return snap
+	}
+	return seal(aead, record, make([]byte, 0, len(snap)+64), snap)
+}
+
+// openSnapshot returns a record's snapshot as crdt encoded it, opening a
+// sealed one with the record's key (errRecordKeyGone without it).
+func (ks *dataKeys) openSnapshot(record string, snap []byte) ([]byte, error) {
+	if len(snap) == 0 || snap[0] != sealMark {
+		return snap, nil
+	}
+	v, ok := ks.unsealWith(recordKeyID(record), record, snap)
+	if !ok {
+		return nil, errRecordKeyGone
+	}
+	return v, nil
+}
 
 // sweepKeys destroys the data keys of ops stored as redacted: the keys a
 // crash left between an erasure's commit and their destruction.

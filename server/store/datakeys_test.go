@@ -128,9 +128,16 @@ func holds(db *DB, k, v []byte, s string) bool {
 		if err != nil {
 			return false
 		}
-		var r crdt.Record
-		if r.UnmarshalSealed(h.snapshot, snapshotSealer{db.keys}) != nil {
+		snap, err := db.keys.openSnapshot(string(k[len(prefixRecord):]), h.snapshot)
+		if err != nil {
 			return false
+		}
+		var r crdt.Record
+		if r.UnmarshalSealed(snap, snapshotSealer{db.keys}) != nil {
+			return false
+		}
+		if plain, err := r.MarshalBinary(); err == nil && bytes.Contains(plain, []byte(s)) {
+			return true
 		}
 		for _, e := range r.Entries("notes") {
 			if bytes.Contains(e.Value, []byte(s)) {

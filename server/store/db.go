@@ -236,7 +236,10 @@ func (db *DB) init() error {
 	if err != nil {
 		return err
 	}
-	return db.sweepKeys()
+	if err := db.sweepKeys(); err != nil {
+		return err
+	}
+	return db.sweepErasures()
 }
 
 // loadCounters reads m/seq and m/records as badger holds them now.

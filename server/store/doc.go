@@ -49,10 +49,11 @@
 //	rf/<family id>             model.TokenFamily as JSON
 //	rfd/<device id>/<family>   empty: the device's token families
 //	a/<seq>                    audit entry as JSON, append-only (audit.go)
-//	datakeys (a file)          the data keys of append values (datakeys.go) and
-//	                           of blobs (blobs.go: slot id "blob" + the upload
-//	                           id's hex digits): not a badger key, beside
-//	                           badger's files, never in a backup
+//	datakeys (a file)          the data keys of append values, of records
+//	                           (datakeys.go) and of blobs (blobs.go: slot id
+//	                           "blob" + the upload id's hex digits): not a
+//	                           badger key, beside badger's files, never in a
+//	                           backup
 //	l/<record id>/<other id>   Link as JSON, once per direction: a supervisor's
 //	                           link between two records (links.go), written
 //	                           in one transaction with its audit entries;
@@ -65,6 +66,16 @@
 //	                           are the additional data) with the upload's data
 //	                           key; each PATCH committed with SyncWrites before
 //	                           it is acknowledged
+//	x/<record id>              Tombstone as JSON: a record retention erased
+//	                           (id, kind, scope, rule, time, the seq of its
+//	                           drop markers; never content) (retention.go)
+//	xk/<record id>             the op ids of an erased record whose data keys
+//	                           are still to be destroyed (a crash between the
+//	                           erasure's commit and the destruction; Open)
+//	b/x\x00<seq>               the erasures feed: a drop marker per erased
+//	                           record, merged into the global feed's pages
+//	lh/<record id>             Hold as JSON: a legal hold, never erased
+//	pa/<record id>/<device>    the time the device acknowledged the purge
 //	bl/<scope>/<digest>        Blob as JSON: a verified blob of a bucket
 //	                           ("t:<team>", "w:<week>"), naming the upload
 //	                           whose chunks (and data key) hold it; dedup never
@@ -119,7 +130,9 @@
 //   - Erasure that reaches the bytes (the data-lifecycle issue; done for
 //     appends, datakeys.go: one key per append, in a file of 72-byte
 //     slots; f/ keeps the op's redacted JSON in clear and seals the bytes
-//     that differ; record keys and retention are still to come). Every key
+//     that differ; retention erasure is done in retention.go and destroys
+//     those keys; record keys, which would seal register and set values
+//     too, are still to come). Every key
 //     holding a record's content is reachable from the record: its rl/
 //     list names its f/ entries, and r/ and rs/ are keyed by its id. The
 //     plan: values that can be erased (a log entry's value; a whole record
@@ -167,7 +180,9 @@
 // # Invariants
 //
 //   - One writer. The keys o/ to m/ are written only by the writer
-//     (writer.go; m/layout and m/opfilter by Open and Close); account,
+//     (writer.go; m/layout and m/opfilter by Open and Close; a retention
+//     erasure runs on the writer alone, after every chunk handed over has
+//     committed, and also deletes the record's l/ and lh/ keys); account,
 //     link and audit keys only by ordinary badger transactions, which
 //     never touch the writer's keys.
 //   - Group commit. The writer gathers concurrent Commit requests and
@@ -212,4 +227,10 @@
 //     before the upload is stored. A deletion destroys the key before its
 //     transaction; a blob or upload whose key is gone reads as absent and
 //     is never served, and the next sweep deletes its keys.
+//   - Every other op's f/ value and every record snapshot written with a
+//     key store is sealed with its record's key (key store id: a digest
+//     of the record id, recordKeyID); retention destroys it with the
+//     record's entry keys. A head whose record key is gone reads as an
+//     absent record (Record: not_found; the writer refuses its ops
+//     record_erased; snapshots skip it).
 package store

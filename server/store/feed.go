@@ -29,7 +29,10 @@ func (db *DB) Feed(ctx context.Context, buckets []string, all bool, after uint64
 	err := db.view(ctx, func(txn *badger.Txn) error {
 		f := feedReader{ctx: ctx, txn: txn, sr: newScopeReader(txn), page: &page, limit: limit, keys: db.keys}
 		if all {
-			return f.global(after)
+			if err := f.global(after); err != nil {
+				return err
+			}
+			return f.erasures(after)
 		}
 		return f.buckets(buckets, after)
 	})
@@ -83,6 +86,45 @@ func (f *feedReader) global(after uint64) error {
 		}
 	}
 	return nil
+}
+
+// erasures adds to a global page the drop markers of the records erased
+// (retention.go) in the range the page covers: up to its last entry when
+// more follow, otherwise all of them. The page stays in sequence order.
+func (f *feedReader) erasures(after uint64) error {
+	it := f.txn.NewIterator(badger.IteratorOptions{Prefix: bucketPrefix(erasuresBucket), PrefetchValues: true})
+	defer it.Close()
+	added := false
+	for it.Seek(bucketKey(erasuresBucket, after+1)); it.Valid(); it.Next() {
+		seq := seqOfKey(it.Item().Key())
+		if f.page.More && seq > f.page.Last {
+			break
+		}
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("read erasure %d: %w", seq, err)
+		}
+		if drop, _ := isDropValue(v); !drop {
+			return fmt.Errorf("read erasure %d: the entry is damaged", seq)
+		}
+		f.page.Entries = append(f.page.Entries, protocol.FeedEntry{Seq: seq, Bucket: erasuresBucket, Record: string(v[1:]), Drop: true, Erased: true})
+		f.page.Last = max(f.page.Last, seq)
+		added = true
+	}
+	if added {
+		slices.SortStableFunc(f.page.Entries, func(a, b protocol.FeedEntry) int { return cmpUint(a.Seq, b.Seq) })
+	}
+	return nil
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // add appends the op entry at seq whose f/ value is v.
@@ -151,13 +193,13 @@ func (f *feedReader) addBucketEntry(c *bucketCursor) error {
 	if err != nil {
 		return fmt.Errorf("read bucket %s entry %d: %w", c.bucket, c.seq, err)
 	}
-	if len(v) == 1+idLen && v[0] == 'D' {
+	if drop, erased := isDropValue(v); drop {
 		record := string(v[1:])
 		scope, err := f.sr.scope(record)
 		if err != nil {
 			return err
 		}
-		f.page.Entries = append(f.page.Entries, protocol.FeedEntry{Seq: c.seq, Bucket: c.bucket, Record: record, Drop: true, Scope: scope})
+		f.page.Entries = append(f.page.Entries, protocol.FeedEntry{Seq: c.seq, Bucket: c.bucket, Record: record, Drop: true, Erased: erased, Scope: scope})
 		f.page.Last = c.seq
 		return nil
 	}

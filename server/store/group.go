@@ -222,12 +222,35 @@ func (g *group) record(id string) (*recState, error) {
 		g.recs[id] = nil
 		return nil, nil
 	}
+	if errors.Is(err, errRecordKeyGone) {
+		// Erased by retention; this store was restored from an older
+		// backup. Only this op is refused, never the chunk.
+		return nil, model.Errorf(model.CodeRecordErased, "Record %s was erased under the retention rules; no op can bring it back. Delete its local copy.", id)
+	}
 	if err != nil {
 		return nil, g.fail(err)
 	}
 	g.recs[id] = rs
 	g.cache.put(rs)
 	return rs, nil
+}
+
+// Erased implements protocol.Tx: the tombstone of a record retention
+// erased (retention.go; an erasure runs alone in the writer, so badger's
+// view is complete).
+func (g *group) Erased(id string) (access.Scope, bool, error) {
+	t, ok, err := readTombstone(g.rtx, id)
+	if err != nil {
+		return access.Scope{}, false, g.fail(err)
+	}
+	if !ok {
+		return access.Scope{}, false, nil
+	}
+	s := t.Scope()
+	if s.ActionWeek != "" {
+		s.HostTeam, _ = g.HostTeam(s.ActionWeek)
+	}
+	return s, true, nil
 }
 
 // HostTeam implements protocol.Tx.
@@ -333,14 +356,21 @@ func (g *group) putOp(st *opState, feed []byte) (int, error) {
 		feed = op.AppendJSON(append(v, op.Record...))
 	}
 	n := len(feed) - idLen
-	if st.op.Action == model.ActionAppend && !st.redacted && g.db.keys != nil {
-		aead, err := g.db.keys.create(st.op.ID)
+	if !st.redacted && g.db.keys != nil {
+		// An append's value has a key of its own (a redaction destroys
+		// it); every other op's value is sealed with its record's key
+		// (retention destroys it).
+		keyID, mark := recordKeyID(st.op.Record), byte(recordSealMark)
+		if st.op.Action == model.ActionAppend {
+			keyID, mark = st.op.ID, sealMark
+		}
+		aead, err := g.db.keys.create(keyID)
 		if err != nil {
 			return 0, g.fail(err)
 		}
 		r := st.op.Redacted()
 		red := r.AppendJSON(make([]byte, 0, 320))
-		feed = sealedFeed(aead, st.op.Record, st.op.ID, feed[idLen:], red)
+		feed = sealedFeed(aead, mark, st.op.Record, st.op.ID, feed[idLen:], red)
 	}
 	g.set(fk, feed)
 	return n, nil

@@ -108,6 +108,20 @@ func dropMarker(record string) []byte {
 	return append([]byte{'D'}, record...)
 }
 
+// erasedMarker is the b/ value telling that retention erased record.
+func erasedMarker(record string) []byte {
+	return append([]byte{'E'}, record...)
+}
+
+// isDropValue reports whether a b/ value is a drop marker, and whether
+// retention wrote it.
+func isDropValue(v []byte) (drop, erased bool) {
+	if len(v) != 1+idLen {
+		return false, false
+	}
+	return v[0] == 'D' || v[0] == 'E', v[0] == 'E'
+}
+
 // opMeta is the value of o/<op id>.
 type opMeta struct {
 	seq       uint64
@@ -156,7 +170,7 @@ func openFeedValue(ks *dataKeys, v []byte) (record string, json []byte, erased b
 	if !isSealedFeed(json) {
 		return record, json, false, nil
 	}
-	json, erased, err = ks.openFeed(json)
+	json, erased, err = ks.openFeed(record, json)
 	return record, json, erased, err
 }
 

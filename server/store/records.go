@@ -170,7 +170,9 @@ func (db *DB) Record(ctx context.Context, id string) (*protocol.RecordState, err
 		st = &protocol.RecordState{Record: rs.rec, Scope: scope}
 		return nil
 	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	if errors.Is(err, badger.ErrKeyNotFound) || errors.Is(err, errRecordKeyGone) {
+		// A record whose key is gone was erased by retention (this store
+		// was restored from a backup older than the erasure).
 		return nil, notFound("There is no record %s.", id)
 	}
 	if err != nil {

@@ -79,6 +79,7 @@ func (rs *recState) headOf(ks *dataKeys) (head, error) {
 	if err != nil {
 		return head{}, fmt.Errorf("encode record %s: %w", rs.rec.ID, err)
 	}
+	snap = ks.sealSnapshot(rs.rec.ID, snap)
 	last := uint64(0)
 	if n := len(rs.ops); n > 0 {
 		last = rs.ops[n-1].fseq
@@ -103,7 +104,11 @@ func loadRecord(txn *badger.Txn, schema *model.Schema, ks *dataKeys, id string) 
 			return err
 		}
 		rs.scope, rs.bucket, rs.snapSeq, rs.snapLen = h.scope, h.bucket, h.snapSeq, len(h.snapshot)
-		return rs.rec.UnmarshalSealed(h.snapshot, snapshotSealer{ks})
+		snap, err := ks.openSnapshot(id, h.snapshot)
+		if err != nil {
+			return err
+		}
+		return rs.rec.UnmarshalSealed(snap, snapshotSealer{ks})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decode record %s: %w", id, err)

@@ -83,6 +83,10 @@ func (db *DB) snapshotRecords(ctx context.Context, txn *badger.Txn, page *protoc
 			continue
 		}
 		st, err := db.snapshotRecord(txn, sr, id, bucket)
+		if errors.Is(err, errRecordKeyGone) {
+			page.Last = id // erased by retention (a store restored from an older backup)
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -45,6 +45,9 @@ type request struct {
 	done    chan error
 	// feeds are the ops' f/ values, prepared by the caller (prepare.go).
 	feeds [][]byte
+	// erase, when set, makes the request a retention erasure
+	// (retention.go), carried out alone.
+	erase *eraseReq
 }
 
 // batch is the requests gathered into one group commit.
@@ -212,6 +215,10 @@ func (db *DB) writer() {
 				first = r
 			}
 		}
+		if first.erase != nil {
+			db.eraseInWriter(w, first)
+			continue
+		}
 		reqs := []*request{first}
 		n := len(first.ops)
 	gather:
@@ -221,7 +228,7 @@ func (db *DB) writer() {
 				if !ok {
 					break gather
 				}
-				if n+len(r.ops) > db.opt.GroupMaxOps {
+				if r.erase != nil || n+len(r.ops) > db.opt.GroupMaxOps {
 					carry = r
 					break gather
 				}

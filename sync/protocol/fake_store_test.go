@@ -37,6 +37,8 @@ type fakeStore struct {
 	buckets map[string][]fakeBucketEntry
 	recs    map[string]*fakeRecord
 	hosts   map[string]string // action week -> host team
+	// erased holds the scopes of records retention erased.
+	erased map[string]access.Scope
 
 	// keepStale leaves a moved record's entries in its old bucket, as a
 	// store that never deletes index entries would; Pull must still serve
@@ -90,6 +92,7 @@ func newFakeStore(schema *model.Schema) *fakeStore {
 		buckets: map[string][]fakeBucketEntry{},
 		recs:    map[string]*fakeRecord{},
 		hosts:   map[string]string{},
+		erased:  map[string]access.Scope{},
 	}
 }
 
@@ -332,6 +335,11 @@ func (tx fakeTx) Record(id string) (*protocol.RecordState, bool, error) {
 
 // HostTeam implements protocol.Tx.
 func (tx fakeTx) HostTeam(week string) (string, error) { return tx.s.hosts[week], nil }
+
+func (tx fakeTx) Erased(id string) (access.Scope, bool, error) {
+	s, ok := tx.s.erased[id]
+	return s, ok, nil
+}
 
 // ---------------------------------------------------------------------
 // The world the push and pull tests run in.

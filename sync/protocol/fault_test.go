@@ -117,6 +117,13 @@ func (tx faultTx) Record(id string) (*protocol.RecordState, bool, error) {
 	return tx.inner.Record(id)
 }
 
+func (tx faultTx) Erased(id string) (access.Scope, bool, error) {
+	if err := tx.f.fail("Erased"); err != nil {
+		return access.Scope{}, false, err
+	}
+	return tx.inner.Erased(id)
+}
+
 func (tx faultTx) HostTeam(week string) (string, error) {
 	if err := tx.f.fail("HostTeam"); err != nil {
 		return "", err

@@ -14,10 +14,12 @@ import (
 // PullResult is one page of a pull.
 type PullResult struct {
 	// Ops holds each op's served JSON.
-	Ops       [][]byte
-	Cursor    string
-	More      bool
-	Drop      []string
+	Ops    [][]byte
+	Cursor string
+	More   bool
+	Drop   []string
+	// Erased holds the records of Drop that retention erased.
+	Erased    []string
 	ServerHLC hlc.Timestamp
 	// IdentificationOps counts the ops of identification records in Ops,
 	// and IdentificationRecords the distinct records they belong to: what
@@ -54,6 +56,9 @@ func (s *Service) Pull(ctx context.Context, p *access.Principal, cursor string, 
 			if !readable && !dropped[e.Record] {
 				dropped[e.Record] = true
 				res.Drop = append(res.Drop, e.Record)
+				if e.Erased {
+					res.Erased = append(res.Erased, e.Record)
+				}
 			}
 		case readable && (all || e.Bucket == e.Scope.Bucket()) && !servedBefore(e, buckets, after):
 			res.Ops = append(res.Ops, e.JSON)

@@ -168,6 +168,9 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Decision {
 		}
 		return Decision{Result: duplicate(op.ID, stored.HLC)}
 	}
+	if err := checkErased(tx, p, op.Record); err != nil {
+		return reject(op.ID, err)
+	}
 	st, err := record(tx, op.Record)
 	if err != nil {
 		return reject(op.ID, err)
@@ -207,6 +210,27 @@ func record(tx Tx, id string) (*RecordState, error) {
 	return st, nil
 }
 
+// checkErased refuses an op on a record retention erased: it is
+// rejected record_erased, a final answer, rather than acknowledged,
+// because the op is not stored (applied and duplicate promise that it
+// is), and a device that does not know the code keeps the op aside for
+// its user instead of losing it silently; a device that knows it deletes
+// the op and its copy of the record, as the pull's drop tells it to. A
+// caller who could not write the record gets forbidden, as for a record
+// that exists: the answer reveals nothing it could not read.
+func checkErased(tx Tx, p *access.Principal, record string) error {
+	scope, erased, err := tx.Erased(record)
+	switch {
+	case err != nil:
+		return err
+	case !erased:
+		return nil
+	case p != nil && !access.CanWrite(p, scope):
+		return model.Errorf(model.CodeForbidden, "You may not write this record.")
+	}
+	return model.Errorf(model.CodeRecordErased, "Record %s was erased under the retention rules; no op can bring it back. Delete its local copy.", record)
+}
+
 func reject(id string, err error) Decision { return Decision{Result: rejected(id, err)} }
 
 // Plan returns the effects of storing op as tx stands, with none of the
@@ -214,6 +238,9 @@ func reject(id string, err error) Decision { return Decision{Result: rejected(id
 // on their own whether an op is applied. It fails when the op cannot be
 // applied to its record at all.
 func (s *Service) Plan(tx Tx, op *crdt.Op) (Effects, error) {
+	if err := checkErased(tx, nil, op.Record); err != nil {
+		return Effects{}, err
+	}
 	st, err := record(tx, op.Record)
 	if err != nil {
 		return Effects{}, err

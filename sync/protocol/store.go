@@ -72,6 +72,10 @@ type Tx interface {
 	Record(id string) (*RecordState, bool, error)
 	// HostTeam returns an action week's host team ("" when unknown).
 	HostTeam(week string) (string, error)
+	// Erased returns the scope record id had when retention erased it
+	// (its host team as it is now), and whether it was erased: no op may
+	// bring an erased record back.
+	Erased(id string) (access.Scope, bool, error)
 }
 
 // RecordState is a stored record: its merged state and its scope.
@@ -159,6 +163,8 @@ type FeedEntry struct {
 	Record string
 	JSON   []byte
 	Drop   bool
+	// Erased is set on a drop marker written by a retention erasure.
+	Erased bool
 	// MovedFrom and PrevSeq are set on an op indexed again after its
 	// record moved into Bucket: the bucket it came from and its sequence
 	// there, so a reader of both buckets who read it there is not served

@@ -59,6 +59,12 @@ type testServer struct {
 // startServer starts a server whose wall clock is clk (real time when nil).
 func startServer(t testing.TB, clk *clock) *testServer {
 	t.Helper()
+	return startServerEnv(t, clk, nil)
+}
+
+// startServerEnv is startServer with more environment variables.
+func startServerEnv(t testing.TB, clk *clock, more map[string]string) *testServer {
+	t.Helper()
 	if clk == nil {
 		clk = &clock{}
 	}
@@ -67,6 +73,9 @@ func startServer(t testing.TB, clk *clock) *testServer {
 	m.Stdout = io.Discard
 	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_LOG_LEVEL": "error",
 		"FIELDSYNC_USER_RATE": "10000", "FIELDSYNC_USER_BURST": "10000"}
+	for k, v := range more {
+		env[k] = v
+	}
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", s.dir}, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,9 @@ commands:
   backup         write an encrypted backup (with the server stopped)
   restore        restore an encrypted backup into a new data directory
   backup-keygen  create a backup key file (keep it apart from the data)
+  retention --dry-run
+                 list the records the retention rules expire (with the server stopped)
+  purge          erase the records the retention rules expire (with the server stopped)
   device         play a tablet from a terminal (fieldsync device -h for its commands)
 
 Every command answers -h with its usage.
@@ -75,6 +78,8 @@ var commands = map[string]func(c *cli, args []string) error{
 	"restore":       (*cli).restore,
 	"backup-keygen": (*cli).keygen,
 	"device":        (*cli).device,
+	"retention":     (*cli).retention,
+	"purge":         (*cli).purge,
 }
 
 // run runs the command in args and returns the exit status.

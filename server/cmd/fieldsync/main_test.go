@@ -118,6 +118,8 @@ func TestHelpExitsZeroAndNeverActs(t *testing.T) {
 		"help_device_login":   {"device", "login", "-h"},
 		"help_device_sync":    {"device", "sync", "--help"},
 		"help_device_quarant": {"device", "quarantine", "-h"},
+		"help_retention":      {"retention", "-h"},
+		"help_purge":          {"purge", "--help"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -162,6 +164,9 @@ func TestErrorsNameTheOneThingToFix(t *testing.T) {
 		{"err_device_bogus_flag", nil, []string{"device", "sync", "--bogus"}},
 		{"err_keygen_no_file", nil, []string{"backup-keygen"}},
 		{"err_restore_missing", nil, []string{"restore", "--data", "x"}},
+		{"err_retention_no_dry_run", nil, []string{"retention", "--retention", "site_visit=1m"}},
+		{"err_purge_no_rules", nil, []string{"purge", "--data", "x"}},
+		{"err_purge_bad_rule", map[string]string{"FIELDSYNC_RETENTION": "identification=1m"}, []string{"purge"}},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,230 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/retention"
+	"github.com/fieldsync/fieldsync/sync/protocol"
+)
+
+const testRule = "identification:withdrawn=1m"
+
+// retentionCanary is a canaryStore whose record (both its notes: erased
+// and kept) is withdrawn, so retention expires it, beside another record
+// with a note of its own (other) that retention keeps.
+type retentionCanary struct {
+	*canaryStore
+	otherRec, otherID, other string
+	// code is the expired record's code (a register): sealed with the
+	// record's key, not a key of its own.
+	code string
+}
+
+func newRetentionCanary(t *testing.T, opt Options) *retentionCanary {
+	t.Helper()
+	c := &retentionCanary{canaryStore: newCanaryStore(t, opt), otherRec: newID(), other: canaryText(), code: canaryText()}
+	const k = model.KindIdentification
+	mustApplied(t, commit(t, c.db, c.author.op(t, c.rec, k, "code", model.ActionSet, quote(c.code))))
+	// Enough ops that the record is compacted with the code in its
+	// snapshot (and badger keeps that version).
+	for i := range 40 {
+		mustApplied(t, commit(t, c.db, c.author.op(t, c.rec, k, "location", model.ActionSet, quote(fmt.Sprintf("place %d with a long enough description to fill the tail quickly, %s", i, strings.Repeat("x", 80))))))
+	}
+	mustApplied(t, commit(t, c.db, c.author.op(t, c.rec, k, model.FieldStatus, model.ActionSet, `"withdrawn"`)))
+	ops := c.author.identification(t, c.otherRec, newID())
+	note := c.author.op(t, c.otherRec, k, "notes", model.ActionAppend, `{"text":"`+c.other+`"}`)
+	c.otherID = note.Op.ID
+	mustApplied(t, commit(t, c.db, append(ops, note)...))
+	return c
+}
+
+// judgeAt judges with the rules of testRule at now.
+func judgeAt(t *testing.T, now time.Time) Judge {
+	rules, err := retention.Parse(testRule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(r retention.Record) (string, bool) {
+		rule, ok := rules.Judge(r, now)
+		return rule.Name(), ok
+	}
+}
+
+// erase erases the canary record as retention would 40 days from now.
+func (c *retentionCanary) erase(t *testing.T) {
+	t.Helper()
+	now := time.Now().Add(40 * 24 * time.Hour)
+	if err := c.db.EraseRecord(context.Background(), c.rec, testRule, now, judgeAt(t, now), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRetentionErasureReachesTheBytes (issue 12 item 3): a record erased
+// by retention leaves its notes in no file of the data directory and in
+// no version badger still holds (read with the store's keys, so through
+// encryption at rest too), and another record is intact. The controls
+// (no erasure) find the canary through badger, and in the files when
+// values are stored plain.
+func TestRetentionErasureReachesTheBytes(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	for _, tc := range []struct {
+		name                  string
+		opt                   Options
+		erase                 bool
+		wantFiles, wantLogged bool
+	}{
+		{name: "erased", erase: true},
+		{name: "erased, encrypted at rest", opt: Options{EncryptionKey: key}, erase: true},
+		{name: "control: not erased", wantLogged: true},
+		{name: "control: plain values, not erased", opt: Options{plainValues: true}, wantFiles: true, wantLogged: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opt.GCInterval = -1
+			c := newRetentionCanary(t, tc.opt)
+			if tc.erase {
+				c.erase(t)
+			}
+			if err := c.db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{c.erased, c.kept, c.code} {
+				files := filesHolding(t, c.dir, s)
+				if got := len(files) > 0; got != tc.wantFiles {
+					t.Errorf("files holding a canary of the expired record: %v, want some: %v", files, tc.wantFiles)
+				}
+			}
+			db := openAt(t, c.dir, tc.opt)
+			for _, s := range []string{c.erased, c.kept, c.code} {
+				versions := versionsHolding(t, db, s)
+				if got := len(versions) > 0; got != tc.wantLogged {
+					t.Errorf("versions holding a canary of the expired record: %q, want some: %v", versions, tc.wantLogged)
+				}
+			}
+			if got := feedValueOf(t, db, c.otherID); !strings.Contains(got, c.other) {
+				t.Errorf("the other record's note served as %s", got)
+			}
+			_, err := db.Record(context.Background(), c.rec)
+			if got, want := model.ErrorCode(err) == model.CodeNotFound, tc.erase; got != want {
+				t.Errorf("record after the run: %v, want not_found: %v", err, want)
+			}
+		})
+	}
+}
+
+// TestRetentionRespectsOldBackups: a backup taken before a retention
+// erasure, restored afterwards with the key store as it is after the
+// erasure, cannot give the record's notes back, in answers or in its
+// files, while the other record restores intact. The control restores it
+// with the key backup of its own time.
+func TestRetentionRespectsOldBackups(t *testing.T) {
+	ctx := context.Background()
+	c := newRetentionCanary(t, Options{GCInterval: -1})
+	oldStore, oldKeys := backupOf(t, c.db)
+	c.erase(t)
+	_, keysNow := backupOf(t, c.db)
+	check := func(t *testing.T, keys []byte, wantErased bool) {
+		db, dir := restoreInto(t, oldStore, keys)
+		if got := feedValueOf(t, db, c.otherID); !strings.Contains(got, c.other) {
+			t.Errorf("the other record's note restored as %s", got)
+		}
+		hist, err := db.History(ctx, c.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := 0
+		for _, op := range hist {
+			if op.Field == "notes" {
+				notes++
+				if got := string(op.Value) == "null"; got != wantErased {
+					t.Errorf("note of the expired record restored as %s", op.Value)
+				}
+			}
+		}
+		if notes != 3 {
+			t.Errorf("%d notes restored, want the backup's 3", notes)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{c.erased, c.kept, c.code} {
+			if files := filesHolding(t, dir, s); len(files) > 0 {
+				t.Errorf("files of the restored store hold a canary: %v", files)
+			}
+		}
+	}
+	t.Run("keys after the erasure", func(t *testing.T) { check(t, keysNow, true) })
+	t.Run("control: keys of the backup's time", func(t *testing.T) { check(t, oldKeys, false) })
+}
+
+// TestRetentionTombstone: once erased, a record's ops are gone from the
+// feeds (its bucket and the global feed carry a drop marker instead),
+// its ops pushed again are rejected record_erased, a legal hold keeps a
+// record from being erased, and a record that changed since the plan is
+// not erased.
+func TestRetentionTombstone(t *testing.T) {
+	ctx := context.Background()
+	c := newRetentionCanary(t, Options{GCInterval: -1})
+	st, err := c.db.Record(ctx, c.rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := st.Scope.Bucket()
+	now := time.Now().Add(40 * 24 * time.Hour)
+	if err := c.db.SetHold(ctx, c.rec, true, c.author.user, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.db.EraseRecord(ctx, c.rec, testRule, now, judgeAt(t, now), nil); err != ErrNotExpired {
+		t.Fatalf("erasure of a held record: %v, want ErrNotExpired", err)
+	}
+	if err := c.db.SetHold(ctx, c.rec, false, c.author.user, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.db.EraseRecord(ctx, c.otherRec, testRule, now, judgeAt(t, now), nil); err != ErrNotExpired {
+		t.Fatalf("erasure of a record no rule expires: %v, want ErrNotExpired", err)
+	}
+	c.erase(t)
+	for _, buckets := range [][]string{nil, {bucket}} {
+		drops := 0
+		for _, e := range feedAll(t, c.db, buckets, 0, 3) {
+			switch {
+			case e.Record == c.rec && e.Drop:
+				drops++
+				if !e.Erased {
+					t.Errorf("feed %v: the erasure's drop marker is not marked erased", buckets)
+				}
+			case e.Record == c.rec:
+				t.Errorf("feed %v serves an op of the erased record: %s", buckets, e.JSON)
+			}
+		}
+		if drops != 1 {
+			t.Errorf("feed %v: %d drop markers of the erased record, want 1", buckets, drops)
+		}
+	}
+	again := c.author.op(t, c.rec, model.KindIdentification, model.FieldTeam, model.ActionSet, quote(newID()))
+	res, err := c.db.Commit(ctx, []protocol.Pending{again}, func(tx protocol.Tx, p *protocol.Pending) protocol.Decision {
+		scope, erased, err := tx.Erased(p.Op.Record)
+		if err != nil || !erased || scope.Kind != model.KindIdentification {
+			t.Errorf("Erased: %v, %v, %v", scope, erased, err)
+		}
+		return decideAll(tx, p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res[0].Code, model.CodeRecordErased; got != want {
+		t.Errorf("op on the erased record: %+v, want %s", res[0], want)
+	}
+	if _, err := c.db.Record(ctx, c.rec); model.ErrorCode(err) != model.CodeNotFound {
+		t.Errorf("record after a re-push: %v, want not_found", err)
+	}
+	n, err := c.db.AckPurges(ctx, c.author.device, []string{c.rec, c.otherRec}, now)
+	if err != nil || n != 1 {
+		t.Errorf("AckPurges: %d, %v; want 1 (the other record is no erasure)", n, err)
+	}
+}
