@@ -34,12 +34,29 @@ type harness struct {
 	env  map[string]string
 	// skew is added to the server's wall clock (advance moves it).
 	skew atomic.Int64
+	// frozen, when set (freeze), is the clock's base instead of the wall
+	// clock: the server's time then moves only by advance.
+	frozen atomic.Pointer[time.Time]
+}
+
+// freeze stops the server's clock at the current time; from then on only
+// advance moves it (tests of delays that must not depend on how long a
+// request takes on a loaded machine).
+func (h *harness) freeze() {
+	now := time.Now()
+	h.frozen.Store(&now)
 }
 
 // advance moves the server's clock forward by d.
 func (h *harness) advance(d time.Duration) { h.skew.Add(int64(d)) }
 
-func (h *harness) now() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
+func (h *harness) now() time.Time {
+	base := time.Now()
+	if f := h.frozen.Load(); f != nil {
+		base = *f
+	}
+	return base.Add(time.Duration(h.skew.Load()))
+}
 
 func startServer(t testing.TB) *harness {
 	t.Helper()
