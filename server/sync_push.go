@@ -28,12 +28,22 @@ func (s *Server) push(c *fiber.Ctx) error {
 	}
 	appliedAny := false
 	var events []audit.Event
+	// Counted per outcome, added once per push: a push is usually all
+	// applied.
+	type outcome struct {
+		status protocol.Status
+		code   model.Code
+	}
+	counts := map[outcome]int{}
 	for _, r := range res.Results {
-		s.metrics.ops.WithLabelValues(string(r.Status), string(r.Code)).Inc()
+		counts[outcome{r.Status, r.Code}]++
 		appliedAny = appliedAny || r.Status == protocol.StatusApplied
 		if r.Status == protocol.StatusRejected {
 			events = append(events, event(c, audit.ActionOpRejected, r.ID, string(r.Code)))
 		}
+	}
+	for o, n := range counts {
+		s.metrics.ops.WithLabelValues(string(o.status), string(o.code)).Add(float64(n))
 	}
 	for _, op := range res.Applied {
 		if op.Action == model.ActionRedact {
