@@ -39,31 +39,42 @@ func bodyError(err error) error {
 }
 
 // jsonDepth returns the deepest nesting of objects and arrays in data,
-// ignoring brackets inside strings. It does not validate.
+// ignoring brackets inside strings. It does not validate. A string is
+// skipped in one search for its closing quote (one not escaped: preceded
+// by an even run of backslashes), which is most of a push body.
 func jsonDepth(data []byte) int {
 	depth, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			i = stringEnd(data, i+1)
+		case '{', '[':
 			depth++
-			if depth > deepest {
-				deepest = depth
-			}
-		case c == '}' || c == ']':
+			deepest = max(deepest, depth)
+		case '}', ']':
 			depth--
 		}
 	}
 	return deepest
+}
+
+// stringEnd returns the index of the quote that closes the string whose
+// contents start at from (len(data) when none does).
+func stringEnd(data []byte, from int) int {
+	for i := from; i < len(data); {
+		q := bytes.IndexByte(data[i:], '"')
+		if q < 0 {
+			break
+		}
+		q += i
+		backslashes := 0
+		for j := q - 1; j >= from && data[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
+	return len(data)
 }

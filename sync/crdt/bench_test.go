@@ -8,7 +8,9 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/crdt"
@@ -206,6 +208,7 @@ func benchApply(b *testing.B, w *benchWorkload, ops []crdt.Op, rec []int32) {
 	schema := model.DefaultSchema()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := benchCPU()
 	for range b.N {
 		b.StopTimer()
 		recs := make([]*crdt.Record, len(w.records))
@@ -220,6 +223,18 @@ func benchApply(b *testing.B, w *benchWorkload, ops []crdt.Op, rec []int32) {
 		}
 	}
 	b.ReportMetric(float64(len(ops))*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	// CPU time (the garbage collector's included) hardly depends on other
+	// load on the machine, unlike ops/s.
+	b.ReportMetric(float64(benchCPU()-cpu)/float64(len(ops)*b.N), "cpu-ns/op")
+}
+
+// benchCPU returns the CPU time the process has used.
+func benchCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestBenchWorkloadConverges checks the benchmark's generator on a

@@ -21,17 +21,17 @@ func (r *Record) AppendJSON(buf []byte, history []Op) []byte {
 	}
 	buf = append(buf, `,"fields":{`...)
 	first := true
-	for _, name := range r.FieldNames() {
-		if name == model.FieldDeleted {
+	for _, nf := range r.fields {
+		if nf.name == model.FieldDeleted {
 			continue
 		}
 		if !first {
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = appendString(buf, name)
+		buf = appendString(buf, nf.name)
 		buf = append(buf, ':')
-		buf = r.fields[name].appendJSON(buf)
+		buf = nf.f.appendJSON(buf)
 	}
 	buf = append(buf, '}')
 	if history != nil {

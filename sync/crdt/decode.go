@@ -32,6 +32,22 @@ type wireOp struct {
 	HLC    jsontext.Value `json:"hlc"`
 	Device jsontext.Value `json:"device"`
 	User   jsontext.Value `json:"user"`
+
+	// strs holds the op's ids, kind and field: one allocation for all
+	// of them (see str).
+	strs strings.Builder
+}
+
+// str returns the string raw JSON value v holds, like rawString; a string
+// without escape sequences is copied into w.strs, which was grown to hold
+// all of them.
+func (w *wireOp) str(v jsontext.Value) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+		return rawString(v)
+	}
+	start := w.strs.Len()
+	w.strs.Write(v[1 : len(v)-1])
+	return w.strs.String()[start:], true
 }
 
 // DecodeOp parses one op from its JSON object, strictly: keys are matched
@@ -40,64 +56,99 @@ type wireOp struct {
 // schema; Validate does. Errors are *model.Error with the op-level codes
 // of DESIGN §5.
 func DecodeOp(data []byte) (Op, error) {
-	w, err := readMembers(data)
-	if err != nil {
+	var w wireOp
+	if err := readMembers(data, &w); err != nil {
 		return Op{}, err
 	}
+	w.strs.Grow(len(w.ID) + len(w.Record) + len(w.Device) + len(w.User) + len(w.Kind) + len(w.Field))
 	var op Op
-	for _, step := range []func(*Op, *wireOp) error{decodeIDs, decodeHLC, decodeNames, decodeBase, decodeValue} {
-		if err := step(&op, w); err != nil {
-			return Op{}, err
-		}
+	// Called one by one, not through a table, so that op and w stay on
+	// the stack.
+	err := decodeIDs(&op, &w)
+	if err == nil {
+		err = decodeHLC(&op, &w)
+	}
+	if err == nil {
+		err = decodeNames(&op, &w)
+	}
+	if err == nil {
+		err = decodeBase(&op, &w)
+	}
+	if err == nil {
+		err = decodeValue(&op, &w)
+	}
+	if err != nil {
+		return Op{}, err
 	}
 	return op, nil
 }
 
 // readMembers reads one JSON object in a single pass (jsontext refuses
-// invalid UTF-8, lone surrogates and repeated names at every depth) and
-// keeps each known member raw.
-func readMembers(data []byte) (*wireOp, error) {
+// invalid UTF-8, lone surrogates and repeated names at every depth) into
+// w, keeping each known member raw. The members alias data: DecodeOp's
+// steps copy what the op keeps.
+func readMembers(data []byte, w *wireOp) error {
 	r := readers.Get().(*reader)
-	defer readers.Put(r)
-	r.src.Reset(data)
+	defer r.release()
+	// A bytes.Buffer is parsed in place: no copy of data into the
+	// decoder's buffer.
+	r.src = *bytes.NewBuffer(data)
 	r.dec.Reset(&r.src)
 	dec := r.dec
 	// && would be equivalent: a failed ReadToken's zero token is no '{'.
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return nil, model.Errorf(model.CodeInvalidOp, "An op must be a JSON object.")
+		return model.Errorf(model.CodeInvalidOp, "An op must be a JSON object.")
 	}
-	w := &wireOp{}
 	for dec.PeekKind() == '"' {
-		tok, err := dec.ReadToken()
+		// The name read raw, as a value (jsontext still checks it and
+		// refuses a repeated one), so that a known name costs no string.
+		raw, err := dec.ReadValue()
 		if err != nil {
-			return nil, &model.Error{Code: model.CodeInvalidOp, Message: "A key appears twice in the op, or the op is not valid JSON.", Err: err}
+			return &model.Error{Code: model.CodeInvalidOp, Message: "A key appears twice in the op, or the op is not valid JSON.", Err: err}
 		}
-		name := tok.String()
-		dst := w.member(name)
+		dst := w.member(string(raw[1 : len(raw)-1]))
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			dst = w.member(nameOf(raw))
+		}
 		if dst == nil {
-			return nil, model.Errorf(model.CodeInvalidOp, "An op has no key %q; the keys are id, record, kind, field, action, value, base, hlc, device and user.", name)
+			return model.Errorf(model.CodeInvalidOp, "An op has no key %q; the keys are id, record, kind, field, action, value, base, hlc, device and user.", nameOf(raw))
 		}
 		v, err := dec.ReadValue()
 		if err != nil {
-			return nil, memberError(name, err)
+			return memberError(nameOf(raw), err)
 		}
-		*dst = bytes.Clone(v)
+		*dst = v
 	}
 	// && would be equivalent: a failed ReadToken's zero token is no '}'.
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
-		return nil, model.Errorf(model.CodeInvalidOp, "The op is not a valid JSON object.")
+		return model.Errorf(model.CodeInvalidOp, "The op is not a valid JSON object.")
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
-		return nil, model.Errorf(model.CodeInvalidOp, "Unexpected data after the op.")
+		return model.Errorf(model.CodeInvalidOp, "Unexpected data after the op.")
 	}
-	return w, nil
+	return nil
+}
+
+// nameOf returns the name a raw JSON object name (a string jsontext read
+// and checked) holds, its escape sequences decoded.
+func nameOf(raw jsontext.Value) string {
+	name, _ := jsontext.AppendUnquote(nil, raw)
+	return string(name)
 }
 
 // reader is a reusable decoder: most of a decode's allocations are the
 // decoder's own buffers.
 type reader struct {
-	src bytes.Reader
+	src bytes.Buffer
 	dec *jsontext.Decoder
+}
+
+// release returns r to the pool holding no reference to the data it read
+// (a request body the caller may reuse).
+func (r *reader) release() {
+	r.src = bytes.Buffer{}
+	r.dec.Reset(&r.src)
+	readers.Put(r)
 }
 
 var readers = sync.Pool{New: func() any {
@@ -161,26 +212,41 @@ func rawString(v jsontext.Value) (string, bool) {
 	return s, true
 }
 
-func decodeIDs(op *Op, w *wireOp) error {
-	for _, f := range []struct {
-		key      string
-		raw      jsontext.Value
-		dst      *string
-		optional bool
-	}{{"id", w.ID, &op.ID, false}, {"record", w.Record, &op.Record, false}, {"device", w.Device, &op.Device, false}, {"user", w.User, &op.User, true}} {
-		if f.raw == nil && f.optional {
-			continue
-		}
-		s, ok := rawString(f.raw)
-		if !ok || !model.ValidID(s) && !(f.optional && s == "") {
-			return model.Errorf(model.CodeInvalidID, "The op's %q must be a UUID in canonical lowercase form.", f.key)
-		}
-		*f.dst = s
+func decodeIDs(op *Op, w *wireOp) (err error) {
+	if op.ID, err = w.id("id", w.ID, false); err != nil {
+		return err
 	}
-	return nil
+	if op.Record, err = w.id("record", w.Record, false); err != nil {
+		return err
+	}
+	if op.Device, err = w.id("device", w.Device, false); err != nil {
+		return err
+	}
+	op.User, err = w.id("user", w.User, true)
+	return err
+}
+
+// id returns the id member key holds (raw); an optional one may be
+// absent or empty.
+func (w *wireOp) id(key string, raw jsontext.Value, optional bool) (string, error) {
+	if raw == nil && optional {
+		return "", nil
+	}
+	s, ok := w.str(raw)
+	if !ok || !model.ValidID(s) && !(optional && s == "") {
+		return "", model.Errorf(model.CodeInvalidID, "The op's %q must be a UUID in canonical lowercase form.", key)
+	}
+	return s, nil
 }
 
 func decodeHLC(op *Op, w *wireOp) error {
+	if len(w.HLC) == 18 && w.HLC[0] == '"' {
+		// The common case without a copy: hlc.Parse refuses a backslash.
+		if t, err := hlc.Parse(string(w.HLC[1:17])); err == nil {
+			op.HLC = t
+			return nil
+		}
+	}
 	s, ok := rawString(w.HLC)
 	if !ok {
 		return model.Errorf(model.CodeInvalidHLC, "The op's \"hlc\" must be a string of 16 lowercase hex digits.")
@@ -193,18 +259,20 @@ func decodeHLC(op *Op, w *wireOp) error {
 	return nil
 }
 
-func decodeNames(op *Op, w *wireOp) error {
-	var action string
-	for _, f := range []struct {
-		key string
-		raw jsontext.Value
-		dst *string
-	}{{"kind", w.Kind, &op.Kind}, {"field", w.Field, &op.Field}, {"action", w.Action, &action}} {
-		s, ok := rawString(f.raw)
-		if !ok || s == "" || !validString(s) {
-			return model.Errorf(model.CodeInvalidOp, "The op's %q must be a non-empty string.", f.key)
-		}
-		*f.dst = s
+func decodeNames(op *Op, w *wireOp) (err error) {
+	if op.Kind, err = w.name("kind", w.Kind); err != nil {
+		return err
+	}
+	if op.Field, err = w.name("field", w.Field); err != nil {
+		return err
+	}
+	if a, ok := knownAction(w.Action); ok {
+		op.Action = a
+		return nil
+	}
+	action, err := w.name("action", w.Action)
+	if err != nil {
+		return err
 	}
 	switch a := model.Action(action); a {
 	case model.ActionSet, model.ActionAdd, model.ActionRemove, model.ActionAppend, model.ActionRedact:
@@ -215,12 +283,45 @@ func decodeNames(op *Op, w *wireOp) error {
 	return nil
 }
 
+// name returns the non-empty string member key holds (raw).
+func (w *wireOp) name(key string, raw jsontext.Value) (string, error) {
+	s, ok := w.str(raw)
+	if !ok || s == "" || !validString(s) {
+		return "", model.Errorf(model.CodeInvalidOp, "The op's %q must be a non-empty string.", key)
+	}
+	return s, nil
+}
+
+// knownAction returns the action raw holds when it is one of the
+// actions, spelt without escape sequences: a constant, no copy.
+func knownAction(raw jsontext.Value) (model.Action, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	switch a := raw[1 : len(raw)-1]; string(a) {
+	case string(model.ActionSet):
+		return model.ActionSet, true
+	case string(model.ActionAdd):
+		return model.ActionAdd, true
+	case string(model.ActionRemove):
+		return model.ActionRemove, true
+	case string(model.ActionAppend):
+		return model.ActionAppend, true
+	case string(model.ActionRedact):
+		return model.ActionRedact, true
+	}
+	return "", false
+}
+
 func decodeBase(op *Op, w *wireOp) error {
 	op.Base = []string{}
-	if w.Base == nil || string(w.Base) == "null" {
+	if w.Base == nil || string(w.Base) == "null" || string(w.Base) == "[]" {
 		return nil
 	}
-	if err := jsonv2.Unmarshal(w.Base, &op.Base); err != nil || op.Base == nil {
+	base := op.Base // &op.Base would move op to the heap
+	err := jsonv2.Unmarshal(w.Base, &base)
+	op.Base = base
+	if err != nil || op.Base == nil {
 		return model.Errorf(model.CodeInvalidOp, "The op's \"base\" must be an array of op ids.")
 	}
 	if len(op.Base) > MaxBase {

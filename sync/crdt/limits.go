@@ -24,8 +24,8 @@ func CheckLimits(s *model.Schema, r *Record, op *Op) error {
 		return nil
 	}
 	lim := s.Limits
-	f, ok := r.fields[op.Field]
-	if !ok {
+	f := r.field(op.Field)
+	if f == nil {
 		f = newField(decl.Class)
 	}
 	if op.Action == model.ActionAppend && lim.MaxLogEntries > 0 && len(r.Entries(op.Field)) >= lim.MaxLogEntries {

@@ -3,7 +3,7 @@ package crdt
 import (
 	"encoding/json"
 	"slices"
-	"sort"
+	"strings"
 
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -16,8 +16,40 @@ type Record struct {
 	ID   string
 	Kind string
 	// HLC is the greatest hlc of any op received.
-	HLC    hlc.Timestamp
-	fields map[string]field
+	HLC hlc.Timestamp
+	// fields holds the record's fields sorted by name. A slice rather
+	// than a map: finding an op's field costs a scan of one small array
+	// instead of a walk through a map's header, directory, table and
+	// group, which matters when ops hop between records whose state is
+	// not in the cache.
+	fields []namedField
+}
+
+// namedField is one field of a record.
+type namedField struct {
+	name string
+	f    field
+}
+
+// field returns the field name, nil when the record has none.
+func (r *Record) field(name string) field {
+	for i := range r.fields {
+		if r.fields[i].name == name {
+			return r.fields[i].f
+		}
+	}
+	return nil
+}
+
+// putField sets field name to f, adding it in name order when the
+// record does not have it.
+func (r *Record) putField(name string, f field) {
+	i, found := slices.BinarySearchFunc(r.fields, name, func(nf namedField, name string) int { return strings.Compare(nf.name, name) })
+	if found {
+		r.fields[i].f = f
+		return
+	}
+	r.fields = slices.Insert(r.fields, i, namedField{name: name, f: f})
 }
 
 // field is the state of one field under its merge class. apply reports
@@ -34,7 +66,7 @@ type field interface {
 
 // NewRecord returns the empty state of record id of kind.
 func NewRecord(id, kind string) *Record {
-	return &Record{ID: id, Kind: kind, fields: map[string]field{}}
+	return &Record{ID: id, Kind: kind, fields: []namedField{}}
 }
 
 // Apply merges op into the record. The op must have been decoded and
@@ -49,14 +81,15 @@ func (r *Record) Apply(s *model.Schema, op *Op) (bool, error) {
 	if op.Kind != r.Kind {
 		return false, model.Errorf(model.CodeKindMismatch, "Record %s is a %s; an op cannot write to it as a %s.", r.ID, r.Kind, op.Kind)
 	}
-	f, ok := r.fields[op.Field]
+	f := r.field(op.Field)
+	ok := f != nil
 	if !ok {
 		decl, err := s.Field(op.Kind, op.Field)
 		if err != nil {
 			return false, err
 		}
 		f = newField(decl.Class)
-		r.fields[op.Field] = f
+		r.putField(op.Field, f)
 	}
 	changed := f.apply(op)
 	if op.HLC > r.HLC {
@@ -78,14 +111,14 @@ func newField(c model.Class) field {
 
 // Deleted reports the shown value of the deleted register.
 func (r *Record) Deleted() bool {
-	reg, ok := r.fields[model.FieldDeleted].(*register)
+	reg, ok := r.field(model.FieldDeleted).(*register)
 	return ok && len(reg.siblings) > 0 && string(reg.siblings[0].Value) == "true"
 }
 
 // Value returns the shown value of register name (nil when the field is
 // absent, not a register, or has no sibling).
 func (r *Record) Value(name string) json.RawMessage {
-	reg, ok := r.fields[name].(*register)
+	reg, ok := r.field(name).(*register)
 	if !ok || len(reg.siblings) == 0 {
 		return nil
 	}
@@ -95,7 +128,7 @@ func (r *Record) Value(name string) json.RawMessage {
 // Siblings returns the siblings of register name, shown value first.
 // The caller must not modify them.
 func (r *Record) Siblings(name string) []Entry {
-	reg, ok := r.fields[name].(*register)
+	reg, ok := r.field(name).(*register)
 	if !ok {
 		return nil
 	}
@@ -104,7 +137,7 @@ func (r *Record) Siblings(name string) []Entry {
 
 // Elements returns the present elements of set name, sorted by byte order.
 func (r *Record) Elements(name string) []string {
-	s, ok := r.fields[name].(*setField)
+	s, ok := r.field(name).(*setField)
 	if !ok {
 		return nil
 	}
@@ -116,7 +149,7 @@ func (r *Record) Elements(name string) []string {
 // it out (an add the writer has not seen survives: add wins). Nil when
 // name is not a set or element was never added.
 func (r *Record) LiveAdds(name, element string) []string {
-	s, ok := r.fields[name].(*setField)
+	s, ok := r.field(name).(*setField)
 	if !ok {
 		return nil
 	}
@@ -132,7 +165,7 @@ func (r *Record) LiveAdds(name, element string) []string {
 // Entries returns the entries of log name in (hlc, device, op) order.
 // The caller must not modify them.
 func (r *Record) Entries(name string) []Entry {
-	l, ok := r.fields[name].(*logField)
+	l, ok := r.field(name).(*logField)
 	if !ok {
 		return nil
 	}
@@ -142,7 +175,7 @@ func (r *Record) Entries(name string) []Entry {
 // RedactionPending reports whether log name holds a redaction naming op
 // id: an append with that id is erased on arrival.
 func (r *Record) RedactionPending(name, id string) bool {
-	l, ok := r.fields[name].(*logField)
+	l, ok := r.field(name).(*logField)
 	if !ok {
 		return false
 	}
@@ -154,30 +187,28 @@ func (r *Record) RedactionPending(name, id string) bool {
 // hold more than one sibling, sorted.
 func (r *Record) Conflicts() []string {
 	var names []string
-	for name, f := range r.fields {
-		if reg, ok := f.(*register); ok && len(reg.siblings) > 1 {
-			names = append(names, name)
+	for _, nf := range r.fields {
+		if reg, ok := nf.f.(*register); ok && len(reg.siblings) > 1 {
+			names = append(names, nf.name)
 		}
 	}
-	sort.Strings(names)
 	return names
 }
 
 // FieldNames returns the names of the fields received so far, sorted.
 func (r *Record) FieldNames() []string {
 	names := make([]string, 0, len(r.fields))
-	for name := range r.fields {
-		names = append(names, name)
+	for _, nf := range r.fields {
+		names = append(names, nf.name)
 	}
-	sort.Strings(names)
 	return names
 }
 
 // Clone returns a deep copy of r.
 func (r *Record) Clone() *Record {
-	c := &Record{ID: r.ID, Kind: r.Kind, HLC: r.HLC, fields: make(map[string]field, len(r.fields))}
-	for name, f := range r.fields {
-		c.fields[name] = f.clone()
+	c := &Record{ID: r.ID, Kind: r.Kind, HLC: r.HLC, fields: make([]namedField, len(r.fields))}
+	for i, nf := range r.fields {
+		c.fields[i] = namedField{name: nf.name, f: nf.f.clone()}
 	}
 	return c
 }
@@ -192,11 +223,11 @@ func (r *Record) Merge(other *Record) error {
 	if other.HLC > r.HLC { // >= is equivalent: it assigns the same value
 		r.HLC = other.HLC
 	}
-	for name, of := range other.fields {
-		if f, ok := r.fields[name]; ok {
-			f.merge(of)
+	for _, of := range other.fields {
+		if f := r.field(of.name); f != nil {
+			f.merge(of.f)
 		} else {
-			r.fields[name] = of.clone()
+			r.putField(of.name, of.f.clone())
 		}
 	}
 	return nil

@@ -24,8 +24,8 @@ func (r *Record) MarshalSealed(s ValueSealer) ([]byte, error) {
 		v []byte
 	}
 	var kept []plain
-	for _, f := range r.fields {
-		l, ok := f.(*logField)
+	for _, nf := range r.fields {
+		l, ok := nf.f.(*logField)
 		if !ok {
 			continue
 		}
@@ -54,8 +54,8 @@ func (r *Record) UnmarshalSealed(data []byte, s ValueSealer) error {
 	if err := r.UnmarshalBinary(data); err != nil || s == nil {
 		return err
 	}
-	for _, f := range r.fields {
-		l, ok := f.(*logField)
+	for _, nf := range r.fields {
+		l, ok := nf.f.(*logField)
 		if !ok {
 			continue
 		}

@@ -31,8 +31,8 @@ const (
 // and op id the merge keeps. It is what RecordLimits.MaxRecordBytes bounds.
 func (r *Record) Size() int {
 	n := 0
-	for _, f := range r.fields {
-		n += f.size()
+	for _, nf := range r.fields {
+		n += nf.f.size()
 	}
 	return n
 }

@@ -51,9 +51,9 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	w.str(r.Kind)
 	w.u64(uint64(r.HLC))
 	w.uvarint(len(r.fields))
-	for name, f := range r.fields {
-		w.str(name)
-		switch f := f.(type) {
+	for _, nf := range r.fields {
+		w.str(nf.name)
+		switch f := nf.f.(type) {
 		case *register:
 			w.byte(classRegister)
 			w.entries(f.siblings)
@@ -96,14 +96,14 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 	d := snapReader{buf: body}
 	id, kind, t := d.str(), d.str(), hlc.Timestamp(d.u64())
 	n := d.count()
-	fields := make(map[string]field, n)
+	fields := Record{fields: make([]namedField, 0, n)}
 	for range n {
 		name := d.str()
 		f, err := d.field()
 		if err != nil {
 			return fmt.Errorf("decode record snapshot field %q: %w", name, err)
 		}
-		fields[name] = f
+		fields.putField(name, f)
 	}
 	if d.err != nil {
 		return fmt.Errorf("decode record snapshot: %w", d.err)
@@ -111,7 +111,7 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 	if len(d.buf) != 0 {
 		return errors.New("decode record snapshot: trailing bytes")
 	}
-	r.ID, r.Kind, r.HLC, r.fields = id, kind, t, fields
+	r.ID, r.Kind, r.HLC, r.fields = id, kind, t, fields.fields
 	return nil
 }
 

@@ -86,7 +86,14 @@ func (t Timestamp) IsZero() bool { return t == 0 }
 
 // String returns t as exactly 16 lowercase, zero-padded hex digits, so that
 // string order equals numeric (time) order.
-func (t Timestamp) String() string { return fmt.Sprintf("%016x", uint64(t)) }
+func (t Timestamp) String() string {
+	var b [encodedLen]byte
+	for i := encodedLen - 1; i >= 0; i-- {
+		b[i] = "0123456789abcdef"[t&0xf]
+		t >>= 4
+	}
+	return string(b[:])
+}
 
 // MarshalText implements encoding.TextMarshaler using String, so a Timestamp
 // encodes as a JSON string.
