@@ -87,6 +87,8 @@ export interface Page {
   cursor: string;
   more: boolean;
   drop: string[];
+  /** erased is the subset of drop that the server's retention erased. */
+  erased?: string[];
   server: string;
 }
 
@@ -116,6 +118,8 @@ export interface ReplicaOptions {
 const SEQ_DIGITS = 15;
 const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, "0");
 const opKey = (record: string, id: string): string => `${record}/${id}`;
+/** DROPPED prefixes the meta keys of records drops deleted, until the server is told. */
+const DROPPED = "dropped/";
 
 /** Replica is the local replica of one device and user. */
 export class Replica {
@@ -386,6 +390,12 @@ export class Replica {
           if (await restamp(tx, p.op, r.hlc, user)) {
             stale.add(p.op.record);
           }
+        } else if (r.code === "record_erased") {
+          // Retention erased the record at the server: nothing of it may
+          // stay here, and the op can never be stored there.
+          await dequeue(tx, p.seq, p.op.id);
+          await this.dropRecord(tx, p.op.record, touched, true);
+          stale.delete(p.op.record);
         } else {
           await this.quarantineTx(tx, p, r.code || "internal", r.message ?? "", stale);
         }
@@ -441,8 +451,9 @@ export class Replica {
       this.observe(newest);
       this.observe(p.server);
       await tx.put("meta", "clock", this.clock.lastIssued());
+      const erased = new Set(p.erased ?? []);
       for (const id of p.drop) {
-        await this.dropRecord(tx, id, touched);
+        await this.dropRecord(tx, id, touched, erased.has(id));
       }
       await tx.put("meta", "cursor", p.cursor);
       if (!p.more && resyncing) {
@@ -556,12 +567,40 @@ export class Replica {
     }
   }
 
-  private async dropRecord(tx: StorageTx, id: string, touched: Set<string>): Promise<void> {
+  /**
+   * dropRecord deletes a record the device lost access to, with all its
+   * ops; its unsent ops go to the quarantine as forbidden, for the user to
+   * see what did not reach the server. A record retention erased leaves
+   * nothing behind: its unsent ops are deleted too (the server refuses
+   * them, record_erased). Either is remembered until acknowledged
+   * (POST /v1/sync/purges at the end of the sync).
+   */
+  private async dropRecord(tx: StorageTx, id: string, touched: Set<string>, erased = false): Promise<void> {
     for (const p of await outboxOf(tx, id)) {
-      await this.quarantineTx(tx, p, "forbidden", "You no longer have access to this record; this change was not sent.", new Set());
+      if (erased) {
+        await dequeue(tx, p.seq, p.op.id);
+      } else {
+        await this.quarantineTx(tx, p, "forbidden", "You no longer have access to this record; this change was not sent.", new Set());
+      }
     }
+    await tx.put("meta", DROPPED + id, true);
     await deleteRecord(tx, id);
     touched.add(id);
+  }
+
+  /** droppedToAcknowledge returns up to limit records drops deleted that the server has not been told of. */
+  async droppedToAcknowledge(limit: number): Promise<string[]> {
+    const entries = await this.storage.read((tx) => tx.list("meta", DROPPED, limit));
+    return entries.map(([k]) => k.slice(DROPPED.length));
+  }
+
+  /** forgetDropped forgets acknowledged drops. */
+  async forgetDropped(ids: string[]): Promise<void> {
+    await this.storage.write(async (tx) => {
+      for (const id of ids) {
+        await tx.delete("meta", DROPPED + id);
+      }
+    }, "relaxed");
   }
 
   private async endResync(tx: StorageTx, touched: Set<string>): Promise<void> {

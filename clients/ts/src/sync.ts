@@ -127,6 +127,8 @@ const EVENTS = "/v1/sync/events";
 /** How long the event stream may stay silent before it counts as dead (the server's keep-alive is every 25 s). */
 const STREAM_IDLE_MS = 75_000;
 const PUSH_COMPRESS_MIN = 1024;
+/** ACK_DROPS_BATCH is the most record ids one purge acknowledgement carries (the server's default max ops). */
+const ACK_DROPS_BATCH = 1000;
 const WHOLE_REQUEST_CODES = new Set(["body_too_large", "too_many_ops", "too_deep", "invalid_json"]);
 
 /** SyncClient syncs one Replica with the server. */
@@ -264,6 +266,7 @@ export class SyncClient {
           break;
         }
       }
+      await this.acknowledgeDrops();
     } catch (err) {
       if (err instanceof Interrupted) {
         throw new Interrupted(err.cause, progress + err.progress);
@@ -274,6 +277,24 @@ export class SyncClient {
       throw err;
     }
     return progress;
+  }
+
+  /**
+   * acknowledgeDrops tells the server which records pulls' drops deleted
+   * here (POST /v1/sync/purges: it records the ones retention erased, so
+   * an operator sees which devices still hold them), and forgets each
+   * batch once acknowledged; a failed acknowledgement is sent again at the
+   * next sync.
+   */
+  private async acknowledgeDrops(): Promise<void> {
+    for (;;) {
+      const ids = await this.replica.droppedToAcknowledge(ACK_DROPS_BATCH);
+      if (ids.length === 0) {
+        return;
+      }
+      await this.call("POST", "/v1/sync/purges", JSON.stringify({ records: ids }), true);
+      await this.replica.forgetDropped(ids);
+    }
   }
 
   private async push(): Promise<number> {
@@ -364,6 +385,7 @@ export class SyncClient {
       cursor: typeof body.cursor === "string" ? body.cursor : "",
       more: body.more === true,
       drop: Array.isArray(body.drop) ? (body.drop as string[]) : [],
+      erased: Array.isArray(body.erased) ? (body.erased as string[]) : [],
       server: typeof body.server_hlc === "string" ? body.server_hlc : "",
     };
   }

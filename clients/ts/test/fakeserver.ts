@@ -40,6 +40,12 @@ export class FakeServer {
   rejectField = "";
   /** Drops served by the next pull. */
   drops: string[] = [];
+  /** The subset of drops retention erased (served as "erased"). */
+  erased: string[] = [];
+  /** Records retention erased: pushed ops of them are rejected record_erased. */
+  erasedRecords = new Set<string>();
+  /** The record ids devices acknowledged (POST /v1/sync/purges), in order. */
+  acknowledged: string[] = [];
   /** Cursors older than this are answered 410 resync_required. */
   minCursor = 0;
   /** The schema served at GET /v1/schema. */
@@ -104,6 +110,11 @@ export class FakeServer {
     if (u.pathname === "/v1/sync/pull") {
       return this.pull(u);
     }
+    if (u.pathname === "/v1/sync/purges" && req.method === "POST") {
+      const b = JSON.parse(req.body) as { records: string[] };
+      this.acknowledged.push(...b.records);
+      return json(200, { acknowledged: b.records.length });
+    }
     if (u.pathname === "/v1/schema" && this.schema !== undefined) {
       return json(200, this.schema);
     }
@@ -120,6 +131,9 @@ export class FakeServer {
       const known = this.log.find((o) => o.id === op.id);
       if (known !== undefined) {
         return { id: op.id, status: "duplicate", hlc: known.hlc };
+      }
+      if (this.erasedRecords.has(op.record)) {
+        return { id: op.id, status: "rejected", code: "record_erased", message: "This record was erased by the retention rules; it cannot be written." };
       }
       if (op.field === this.rejectField) {
         return { id: op.id, status: "rejected", code: "forbidden", message: "A field worker cannot write this field." };
@@ -140,8 +154,9 @@ export class FakeServer {
     const page = this.log.slice(cursor, cursor + limit);
     const end = cursor + page.length;
     const drop = end >= this.log.length ? this.drops.splice(0) : [];
+    const erased = drop.length > 0 ? this.erased.splice(0) : [];
     const readable = page.filter((o) => this.user.role !== "visitor" || o.kind !== "identification"); // write without read
-    const text = `{"ops":[${readable.map(opJSON).join(",")}],"cursor":"${end}","more":${end < this.log.length},"drop":${JSON.stringify(drop)},"server_hlc":"${this.clock.now()}"}`;
+    const text = `{"ops":[${readable.map(opJSON).join(",")}],"cursor":"${end}","more":${end < this.log.length},"drop":${JSON.stringify(drop)},"erased":${JSON.stringify(erased)},"server_hlc":"${this.clock.now()}"}`;
     return new Response(text, { status: 200 });
   }
 

@@ -176,6 +176,46 @@ test("a drop before the push quarantines the unsent op as forbidden", async () =
   assert.equal(await replica.get(rec(12)), undefined);
 });
 
+test("a drop retention erased deletes the record and its unsent ops (not quarantined); both drops are acknowledged once", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(13), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await replica.write(rec(14), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await client.sync();
+  // Offline, the device writes to both; the server then erases rec(13)
+  // (retention) and the device loses access to rec(14).
+  await replica.write(rec(13), "identification", [{ field: "sex", action: "set", value: "female" }]);
+  await replica.write(rec(14), "identification", [{ field: "sex", action: "set", value: "male" }]);
+  await replica.applyPage({ ops: [], cursor: String(server.log.length), more: false, drop: [rec(13), rec(14)], erased: [rec(13)], server: "" });
+  assert.equal(await replica.get(rec(13)), undefined);
+  assert.equal(await replica.get(rec(14)), undefined);
+  assert.deepEqual(await replica.ops(rec(13)), []);
+  const q = await replica.quarantine();
+  assert.deepEqual(
+    q.map((r) => [r.op.record, r.code]),
+    [[rec(14), "forbidden"]],
+    "the record whose access was lost keeps its unsent op, quarantined; the erased one leaves nothing",
+  );
+  assert.equal(await replica.outboxSize(), 0);
+  await client.sync();
+  assert.deepEqual([...server.acknowledged].sort(), [rec(13), rec(14)].sort());
+  await client.sync();
+  assert.equal(server.acknowledged.length, 2, "an acknowledged drop is not sent again");
+});
+
+test("an op rejected record_erased deletes the record here instead of quarantining, and is acknowledged", async () => {
+  const { server, replica, client } = await setup();
+  await replica.write(rec(15), "identification", [{ field: "status", action: "set", value: "potential" }]);
+  await client.sync();
+  await replica.write(rec(15), "identification", [{ field: "sex", action: "set", value: "female" }]);
+  server.erasedRecords.add(rec(15));
+  await client.sync();
+  assert.equal(await replica.get(rec(15)), undefined);
+  assert.deepEqual(await replica.ops(rec(15)), []);
+  assert.deepEqual(await replica.quarantine(), []);
+  assert.equal(await replica.outboxSize(), 0);
+  assert.deepEqual(server.acknowledged, [rec(15)]);
+});
+
 test("rejected ops go to the quarantine (listable, dismissable) and out of the local state", async () => {
   const { server, replica, client } = await setup();
   server.rejectField = "review_status";
