@@ -50,13 +50,12 @@ export function replace(el: Element, ...children: Child[]): void {
 /** field wraps a control with its label (the label names the control by id). */
 export function field(id: string, label: string, control: HTMLElement, hint?: string): HTMLElement {
   control.id = id;
-  const parts: Child[] = [h("label", { for: id }, label)];
+  const parts: Child[] = [h("label", { for: id }, label), control];
   if (hint !== undefined) {
     const hid = id + "-hint";
     control.setAttribute("aria-describedby", hid);
     parts.push(h("span", { class: "hint", id: hid }, hint));
   }
-  parts.push(control);
   return h("div", { class: "field" }, parts);
 }
 

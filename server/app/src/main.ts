@@ -15,13 +15,16 @@ let app: App | undefined;
 let updateReady = false;
 /** dirty is set while the user has typed into a form the page has not saved: updates then leave the screen alone. */
 let dirty = false;
+/** pending is the sentence to show once the next screen is drawn. */
+let pending = "";
 
 const ctx: Ctx = {
   get app() {
     return app as App;
   },
   say,
-  go: (hash: string) => {
+  go: (hash: string, message?: string) => {
+    pending = message ?? "";
     if (location.hash === hash) {
       render();
     } else {
@@ -261,7 +264,8 @@ function render(): void {
   if (app?.user === undefined) {
     return;
   }
-  say("");
+  say(pending);
+  pending = "";
   renderStatus();
   renderView(ctx, viewEl());
   viewEl().focus({ preventScroll: true });

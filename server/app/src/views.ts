@@ -15,7 +15,8 @@ import { fieldLabel, T, valueLabel } from "./strings.js";
 export interface Ctx {
   readonly app: App;
   say(text: string, kind?: "info" | "error"): void;
-  go(hash: string): void;
+  /** go shows the screen of hash, then message. */
+  go(hash: string, message?: string): void;
   /** clean marks the screen as saved (updates may redraw it again). */
   clean(): void;
   logout(force: boolean): Promise<void>;
@@ -302,8 +303,7 @@ function newIdentification(ctx: Ctx, el: HTMLElement): void {
         return;
       }
       ctx.clean();
-      ctx.go(visitor ? "#/visits" : "#/record/" + id);
-      ctx.say(visitor ? T.savedVisitor : T.saved);
+      ctx.go(visitor ? "#/visits" : "#/record/" + id, visitor ? T.savedVisitor : T.saved);
     })();
   });
   replace(el, title(visitor ? T.visitorIdent : T.newTitle), form);
@@ -594,8 +594,7 @@ function newVisitForm(ctx: Ctx, week: Record): HTMLElement {
       try {
         ctx.clean();
         await ctx.app.write(id, "site_visit", edits);
-        ctx.go("#/visit/" + id);
-        ctx.say(T.saved);
+        ctx.go("#/visit/" + id, T.saved);
       } catch (err) {
         fail(ctx, err);
       }

@@ -1,0 +1,317 @@
+//go:build browser
+
+package browser
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/fieldsync/fieldsync/server/demo"
+)
+
+// The field app's browser tests (server/app): each browser reaches the
+// demo server through its own cutProxy, which can drop every connection
+// (the network is gone for the page, its service worker and the SDK
+// alike), while DevTools tells the page it is offline (navigator.onLine).
+
+// cutProxy forwards to the server until cut, then closes every request's
+// connection unanswered, as a lost network does.
+type cutProxy struct {
+	url string
+	cut atomic.Bool
+}
+
+func newCutProxy(t *testing.T, base string) *cutProxy {
+	t.Helper()
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p := &cutProxy{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.cut.Load() {
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.url = srv.URL
+	return p
+}
+
+// appBrowser is one Chromium (its own profile) on the field app through
+// its own proxy.
+type appBrowser struct {
+	*browser
+	proxy *cutProxy
+}
+
+func newAppBrowser(t *testing.T, chromium, base string, width, height int64) *appBrowser {
+	t.Helper()
+	b := &appBrowser{browser: newBrowser(t, chromium), proxy: newCutProxy(t, base)}
+	b.do("viewport", chromedp.EmulateViewport(width, height))
+	return b
+}
+
+// open loads the app and logs in as username.
+func (b *appBrowser) open(username, wait string) {
+	b.t.Helper()
+	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.do("log in as "+username,
+		chromedp.SendKeys(chromedp.CSS("#username"), username),
+		chromedp.SendKeys(chromedp.CSS("#password"), demo.Password),
+		chromedp.Click(chromedp.CSS("#login-button")),
+		chromedp.WaitVisible(chromedp.CSS(wait)))
+	b.waitShell()
+}
+
+// waitShell waits until the service worker controls the page and its
+// cache holds the whole shell, so that the next visit works offline.
+func (b *appBrowser) waitShell() {
+	b.t.Helper()
+	js := `(async () => {
+		if (!navigator.serviceWorker.controller) { return false; }
+		const keys = await caches.keys();
+		if (keys.length !== 1) { return false; }
+		return (await (await caches.open(keys[0])).keys()).length === 5;
+	})()`
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+		b.t.Fatalf("the service worker did not cache the shell: %v (page errors %v)", err, b.errors())
+	}
+}
+
+// offline cuts the network (proxy and navigator.onLine) or brings it back.
+func (b *appBrowser) offline(off bool) {
+	b.t.Helper()
+	b.proxy.cut.Store(off)
+	if _, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{}); err != nil {
+		b.t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+		b.t.Fatalf("override the network state: %v", err)
+	}
+	want := "Online"
+	if off {
+		want = "Offline"
+	}
+	b.waitText("#st-online", want)
+}
+
+// sync presses "Sync now" and waits until nothing is left to send.
+func (b *appBrowser) sync() {
+	b.t.Helper()
+	b.waitJS(`!document.querySelector("#sync").disabled`)
+	b.do("sync", chromedp.Click(chromedp.CSS("#sync")))
+	b.waitJS(`!document.querySelector("#sync").disabled && document.querySelector("#st-unsynced").dataset.count === "0"`)
+	b.waitText("#message", "Synced")
+}
+
+// view saves what the screen shows (the viewport, as a person sees it at
+// this size; shot saves the whole page) as <n>-<name>.png, after scrolling
+// to sel when given.
+func (b *appBrowser) view(name, sel string) {
+	b.t.Helper()
+	if sel != "" {
+		b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (el) { el.scrollIntoView({block: "start"}); } return ""; })()`, sel))
+	} else {
+		b.eval(`(() => { window.scrollTo(0, 0); return ""; })()`)
+	}
+	buf, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	file := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", shotCount.Add(1), name))
+	if err := os.WriteFile(file, buf, 0o644); err != nil {
+		b.t.Errorf("write %s: %v", file, err)
+	}
+}
+
+func (b *appBrowser) waitJS(js string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		b.shot("failed-wait")
+		b.t.Fatalf("waiting for %s: %v (page errors %v)", js, err, b.errors())
+	}
+}
+
+// unsynced returns the status bar's count of changes not sent.
+func (b *appBrowser) unsynced() string {
+	return b.eval(`document.querySelector("#st-unsynced").dataset.count`)
+}
+
+// storageLeft lists what the origin keeps: localStorage, sessionStorage,
+// IndexedDB databases and Cache Storage entries.
+func (b *appBrowser) storageLeft() string {
+	return b.eval(`(async () => [localStorage.length, sessionStorage.length, (await indexedDB.databases()).length, (await caches.keys()).length].join(","))()`)
+}
+
+// recordID returns the id of the record the page shows.
+func (b *appBrowser) recordID() string {
+	b.t.Helper()
+	id := strings.TrimPrefix(b.eval(`location.hash`), "#/record/")
+	if len(id) != 36 {
+		b.t.Fatalf("the page shows %q, not a record", id)
+	}
+	return id
+}
+
+// serverRecord is GET /v1/records/{id} as the tests read it.
+type serverRecord struct {
+	Deleted bool `json:"deleted"`
+	Fields  map[string]struct {
+		Value     json.RawMessage `json:"value"`
+		Values    []string        `json:"values"`
+		Conflicts []struct {
+			Value json.RawMessage `json:"value"`
+		} `json:"conflicts"`
+		Entries []struct {
+			Value map[string]any `json:"value"`
+		} `json:"entries"`
+	} `json:"fields"`
+}
+
+func (c *apiClient) record(id string) serverRecord {
+	c.t.Helper()
+	var r serverRecord
+	c.do(http.MethodGet, "/v1/records/"+id, nil, &r)
+	return r
+}
+
+// TestAppOfflineCreate: a field worker logs in once, loses the network,
+// creates an identification with indicators and a note, reloads the page
+// offline and still finds it by its code, comes back online and syncs;
+// the server's record is exactly what was entered, and no answer of the
+// API was ever put in the service worker's cache.
+func TestAppOfflineCreate(t *testing.T) {
+	chromium := requireBrowser(t)
+	base := startDemo(t)
+	b := newAppBrowser(t, chromium, base, 800, 1280)
+	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.view("app-login", "")
+	b.open("worker.north", "#list .item")
+	b.waitText("#st-unsynced", "All changes sent")
+	b.view("app-list", "")
+
+	b.offline(true)
+	b.do("new identification", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")))
+	b.do("fill the form",
+		chromedp.SendKeys(chromedp.CSS("#new-code"), "N-APP-001"),
+		chromedp.SetValue(chromedp.CSS("#new-encounter_date"), "2026-12-01"),
+		chromedp.SendKeys(chromedp.CSS("#new-location"), "Bus station, Shkodër"),
+		chromedp.SendKeys(chromedp.CSS("#new-region"), "Shkodër"),
+		chromedp.SendKeys(chromedp.CSS("#new-citizenship"), "al"),
+		chromedp.SetValue(chromedp.CSS("#new-status"), "presumed"),
+		chromedp.SetValue(chromedp.CSS("#new-sex"), "female"),
+		chromedp.SetValue(chromedp.CSS("#new-age_group"), "adult"),
+		chromedp.Click(chromedp.CSS("#new-exploitation_types-labour")),
+		chromedp.Click(chromedp.CSS("#new-recruitment_channels-online_ad")))
+	b.view("app-new", "#new-form")
+	b.do("save", chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#indicators")))
+	b.waitText("#message", "Saved on this device.")
+	id := b.recordID()
+	if got := b.text("#ind-variant"); !strings.Contains(got, "adult") {
+		t.Errorf("an adult's record shows the indicator variant %q", got)
+	}
+	// Two indicators of two dimensions, then a note.
+	n := 0
+	fmt.Sscan(b.unsynced(), &n)
+	if n != 13 {
+		t.Errorf("the new record waits as %d ops, want 13 (team, identifier type, 9 fields, 2 set elements)", n)
+	}
+	waitCount := func(want int) { b.waitJS(fmt.Sprintf(`document.querySelector("#st-unsynced").dataset.count === "%d"`, want)) }
+	b.do("indicators",
+		chromedp.Click(chromedp.CSS("#ind-deceived_nature_of_job")))
+	waitCount(n + 1)
+	b.do("second indicator", chromedp.Click(chromedp.CSS(`fieldset[data-dimension="exploitative_conditions"] input[type=checkbox]`)))
+	waitCount(n + 2)
+	second := b.eval(`document.querySelector('fieldset[data-dimension="exploitative_conditions"] input[type=checkbox]').value`)
+	b.do("note",
+		chromedp.SendKeys(chromedp.CSS("#notes-text-identification"), "Met at the bus station; says her passport was taken."),
+		chromedp.Click(chromedp.CSS("#add-notes")))
+	b.waitText("#log-notes", "passport was taken")
+	waitCount(n + 3)
+	b.view("app-record-offline", "")
+	b.view("app-record-indicators", "#indicators")
+	b.view("app-record-notes", "#log-notes")
+
+	// Reload without a network: the service worker serves the app, the
+	// replica the data; search by code finds it.
+	b.do("reload offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#status")))
+	b.offline(true) // DevTools' override does not outlive the reload everywhere: say it again
+	b.do("list offline", chromedp.Click(chromedp.CSS(`#nav a[href="#/list"]`)), chromedp.WaitVisible(chromedp.CSS("#search-code")),
+		chromedp.SendKeys(chromedp.CSS("#search-code"), "APP-001"))
+	b.waitText("#list-count", "1 of")
+	b.waitText("#list", "N-APP-001")
+	if got := b.unsynced(); got != fmt.Sprint(n+3) {
+		t.Errorf("after the reload %s changes wait, want %d", got, n+3)
+	}
+	b.view("app-offline-reload", "")
+	b.do("open it offline", chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[data-record=%q]`, id))), chromedp.WaitVisible(chromedp.CSS("#log-notes")))
+	b.waitText("#log-notes", "passport was taken")
+	if got := b.eval(`String(document.querySelector("#ind-deceived_nature_of_job").checked)`); got != "true" {
+		t.Error("the indicator is not checked after the reload")
+	}
+
+	// Back online: sync; the server holds exactly what was entered.
+	b.offline(false)
+	b.sync()
+	b.view("app-synced", "")
+	w := login(t, base, "worker.north", demo.Password)
+	r := w.record(id)
+	registers := map[string]string{
+		"code": `"N-APP-001"`, "encounter_date": `"2026-12-01"`, "location": `"Bus station, Shkodër"`, "region": `"Shkodër"`,
+		"citizenship": `"AL"`, "status": `"presumed"`, "sex": `"female"`, "age_group": `"adult"`, "child_presumed": "false",
+		"identifier_type": `"first_responder"`, "team": fmt.Sprintf("%q", w.user.Teams[0]),
+	}
+	sets := map[string][]string{
+		"exploitation_types": {"labour"}, "recruitment_channels": {"online_ad"},
+		"indicators": slices.Sorted(slices.Values([]string{"deceived_nature_of_job", second})),
+	}
+	var names []string
+	for f := range r.Fields {
+		names = append(names, f)
+	}
+	if len(r.Fields) != len(registers)+len(sets)+1 {
+		t.Errorf("the server's record has fields %v, want exactly the %d entered", names, len(registers)+len(sets)+1)
+	}
+	for f, want := range registers {
+		if got := string(r.Fields[f].Value); got != want || len(r.Fields[f].Conflicts) != 0 {
+			t.Errorf("server %s = %s (%d conflicts), want %s", f, got, len(r.Fields[f].Conflicts), want)
+		}
+	}
+	for f, want := range sets {
+		if got := r.Fields[f].Values; !slices.Equal(got, want) {
+			t.Errorf("server %s = %v, want %v", f, got, want)
+		}
+	}
+	if notes := r.Fields["notes"].Entries; len(notes) != 1 || notes[0].Value["text"] != "Met at the bus station; says her passport was taken." {
+		t.Errorf("server notes = %+v", notes)
+	}
+	// The service worker's cache holds the shell and nothing of the API.
+	cached := b.eval(`(async () => { const out = []; for (const k of await caches.keys()) { for (const r of await (await caches.open(k)).keys()) { out.push(new URL(r.url).pathname); } } return out.sort().join(" "); })()`)
+	if want := "/app/ /app/app.js /app/icon.svg /app/manifest.webmanifest /app/style.css"; cached != want {
+		t.Errorf("the service worker's cache holds %s, want the shell alone: %s", cached, want)
+	}
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
