@@ -93,8 +93,9 @@ func (b *appBrowser) waitShell() {
 		if (keys.length !== 1) { return false; }
 		return (await (await caches.open(keys[0])).keys()).length === 5;
 	})()`
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
-		b.t.Fatalf("the service worker did not cache the shell: %v (page errors %v)", err, b.errors())
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+		state := b.eval(`(async () => JSON.stringify({controller: !!navigator.serviceWorker.controller, registrations: (await navigator.serviceWorker.getRegistrations()).length, caches: await caches.keys()}))()`)
+		b.t.Fatalf("the service worker did not cache the shell: %v (%s; page errors %v)", err, state, b.errors())
 	}
 }
 
@@ -118,10 +119,9 @@ func (b *appBrowser) offline(off bool) {
 // sync presses "Sync now" and waits until nothing is left to send.
 func (b *appBrowser) sync() {
 	b.t.Helper()
-	b.waitJS(`!document.querySelector("#sync").disabled`)
 	b.do("sync", chromedp.Click(chromedp.CSS("#sync")))
-	b.waitJS(`!document.querySelector("#sync").disabled && document.querySelector("#st-unsynced").dataset.count === "0"`)
 	b.waitText("#message", "Synced")
+	b.waitJS(`document.querySelector("#sync").getAttribute("aria-busy") === "false" && document.querySelector("#st-unsynced").dataset.count === "0"`)
 }
 
 // view saves what the screen shows (the viewport, as a person sees it at
@@ -310,6 +310,249 @@ func TestAppOfflineCreate(t *testing.T) {
 	cached := b.eval(`(async () => { const out = []; for (const k of await caches.keys()) { for (const r of await (await caches.open(k)).keys()) { out.push(new URL(r.url).pathname); } } return out.sort().join(" "); })()`)
 	if want := "/app/ /app/app.js /app/icon.svg /app/manifest.webmanifest /app/style.css"; cached != want {
 		t.Errorf("the service worker's cache holds %s, want the shell alone: %s", cached, want)
+	}
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
+
+// goRecord shows record id (it must be on the device).
+func (b *appBrowser) goRecord(id string) {
+	b.t.Helper()
+	b.eval(fmt.Sprintf(`(() => { location.hash = "#/record/%s"; return ""; })()`, id))
+	b.waitJS(fmt.Sprintf(`location.hash === "#/record/%s" && !!document.querySelector("#details-form")`, id))
+}
+
+// setStatus saves status on the record the page shows.
+func (b *appBrowser) setStatus(status string) {
+	b.t.Helper()
+	b.do("status "+status, chromedp.SetValue(chromedp.CSS("#ed-status"), status), chromedp.Click(chromedp.CSS("#save-details")))
+	b.waitText("#message", "Saved on this device.")
+}
+
+// conflictValues returns the values the status conflict shows side by side.
+func (b *appBrowser) conflictValues() string {
+	return b.eval(`[...document.querySelectorAll('.conflict[data-field="status"] .sibling')].map((s) => s.dataset.value).sort().join(" ")`)
+}
+
+// TestAppConflict: two field workers of one team set different statuses
+// offline and sync; both see the conflict with both values, who and when;
+// the team lead keeps one with one action; everyone converges on it.
+func TestAppConflict(t *testing.T) {
+	chromium := requireBrowser(t)
+	base := startDemo(t)
+	a := newAppBrowser(t, chromium, base, 800, 1280)
+	b := newAppBrowser(t, chromium, base, 1280, 800)
+	a.open("worker.north", "#list .item")
+	a.do("new", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")),
+		chromedp.SendKeys(chromedp.CSS("#new-code"), "N-APP-002"), chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#indicators")))
+	id := a.recordID()
+	a.sync()
+	b.open("worker2.north", "#list .item")
+	b.goRecord(id)
+
+	a.offline(true)
+	b.offline(true)
+	a.setStatus("presumed")
+	b.setStatus("withdrawn")
+	a.offline(false)
+	a.sync()
+	b.offline(false)
+	b.sync()
+	a.sync()
+	want := `"presumed" "withdrawn"`
+	for _, x := range []*appBrowser{a, b} {
+		x.waitJS(`document.querySelectorAll('.conflict[data-field="status"] .sibling').length === 2`)
+		if got := x.conflictValues(); got != want {
+			t.Errorf("the conflict shows %s, want %s", got, want)
+		}
+		x.waitText(".conflict", "Written by you on this device")
+		x.waitText(".conflict", "Written by another member")
+	}
+	a.view("app-conflict", "#conflicts")
+	b.view("app-conflict-landscape", "#conflicts")
+	a.do("list of conflicts", chromedp.Click(chromedp.CSS(`#nav a[href="#/list"]`)), chromedp.WaitVisible(chromedp.CSS("#filter-conflicts")),
+		chromedp.Click(chromedp.CSS("#filter-conflicts")))
+	a.waitText("#list", "N-APP-002")
+	a.view("app-list-conflicts", "")
+
+	// The team lead keeps "withdrawn" with one action.
+	lead := newAppBrowser(t, chromium, base, 800, 1280)
+	lead.open("lead.north", "#list .item")
+	lead.goRecord(id)
+	lead.waitJS(`document.querySelectorAll('.conflict[data-field="status"] .sibling').length === 2`)
+	lead.do("keep withdrawn", chromedp.Click(chromedp.CSS(`.conflict[data-field="status"] button[data-action="keep"][data-value='"withdrawn"']`)))
+	lead.waitText("#message", "Saved on this device.")
+	lead.sync()
+	lead.waitJS(`!document.querySelector("#conflicts")`)
+	lead.view("app-conflict-kept", "")
+	for _, x := range []*appBrowser{a, b} {
+		x.sync()
+		x.goRecord(id)
+		x.waitJS(`!document.querySelector("#conflicts") && document.querySelector("#ed-status").value === "withdrawn"`)
+	}
+	w := login(t, base, "worker.north", demo.Password)
+	if st := w.record(id).Fields["status"]; string(st.Value) != `"withdrawn"` || len(st.Conflicts) != 0 {
+		t.Errorf("the server holds status %s with %d conflicts, want withdrawn alone", st.Value, len(st.Conflicts))
+	}
+	for _, x := range []*appBrowser{a, b, lead} {
+		if errs := x.errors(); len(errs) > 0 {
+			t.Errorf("page errors: %v", errs)
+		}
+	}
+}
+
+// idbRecords lists the kinds of the records in the app's replica database.
+const idbRecords = `(async () => {
+	const db = await new Promise((ok, ko) => { const r = indexedDB.open("fieldsync-app"); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+	const all = await new Promise((ok, ko) => { const r = db.transaction("records").objectStore("records").getAll(); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+	db.close();
+	return all.map((s) => s.kind).sort().join(" ");
+})()`
+
+// TestAppVisitor: on a phone, a visitor writes a site visit with a note
+// and an identification for the host team; after the sync the
+// identification is gone from the phone (and the app says so), and the
+// host team's field worker has it.
+func TestAppVisitor(t *testing.T) {
+	chromium := requireBrowser(t)
+	base := startDemo(t)
+	v := newAppBrowser(t, chromium, base, 360, 800)
+	v.open("visitor.de", "#view section[data-week]")
+	v.view("app-visitor-visits", "")
+	v.do("new visit",
+		chromedp.SetValue(chromedp.CSS("#visit-date"), "2026-12-02"),
+		chromedp.SendKeys(chromedp.CSS("#visit-summary"), "Met the labour inspectorate at the port."),
+		chromedp.Click(chromedp.CSS("#save-visit")),
+		chromedp.WaitVisible(chromedp.CSS("#log-notes")))
+	v.do("visit note",
+		chromedp.SendKeys(chromedp.CSS("#notes-text-site_visit"), "Two workers without contracts at the fish market."),
+		chromedp.Click(chromedp.CSS("#add-notes")))
+	v.waitText("#log-notes", "without contracts")
+	v.view("app-visitor-visit", "")
+	visit := strings.TrimPrefix(v.eval(`location.hash`), "#/visit/")
+
+	v.do("identification for the host team", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")))
+	v.waitText("#new-form", "removed from this device")
+	v.do("fill",
+		chromedp.SendKeys(chromedp.CSS("#new-code"), "V-APP-001"),
+		chromedp.SetValue(chromedp.CSS("#new-age_group"), "unknown"),
+		chromedp.SendKeys(chromedp.CSS("#new-location"), "Fish market"))
+	v.view("app-visitor-new", "")
+	v.do("save", chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#view section[data-week]")))
+	v.waitText("#message", "then removed from this device")
+	v.sync()
+	v.waitText("#visitor-sent", "1 identification was sent to the host team and removed from this device.")
+	v.view("app-visitor-sent", "")
+	if got := v.eval(idbRecords); strings.Contains(got, "identification") || !strings.Contains(got, "site_visit") {
+		t.Errorf("after the sync the visitor's phone holds records of kinds %q, want site visits and no identification", got)
+	}
+
+	w := login(t, base, "worker.north", demo.Password)
+	var list struct {
+		Records []struct {
+			ID string `json:"id"`
+		} `json:"records"`
+	}
+	w.do(http.MethodGet, "/v1/records?kind=identification&code=V-APP-001", nil, &list)
+	if len(list.Records) != 1 {
+		t.Fatalf("the host team's field worker finds %d records with code V-APP-001, want 1", len(list.Records))
+	}
+	r := w.record(list.Records[0].ID)
+	if string(r.Fields["team"].Value) != fmt.Sprintf("%q", w.user.Teams[0]) || string(r.Fields["child_presumed"].Value) != "true" {
+		t.Errorf("the visitor's identification: team %s, child_presumed %s", r.Fields["team"].Value, r.Fields["child_presumed"].Value)
+	}
+	if notes := w.record(visit).Fields["notes"].Entries; len(notes) != 1 || notes[0].Value["text"] != "Two workers without contracts at the fish market." {
+		t.Errorf("the site visit's notes at the server: %+v", notes)
+	}
+	if errs := v.errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
+
+// TestAppRejectedAndLogout: a change the server refuses is told in plain
+// words and can be dismissed; logout with unsent changes refuses until it
+// could sync, then leaves nothing in the browser; the next person logs in
+// on the same browser and gets the app shell cached again.
+func TestAppRejectedAndLogout(t *testing.T) {
+	chromium := requireBrowser(t)
+	base := startDemo(t)
+	b := newAppBrowser(t, chromium, base, 800, 1280)
+	b.open("worker.north", "#list .item")
+
+	// A formal status set by a supervisor: the field worker's change of it
+	// is refused by the server.
+	b.do("formal records", chromedp.SetValue(chromedp.CSS("#filter-status"), "identified"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#filter-status").dispatchEvent(new Event("change"))`))
+	b.waitText("#list-count", "of")
+	b.do("open one", chromedp.Click(chromedp.CSS("#list a.item")), chromedp.WaitVisible(chromedp.CSS("#details-form")))
+	b.setStatus("presumed")
+	b.do("sync", chromedp.Click(chromedp.CSS("#sync")))
+	b.waitText("#st-rejected", "1 change was refused")
+	b.do("see why", chromedp.Click(chromedp.CSS("#st-rejected")), chromedp.WaitVisible(chromedp.CSS("#rejected li")))
+	b.waitText("#rejected", "Your change to Status of")
+	b.waitText("#rejected", "You may not make this change")
+	b.view("app-rejected", "")
+	b.do("dismiss", chromedp.Click(chromedp.CSS(`#rejected button[data-action="dismiss"]`)))
+	b.waitText("#rejected", "No change was refused.")
+
+	// Logout with a change not sent: refused, told, kept.
+	b.offline(true)
+	b.do("new", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")),
+		chromedp.SendKeys(chromedp.CSS("#new-code"), "N-APP-003"), chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#indicators")))
+	id := b.recordID()
+	b.do("log out offline", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#logout-unsent")))
+	b.waitText("#logout-unsent", "not reached the server")
+	b.view("app-logout-refused", "")
+	// (not b.do: it would empty the message line, where the choice is)
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS("#logout-cancel"))); err != nil {
+		t.Fatalf("stay logged in: %v", err)
+	}
+	if b.unsynced() == "0" {
+		t.Error("the refused logout lost the unsent change")
+	}
+	// Online, logout syncs first and then clears everything.
+	b.offline(false)
+	b.do("log out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.waitText("#message", "You are logged out.")
+	b.view("app-logged-out", "")
+	if got := b.storageLeft(); got != "0,0,0,0" {
+		t.Errorf("after logout the browser keeps (local, session, IndexedDB, caches) %s", got)
+	}
+	w := login(t, base, "worker.north", demo.Password)
+	if got := string(w.record(id).Fields["code"].Value); got != `"N-APP-003"` {
+		t.Errorf("the change logout synced: code %s", got)
+	}
+
+	// The next person logs in on the same browser.
+	b.do("log in again", chromedp.SendKeys(chromedp.CSS("#username"), "worker2.north"),
+		chromedp.SendKeys(chromedp.CSS("#password"), demo.Password),
+		chromedp.Click(chromedp.CSS("#login-button")))
+	b.waitJS(`!!document.querySelector("#list .item")`)
+	b.waitShell()
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
+
+// TestAppWiped: a revoked device is wiped at its next contact and says
+// why; nothing is left in the browser.
+func TestAppWiped(t *testing.T) {
+	chromium := requireBrowser(t)
+	base := startDemo(t)
+	b := newAppBrowser(t, chromium, base, 800, 1280)
+	b.open("worker2.north", "#list .item")
+	device := b.eval(`localStorage.getItem("fieldsync.app.device")`)
+	lead := login(t, base, "lead.north", demo.Password)
+	lead.do(http.MethodPost, "/v1/devices/"+device+"/revoke", nil, nil)
+	b.do("sync after the revoke", chromedp.Click(chromedp.CSS("#sync")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.waitText("#message", "ordered this device to delete its data")
+	b.view("app-wiped", "")
+	if got := b.storageLeft(); got != "0,0,0,0" {
+		t.Errorf("after the wipe the browser keeps (local, session, IndexedDB, caches) %s", got)
+	}
+	if body := b.eval(`document.body.innerText`); strings.Contains(body, "N-2026") {
+		t.Error("after the wipe the page still shows records")
 	}
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("page errors: %v", errs)

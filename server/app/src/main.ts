@@ -72,6 +72,8 @@ async function start(a: App): Promise<void> {
   };
   a.onGone = (why) => {
     app = undefined;
+    // The next person starts from the list, not from the last record shown.
+    history.replaceState(null, "", location.pathname);
     renderLogin(why === "wiped" ? T.wiped : T.loggedOut, why === "wiped" ? "error" : "info");
   };
   a.onLoginRequired = () => renderLogin(T.loginAgain, "error", a.user?.username);
@@ -142,7 +144,7 @@ function renderStatus(): void {
     s.rejected > 0 && h("a", { id: "st-rejected", class: "chip bad", href: "#/status" }, T.rejected(s.rejected)),
     h("span", { id: "st-storage", class: "chip " + (s.persisted === true ? "ok" : "warn") }, persisted),
     updateReady && h("span", { id: "st-update", class: "chip warn" }, T.updateReady),
-    h("button", { type: "button", id: "sync", disabled: s.syncing, onclick: () => void syncNow() }, s.syncing ? T.syncing : T.syncNow),
+    h("button", { type: "button", id: "sync", "aria-busy": s.syncing ? "true" : "false", onclick: () => void syncNow() }, s.syncing ? T.syncing : T.syncNow),
   );
   document.querySelectorAll<HTMLAnchorElement>("#nav a").forEach((x) => {
     if (location.hash.startsWith(x.getAttribute("href") ?? "")) {
@@ -231,6 +233,8 @@ async function doLogin(username: string, password: string, error: HTMLElement, b
     }
     await a.login(username, password);
     dirty = false;
+    // A logout or wipe before this login emptied Cache Storage: fill it again.
+    void navigator.serviceWorker?.ready.then((r) => r.active?.postMessage("cache-shell"));
     if (app !== a) {
       await start(a);
     } else {

@@ -173,8 +173,17 @@ export class App {
    * session asks for a login, anything else is said in plain words and the
    * changes stay on the device.
    */
-  async sync(): Promise<SyncReport | undefined> {
-    if (this.replica.isWiped || this.status.syncing) {
+  sync(): Promise<SyncReport | undefined> {
+    if (this.running === undefined) {
+      this.running = this.syncOnce().finally(() => (this.running = undefined));
+    }
+    return this.running;
+  }
+
+  private running: Promise<SyncReport | undefined> | undefined;
+
+  private async syncOnce(): Promise<SyncReport | undefined> {
+    if (this.replica.isWiped) {
       return undefined;
     }
     this.status.syncing = true;

@@ -22,14 +22,22 @@ const scope = new URL("./", sw.location.href);
 /** The shell's URLs; the page itself is cached under the scope's URL (/app/). */
 const shell = new Set(SHELL_FILES.map((f) => new URL(f === "index.html" ? "./" : f, scope).href));
 
+/** cacheShell fetches the whole shell into this version's cache (all or nothing). */
+async function cacheShell(): Promise<void> {
+  const c = await caches.open(CACHE);
+  await c.addAll([...shell].map((u) => new Request(u, { cache: "no-cache" })));
+}
+
 sw.addEventListener("install", (e) => {
-  e.waitUntil(
-    (async () => {
-      const c = await caches.open(CACHE);
-      await c.addAll([...shell].map((u) => new Request(u, { cache: "no-cache" })));
-      await sw.skipWaiting();
-    })(),
-  );
+  e.waitUntil(cacheShell().then(() => sw.skipWaiting()));
+});
+
+// After a logout or a wipe cleared Cache Storage, the page asks for the
+// shell again at the next login, so that the next person works offline too.
+sw.addEventListener("message", (e) => {
+  if (e.data === "cache-shell") {
+    e.waitUntil(cacheShell());
+  }
 });
 
 sw.addEventListener("activate", (e) => {

@@ -85,6 +85,11 @@ function mayWrite(a: App, kind: string, f: string, value?: string): boolean {
   return value === undefined || (d.restricted_values?.[value] ?? [role]).includes(role);
 }
 
+/** conflicts returns the fields whose siblings hold different values (equal concurrent values are no conflict to settle). */
+function conflicts(r: Record): string[] {
+  return r.conflicts().filter((f) => new Set(r.siblings(f).map((s) => s.value)).size > 1);
+}
+
 function identifications(a: App): Record[] {
   return [...a.records.values()].filter((r) => r.kind === "identification");
 }
@@ -137,7 +142,7 @@ function list(ctx: Ctx, el: HTMLElement): void {
       .filter((r) => needle === "" || str(r, "code").toLowerCase().includes(needle))
       .filter((r) => listState.status === "" || r.value("status") === listState.status)
       .filter((r) => !listState.attention || needsAttention(a, r))
-      .filter((r) => !listState.conflicts || r.conflicts().length > 0)
+      .filter((r) => !listState.conflicts || conflicts(r).length > 0)
       .sort((x, y) => (str(y, "encounter_date") + str(y, "code")).localeCompare(str(x, "encounter_date") + str(x, "code")));
     replace(
       results,
@@ -159,7 +164,7 @@ function list(ctx: Ctx, el: HTMLElement): void {
                   h(
                     "span",
                     { class: "badges" },
-                    r.conflicts().length > 0 && h("span", { class: "badge bad" }, T.badgeConflict),
+                    conflicts(r).length > 0 && h("span", { class: "badge bad" }, T.badgeConflict),
                     needsAttention(a, r) && h("span", { class: "badge warn" }, T.badgeAttention),
                     a.unsentRecords.has(r.id) && h("span", { class: "badge" }, T.badgeUnsent),
                     r.deleted && h("span", { class: "badge" }, T.badgeDeleted),
@@ -203,7 +208,7 @@ function identificationForm(a: App, r: Record | undefined, prefix: string): HTML
   }
   for (const f of FORM_ENUMS) {
     const current = r === undefined ? (f === "status" ? "potential" : "") : str(r, f);
-    const s = select(writableValues(a, "identification", f, current), (v) => valueLabel(f, v), current, r === undefined && f !== "status" ? "—" : undefined);
+    const s = select(writableValues(a, "identification", f, current), (v) => valueLabel(f, v), current, current === "" && !(r === undefined && f === "status") ? "—" : undefined);
     s.name = f;
     out.push(field(`${prefix}-${f}`, fieldLabel(f), s));
   }
@@ -374,7 +379,7 @@ function shownValue(field: string, json: string): string {
 
 function conflictsCard(ctx: Ctx, r: Record): Child {
   const a = ctx.app;
-  const fields = r.conflicts();
+  const fields = conflicts(r);
   if (fields.length === 0) {
     return null;
   }
