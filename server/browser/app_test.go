@@ -130,7 +130,7 @@ func (b *appBrowser) sync() {
 func (b *appBrowser) view(name, sel string) {
 	b.t.Helper()
 	if sel != "" {
-		b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (el) { el.scrollIntoView({block: "start"}); } return ""; })()`, sel))
+		b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (el) { el.scrollIntoView({block: "start"}); window.scrollBy(0, -document.querySelector("#status").offsetHeight - 8); } return ""; })()`, sel))
 	} else {
 		b.eval(`(() => { window.scrollTo(0, 0); return ""; })()`)
 	}
@@ -237,7 +237,9 @@ func TestAppOfflineCreate(t *testing.T) {
 	if n != 13 {
 		t.Errorf("the new record waits as %d ops, want 13 (team, identifier type, 9 fields, 2 set elements)", n)
 	}
-	waitCount := func(want int) { b.waitJS(fmt.Sprintf(`document.querySelector("#st-unsynced").dataset.count === "%d"`, want)) }
+	waitCount := func(want int) {
+		b.waitJS(fmt.Sprintf(`document.querySelector("#st-unsynced").dataset.count === "%d"`, want))
+	}
 	b.do("indicators",
 		chromedp.Click(chromedp.CSS("#ind-deceived_nature_of_job")))
 	waitCount(n + 1)
