@@ -81,6 +81,7 @@ func (b *appBrowser) open(username, wait string) {
 		chromedp.Click(chromedp.CSS("#login-button")),
 		chromedp.WaitVisible(chromedp.CSS(wait)))
 	b.waitShell()
+	b.idle()
 }
 
 // waitShell waits until the service worker controls the page and its
@@ -215,13 +216,13 @@ func TestAppOfflineCreate(t *testing.T) {
 	b.do("new identification", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")))
 	b.do("fill the form",
 		chromedp.SendKeys(chromedp.CSS("#new-code"), "N-APP-001"),
-		chromedp.SetValue(chromedp.CSS("#new-encounter_date"), "2026-12-01"),
+		choose("#new-encounter_date", "2026-12-01"),
 		chromedp.SendKeys(chromedp.CSS("#new-location"), "Bus station, Shkodër"),
 		chromedp.SendKeys(chromedp.CSS("#new-region"), "Shkodër"),
 		chromedp.SendKeys(chromedp.CSS("#new-citizenship"), "al"),
-		chromedp.SetValue(chromedp.CSS("#new-status"), "presumed"),
-		chromedp.SetValue(chromedp.CSS("#new-sex"), "female"),
-		chromedp.SetValue(chromedp.CSS("#new-age_group"), "adult"),
+		choose("#new-status", "presumed"),
+		choose("#new-sex", "female"),
+		choose("#new-age_group", "adult"),
 		chromedp.Click(chromedp.CSS("#new-exploitation_types-labour")),
 		chromedp.Click(chromedp.CSS("#new-recruitment_channels-online_ad")))
 	b.view("app-new", "#new-form")
@@ -318,17 +319,30 @@ func TestAppOfflineCreate(t *testing.T) {
 	}
 }
 
+// choose sets a select's or date field's value as a person does: with
+// its input and change events.
+func choose(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = %q; el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); })()`, sel, value))
+}
+
+// idle waits until no sync runs.
+func (b *appBrowser) idle() {
+	b.t.Helper()
+	b.waitJS(`!!document.querySelector("#sync") && document.querySelector("#sync").getAttribute("aria-busy") === "false"`)
+}
+
 // goRecord shows record id (it must be on the device).
 func (b *appBrowser) goRecord(id string) {
 	b.t.Helper()
 	b.eval(fmt.Sprintf(`(() => { location.hash = "#/record/%s"; return ""; })()`, id))
 	b.waitJS(fmt.Sprintf(`location.hash === "#/record/%s" && !!document.querySelector("#details-form")`, id))
+	b.idle()
 }
 
 // setStatus saves status on the record the page shows.
 func (b *appBrowser) setStatus(status string) {
 	b.t.Helper()
-	b.do("status "+status, chromedp.SetValue(chromedp.CSS("#ed-status"), status), chromedp.Click(chromedp.CSS("#save-details")))
+	b.do("status "+status, choose("#ed-status", status), chromedp.Click(chromedp.CSS("#save-details")))
 	b.waitText("#message", "Saved on this device.")
 }
 
@@ -423,7 +437,7 @@ func TestAppVisitor(t *testing.T) {
 	v.open("visitor.de", "#view section[data-week]")
 	v.view("app-visitor-visits", "")
 	v.do("new visit",
-		chromedp.SetValue(chromedp.CSS("#visit-date"), "2026-12-02"),
+		choose("#visit-date", "2026-12-02"),
 		chromedp.SendKeys(chromedp.CSS("#visit-summary"), "Met the labour inspectorate at the port."),
 		chromedp.Click(chromedp.CSS("#save-visit")),
 		chromedp.WaitVisible(chromedp.CSS("#log-notes")))
@@ -438,7 +452,7 @@ func TestAppVisitor(t *testing.T) {
 	v.waitText("#new-form", "removed from this device")
 	v.do("fill",
 		chromedp.SendKeys(chromedp.CSS("#new-code"), "V-APP-001"),
-		chromedp.SetValue(chromedp.CSS("#new-age_group"), "unknown"),
+		choose("#new-age_group", "unknown"),
 		chromedp.SendKeys(chromedp.CSS("#new-location"), "Fish market"))
 	v.view("app-visitor-new", "")
 	v.do("save", chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#view section[data-week]")))
@@ -484,8 +498,7 @@ func TestAppRejectedAndLogout(t *testing.T) {
 
 	// A formal status set by a supervisor: the field worker's change of it
 	// is refused by the server.
-	b.do("formal records", chromedp.SetValue(chromedp.CSS("#filter-status"), "identified"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#filter-status").dispatchEvent(new Event("change"))`))
+	b.do("formal records", choose("#filter-status", "identified"))
 	b.waitText("#list-count", "of")
 	b.do("open one", chromedp.Click(chromedp.CSS("#list a.item")), chromedp.WaitVisible(chromedp.CSS("#details-form")))
 	b.setStatus("presumed")
@@ -558,5 +571,103 @@ func TestAppWiped(t *testing.T) {
 	}
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("page errors: %v", errs)
+	}
+}
+
+// axeScript is axe-core from the field app's dev dependencies (npm ci in
+// server/app, as .ci/run does before these tests).
+func axeScript(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "app", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		if os.Getenv("FIELDSYNC_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("axe-core is not installed: run npm ci in server/app (%v)", err)
+		}
+		t.Skipf("skipping the accessibility check: axe-core is not installed (npm ci in server/app): %v", err)
+	}
+	return string(data)
+}
+
+// axe runs axe-core's WCAG 2 A and AA rules on the page and returns its
+// serious and critical violations, one line each.
+func (b *appBrowser) axe(script, screen string) []string {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](script+";true")); err != nil {
+		b.t.Fatalf("load axe-core: %v", err)
+	}
+	js := `(async () => {
+		const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
+		return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+			.map((v) => v.id + " (" + v.impact + "): " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "));
+	})()`
+	var out []string
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("run axe-core on %s: %v", screen, err)
+	}
+	for _, x := range v {
+		out = append(out, screen+": "+x)
+	}
+	return out
+}
+
+// TestAppAccessibility: axe-core finds no serious or critical WCAG 2
+// A/AA violation on any screen of the field app (login, list, new
+// identification, a record with a conflict, site visits, a visit, sync
+// and device), and every control can be reached with the keyboard.
+func TestAppAccessibility(t *testing.T) {
+	chromium := requireBrowser(t)
+	script := axeScript(t)
+	base := startDemo(t)
+	b := newAppBrowser(t, chromium, base, 800, 1280)
+	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	// The check can fail: an input without a label is a serious violation.
+	b.eval(`(() => { const i = document.createElement("input"); i.id = "unlabelled"; document.body.append(i); return ""; })()`)
+	if got := strings.Join(b.axe(script, "self-check"), "; "); !strings.Contains(got, "label") {
+		t.Errorf("axe-core did not report an unlabelled input: %q", got)
+	}
+	b.eval(`(() => { document.querySelector("#unlabelled").remove(); return ""; })()`)
+	found := b.axe(script, "login")
+	b.open("lead.north", "#list .item")
+	found = append(found, b.axe(script, "list")...)
+	conflicted := b.eval(`(() => { const c = [...document.querySelectorAll("#list a.item")].find((a) => a.textContent.includes("Conflict")); return c ? c.dataset.record : ""; })()`)
+	if conflicted == "" {
+		t.Fatal("the demo's list shows no conflict for lead.north")
+	}
+	b.goRecord(conflicted)
+	b.waitJS(`!!document.querySelector("#conflicts")`)
+	found = append(found, b.axe(script, "record")...)
+	for _, s := range []struct{ hash, wait, name string }{
+		{"#/new", "#new-form", "new"}, {"#/visits", "#visit-form", "visits"}, {"#/status", "#rejected", "status"},
+	} {
+		b.eval(fmt.Sprintf(`(() => { location.hash = %q; return ""; })()`, s.hash))
+		b.waitJS(fmt.Sprintf(`!!document.querySelector(%q)`, s.wait))
+		found = append(found, b.axe(script, s.name)...)
+	}
+	b.eval(`(() => { location.hash = "#/visits"; return ""; })()`)
+	b.waitJS(`!!document.querySelector("#view section[data-week] a.item")`)
+	b.eval(`(() => { location.hash = document.querySelector("#view section[data-week] a.item").getAttribute("href"); return ""; })()`)
+	b.waitJS(`!!document.querySelector("#log-notes")`)
+	found = append(found, b.axe(script, "visit")...)
+	for _, f := range found {
+		t.Errorf("accessibility: %s", f)
+	}
+	// The keyboard reaches the controls in reading order: tabbing from the
+	// first menu entry visits logout, sync, the search field, the status
+	// filter and the records.
+	b.eval(`(() => { location.hash = "#/list"; return ""; })()`)
+	b.waitJS(`!!document.querySelector("#search-code")`)
+	reached := map[string]bool{}
+	b.eval(`(() => { document.querySelector("#nav a").focus(); return ""; })()`)
+	for range 20 {
+		if err := chromedp.Do(b.ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+		reached[b.eval(`document.activeElement.id || document.activeElement.className || document.activeElement.tagName`)] = true
+	}
+	for _, want := range []string{"sync", "logout", "search-code", "filter-status", "item"} {
+		if !reached[want] {
+			t.Errorf("tabbing through the list never reaches %s (reached %v)", want, reached)
+		}
 	}
 }

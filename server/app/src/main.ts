@@ -66,7 +66,9 @@ async function start(a: App): Promise<void> {
   app = a;
   a.onUpdate = () => {
     renderStatus();
-    if (!dirty) {
+    ensureShell();
+    // The new-identification form has nothing a sync changes: never redraw it.
+    if (!dirty && !location.hash.startsWith("#/new")) {
       renderView(ctx, viewEl());
     }
   };
@@ -114,9 +116,15 @@ function renderShell(): void {
     h("div", { id: "message", class: "message", role: "status" }),
     h("main", { id: "view", tabindex: "-1" }),
   );
-  viewEl().addEventListener("input", () => {
-    dirty = true;
-  });
+  // A screen the user has typed into or changed is not redrawn under
+  // their hands by a sync; saving (or leaving) it makes it clean again.
+  for (const ev of ["input", "change"]) {
+    viewEl().addEventListener(ev, (e) => {
+      if (!(e.target as HTMLElement).closest("[data-live]")) {
+        dirty = true;
+      }
+    });
+  }
   renderStatus();
   renderView(ctx, viewEl());
 }
@@ -274,6 +282,25 @@ function render(): void {
   renderView(ctx, viewEl());
   viewEl().focus({ preventScroll: true });
 }
+
+/**
+ * ensureShell makes sure the app will load offline: when no service worker
+ * controls the page (its first install failed or is still running), it
+ * asks the browser to check the registration again.
+ */
+function ensureShell(): void {
+  if (!("serviceWorker" in navigator) || navigator.serviceWorker.controller !== null || !navigator.onLine || shellChecked) {
+    return;
+  }
+  shellChecked = true;
+  void navigator.serviceWorker
+    .getRegistration()
+    .then((r) => (r === undefined || (r.installing === null && r.waiting === null && r.active === null) ? navigator.serviceWorker.register("sw.js", { scope: "./" }).then(() => undefined) : undefined))
+    .catch(() => undefined)
+    .finally(() => setTimeout(() => (shellChecked = false), 30_000));
+}
+
+let shellChecked = false;
 
 function registerServiceWorker(): void {
   if (!("serviceWorker" in navigator)) {

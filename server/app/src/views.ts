@@ -180,7 +180,7 @@ function list(ctx: Ctx, el: HTMLElement): void {
     title(T.navList),
     h(
       "div",
-      { class: "filters card" },
+      { class: "filters card", "data-live": "" },
       field("search-code", T.search, code, T.searchHint),
       field("filter-status", T.filterStatus, status),
       toggle("filter-attention", T.filterAttention, "attention"),
@@ -438,7 +438,7 @@ function indicatorsCard(ctx: Ctx, r: Record): HTMLElement {
   }
   return h(
     "section",
-    { class: "card", id: "indicators", "aria-labelledby": "ind-title" },
+    { class: "card", id: "indicators", "aria-labelledby": "ind-title", "data-live": "" },
     h("h2", { id: "ind-title" }, T.indicators),
     h("p", { class: "note", id: "ind-variant" }, child ? T.indicatorsChild : T.indicatorsAdult),
     [...byDim].map(([dim, rows]) => h("fieldset", { class: "checks", "data-dimension": dim }, h("legend", {}, T.dimensions[dim] ?? dim), rows)),
