@@ -550,16 +550,26 @@ func TestAppRejectedAndLogout(t *testing.T) {
 	}
 }
 
-// TestAppWiped: a revoked device is wiped at its next contact and says
-// why; nothing is left in the browser.
+// TestAppWiped: a team lead revokes a member's tablet from the app's
+// devices screen; the tablet is wiped at its next contact and says why;
+// nothing is left in its browser.
 func TestAppWiped(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newAppBrowser(t, chromium, base, 800, 1280)
 	b.open("worker2.north", "#list .item")
 	device := b.eval(`localStorage.getItem("fieldsync.app.device")`)
-	lead := login(t, base, "lead.north", demo.Password)
-	lead.do(http.MethodPost, "/v1/devices/"+device+"/revoke", nil, nil)
+	// The team lead revokes it from the app's devices screen (two clicks).
+	lead := newAppBrowser(t, chromium, base, 1280, 800)
+	lead.open("lead.north", "#list .item")
+	revoke := chromedp.CSS(fmt.Sprintf(`button[data-action="revoke"][data-device=%q]`, device))
+	lead.do("devices", chromedp.Click(chromedp.CSS(`#nav a[href="#/devices"]`)), chromedp.WaitVisible(revoke))
+	lead.view("app-devices", "")
+	lead.do("revoke", chromedp.Click(revoke))
+	lead.waitText(fmt.Sprintf(`button[data-device=%q]`, device), "Confirm")
+	lead.do("confirm revoke", chromedp.Click(revoke))
+	lead.waitText("#message", "Revoked:")
+	lead.waitText(fmt.Sprintf(`li[data-device=%q]`, device), "revoked")
 	b.do("sync after the revoke", chromedp.Click(chromedp.CSS("#sync")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	b.waitText("#message", "ordered this device to delete its data")
 	b.view("app-wiped", "")

@@ -67,8 +67,9 @@ async function start(a: App): Promise<void> {
   a.onUpdate = () => {
     renderStatus();
     ensureShell();
-    // The new-identification form has nothing a sync changes: never redraw it.
-    if (!dirty && !location.hash.startsWith("#/new")) {
+    // The new-identification form has nothing a sync changes, and the
+    // devices screen reads the server itself: a sync never redraws them.
+    if (!dirty && !location.hash.startsWith("#/new") && !location.hash.startsWith("#/devices")) {
       renderView(ctx, viewEl());
     }
   };
@@ -101,7 +102,13 @@ function renderShell(): void {
   const visitor = u.role === "visitor";
   const nav = visitor
     ? [link("#/visits", T.navVisits), link("#/new", T.navNew), link("#/status", T.navStatus)]
-    : [link("#/list", T.navList), link("#/new", T.navNew), link("#/visits", T.navVisits), link("#/status", T.navStatus)];
+    : [
+        link("#/list", T.navList),
+        link("#/new", T.navNew),
+        link("#/visits", T.navVisits),
+        u.role === "team_lead" && link("#/devices", T.navDevices),
+        link("#/status", T.navStatus),
+      ];
   replace(
     root,
     h(

@@ -15,6 +15,7 @@
  *  - A wipe order from the server, and logout, leave nothing: the replica's
  *    database, the app's other storage and its caches are deleted.
  */
+import { T } from "./strings.js";
 import {
   IndexedDBStorage,
   LoginRequiredError,
@@ -252,6 +253,31 @@ export class App {
       }
       await tx.put("meta", SENT_KEY, sent);
     }, "strict");
+  }
+
+  /**
+   * call sends one request to the API with the session's token (for the
+   * screens that work online only, such as devices); a 401 syncs once,
+   * which refreshes the token or carries out a wipe order, and retries.
+   * (The SDK should grow an authenticated request of its own.)
+   */
+  async call(method: string, path: string): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      const token = this.replica.session?.access_token ?? "";
+      const resp = await fetch(path, { method, headers: { Accept: "application/json", Authorization: "Bearer " + token } });
+      const body = (await resp.json().catch(() => ({}))) as { error?: { message?: string } };
+      if (resp.status === 401 && attempt === 0) {
+        await this.sync();
+        if (this.replica.isWiped) {
+          throw new Error(T.wiped);
+        }
+        continue;
+      }
+      if (!resp.ok) {
+        throw new Error(body.error?.message ?? `HTTP ${resp.status}`);
+      }
+      return body;
+    }
   }
 
   /** dismiss removes a refused change's notice. */

@@ -41,6 +41,8 @@ export function renderView(ctx: Ctx, el: HTMLElement): void {
       return visitView(ctx, el, id ?? "");
     case "status":
       return statusView(ctx, el);
+    case "devices":
+      return devicesView(ctx, el);
     default:
       return visitor ? visits(ctx, el) : list(ctx, el);
   }
@@ -662,4 +664,63 @@ function statusView(ctx: Ctx, el: HTMLElement): void {
           ),
     ),
   );
+}
+
+// ---- a team lead's members' devices (online only)
+
+interface DeviceRow {
+  id: string;
+  name: string;
+  username: string;
+  state: string;
+  last_seen: string;
+}
+
+function devicesView(ctx: Ctx, el: HTMLElement): void {
+  const a = ctx.app;
+  const body = h("div", { id: "devices" }, h("p", {}, navigator.onLine ? "…" : T.devicesOffline));
+  replace(el, title(T.devicesTitle), h("p", { class: "note" }, T.devicesIntro), body);
+  if (!navigator.onLine || a.user?.role !== "team_lead") {
+    return;
+  }
+  void a
+    .call("GET", "/v1/admin/devices")
+    .then((res) => {
+      const list = ((res as { devices?: DeviceRow[] }).devices ?? []).filter((d) => d.username !== a.user?.username);
+      replace(
+        body,
+        list.length === 0
+          ? h("p", {}, T.devicesEmpty)
+          : h(
+              "ul",
+              { class: "items" },
+              list.map((d) => {
+                const button = h("button", { type: "button", class: "danger", "data-action": "revoke", "data-device": d.id }, T.revoke);
+                button.addEventListener("click", () => {
+                  if (button.dataset.armed !== "1") {
+                    button.dataset.armed = "1";
+                    replace(button, T.revokeConfirm);
+                    return;
+                  }
+                  button.disabled = true;
+                  void a
+                    .call("POST", `/v1/devices/${encodeURIComponent(d.id)}/revoke`)
+                    .then(() => {
+                      ctx.say(T.revokedDone(d.name || d.id.slice(0, 8)));
+                      devicesView(ctx, el);
+                    })
+                    .catch((e: Error) => ctx.say(e.message, "error"));
+                });
+                return h(
+                  "li",
+                  { class: "item", "data-device": d.id },
+                  h("span", { class: "code" }, d.name || d.id.slice(0, 8)),
+                  h("span", { class: "meta" }, T.deviceSeen(d.username, d.last_seen ? formatTime(Date.parse(d.last_seen)) : "—")),
+                  d.state === "revoked" ? h("span", { class: "badge" }, T.deviceRevoked) : button,
+                );
+              }),
+            ),
+      );
+    })
+    .catch((e: Error) => replace(body, h("p", { class: "message error", role: "alert" }, e.message)));
 }
