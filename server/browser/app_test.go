@@ -252,6 +252,14 @@ func TestAppOfflineCreate(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#add-notes")))
 	b.waitText("#log-notes", "passport was taken")
 	waitCount(n + 3)
+	// A consent event and a referral abroad.
+	b.do("consent", choose("#consent-scope", "referral"), chromedp.Click(chromedp.CSS("#add-consent")))
+	b.waitText("#log-consent", "Being referred to a service: Given")
+	b.do("referral", choose("#ref-service", "legal"), chromedp.SendKeys(chromedp.CSS("#ref-org"), "Legal aid clinic"),
+		chromedp.SendKeys(chromedp.CSS("#ref-country"), "de"), chromedp.Click(chromedp.CSS("#add-referral")))
+	b.waitText("#log-referrals", "Legal aid · Legal aid clinic · DE")
+	waitCount(n + 5)
+	b.view("app-record-consent", "#log-consent")
 	b.view("app-record-offline", "")
 	b.view("app-record-indicators", "#indicators")
 	b.view("app-record-notes", "#log-notes")
@@ -264,8 +272,8 @@ func TestAppOfflineCreate(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#search-code"), "APP-001"))
 	b.waitText("#list-count", "1 of")
 	b.waitText("#list", "N-APP-001")
-	if got := b.unsynced(); got != fmt.Sprint(n+3) {
-		t.Errorf("after the reload %s changes wait, want %d", got, n+3)
+	if got := b.unsynced(); got != fmt.Sprint(n+5) {
+		t.Errorf("after the reload %s changes wait, want %d", got, n+5)
 	}
 	b.view("app-offline-reload", "")
 	b.do("open it offline", chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[data-record=%q]`, id))), chromedp.WaitVisible(chromedp.CSS("#log-notes")))
@@ -293,8 +301,26 @@ func TestAppOfflineCreate(t *testing.T) {
 	for f := range r.Fields {
 		names = append(names, f)
 	}
-	if len(r.Fields) != len(registers)+len(sets)+1 {
-		t.Errorf("the server's record has fields %v, want exactly the %d entered", names, len(registers)+len(sets)+1)
+	if len(r.Fields) != len(registers)+len(sets)+3 {
+		t.Errorf("the server's record has fields %v, want exactly the %d entered", names, len(registers)+len(sets)+3)
+	}
+	// Each entry is dated by the device (YYYY-MM-DD); the rest is exact.
+	entry := func(f string) string {
+		es := r.Fields[f].Entries
+		if len(es) != 1 {
+			return fmt.Sprintf("%d entries", len(es))
+		}
+		if d, _ := es[0].Value["date"].(string); len(d) != 10 {
+			return fmt.Sprintf("date %q", d)
+		}
+		delete(es[0].Value, "date")
+		return fmt.Sprint(es[0].Value)
+	}
+	if got, want := entry("consent"), fmt.Sprint(map[string]any{"scope": "referral", "given": true}); got != want {
+		t.Errorf("server consent = %s, want %s", got, want)
+	}
+	if got, want := entry("referrals"), fmt.Sprint(map[string]any{"service": "legal", "organisation": "Legal aid clinic", "destination_country": "DE", "cross_border": true}); got != want {
+		t.Errorf("server referrals = %s, want %s", got, want)
 	}
 	for f, want := range registers {
 		if got := string(r.Fields[f].Value); got != want || len(r.Fields[f].Conflicts) != 0 {
