@@ -5,12 +5,14 @@ package browser
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -33,6 +35,9 @@ import (
 type cutProxy struct {
 	url string
 	cut atomic.Bool
+	// shell, when set, is served as the service worker's shell version in
+	// /app/sw.js: a new release of the app as the browser sees it.
+	shell atomic.Value
 }
 
 func newCutProxy(t *testing.T, base string) *cutProxy {
@@ -50,11 +55,29 @@ func newCutProxy(t *testing.T, base string) *cutProxy {
 			}
 			return
 		}
+		if v, _ := p.shell.Load().(string); v != "" && r.URL.Path == "/app/sw.js" {
+			p.serveRelease(w, base, v)
+			return
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	p.url = srv.URL
 	return p
+}
+
+// serveRelease answers /app/sw.js with its shell version replaced by v.
+func (p *cutProxy) serveRelease(w http.ResponseWriter, base, v string) {
+	resp, err := http.Get(base + "/app/sw.js")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(regexp.MustCompile(`"[0-9a-f]{16}"`).ReplaceAll(body, []byte(`"`+v+`"`)))
 }
 
 // appBrowser is one Chromium (its own profile) on the field app through
@@ -705,5 +728,56 @@ func TestAppAccessibility(t *testing.T) {
 		if !reached[want] {
 			t.Errorf("tabbing through the list never reaches %s (reached %v)", want, reached)
 		}
+	}
+}
+
+// TestAppUpdateKeepsData: a new release of the app arrives while changes
+// wait offline; its service worker caches the new shell completely, then
+// deletes the old one and nothing else; the page says a new version is
+// ready; reloaded without a network, the new version shows the waiting
+// change, which then syncs.
+func TestAppUpdateKeepsData(t *testing.T) {
+	chromium := requireBrowser(t)
+	base := startDemo(t)
+	b := newAppBrowser(t, chromium, base, 800, 1280)
+	b.open("worker.north", "#list .item")
+	old := b.eval(`caches.keys().then((k) => k.join(" "))`)
+	b.offline(true)
+	b.do("new", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")),
+		chromedp.SendKeys(chromedp.CSS("#new-code"), "N-APP-UPD"), chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#indicators")))
+	id := b.recordID()
+	waiting := b.unsynced()
+
+	// The release reaches the browser (the page still believes it is
+	// offline, so the app does not sync meanwhile).
+	b.proxy.shell.Store("0000000000000001")
+	b.proxy.cut.Store(false)
+	b.eval(`navigator.serviceWorker.getRegistration().then((r) => r.update()).then(() => "")`)
+	b.waitJS(`(async () => (await caches.keys()).join(" ") === "fieldsync-app-shell-0000000000000001" && (await (await caches.open("fieldsync-app-shell-0000000000000001")).keys()).length === 5)()`)
+	b.waitText("#st-update", "A new version of the app is ready")
+	b.view("app-update-ready", "")
+	if old == "fieldsync-app-shell-0000000000000001" || !strings.HasPrefix(old, "fieldsync-app-shell-") {
+		t.Fatalf("the first shell cache was %q", old)
+	}
+
+	// Offline again, reload: the new version shows the waiting change.
+	b.proxy.cut.Store(true)
+	b.do("reload offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#status")))
+	b.offline(true)
+	b.goRecord(id)
+	if got := b.text("h1"); got != "N-APP-UPD" {
+		t.Errorf("after the update the record shows %q", got)
+	}
+	if got := b.unsynced(); got != waiting {
+		t.Errorf("after the update %s changes wait, want %s", got, waiting)
+	}
+	b.offline(false)
+	b.sync()
+	w := login(t, base, "worker.north", demo.Password)
+	if got := string(w.record(id).Fields["code"].Value); got != `"N-APP-UPD"` {
+		t.Errorf("the change made before the update reached the server as code %s", got)
+	}
+	if errs := b.errors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
 	}
 }

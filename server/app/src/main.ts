@@ -313,12 +313,14 @@ function registerServiceWorker(): void {
   if (!("serviceWorker" in navigator)) {
     return;
   }
-  const hadController = navigator.serviceWorker.controller !== null;
+  // The first worker taking control is the install; any later one is an update.
+  let controlled = navigator.serviceWorker.controller !== null;
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (hadController) {
+    if (controlled) {
       updateReady = true;
       renderStatus();
     }
+    controlled = true;
   });
   navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => {
     // without a service worker the app still works online
