@@ -451,12 +451,25 @@ func TestAppConflict(t *testing.T) {
 	lead.sync()
 	lead.waitJS(`!document.querySelector("#conflicts")`)
 	lead.view("app-conflict-kept", "")
+	// The team lead deletes the record and restores it.
+	lead.do("delete", chromedp.Click(chromedp.CSS("#delete")))
+	lead.waitJS(`!!document.querySelector("#deleted-note") && !!document.querySelector("#undelete")`)
+	lead.sync()
+	w := login(t, base, "worker.north", demo.Password)
+	if r := w.record(id); !r.Deleted {
+		t.Error("the record the team lead deleted is not deleted at the server")
+	}
+	lead.do("undelete", chromedp.Click(chromedp.CSS("#undelete")))
+	lead.waitJS(`!document.querySelector("#deleted-note") && !!document.querySelector("#delete")`)
+	lead.sync()
+	if r := w.record(id); r.Deleted {
+		t.Error("the record the team lead restored is still deleted at the server")
+	}
 	for _, x := range []*appBrowser{a, b} {
 		x.sync()
 		x.goRecord(id)
 		x.waitJS(`!document.querySelector("#conflicts") && document.querySelector("#ed-status").value === "withdrawn"`)
 	}
-	w := login(t, base, "worker.north", demo.Password)
 	if st := w.record(id).Fields["status"]; string(st.Value) != `"withdrawn"` || len(st.Conflicts) != 0 {
 		t.Errorf("the server holds status %s with %d conflicts, want withdrawn alone", st.Value, len(st.Conflicts))
 	}
