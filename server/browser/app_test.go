@@ -26,13 +26,13 @@ import (
 )
 
 // The field app's browser tests (server/app): each browser reaches the
-// demo server through its own cutProxy, which can drop every connection
+// demo server through its own appProxy, which can drop every connection
 // (the network is gone for the page, its service worker and the SDK
 // alike), while DevTools tells the page it is offline (navigator.onLine).
 
-// cutProxy forwards to the server until cut, then closes every request's
+// appProxy forwards to the server until cut, then closes every request's
 // connection unanswered, as a lost network does.
-type cutProxy struct {
+type appProxy struct {
 	url string
 	cut atomic.Bool
 	// shell, when set, is served as the service worker's shell version in
@@ -40,14 +40,14 @@ type cutProxy struct {
 	shell atomic.Value
 }
 
-func newCutProxy(t *testing.T, base string) *cutProxy {
+func newAppProxy(t *testing.T, base string) *appProxy {
 	t.Helper()
 	target, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(target)
-	p := &cutProxy{}
+	p := &appProxy{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.cut.Load() {
 			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
@@ -67,7 +67,7 @@ func newCutProxy(t *testing.T, base string) *cutProxy {
 }
 
 // serveRelease answers /app/sw.js with its shell version replaced by v.
-func (p *cutProxy) serveRelease(w http.ResponseWriter, base, v string) {
+func (p *appProxy) serveRelease(w http.ResponseWriter, base, v string) {
 	resp, err := http.Get(base + "/app/sw.js")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -84,12 +84,12 @@ func (p *cutProxy) serveRelease(w http.ResponseWriter, base, v string) {
 // its own proxy.
 type appBrowser struct {
 	*browser
-	proxy *cutProxy
+	proxy *appProxy
 }
 
 func newAppBrowser(t *testing.T, chromium, base string, width, height int64) *appBrowser {
 	t.Helper()
-	b := &appBrowser{browser: newBrowser(t, chromium), proxy: newCutProxy(t, base)}
+	b := &appBrowser{browser: newBrowser(t, chromium), proxy: newAppProxy(t, base)}
 	b.do("viewport", chromedp.EmulateViewport(width, height))
 	return b
 }
