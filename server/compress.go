@@ -35,7 +35,7 @@ import (
 // that serve records, ops, lists and figures. Not login or refresh
 // (secrets), not the event stream (flushed event by event), not the
 // administrative writes (a password may be in the answer), not the
-// health probes and console files.
+// health probes, nor the console's and field app's files.
 var compressedRoutes = map[string]bool{
 	"GET /v1/schema":            true,
 	"POST /v1/sync/push":        true,

@@ -58,6 +58,8 @@ var wantCompressed = map[string]bool{
 	"GET /v1/export/records":                  true,
 	"GET /":                                   false,
 	"GET /console/:file":                      false,
+	"GET /app/":                               false,
+	"GET /app/:file":                          false,
 }
 
 // bigJSON is an answer well over the compression threshold that

@@ -90,6 +90,8 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/v1/export/records", roles: reviewRoles, handler: s.exportRecords},
 		{method: fiber.MethodGet, path: "/", public: true, handler: s.consoleIndex},
 		{method: fiber.MethodGet, path: "/console/:file", public: true, handler: s.consoleFile},
+		{method: fiber.MethodGet, path: "/app/", public: true, handler: s.appIndex},
+		{method: fiber.MethodGet, path: "/app/:file", public: true, handler: s.appFile},
 	}
 }
 
