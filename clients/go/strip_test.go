@@ -41,7 +41,7 @@ func phoneEXIF(o uint16) []byte {
 	entry(0x8825, 4, 1, 66) // GPS IFD
 	b = le.AppendUint32(b, 0)
 	b = append(b, canary+"-PHONE-X1\x00"...) // at 50, 16 bytes
-	b = le.AppendUint16(b, 2)               // GPS IFD at 66, ends at 96
+	b = le.AppendUint16(b, 2)                // GPS IFD at 66, ends at 96
 	entry(0x0001, 2, 2, 'N')
 	entry(0x0002, 5, 3, 96)
 	b = le.AppendUint32(b, 0)
