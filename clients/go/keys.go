@@ -23,6 +23,10 @@ import "encoding/binary"
 //	                         it (redactions received since applied): the base
 //	                         a rebuild replays the record's o/ ops onto
 //	m/snapshot               the snapshot cursor while a bootstrap runs
+//	u/<scope>/<digest>       a file queued for upload (attach.go): the upload
+//	                         request and, once created, the server's upload id
+//	b/<scope>/<digest>/<n>   the queued file's bytes, chunk n (8 bytes, big
+//	                         endian) of DefaultUploadChunk bytes
 const (
 	keyDevice   = "m/device"
 	keySession  = "m/session"
@@ -42,7 +46,16 @@ const (
 	prefixQuarantine = "x/"
 	prefixResync     = "v/"
 	prefixBase       = "s/"
+	prefixUpload     = "u/"
+	prefixBlob       = "b/"
 )
+
+func uploadKey(scope, digest string) []byte  { return []byte(prefixUpload + scope + "/" + digest) }
+func blobPrefix(scope, digest string) []byte { return []byte(prefixBlob + scope + "/" + digest + "/") }
+
+func blobChunkKey(scope, digest string, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(blobPrefix(scope, digest), n)
+}
 
 func recordKey(id string) []byte        { return []byte(prefixRecord + id) }
 func tailKey(id string) []byte          { return []byte(prefixTail + id) }

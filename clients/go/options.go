@@ -102,6 +102,9 @@ type Options struct {
 	// cursor as usual. The records end as a full pull leaves them; their
 	// op history before the snapshot is not held locally.
 	Bootstrap bool
+	// UploadChunk is the bytes per request when Sync uploads a file
+	// queued by Attach (0: DefaultUploadChunk).
+	UploadChunk int
 	// SnapshotLimit is the page size, in records, a bootstrap asks of the
 	// server (0: DefaultSnapshotLimit; the server clamps it).
 	SnapshotLimit int

@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	fieldsync "github.com/fieldsync/fieldsync/clients/go"
+	"github.com/fieldsync/fieldsync/model"
+)
+
+// patchCut lets the first `allow` PATCH requests through and fails every
+// later one before it is sent, as a link that dies mid-upload.
+type patchCut struct {
+	allow int64
+	seen  atomic.Int64
+}
+
+func (p *patchCut) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPatch && p.seen.Add(1) > p.allow {
+		return nil, errors.New("link down")
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestAttachQueuesWithOpAndResumesAfterRestart: a file attached offline
+// travels with its entry; a Sync cut mid-upload pushes no op (the entry
+// never reaches the server before its file); after the process closes
+// and reopens the replica, Sync resumes the upload at the offset the
+// server acknowledged (no byte sent twice), then pushes, and the server
+// serves the file.
+func TestAttachQueuesWithOpAndResumesAfterRestart(t *testing.T) {
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	ctx := context.Background()
+	const chunk, acked = 16 << 10, 3
+	dir := t.TempDir()
+	opt := fieldsync.Options{ServerURL: s.URL, Logger: logger(), UploadChunk: chunk, MaxAttempts: 2,
+		HTTPClient: &http.Client{Transport: &patchCut{allow: acked}}}
+	first, err := fieldsync.Open(dir, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Login(ctx, "fw", userPassword); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("%PDF-1.7\n")
+	for len(data) < 100<<10 {
+		data = append(data, "signed consent form "...)
+	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	id := must[string](t)(first.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+	must[string](t)(first.Attach(ctx, id, data, fieldsync.AttachOptions{Name: "consent.pdf", Caption: "consent"}))
+	if err := first.Sync(ctx); err == nil {
+		t.Fatal("Sync through a link that dies mid-upload succeeded")
+	}
+	token := s.login("fw", userPassword).AccessToken
+	if status, body := s.do(http.MethodGet, "/v1/records/"+id, token, nil); status != http.StatusNotFound {
+		t.Fatalf("the record reached the server before its file: %d %s", status, body)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var sent atomic.Int64
+	second := openDevice(t, dir, s.URL, func(o *fieldsync.Options) {
+		o.UploadChunk = chunk
+		o.HTTPClient = &http.Client{Transport: countPatches{&sent, http.DefaultTransport}}
+	})
+	syncOK(t, second)
+	if got, want := sent.Load(), int64(len(data)-acked*chunk); got != want {
+		t.Errorf("after the restart Sync sent %d bytes of the file, want %d (the rest after the acknowledged offset)", got, want)
+	}
+	got := s.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id+"/attachments/"+digest, token, nil)
+	if !bytes.Equal(got, data) {
+		t.Errorf("the server serves %d bytes, not the attached file of %d", len(got), len(data))
+	}
+	syncOK(t, second)
+	if got, want := sent.Load(), int64(len(data)-acked*chunk); got != want {
+		t.Errorf("a second Sync sent the file again: %d bytes in all, want %d", got, want)
+	}
+}
