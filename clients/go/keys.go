@@ -25,6 +25,8 @@ import "encoding/binary"
 //	m/snapshot               the snapshot cursor while a bootstrap runs
 //	u/<scope>/<digest>       a file queued for upload (attach.go): the upload
 //	                         request and, once created, the server's upload id
+//	f/<record>/<digest>      a downloaded file (fetch.go), dropped with its record
+//	e/<seq>                  the cache's order: seq → f/ key, oldest first
 //	b/<scope>/<digest>/<n>   the queued file's bytes, chunk n (8 bytes, big
 //	                         endian) of DefaultUploadChunk bytes
 const (
@@ -48,7 +50,11 @@ const (
 	prefixBase       = "s/"
 	prefixUpload     = "u/"
 	prefixBlob       = "b/"
+	prefixFile       = "f/"
+	prefixFileOrder  = "e/"
 )
+
+func fileKey(record, digest string) []byte { return []byte(prefixFile + record + "/" + digest) }
 
 func uploadKey(scope, digest string) []byte  { return []byte(prefixUpload + scope + "/" + digest) }
 func blobPrefix(scope, digest string) []byte { return []byte(prefixBlob + scope + "/" + digest + "/") }

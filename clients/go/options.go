@@ -105,6 +105,9 @@ type Options struct {
 	// UploadChunk is the bytes per request when Sync uploads a file
 	// queued by Attach (0: DefaultUploadChunk).
 	UploadChunk int
+	// FileCache bounds the bytes of downloaded files (Fetch) the replica
+	// keeps, oldest evicted first (0: DefaultFileCache).
+	FileCache int
 	// SnapshotLimit is the page size, in records, a bootstrap asks of the
 	// server (0: DefaultSnapshotLimit; the server clamps it).
 	SnapshotLimit int
@@ -155,6 +158,9 @@ func (o Options) withDefaults() (Options, error) {
 	o.Backoff = o.Backoff.withDefaults()
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.FileCache <= 0 {
+		o.FileCache = DefaultFileCache
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = DefaultSyncInterval

@@ -86,3 +86,62 @@ func TestAttachQueuesWithOpAndResumesAfterRestart(t *testing.T) {
 		t.Errorf("a second Sync sent the file again: %d bytes in all, want %d", got, want)
 	}
 }
+
+// countGets counts the GET requests of attachments it sends.
+type countGets struct {
+	n    *atomic.Int64
+	next http.RoundTripper
+}
+
+func (c countGets) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && bytes.Contains([]byte(req.URL.Path), []byte("/attachments/")) {
+		c.n.Add(1)
+	}
+	return c.next.RoundTrip(req)
+}
+
+// TestFetchCachesWithinBound: another device of the team fetches an
+// attached file on demand; a second Fetch is served from the replica; the
+// cache keeps within Options.FileCache by evicting the oldest file.
+func TestFetchCachesWithinBound(t *testing.T) {
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	s.user("fw2", model.RoleFieldWorker, "north")
+	ctx := context.Background()
+	writer := device(t, s.URL, "fw")
+	id := must[string](t)(writer.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+	var files [][]byte
+	var digests []string
+	for i := range 2 {
+		data := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{byte('a' + i)}, 40<<10)...)
+		must[string](t)(writer.Attach(ctx, id, data, fieldsync.AttachOptions{}))
+		sum := sha256.Sum256(data)
+		files, digests = append(files, data), append(digests, hex.EncodeToString(sum[:]))
+	}
+	syncOK(t, writer)
+
+	var gets atomic.Int64
+	reader := device(t, s.URL, "fw2", func(o *fieldsync.Options) {
+		o.FileCache = 50 << 10 // room for one of the two files
+		o.HTTPClient = &http.Client{Transport: countGets{&gets, http.DefaultTransport}}
+	})
+	syncOK(t, reader)
+	fetch := func(i int, wantGets int64) {
+		t.Helper()
+		got, err := reader.Fetch(ctx, id, digests[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, files[i]) {
+			t.Errorf("Fetch of file %d returned other bytes", i)
+		}
+		if n := gets.Load(); n != wantGets {
+			t.Errorf("after fetching file %d: %d downloads, want %d", i, n, wantGets)
+		}
+	}
+	fetch(0, 1)
+	fetch(0, 1) // cached
+	fetch(1, 2) // evicts file 0
+	fetch(1, 2)
+	fetch(0, 3)
+}
