@@ -51,17 +51,23 @@ type pendingUpload struct {
 // scopeOf is the id of the team or week the request uploads into.
 func scopeOf(r api.UploadRequest) string { return r.Team + r.ActionWeek }
 
+// Attached is what Attach wrote: the entry's op id (the op a supervisor
+// redacts to remove the file) and the file as the entry names it.
+type Attached struct {
+	Op string
+	api.BlobInfo
+}
+
 // Attach attaches data to record id: it appends an attachments entry
 // naming the file (by digest, with size, media type, name and caption)
 // and queues the file to be uploaded by the next Sync, before the entry
 // is pushed. A JPEG or PNG is stripped of its metadata first unless
-// o.KeepMetadata. It returns the entry's op id (the op a supervisor
-// redacts to remove the file).
-func (c *Client) Attach(ctx context.Context, id string, data []byte, o AttachOptions) (string, error) {
+// o.KeepMetadata (the digest is of the stripped bytes).
+func (c *Client) Attach(ctx context.Context, id string, data []byte, o AttachOptions) (Attached, error) {
 	if !o.KeepMetadata {
 		stripped, err := StripMetadata(data)
 		if err != nil {
-			return "", fmt.Errorf("attach file: %w", err)
+			return Attached{}, fmt.Errorf("attach file: %w", err)
 		}
 		data = stripped
 	}
@@ -70,7 +76,7 @@ func (c *Client) Attach(ctx context.Context, id string, data []byte, o AttachOpt
 		media = sniffLocal(data)
 	}
 	if !model.AllowedAttachmentType(media) {
-		return "", fmt.Errorf("attach file: %w", model.Errorf(model.CodeMediaType, "The file is not of an allowed type (%v); name its media type if it is one.", model.AttachmentTypes))
+		return Attached{}, fmt.Errorf("attach file: %w", model.Errorf(model.CodeMediaType, "The file is not of an allowed type (%v); name its media type if it is one.", model.AttachmentTypes))
 	}
 	sum := sha256.Sum256(data)
 	entry := map[string]any{"digest": hex.EncodeToString(sum[:]), "size": len(data), "media_type": media}
@@ -94,9 +100,10 @@ func (c *Client) Attach(ctx context.Context, id string, data []byte, o AttachOpt
 		return []spec{{field: model.FieldAttachments, action: model.ActionAppend, value: entry}}, nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("attach file: %w", err)
+		return Attached{}, fmt.Errorf("attach file: %w", err)
 	}
-	return ops[0].ID, nil
+	info := api.BlobInfo{Digest: entry["digest"].(string), Size: int64(len(data)), MediaType: media}
+	return Attached{Op: ops[0].ID, BlobInfo: info}, nil
 }
 
 // sniffLocal names the media type of the photos and scans the SDK

@@ -56,7 +56,7 @@ func TestAttachQueuesWithOpAndResumesAfterRestart(t *testing.T) {
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
 	id := must[string](t)(first.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
-	must[string](t)(first.Attach(ctx, id, data, fieldsync.AttachOptions{Name: "consent.pdf", Caption: "consent"}))
+	must[fieldsync.Attached](t)(first.Attach(ctx, id, data, fieldsync.AttachOptions{Name: "consent.pdf", Caption: "consent"}))
 	if err := first.Sync(ctx); err == nil {
 		t.Fatal("Sync through a link that dies mid-upload succeeded")
 	}
@@ -114,7 +114,7 @@ func TestFetchCachesWithinBound(t *testing.T) {
 	var digests []string
 	for i := range 2 {
 		data := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{byte('a' + i)}, 40<<10)...)
-		must[string](t)(writer.Attach(ctx, id, data, fieldsync.AttachOptions{}))
+		must[fieldsync.Attached](t)(writer.Attach(ctx, id, data, fieldsync.AttachOptions{}))
 		sum := sha256.Sum256(data)
 		files, digests = append(files, data), append(digests, hex.EncodeToString(sum[:]))
 	}

@@ -118,6 +118,8 @@ func TestHelpExitsZeroAndNeverActs(t *testing.T) {
 		"help_device_login":   {"device", "login", "-h"},
 		"help_device_sync":    {"device", "sync", "--help"},
 		"help_device_quarant": {"device", "quarantine", "-h"},
+		"help_device_attach":  {"device", "attach", "-h"},
+		"help_device_fetch":   {"device", "fetch", "-h"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
