@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/sync/crdt"
 )
 
 // DefaultFileCache is the bytes of downloaded files a replica keeps when
@@ -23,10 +25,12 @@ const DefaultFileCache = 64 << 20
 // replica on a wipe. The cache is bounded by Options.FileCache: the
 // oldest files are evicted first (e/<seq> orders them).
 
-// Fetch returns the file digest attached to record id: from the cache, or
-// downloaded from the server (which serves it only to a caller who may
-// read the record while a live entry names it) and checked against its
-// digest before it is kept and returned.
+// Fetch returns the file digest attached to record id, while a live
+// entry of the record as held on this device names it (a file whose entry
+// was redacted is dropped from the cache and is ErrNotFound): from the
+// cache, or downloaded from the server (which serves it only to a caller
+// who may read the record while a live entry names it) and checked
+// against its digest before it is kept and returned.
 func (c *Client) Fetch(ctx context.Context, id, digest string) ([]byte, error) {
 	if !model.ValidID(id) || !model.ValidDigest(digest) {
 		return nil, fmt.Errorf("fetch file: %w", model.Errorf(model.CodeInvalidRequest, "A file is named by a record id and a SHA-256 digest in lowercase hex."))
@@ -45,13 +49,29 @@ func (c *Client) Fetch(ctx context.Context, id, digest string) ([]byte, error) {
 // fetch is Fetch inside enter and leave.
 func (c *Client) fetch(ctx context.Context, id, digest string) ([]byte, error) {
 	var data []byte
+	live := false
 	err := c.view(func(b *badger.Txn) error {
-		v, err := getValue(b, fileKey(id, digest))
-		data = v
+		r, err := loadExisting(b, c.schema, id)
+		if err != nil {
+			return err
+		}
+		if live = references(r, digest); !live {
+			return nil
+		}
+		data, err = getValue(b, fileKey(id, digest))
 		return err
 	})
-	if err != nil || data != nil {
-		return data, err
+	switch {
+	case err != nil:
+		return nil, err
+	case !live:
+		// Redacted since it was cached, or never attached here.
+		if err := c.update(func(t *tx) error { return t.del(fileKey(id, digest)) }); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("file %s of record %s: %w", digest, id, ErrNotFound)
+	case data != nil:
+		return data, nil
 	}
 	if err := c.call(ctx, http.MethodGet, "/v1/records/"+id+"/attachments/"+digest, nil, &data, true); err != nil {
 		return nil, err
@@ -65,6 +85,20 @@ func (c *Client) fetch(ctx context.Context, id, digest string) ([]byte, error) {
 		}
 	}
 	return data, nil
+}
+
+// references reports whether a live (unredacted) attachments entry of r
+// names digest.
+func references(r *crdt.Record, digest string) bool {
+	for _, e := range r.Entries(model.FieldAttachments) {
+		var entry struct {
+			Digest string `json:"digest"`
+		}
+		if !e.Redacted && json.Unmarshal(e.Value, &entry) == nil && entry.Digest == digest {
+			return true
+		}
+	}
+	return false
 }
 
 // cacheFile keeps data and evicts the oldest files until the cache is

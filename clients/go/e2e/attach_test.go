@@ -102,7 +102,8 @@ func (c countGets) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // TestFetchCachesWithinBound: another device of the team fetches an
 // attached file on demand; a second Fetch is served from the replica; the
-// cache keeps within Options.FileCache by evicting the oldest file.
+// cache keeps within Options.FileCache by evicting the oldest file; a
+// file whose entry a supervisor redacted leaves the cache.
 func TestFetchCachesWithinBound(t *testing.T) {
 	s := startServer(t, nil)
 	s.user("fw", model.RoleFieldWorker, "north")
@@ -111,12 +112,12 @@ func TestFetchCachesWithinBound(t *testing.T) {
 	writer := device(t, s.URL, "fw")
 	id := must[string](t)(writer.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
 	var files [][]byte
-	var digests []string
+	var digests, entries []string
 	for i := range 2 {
 		data := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{byte('a' + i)}, 40<<10)...)
-		must[fieldsync.Attached](t)(writer.Attach(ctx, id, data, fieldsync.AttachOptions{}))
+		a := must[fieldsync.Attached](t)(writer.Attach(ctx, id, data, fieldsync.AttachOptions{}))
 		sum := sha256.Sum256(data)
-		files, digests = append(files, data), append(digests, hex.EncodeToString(sum[:]))
+		files, digests, entries = append(files, data), append(digests, hex.EncodeToString(sum[:])), append(entries, a.Op)
 	}
 	syncOK(t, writer)
 
@@ -143,5 +144,22 @@ func TestFetchCachesWithinBound(t *testing.T) {
 	fetch(0, 1) // cached
 	fetch(1, 2) // evicts file 0
 	fetch(1, 2)
+	fetch(0, 3) // evicts file 1
 	fetch(0, 3)
+
+	// A supervisor redacts the entry of the cached file 0: once the reader
+	// has pulled the redaction, the file is gone from its cache and Fetch
+	// says so without asking the server.
+	s.user("sup", model.RoleSupervisor)
+	sup := device(t, s.URL, "sup")
+	syncOK(t, sup)
+	must[string](t)(sup.Redact(ctx, id, model.FieldAttachments, entries[0]))
+	syncOK(t, sup)
+	syncOK(t, reader)
+	if _, err := reader.Fetch(ctx, id, digests[0]); !errors.Is(err, fieldsync.ErrNotFound) {
+		t.Errorf("Fetch of a redacted file: %v, want ErrNotFound", err)
+	}
+	if n := gets.Load(); n != 3 {
+		t.Errorf("Fetch of a redacted file asked the server: %d downloads, want 3", n)
+	}
 }
