@@ -27,7 +27,7 @@ const DefaultFileCache = 64 << 20
 
 // Fetch returns the file digest attached to record id, while a live
 // entry of the record as held on this device names it (a file whose entry
-// was redacted is dropped from the cache and is ErrNotFound): from the
+// was redacted is dropped from the cache and is ErrNoFile): from the
 // cache, or downloaded from the server (which serves it only to a caller
 // who may read the record while a live entry names it) and checked
 // against its digest before it is kept and returned.
@@ -69,7 +69,7 @@ func (c *Client) fetch(ctx context.Context, id, digest string) ([]byte, error) {
 		if err := c.update(func(t *tx) error { return t.del(fileKey(id, digest)) }); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("file %s of record %s: %w", digest, id, ErrNotFound)
+		return nil, fmt.Errorf("file %s of record %s: %w", digest, id, ErrNoFile)
 	case data != nil:
 		return data, nil
 	}

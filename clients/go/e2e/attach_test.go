@@ -156,8 +156,8 @@ func TestFetchCachesWithinBound(t *testing.T) {
 	must[string](t)(sup.Redact(ctx, id, model.FieldAttachments, entries[0]))
 	syncOK(t, sup)
 	syncOK(t, reader)
-	if _, err := reader.Fetch(ctx, id, digests[0]); !errors.Is(err, fieldsync.ErrNotFound) {
-		t.Errorf("Fetch of a redacted file: %v, want ErrNotFound", err)
+	if _, err := reader.Fetch(ctx, id, digests[0]); !errors.Is(err, fieldsync.ErrNoFile) {
+		t.Errorf("Fetch of a redacted file: %v, want ErrNoFile", err)
 	}
 	if n := gets.Load(); n != 3 {
 		t.Errorf("Fetch of a redacted file asked the server: %d downloads, want 3", n)

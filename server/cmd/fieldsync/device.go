@@ -382,7 +382,7 @@ func (d *deviceRun) fetch(ctx context.Context, args []string) error {
 	}
 	data, err := d.c.Fetch(ctx, args[0], args[1])
 	if err != nil {
-		return err
+		return d.notFound(ctx, args[0], err)
 	}
 	if err := os.WriteFile(args[2], data, 0o600); err != nil {
 		return fmt.Errorf("fetch: cannot write %s: %w", args[2], errors.Unwrap(err))
