@@ -7,9 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/fieldsync/fieldsync/api"
 	fieldsync "github.com/fieldsync/fieldsync/clients/go"
 	"github.com/fieldsync/fieldsync/model"
 )
@@ -161,5 +166,61 @@ func TestFetchCachesWithinBound(t *testing.T) {
 	}
 	if n := gets.Load(); n != 3 {
 		t.Errorf("Fetch of a redacted file asked the server: %d downloads, want 3", n)
+	}
+}
+
+// TestFetchedFilesDroppedWithRecord: a device caches the files of two
+// records; a supervisor moves one record to another team; after the
+// device's next sync drops that record, the replica holds the cached file
+// of the other record only.
+func TestFetchedFilesDroppedWithRecord(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	s.user("sup", model.RoleSupervisor)
+	dir := t.TempDir()
+	fw, err := fieldsync.Open(dir, fieldsync.Options{ServerURL: s.URL, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must[api.User](t)(fw.Login(ctx, "fw", userPassword))
+	sup := device(t, s.URL, "sup")
+	var ids []string
+	for i, caption := range []string{"moved", "stays"} {
+		id := must[string](t)(fw.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+		data := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{byte('m' + i)}, 8<<10)...)
+		a := must[fieldsync.Attached](t)(fw.Attach(ctx, id, data, fieldsync.AttachOptions{Caption: caption}))
+		syncOK(t, fw)
+		must[[]byte](t)(fw.Fetch(ctx, id, a.Digest))
+		ids = append(ids, id)
+	}
+	syncOK(t, sup)
+	must[string](t)(sup.Set(ctx, ids[0], "team", s.team("south")))
+	syncOK(t, sup)
+	syncOK(t, fw)
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "db")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var cached []string
+	err = db.View(func(b *badger.Txn) error {
+		it := b.NewIterator(badger.IteratorOptions{Prefix: []byte("f/")})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			rec, _, _ := strings.Cut(strings.TrimPrefix(string(it.Item().Key()), "f/"), "/")
+			cached = append(cached, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cached) != 1 || cached[0] != ids[1] {
+		t.Errorf("cached files of records %v, want only the record that stays (%s; moved %s)", cached, ids[1], ids[0])
 	}
 }
