@@ -224,3 +224,20 @@ func TestFetchedFilesDroppedWithRecord(t *testing.T) {
 		t.Errorf("cached files of records %v, want only the record that stays (%s; moved %s)", cached, ids[1], ids[0])
 	}
 }
+
+// TestAttachRefusedFileDoesNotBlockSync: a queued file the server refuses
+// for good (its bytes are no allowed type) is dropped from the queue with
+// a warning; the sync goes on and pushes the device's other writes
+// instead of failing at every attempt.
+func TestAttachRefusedFileDoesNotBlockSync(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	c := device(t, s.URL, "fw")
+	id := must[string](t)(c.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+	must[fieldsync.Attached](t)(c.Attach(ctx, id, []byte("<svg onload=alert(1)></svg>"), fieldsync.AttachOptions{MediaType: "audio/ogg"}))
+	syncOK(t, c)
+	token := s.login("fw", userPassword).AccessToken
+	s.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id, token, nil)
+	syncOK(t, c) // nothing queued any more
+}
