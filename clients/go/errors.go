@@ -26,6 +26,9 @@ var (
 	ErrLoginRequired = errors.New("fieldsync: the session ended; log in again")
 	// ErrNotFound: the record is not in the local replica.
 	ErrNotFound = errors.New("fieldsync: record not found")
+	// ErrNoFile: no live attachments entry of the record, as this device
+	// holds it, names the file (never attached there, or redacted).
+	ErrNoFile = errors.New("fieldsync: no live attachment of the record names this file")
 	// ErrNoServer: Options.ServerURL is empty.
 	ErrNoServer = errors.New("fieldsync: no server URL configured")
 )

@@ -26,6 +26,12 @@ import "encoding/binary"
 //	m/snapshot-open          set once the bootstrap's open cases are in
 //	g/<record>               a record a pull's drop deleted, to acknowledge
 //	                         at the next sync (POST /v1/sync/purges)
+//	u/<scope>/<digest>       a file queued for upload (attach.go): the upload
+//	                         request and, once created, the server's upload id
+//	f/<record>/<digest>      a downloaded file (fetch.go), dropped with its record
+//	e/<seq>                  the cache's order: seq → f/ key, oldest first
+//	b/<scope>/<digest>/<n>   the queued file's bytes, chunk n (8 bytes, big
+//	                         endian) of DefaultUploadChunk bytes
 const (
 	keyDevice   = "m/device"
 	keySession  = "m/session"
@@ -49,7 +55,20 @@ const (
 	prefixResync     = "v/"
 	prefixBase       = "s/"
 	prefixDropped    = "g/"
+	prefixUpload     = "u/"
+	prefixBlob       = "b/"
+	prefixFile       = "f/"
+	prefixFileOrder  = "e/"
 )
+
+func fileKey(record, digest string) []byte { return []byte(prefixFile + record + "/" + digest) }
+
+func uploadKey(scope, digest string) []byte  { return []byte(prefixUpload + scope + "/" + digest) }
+func blobPrefix(scope, digest string) []byte { return []byte(prefixBlob + scope + "/" + digest + "/") }
+
+func blobChunkKey(scope, digest string, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(blobPrefix(scope, digest), n)
+}
 
 func recordKey(id string) []byte        { return []byte(prefixRecord + id) }
 func tailKey(id string) []byte          { return []byte(prefixTail + id) }

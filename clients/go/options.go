@@ -112,6 +112,12 @@ type Options struct {
 	// cursor as usual. The records end as a full pull leaves them; their
 	// op history before the snapshot is not held locally.
 	Bootstrap bool
+	// UploadChunk is the bytes per request when Sync uploads a file
+	// queued by Attach (0: DefaultUploadChunk).
+	UploadChunk int
+	// FileCache bounds the bytes of downloaded files (Fetch) the replica
+	// keeps, oldest evicted first (0: DefaultFileCache).
+	FileCache int
 	// SnapshotLimit is the page size, in records, the first snapshot
 	// page asks of the server (0: DefaultSnapshotLimit; at most
 	// MaxPullLimit/10, the server's largest); later pages adapt as pull
@@ -172,6 +178,9 @@ func (o Options) withDefaults() (Options, error) {
 	o.Backoff = o.Backoff.withDefaults()
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.FileCache <= 0 {
+		o.FileCache = DefaultFileCache
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = DefaultSyncInterval

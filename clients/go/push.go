@@ -13,10 +13,15 @@ import (
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
-// push sends the outbox in batches until it is empty. It returns the
+// push uploads the files queued by Attach (so that no entry reaches the
+// server before its file), then sends the outbox in batches until it is
+// empty. It returns the
 // number of ops answered; an error leaves everything unanswered in the
 // outbox for the next attempt.
 func (c *Client) push(ctx context.Context) (int, error) {
+	if err := c.uploadQueued(ctx); err != nil {
+		return 0, err
+	}
 	maxOps, answered := c.opt.PushBatch, 0
 	for {
 		batch, err := c.outboxBatch(maxOps, c.opt.PushBytes)

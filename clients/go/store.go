@@ -381,6 +381,9 @@ func (t *tx) deleteState(id string) error {
 	if err := t.del(conflictKey(id)); err != nil {
 		return err
 	}
+	if err := t.dropFiles(id); err != nil {
+		return err
+	}
 	return t.del(recordKey(id))
 }
 

@@ -40,27 +40,55 @@ type Uploader struct {
 	MaxAttempts int
 	// Backoff is the wait between attempts (zero: DefaultBackoff).
 	Backoff Backoff
+	// KeepMetadata uploads JPEG and PNG photos as given, with the
+	// location and device metadata their camera wrote. By default (false)
+	// Upload removes it first with StripMetadata, keeping the
+	// orientation: a photo taken at a shelter must not carry the
+	// shelter's coordinates to every reader.
+	KeepMetadata bool
 }
 
 // Upload uploads data into scope and returns the verified blob: its
-// digest names it in an attachments entry. A scope that holds the blob
-// already answers at once (nothing is sent again).
+// digest names it in an attachments entry. A JPEG or PNG is stripped of
+// its metadata first unless KeepMetadata (the digest is of the bytes
+// sent). A scope that holds the blob already answers at once (nothing is
+// sent again).
 func (u *Uploader) Upload(ctx context.Context, scope UploadScope, data []byte) (api.BlobInfo, error) {
+	if !u.KeepMetadata {
+		stripped, err := StripMetadata(data)
+		if err != nil {
+			return api.BlobInfo{}, fmt.Errorf("strip photo metadata: %w", err)
+		}
+		data = stripped
+	}
 	sum := sha256.Sum256(data)
-	digest := hex.EncodeToString(sum[:])
-	var up api.Upload
-	req := api.UploadRequest{Size: int64(len(data)), Digest: digest, Team: scope.Team, ActionWeek: scope.ActionWeek}
-	if err := u.retry(ctx, func() error { return u.Client.call(ctx, http.MethodPost, "/v1/uploads", req, &up, true) }); err != nil {
-		return api.BlobInfo{}, fmt.Errorf("create upload: %w", err)
+	req := api.UploadRequest{Size: int64(len(data)), Digest: hex.EncodeToString(sum[:]), Team: scope.Team, ActionWeek: scope.ActionWeek}
+	up, err := u.create(ctx, req)
+	if err != nil {
+		return api.BlobInfo{}, err
 	}
 	if !up.Complete {
-		if err := u.send(ctx, up.ID, data); err != nil {
+		if err := u.send(ctx, up.ID, data, 0); err != nil {
 			return api.BlobInfo{}, err
 		}
 	}
+	return u.complete(ctx, up.ID)
+}
+
+// create starts an upload (or finds the scope holds the blob already).
+func (u *Uploader) create(ctx context.Context, req api.UploadRequest) (api.Upload, error) {
+	var up api.Upload
+	if err := u.retry(ctx, func() error { return u.Client.call(ctx, http.MethodPost, "/v1/uploads", req, &up, true) }); err != nil {
+		return api.Upload{}, fmt.Errorf("create upload: %w", err)
+	}
+	return up, nil
+}
+
+// complete asks the server to verify upload id and returns the blob.
+func (u *Uploader) complete(ctx context.Context, id string) (api.BlobInfo, error) {
 	var info api.BlobInfo
 	err := u.retry(ctx, func() error {
-		return u.Client.call(ctx, http.MethodPost, "/v1/uploads/"+up.ID+"/complete", nil, &info, true)
+		return u.Client.call(ctx, http.MethodPost, "/v1/uploads/"+id+"/complete", nil, &info, true)
 	})
 	if err != nil {
 		return api.BlobInfo{}, fmt.Errorf("complete upload: %w", err)
@@ -68,14 +96,29 @@ func (u *Uploader) Upload(ctx context.Context, scope UploadScope, data []byte) (
 	return info, nil
 }
 
-// send sends data's chunks from the acknowledged offset on until the
-// server holds them all.
-func (u *Uploader) send(ctx context.Context, id string, data []byte) error {
+// acknowledged asks the server (HEAD) how many bytes of upload id it
+// holds.
+func (u *Uploader) acknowledged(ctx context.Context, id string) (int64, error) {
+	var ack int64
+	err := u.retry(ctx, func() error {
+		var err error
+		ack, err = u.Client.uploadRequest(ctx, http.MethodHead, "/v1/uploads/"+id, nil, -1)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ask upload offset: %w", err)
+	}
+	return ack, nil
+}
+
+// send sends data's chunks from offset on (the acknowledged offset, as
+// far as the caller knows) until the server holds them all.
+func (u *Uploader) send(ctx context.Context, id string, data []byte, offset int64) error {
 	chunk := u.ChunkSize
 	if chunk <= 0 {
 		chunk = DefaultUploadChunk
 	}
-	offset, failures := int64(0), 0
+	failures := 0
 	for offset < int64(len(data)) {
 		end := min(offset+int64(chunk), int64(len(data)))
 		next, err := u.Client.uploadRequest(ctx, http.MethodPatch, "/v1/uploads/"+id, data[offset:end], offset)

@@ -13,6 +13,71 @@ const SAVED = "Saved. The tablets receive it at their next sync.";
 
 const referralServices = ["shelter", "medical", "psychological", "legal", "return", "compensation", "other"];
 
+const digestRe = /^[0-9a-f]{64}$/;
+
+// Photos the browser shows inline, by the media type the server sniffed
+// and serves (never the type the entry claims).
+const inlineTypes = new Set(["image/jpeg", "image/png"]);
+
+/** A blob as a data: URL (the console's CSP allows data: images only). */
+function dataURL(blob) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(blob);
+  });
+}
+
+/** The file of a live attachments entry, downloaded (audited by the server). */
+function attachmentFile(id, digest) {
+  return api.call("GET", api.path`/v1/records/${id}/attachments/` + digest, undefined, true);
+}
+
+/**
+ * One attachment: its name, type, size and caption; a photo shown inline,
+ * any other file a download link. Every view is a download of the file,
+ * which the server writes to the audit log for a supervisor.
+ */
+function attachmentItem(id, e) {
+  const v = e.value;
+  const kb = Math.max(1, Math.round(v.size / 1024));
+  const li = h("li", { class: "attachment", "data-digest": v.digest },
+    h("div", {}, h("strong", {}, v.name || "file"), h("span", { class: "muted small" }, ` ${v.media_type}, ${kb} KB — ${userName(e.user)}, ${hlcTime(e.hlc)}`)),
+    v.caption ? h("div", { class: "caption" }, v.caption) : null);
+  if (inlineTypes.has(v.media_type)) {
+    const frame = h("div", { class: "attachment-frame" });
+    li.append(frame);
+    attachmentFile(id, v.digest)
+      .then((blob) => inlineTypes.has(blob.type) ? dataURL(blob) : null)
+      .then((url) => frame.append(url ? h("img", { class: "attachment-image", src: url, alt: v.caption || v.name || "attached photo" })
+        : h("p", { class: "muted small" }, "Not a photo the console can show; download it instead.")))
+      .catch((err) => frame.append(h("p", { class: "error" }, err.message)));
+  }
+  li.append(h("button", {
+    type: "button", class: "secondary", "data-action": "download",
+    onclick: () => guard(async () => {
+      const blob = await attachmentFile(id, v.digest);
+      const url = URL.createObjectURL(blob);
+      const a = h("a", { href: url, download: v.name || v.digest });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    }),
+  }, "Download"));
+  return li;
+}
+
+/** The record's attachments (live entries only: a redacted entry is a removed file). */
+function attachmentsCard(rec) {
+  const st = rec.fields.attachments;
+  const live = st && st.entries ? st.entries.filter((e) => !e.redacted && e.value && digestRe.test(e.value.digest)) : [];
+  if (!live.length) return null;
+  return h("div", { class: "card attachments" }, h("h2", {}, "Attachments"),
+    h("ul", { class: "attachments" }, live.map((e) => attachmentItem(rec.id, e))));
+}
+
 /** The siblings of a register's state, shown value first. */
 function siblings(state) {
   if (!state || !("op" in state)) return [];
@@ -244,6 +309,7 @@ export async function recordView(id) {
         : h("p", { class: "ok" }, "No conflicting values."),
       decisions(rec),
       dup,
+      attachmentsCard(rec),
       h("div", { class: "card" }, h("h2", {}, "All fields"), fieldRows(rec)),
       historyCard(rec, fields));
   }

@@ -35,7 +35,7 @@ func TestUploaderResumesThroughCuts(t *testing.T) {
 	digest := hex.EncodeToString(sum[:])
 
 	up := &fieldsync.Uploader{Client: c, ChunkSize: 4 << 10, MaxAttempts: 50,
-		Backoff: fieldsync.Backoff{Base: 1, Max: 2}}
+		Backoff: fieldsync.Backoff{Base: 1, Max: 2}, KeepMetadata: true}
 	info, err := up.Upload(context.Background(), fieldsync.UploadScope{Team: s.team("north")}, data)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +37,9 @@ commands:
   remove RECORD FIELD ELEMENT    remove from a set
   note RECORD TEXT               append a note
   show RECORD                    the merged record (with conflicts)
+  attach RECORD FILE [--caption TEXT]
+                                 attach a file; the next sync uploads it before the entry
+  fetch RECORD DIGEST OUT        download an attached file into OUT
   list [KIND]                    records held locally
   conflicts                      records with concurrent values
   sync                           push the outbox, then pull; says what was pushed,
@@ -54,10 +59,22 @@ type deviceCommand struct {
 	run       func(d *deviceRun, ctx context.Context, args []string) error
 }
 
-// deviceRun is one device command's run: the replica and the cli.
+// deviceRun is one device command's run: the replica, the cli, and the
+// flags of commands that have their own (deviceFlags).
 type deviceRun struct {
 	*cli
 	c *fieldsync.Client
+
+	caption      string
+	keepMetadata bool
+}
+
+// deviceFlags declares the flags of the commands that have their own.
+var deviceFlags = map[string]func(fs *flag.FlagSet, d *deviceRun){
+	"attach": func(fs *flag.FlagSet, d *deviceRun) {
+		fs.StringVar(&d.caption, "caption", "", "the attachment's caption")
+		fs.BoolVar(&d.keepMetadata, "keep-metadata", false, "keep a photo's location and device metadata (removed by default)")
+	},
 }
 
 var deviceCommands map[string]deviceCommand
@@ -72,10 +89,15 @@ func init() {
 		"remove":             {"RECORD FIELD ELEMENT", "Removes ELEMENT from a set field.", (*deviceRun).remove},
 		"note":               {"RECORD TEXT", "Appends a note to the record.", (*deviceRun).note},
 		"show":               {"RECORD", "Prints the merged record, with its conflicts.", (*deviceRun).show},
-		"list":               {"[KIND]", "Lists the records held on this device.", (*deviceRun).list},
-		"conflicts":          {"", "Lists the records with concurrent values.", (*deviceRun).conflicts},
-		"sync":               {"", "Pushes the outbox, then pulls to the end, and says what was pushed, pulled and\nrejected. Exits 1 when the server rejected anything (see quarantine).", (*deviceRun).sync},
-		"status":             {"", "Prints the outbox, the quarantine and the last sync.", (*deviceRun).status},
+		"attach": {"RECORD FILE [--caption TEXT] [--keep-metadata]", "Attaches FILE (a photo, scan, PDF or voice note) to the record offline and prints\n" +
+			"its digest. The next sync uploads it, resuming after cuts, before the entry that\n" +
+			"names it. Photos (JPEG, PNG) lose their location and device metadata first.", (*deviceRun).attach},
+		"fetch": {"RECORD DIGEST OUT", "Downloads the file DIGEST attached to RECORD into the file OUT (from this\n" +
+			"device's cache when it holds it). The server serves it only to a user who may\nread the record.", (*deviceRun).fetch},
+		"list":      {"[KIND]", "Lists the records held on this device.", (*deviceRun).list},
+		"conflicts": {"", "Lists the records with concurrent values.", (*deviceRun).conflicts},
+		"sync":      {"", "Pushes the outbox, then pulls to the end, and says what was pushed, pulled and\nrejected. Exits 1 when the server rejected anything (see quarantine).", (*deviceRun).sync},
+		"status":    {"", "Prints the outbox, the quarantine and the last sync.", (*deviceRun).status},
 		"quarantine": {"[list | show OP | resend OP|RECORD [FIELD=VALUE...] | drop OP|RECORD]",
 			"The ops the server rejected, kept on this device and no longer in its records.\n" +
 				"  list                  one sentence per op (the default)\n" +
@@ -105,6 +127,10 @@ func (c *cli) device(args []string) error {
 	server := fs.String("server", c.envOr("FIELDSYNC_SERVER", "http://127.0.0.1:8080"), "the fieldsync server (FIELDSYNC_SERVER)")
 	pin := fs.String("server-cert", c.envOr("FIELDSYNC_SERVER_CERT_SHA256", ""), "SHA-256 fingerprint of the server's self-signed certificate, to trust it alone (FIELDSYNC_SERVER_CERT_SHA256)")
 	help := fmt.Sprintf("%s\n\n%s\n", strings.TrimSpace("usage: fieldsync device "+name+" [--dir DIR] [--server URL] "+cmd.args), cmd.doc)
+	run := &deviceRun{cli: c}
+	if flags := deviceFlags[name]; flags != nil {
+		flags(fs, run)
+	}
 	rest, err := c.parseInterspersed(fs, args[1:], help)
 	if err != nil {
 		return err
@@ -117,7 +143,8 @@ func (c *cli) device(args []string) error {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	return cmd.run(&deviceRun{cli: c, c: client}, ctx, rest)
+	run.c = client
+	return cmd.run(run, ctx, rest)
 }
 
 // parseInterspersed parses flags placed anywhere among the arguments
@@ -331,6 +358,37 @@ func (d *deviceRun) note(ctx context.Context, args []string) error {
 	}
 	_, err := d.c.Append(ctx, args[0], "notes", map[string]string{"text": args[1]})
 	return d.notFound(ctx, args[0], err)
+}
+
+func (d *deviceRun) attach(ctx context.Context, args []string) error {
+	if err := needArgs(args, 2, "attach RECORD FILE [--caption TEXT] [--keep-metadata]"); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(args[1])
+	if err != nil {
+		return fmt.Errorf("attach: cannot read %s: %w", args[1], errors.Unwrap(err))
+	}
+	a, err := d.c.Attach(ctx, args[0], data, fieldsync.AttachOptions{Name: filepath.Base(args[1]), Caption: d.caption, KeepMetadata: d.keepMetadata})
+	if err != nil {
+		return d.notFound(ctx, args[0], err)
+	}
+	fmt.Fprintf(d.out, "%s (%s, %d bytes): uploaded by the next sync\n", a.Digest, a.MediaType, a.Size)
+	return nil
+}
+
+func (d *deviceRun) fetch(ctx context.Context, args []string) error {
+	if err := needArgs(args, 3, "fetch RECORD DIGEST OUT"); err != nil {
+		return err
+	}
+	data, err := d.c.Fetch(ctx, args[0], args[1])
+	if err != nil {
+		return d.notFound(ctx, args[0], err)
+	}
+	if err := os.WriteFile(args[2], data, 0o600); err != nil {
+		return fmt.Errorf("fetch: cannot write %s: %w", args[2], errors.Unwrap(err))
+	}
+	fmt.Fprintf(d.out, "%d bytes written to %s\n", len(data), args[2])
+	return nil
 }
 
 // notFound explains a record missing from the device: when its ops are

@@ -120,6 +120,8 @@ func TestHelpExitsZeroAndNeverActs(t *testing.T) {
 		"help_device_quarant": {"device", "quarantine", "-h"},
 		"help_retention":      {"retention", "-h"},
 		"help_purge":          {"purge", "--help"},
+		"help_device_attach":  {"device", "attach", "-h"},
+		"help_device_fetch":   {"device", "fetch", "-h"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
