@@ -61,21 +61,24 @@ func TestConsoleAccounts(t *testing.T) {
 
 	// Disable, then enable, worker2.north: two clicks each.
 	w2 := userNamed(admin, "worker2.north")
-	disable := chromedp.CSS(fmt.Sprintf(`button[data-action="disable"][data-user=%q]`, w2.ID))
-	b.do("disable", chromedp.Click(disable))
-	b.waitText(fmt.Sprintf(`button[data-action="disable"][data-user=%q]`, w2.ID), "Confirm")
-	b.do("confirm disable", chromedp.Click(disable))
+	disable := fmt.Sprintf(`button[data-action="disable"][data-user=%q]`, w2.ID)
+	b.click("disable", disable)
+	b.waitText(disable, "Confirm")
+	b.click("confirm disable", disable)
 	b.waitText("#message", "worker2.north is disabled")
 	if u := userNamed(admin, "worker2.north"); u.DisabledAt == nil {
 		t.Error("worker2.north is not disabled at the server")
 	}
 	b.waitText(fmt.Sprintf(`#users-table tr[data-user=%q]`, w2.ID), "disabled")
 	b.shot("accounts-disabled")
-	enable := chromedp.CSS(fmt.Sprintf(`button[data-action="enable"][data-user=%q]`, w2.ID))
-	b.do("enable", chromedp.Click(enable))
-	b.waitText(fmt.Sprintf(`button[data-action="enable"][data-user=%q]`, w2.ID), "Confirm")
-	b.do("confirm enable", chromedp.Click(enable))
+	enable := fmt.Sprintf(`button[data-action="enable"][data-user=%q]`, w2.ID)
+	b.click("enable", enable)
+	b.waitText(enable, "Confirm")
+	b.click("confirm enable", enable)
 	b.waitText("#message", "can log in again")
+	// The message shows before the view is redrawn: wait for the new row,
+	// or the next click lands on a table about to be replaced.
+	b.waitJS("the redrawn row", fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !!r && !r.classList.contains("disabled"); })()`, fmt.Sprintf(`#users-table tr[data-user=%q]`, w2.ID)))
 	if u := userNamed(admin, "worker2.north"); u.DisabledAt != nil {
 		t.Error("worker2.north is still disabled at the server")
 	}
@@ -83,12 +86,13 @@ func TestConsoleAccounts(t *testing.T) {
 	// A new password for worker.north: mismatches are refused in plain words.
 	w := userNamed(admin, "worker.north")
 	newPassword := "a new password for the field"
-	b.do("open the password form", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-action="reset-password"][data-user=%q]`, w.ID))),
-		chromedp.SendKeys(chromedp.CSS("#pw-"+w.ID), newPassword), chromedp.SendKeys(chromedp.CSS("#pw2-"+w.ID), "something else entirely"),
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-user=%q] button[data-action="set-password"]`, w.ID))))
+	setPassword := fmt.Sprintf(`tr[data-user=%q] button[data-action="set-password"]`, w.ID)
+	b.click("open the password form", fmt.Sprintf(`button[data-action="reset-password"][data-user=%q]`, w.ID))
+	b.do("type two passwords", chromedp.SendKeys(chromedp.CSS("#pw-"+w.ID), newPassword), chromedp.SendKeys(chromedp.CSS("#pw2-"+w.ID), "something else entirely"))
+	b.click("set the password", setPassword)
 	b.waitText("#error", "The two passwords differ.")
-	b.do("type it again", chromedp.SetValue(chromedp.CSS("#pw2-"+w.ID), newPassword),
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-user=%q] button[data-action="set-password"]`, w.ID))))
+	b.do("type it again", chromedp.SetValue(chromedp.CSS("#pw2-"+w.ID), newPassword))
+	b.click("set it again", setPassword)
 	b.waitText("#message", "The password of worker.north was changed")
 	login(t, base, "worker.north", newPassword) // fails the test unless the new password works
 	if errs := b.errors(); len(errs) > 0 {

@@ -29,6 +29,27 @@ func (b *browser) logIn(base, username, password, ready string) {
 		chromedp.WaitVisible(chromedp.CSS(ready)))
 }
 
+// click clicks the element sel from inside the page once it is shown and
+// enabled, after emptying the message line as do does. One evaluation
+// finds and clicks it, so a table the console redraws between a lookup
+// and a click (chromedp's Click resolves a node id first) cannot make the
+// click miss: "Could not find node with given id".
+func (b *browser) click(what, sel string) {
+	b.t.Helper()
+	b.do(what)
+	js := fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el || el.disabled || el.offsetParent === null) return false; el.click(); return true; })()`, sel)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		clicked, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](js))
+		if err == nil && clicked {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.shot("failed-" + strings.ReplaceAll(what, " ", "-"))
+			b.t.Fatalf("%s: %s never shown and enabled (%v; page errors: %v)", what, sel, err, b.errors())
+		}
+	}
+}
+
 // waitJS waits until the JavaScript condition js holds.
 func (b *browser) waitJS(what, js string) {
 	b.t.Helper()
