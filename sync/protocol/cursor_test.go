@@ -58,3 +58,34 @@ func TestCursorDecodeRefusesWrongLength(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotCursorDecodeRefusesShort: a sealed plaintext with the
+// snapshot cursor's version byte but shorter than its fixed part is
+// refused, never read past its end.
+func TestSnapshotCursorDecodeRefusesShort(t *testing.T) {
+	c, err := newCursorCodec([]byte("key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte{snapshotVersion}, 42), 7)
+	tests := []struct {
+		name  string
+		plain []byte
+		ok    bool
+	}{
+		{"fixed part only", fixed, true},
+		{"version only", []byte{snapshotVersion}, false},
+		{"one byte short", fixed[:cursorPlain-1], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seq, view, after, ok := c.decodeSnapshot(c.seal(tt.plain))
+			if ok != tt.ok {
+				t.Fatalf("decodeSnapshot ok = %v, want %v", ok, tt.ok)
+			}
+			if ok && (seq != 42 || view != 7 || after != "") {
+				t.Errorf("decodeSnapshot = %d, %d, %q, want 42, 7, \"\"", seq, view, after)
+			}
+		})
+	}
+}
