@@ -39,6 +39,7 @@ func TestDecodeStoredIsDecodeOp(t *testing.T) {
 		{"null value", mk(model.ActionRedact, a, []string{b}, nil)},
 		{"other key order", []byte(`{"id":"` + a + `","record":"` + b + `","kind":"identification","field":"notes","action":"set","value":"v","base":[],"hlc":"018bcfe568000009","device":"` + c + `"}`)},
 		{"escaped name", []byte(`{"action":"set","base":[],"device":"` + c + `","field":"no\u0074es","hlc":"018bcfe568000009","id":"` + a + `","kind":"identification","record":"` + b + `","user":"","value":1}`)},
+		{"escape first in a name", []byte(`{"action":"set","base":[],"device":"` + c + `","field":"\u006eotes","hlc":"018bcfe568000009","id":"` + a + `","kind":"identification","record":"` + b + `","user":"","value":1}`)},
 		{"not json", []byte(`{"action":"set","base":[`)},
 		{"unknown action", []byte(`{"action":"merge","base":[],"device":"` + c + `","field":"f","hlc":"018bcfe568000009","id":"` + a + `","kind":"k","record":"` + b + `","user":"","value":1}`)},
 		{"bad hlc", []byte(`{"action":"set","base":[],"device":"` + c + `","field":"f","hlc":"xyz","id":"` + a + `","kind":"k","record":"` + b + `","user":"","value":1}`)},
