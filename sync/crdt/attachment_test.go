@@ -31,6 +31,13 @@ func TestValidateAttachments(t *testing.T) {
 		{"svg", valIdent("attachments", "append", `{"digest":"`+digest+`","media_type":"image/svg+xml","size":1}`), model.CodeInvalidValue},
 		{"name not a string", valIdent("attachments", "append", entry(`,"size":1,"name":7`)), model.CodeInvalidValue},
 		{"caption too long", valIdent("attachments", "append", entry(`,"size":1,"caption":"`+strings.Repeat("x", 256)+`"`)), model.CodeInvalidValue},
+		{"size of one byte", valIdent("attachments", "append", entry(`,"size":1`)), ""},
+		{"size of 2^53 bytes", valIdent("attachments", "append", entry(`,"size":9007199254740992`)), ""},
+		{"size past 2^53 bytes", valIdent("attachments", "append", entry(`,"size":18014398509481984`)), model.CodeInvalidValue},
+		{"negative size", valIdent("attachments", "append", entry(`,"size":-1`)), model.CodeInvalidValue},
+		{"size as a string", valIdent("attachments", "append", entry(`,"size":"5"`)), model.CodeInvalidValue},
+		{"name and caption of 255 bytes", valIdent("attachments", "append", entry(`,"size":1,"name":"`+strings.Repeat("n", 255)+`","caption":"`+strings.Repeat("c", 255)+`"`)), ""},
+		{"name too long", valIdent("attachments", "append", entry(`,"size":1,"name":"`+strings.Repeat("x", 256)+`"`)), model.CodeInvalidValue},
 		{"redact by supervisor rule is the log's", valIdent("attachments", "redact", "", decBaseA), ""},
 	}
 	schema := model.DefaultSchema()

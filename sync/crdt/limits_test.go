@@ -142,6 +142,8 @@ func TestCheckLimits(t *testing.T) {
 		{"new register over max_record_bytes", roomFor(limOp(t, 10, "region", "set", `"north"`), -1), limOp(t, 10, "region", "set", `"north"`), model.CodeRecordTooLarge},
 		{"register sibling over max_record_bytes", atSize(0), limOp(t, 10, "location", "set", `"y"`), model.CodeRecordTooLarge},
 		{"register write that shrinks the record", atSize(-1000), limOp(t, 10, "location", "set", `"y"`, 5), ""},
+		{"register op already held, on a record over max_record_bytes", atSize(-1000), location, ""},
+		{"set add already held, on a record over max_record_bytes", atSize(-1000), indicator, ""},
 		{"non-positive max_record_bytes is no limit", atSize(-1 - 1<<30), note(10), ""},
 
 		// Never refused for size, on a record at or over both limits.

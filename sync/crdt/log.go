@@ -48,6 +48,7 @@ func (l *logField) position(e *Entry) int {
 
 func (l *logField) append(e Entry) bool {
 	if l.ids == nil {
+		// +1 is a size hint only: -1 is an equivalent mutant (a negative hint is none).
 		l.ids = make(map[string]struct{}, len(l.entries)+1)
 		for _, x := range l.entries {
 			l.ids[x.Op] = struct{}{}

@@ -56,6 +56,7 @@ func TestNewOpIsDecodeOpWithoutJSON(t *testing.T) {
 		{"empty field", with(func(o *Op) { o.Field = "" }), "v"},
 		{"unknown action", with(func(o *Op) { o.Action = "merge" }), "v"},
 		{"bad base id", with(func(o *Op) { o.Base = []string{"nope"} }), "v"},
+		{"base at the limit", with(func(o *Op) { o.Base = manyIDs(MaxBase) }), "v"},
 		{"base too long", with(func(o *Op) { o.Base = manyIDs(MaxBase + 1) }), "v"},
 		{"infinite number", good, json.RawMessage(`1e999`)},
 	}

@@ -76,3 +76,46 @@ func TestSealedSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmarshalSealedRefusesDamage: a damaged or truncated sealed
+// snapshot is an error with a sealer as without one, never a record; and
+// without a sealer the stored bytes are read as UnmarshalBinary reads them.
+func TestUnmarshalSealedRefusesDamage(t *testing.T) {
+	const rec = "00000000-0000-4000-8000-000000000001"
+	r := NewRecord(rec, "identification")
+	mtApply(t, r, mtOp(1, "notes", "append", `{"text":"secret"}`, "", 10))
+	data, err := r.MarshalSealed(xorSealer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := bytes.Clone(data)
+	damaged[len(damaged)/2] ^= 0xff
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"a flipped byte", damaged},
+		{"truncated", data[:len(data)-1]},
+		{"empty", nil},
+	}
+	for _, tt := range tests {
+		for _, s := range []ValueSealer{xorSealer{}, nil} {
+			t.Run(fmt.Sprintf("%s/sealer %v", tt.name, s != nil), func(t *testing.T) {
+				var got Record
+				if err := got.UnmarshalSealed(tt.data, s); err == nil {
+					t.Fatalf("UnmarshalSealed = nil error, record %s", got.Canonical())
+				}
+			})
+		}
+	}
+	var plain, want Record
+	if err := plain.UnmarshalSealed(data, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := want.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(plain.Canonical(), want.Canonical()) {
+		t.Errorf("without a sealer: %s, UnmarshalBinary's %s", plain.Canonical(), want.Canonical())
+	}
+}

@@ -270,6 +270,7 @@ func (d *snapReader) count() int {
 		return 0
 	}
 	n, k := binary.Uvarint(d.buf)
+	// len+k is equivalent (mutant): a count at most k past what is left fails at the next take.
 	if k <= 0 || n > uint64(len(d.buf)-k) {
 		d.err = errShort
 		return 0

@@ -102,3 +102,48 @@ func TestSummaryFieldsLabels(t *testing.T) {
 		t.Errorf("Summarize = %+v, want %+v", got, want)
 	}
 }
+
+// TestPlanRedactionErasesOnlyItsEntry: a redaction erases the stored op
+// its base names only when that op is a not yet erased append to the same
+// record's same log; a base naming another record's entry, another log's
+// entry, a redaction or an entry already erased erases nothing (the base
+// of a redaction is not checked against the record: it may arrive before
+// its append).
+func TestPlanRedactionErasesOnlyItsEntry(t *testing.T) {
+	w := newWorld(t)
+	rec, _ := w.identification(fwA, teamA)
+	other, _ := w.identification(fwA, teamA)
+	note := w.newOp(fwA, rec, ident, "notes", model.ActionAppend, map[string]string{"text": "x"})
+	otherNote := w.newOp(fwA, other, ident, "notes", model.ActionAppend, map[string]string{"text": "y"})
+	referral := w.newOp(fwA, rec, ident, "referrals", model.ActionAppend, map[string]string{"service": "shelter"})
+	erased := w.newOp(fwA, rec, ident, "notes", model.ActionAppend, map[string]string{"text": "z"})
+	w.mustApply(fwA, note, otherNote, referral, erased)
+	redaction := w.newOp(supA, rec, ident, "notes", model.ActionRedact, nil).with("base", []string{erased.id()})
+	w.mustApply(supA, redaction)
+
+	tests := []struct {
+		name, base, want string
+	}{
+		{"an entry of the same log", note.id(), note.id()},
+		{"an entry of another record's log", otherNote.id(), ""},
+		{"an entry of another log of the record", referral.id(), ""},
+		{"a redaction of the same log", redaction.id(), ""},
+		{"an entry already erased", erased.id(), ""},
+		{"an op not stored", w.id(), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := crdt.DecodeOp(w.newOp(supA, rec, ident, "notes", model.ActionRedact, nil).with("base", []string{tt.base}).raw())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := w.svc.Plan(fakeTx{w.store}, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.Erase; got != tt.want {
+				t.Errorf("Erase = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

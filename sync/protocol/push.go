@@ -204,6 +204,7 @@ func (s *Service) decide(tx Tx, p *access.Principal, pd *Pending) Decision {
 // record returns record id's state from tx, nil when it does not exist.
 func record(tx Tx, id string) (*RecordState, error) {
 	st, exists, err := tx.Record(id)
+	// || vs && is equivalent (mutant): a Tx returns a nil state when the record does not exist, and never exists with an error.
 	if err != nil || !exists {
 		return nil, err
 	}
@@ -259,6 +260,7 @@ func (s *Service) Plan(tx Tx, op *crdt.Op) (Effects, error) {
 // (nil when new) and w the write the access check saw.
 func (s *Service) effects(tx Tx, st *RecordState, op *crdt.Op, w access.Write) (Effects, error) {
 	e := Effects{Scope: w.After, Bucket: w.After.Bucket(), Summary: SummaryFields}
+	// st == nil only spends a read (equivalent mutant): a week not yet stored has no host team, and only a host_team op changes one.
 	if op.Kind == model.KindActionWeek && (st == nil || s.movesScope(op)) {
 		old, err := tx.HostTeam(op.Record)
 		if err != nil {
