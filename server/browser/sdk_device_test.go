@@ -366,3 +366,41 @@ func TestSDKDeviceWipeWithAnotherTabOpen(t *testing.T) {
 		t.Errorf("localStorage keeps %d keys after the wipe (%v)", n, err)
 	}
 }
+
+// TestSDKDeviceWipeBlockedByAnotherTab: another tab of the origin holds
+// the app's own database open and never closes it (no versionchange
+// handler), which blocks its deletion. wipe() still finishes: the key and
+// the SDK's database are gone, Cache Storage is emptied, and the blocked
+// deletion stays queued; once that tab closes, the origin keeps no
+// database.
+func TestSDKDeviceWipeBlockedByAnotherTab(t *testing.T) {
+	_, p, b, first := deviceSetup(t, uuid.NewString())
+	second := tabIn(t, "tab 2", b.ctx, sdkPage(p))
+	second.call(nil, "fillOrigin")
+	second.call(nil, "holdDatabase", "app-data", false)
+
+	ctx, cancel := context.WithTimeout(first.ctx, 30*time.Second)
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[string](`h.deviceWipe()`, chromedp.EvalAwaitPromise))
+	cancel()
+	if err != nil {
+		t.Fatalf("wipe() did not finish within 30 s while another tab held a database open: %v", err)
+	}
+	st := first.stores()
+	if len(st.Caches) != 0 || slices.Contains(st.IDB, "fieldsync") {
+		t.Errorf("after wipe() with a deletion blocked, the origin keeps IndexedDB %v and caches %v; want no cache and no fieldsync database", st.IDB, st.Caches)
+	}
+	if v, err := chromedp.Run(second.ctx, chromedp.Evaluate[bool](`window.heldVersionChange`)); err != nil || !v {
+		t.Errorf("the holding tab was not asked to close its connection (versionchange): %v %v", v, err)
+	}
+	t.Logf("with the deletion blocked: IndexedDB %v, caches %v", st.IDB, st.Caches)
+
+	second.cancel() // the tab goes away, its connection with it
+	if miss := eventually(30*time.Second, func() string {
+		if st := first.stores(); len(st.IDB)+len(st.Caches) > 0 {
+			return fmt.Sprintf("IndexedDB %v, caches %v", st.IDB, st.Caches)
+		}
+		return ""
+	}); miss != "" {
+		t.Errorf("after the blocking tab closed the origin still keeps %s", miss)
+	}
+}
