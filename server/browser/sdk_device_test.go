@@ -130,7 +130,8 @@ func deviceSetup(t *testing.T, device string) (*sdkServer, *cutProxy, *sdkBrowse
 // record and one of their own). Both loops finish (no deadlock), each tab
 // heard of the other's record over the BroadcastChannel and reads all 80
 // ops, only the leader ever synced, its live stream connected, and the
-// outbox drains to the server, which holds every op.
+// outbox drains to the server, which holds every op. Then the leader tab
+// closes: the other tab takes over and syncs its next write.
 func TestSDKDeviceTwoTabsOneLeader(t *testing.T) {
 	s, p, b, first := deviceSetup(t, uuid.NewString())
 	shared, own1, own2 := uuid.NewString(), uuid.NewString(), uuid.NewString()
@@ -230,7 +231,26 @@ func TestSDKDeviceTwoTabsOneLeader(t *testing.T) {
 	for rec, ids := range byRecord {
 		serverHolds(t, s, rec, ids)
 	}
-	t.Logf("leader %v; %d ops written at once by two tabs, all on the server", leaders(), len(byRecord[shared])+len(byRecord[own1])+len(byRecord[own2]))
+	lead := leaders()
+	t.Logf("leader %v; %d ops written at once by two tabs, all on the server", lead, len(byRecord[shared])+len(byRecord[own1])+len(byRecord[own2]))
+
+	// The leader tab closes: the other takes the leader lock over and
+	// syncs its next write.
+	heir := second
+	if lead[0] == second.name {
+		first, heir = second, first
+	}
+	first.cancel()
+	after := heir.deviceWrite(shared, []edit{{Field: "notes", Action: "append", Value: map[string]string{"text": "after the leader left"}}})
+	if miss := eventually(time.Minute, func() string {
+		if st := heir.deviceStatus(); !st.Leader || st.Outbox != 0 {
+			return fmt.Sprintf("leader %v, outbox %d, error %q", st.Leader, st.Outbox, st.Error)
+		}
+		return ""
+	}); miss != "" {
+		t.Fatalf("%s did not take over after the leader tab closed: %s", heir.name, miss)
+	}
+	serverHolds(t, s, shared, after)
 }
 
 // rawScan is h.rawScan's answer.
