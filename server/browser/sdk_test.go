@@ -233,6 +233,10 @@ func (p *cutProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		p.stream(w, resp) // the live stream (GET /v1/sync/events) never ends: pass it on as it comes
+		return
+	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		panic(http.ErrAbortHandler)
@@ -249,6 +253,30 @@ func (p *cutProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // the server applied it; the device never hears
 	}
 	_, _ = w.Write(body)
+}
+
+// stream copies a streamed answer to w, flushing each read, until either
+// side ends it.
+func (p *cutProxy) stream(w http.ResponseWriter, resp *http.Response) {
+	p.forwarded.Add(1)
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // sdkBrowser is one headless Chromium with a fresh profile.

@@ -15,6 +15,9 @@
  *    the SDK and the app wrote: IndexedDB databases, Cache Storage,
  *    localStorage, service worker registrations (wipeScope "origin", the
  *    default), or only the SDK's database and the names listed ("sdk").
+ *    A database deletion blocked by another tab's open connection does
+ *    not hold the wipe up: it stays queued and completes when that tab
+ *    closes its connection or goes away.
  *  - Many tabs, one outbox: every tab writes through the same database
  *    (transactions serialised by a Web Lock, so no write is lost); one tab
  *    at a time (the holder of the leader Web Lock) runs the sync loop and
@@ -33,7 +36,7 @@ import { type Edit } from "./write.js";
 import { type LockManager, defaultLocks } from "./locks.js";
 import { type Op } from "./op.js";
 import { type Record } from "./record.js";
-import { IndexedDBStorage } from "./idb.js";
+import { deleteDatabase, IndexedDBStorage } from "./idb.js";
 import { NotLoggedInError, type Rejected, Replica, type User } from "./replica.js";
 import { type Schema } from "./schema.js";
 import { type Storage } from "./storage.js";
@@ -459,18 +462,9 @@ export class Device {
     const ls = this.o.localStorage ?? g.localStorage;
     const origin = (this.o.wipeScope ?? "origin") === "origin";
     const dbs = origin && idb?.databases !== undefined ? (await idb.databases()).map((d) => d.name ?? "") : (this.o.databases ?? []);
-    await Promise.all(
-      dbs
-        .filter((n) => n !== "")
-        .map(
-          (n) =>
-            new Promise<void>((resolve, reject) => {
-              const req = idb.deleteDatabase(n);
-              req.onsuccess = () => resolve();
-              req.onerror = () => reject(req.error ?? new Error(`The database ${n} could not be deleted.`));
-            }),
-        ),
-    );
+    // A deletion blocked by another tab's open connection resolves
+    // "blocked" and completes when that tab lets go (see deleteDatabase).
+    await Promise.all(dbs.filter((n) => n !== "").map((n) => deleteDatabase(idb, n)));
     if (caches !== undefined) {
       const names = origin ? await caches.keys() : (this.o.cacheNames ?? []);
       await Promise.all(names.map((n) => caches.delete(n)));

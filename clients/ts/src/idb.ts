@@ -48,10 +48,15 @@ export class IndexedDBStorage implements Storage {
     return this.run(this.handle().transaction([...STORES], "readwrite", { durability }), fn);
   }
 
+  /**
+   * wipe deletes the database. It resolves once the deletion is done or,
+   * when another connection (another tab) does not close, once it is
+   * blocked: the deletion then stays queued and completes when that
+   * connection closes.
+   */
   async wipe(): Promise<void> {
     this.close();
-    const req = this.factory.deleteDatabase(this.name);
-    await done(req);
+    await deleteDatabase(this.factory, this.name);
   }
 
   close(): void {
@@ -112,6 +117,22 @@ function idbTx(t: IDBTransaction): StorageTx {
 }
 
 /** done resolves with a request's result. */
+/**
+ * deleteDatabase deletes database name: "deleted", or "blocked" when a
+ * connection (of another tab, the SDK's or the app's) stays open after
+ * its versionchange event. A blocked deletion is not cancelled: the
+ * browser runs it once the last connection closes (the tab closes).
+ * Waiting for it instead would hang a wipe for as long as that tab lives.
+ */
+export function deleteDatabase(factory: IDBFactory, name: string): Promise<"deleted" | "blocked"> {
+  return new Promise((resolve, reject) => {
+    const req = factory.deleteDatabase(name);
+    req.onsuccess = () => resolve("deleted");
+    req.onblocked = () => resolve("blocked");
+    req.onerror = () => reject(req.error ?? new Error(`The database ${name} could not be deleted.`));
+  });
+}
+
 function done<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     req.onsuccess = () => resolve(req.result);

@@ -170,6 +170,34 @@ test("wipe destroys the key and every store: IndexedDB databases, Cache Storage,
   d.close();
 });
 
+test("a database deletion blocked by a connection that never closes does not hang the wipe", async () => {
+  const e = env();
+  const d = await ready(e);
+  await e.caches.open("app-shell-v1");
+  // Another tab's app code holds its database open and ignores versionchange.
+  const held = await new Promise<IDBDatabase>((resolve, reject) => {
+    const req = e.factory.open("app-drafts");
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  let asked = false;
+  held.onversionchange = () => {
+    asked = true;
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wiped = await Promise.race([d.wipe().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5_000)))]);
+  clearTimeout(timer);
+  const caches = await e.caches.keys();
+  const dbs = (await e.factory.databases()).map((db) => db.name);
+  held.close(); // the tab lets go: the queued deletion completes (and a hung wipe ends)
+  assert.ok(wiped, "wipe() hung on the blocked deletion");
+  assert.ok(asked, "the holding connection was not asked to close");
+  assert.deepEqual(caches, []);
+  assert.deepEqual(dbs, ["app-drafts"]);
+  await until(async () => (await e.factory.databases()).length === 0, "the blocked deletion completes");
+  d.close();
+});
+
 test("wipeScope sdk deletes the SDK's database and only the names the app lists", async () => {
   const e = env();
   const d = await ready(e, { wipeScope: "sdk", cacheNames: ["records-pages"], localStorageKeys: ["fieldsync-last-user"] });

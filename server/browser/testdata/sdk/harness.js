@@ -170,6 +170,219 @@ window.h = {
     const ms = performance.now() - start;
     return ack({ ms, idb: (await indexedDB.databases()).map((d) => d.name), caches: await caches.keys() });
   },
+
+  // The Device layer (sdk_device_test.go): one Device per tab, opened
+  // with a PIN, its subscriptions and statuses recorded for the test.
+
+  /**
+   * deviceOpen opens the Device of database name (with id device, when
+   * given) and sets its PIN up
+   * (a new device) or unlocks it with pin: {state} or the failure.
+   */
+  async deviceOpen(name, pin, device = undefined) {
+    try {
+      window.dev = await fs.Device.open({
+        server: location.origin,
+        name,
+        device,
+        idleLockMs: 0,
+        syncIntervalMs: 2_000,
+        sync: { deviceName: "browser device test", backoffBaseMs: 5, backoffMaxMs: 200, maxAttempts: 60 },
+      });
+      window.heard = [];
+      window.everSynced = false;
+      dev.subscribe((ids) => heard.push(...ids));
+      dev.onStatus((s) => (everSynced ||= s.syncing));
+      const before = dev.state;
+      if (before === "new") {
+        await dev.setup(pin);
+      } else {
+        await dev.unlock(pin);
+      }
+      return ack({ ok: true, before, state: dev.state });
+    } catch (e) {
+      return ack(failure(e));
+    }
+  },
+
+  async deviceLogin(username, password) {
+    const user = await dev.login(username, password);
+    await dev.fetchSchema();
+    return ack(user);
+  },
+
+  /** deviceStart starts the tab's sync loop (leader election). */
+  deviceStart() {
+    dev.start();
+    return ack("started");
+  },
+
+  /** deviceWrite applies edits to record id as one write: the op ids or the failure. */
+  async deviceWrite(id, kind, edits) {
+    try {
+      return ack((await dev.write(id, kind, edits)).map((op) => op.id));
+    } catch (e) {
+      return ack(failure(e));
+    }
+  },
+
+  /**
+   * deviceWriteLoop appends n notes, write i to records[i % records.length],
+   * one write after another; deviceLoopResult waits for the op ids.
+   */
+  deviceWriteLoop(records, n, label) {
+    window.devLoop = (async () => {
+      const ids = [];
+      for (let i = 0; i < n; i++) {
+        const [op] = await dev.write(records[i % records.length], "identification", [{ field: "notes", action: "append", value: { text: `${label} ${i}` } }]);
+        ids.push(op.id);
+      }
+      return ids;
+    })();
+    return ack("started");
+  },
+
+  async deviceLoopResult() {
+    try {
+      return ack({ ok: true, ids: await window.devLoop });
+    } catch (e) {
+      return ack(failure(e));
+    }
+  },
+
+  /**
+   * deviceStatus returns the device's status, whether this tab ever
+   * synced, the record ids its subscription heard and the op ids and
+   * canonical states of records.
+   */
+  async deviceStatus(records = []) {
+    const st = await dev.status();
+    const out = { state: st.state, leader: st.leader, live: st.live, outbox: st.outbox, quarantine: st.quarantine, error: st.error ?? "", everSynced, heard: [...new Set(heard)], ops: {}, states: {} };
+    if (st.state === "unlocked") {
+      for (const id of records) {
+        out.ops[id] = (await dev.ops(id)).map((o) => o.id);
+        const r = await dev.get(id);
+        out.states[id] = r === undefined ? "" : r.canonical();
+      }
+    }
+    return ack(out);
+  },
+
+  /** deviceSync syncs in this tab: {ok} or the failure (a wipe order: WipedError). */
+  async deviceSync() {
+    try {
+      await dev.sync();
+      return ack({ ok: true });
+    } catch (e) {
+      return ack(failure(e));
+    }
+  },
+
+  /** deviceWipe wipes the device from this tab. */
+  async deviceWipe() {
+    const ms = await dev.wipe();
+    return ack({ ms });
+  },
+
+  /** deviceState is the device's state ("wiped" once any tab wiped it). */
+  deviceState() {
+    return ack(dev.state);
+  },
+
+  /** fillOrigin writes what an app keeps beside the SDK: a cache, a localStorage key, another database. */
+  async fillOrigin() {
+    const c = await caches.open("app-shell");
+    await c.put(new Request("/sdk/index.html"), new Response("shell"));
+    localStorage.setItem("app", "kept");
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("app-data", 1);
+      req.onupgradeneeded = () => req.result.createObjectStore("s");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    db.close();
+    return ack({ idb: (await indexedDB.databases()).map((d) => d.name), caches: await caches.keys(), localStorage: localStorage.length });
+  },
+
+  /**
+   * holdDatabase opens database name with a raw connection and keeps it
+   * open; with closeOnVersionChange it closes when another tab deletes
+   * the database (as the SDK's own connection does), else it never does.
+   */
+  async holdDatabase(name, closeOnVersionChange) {
+    window.held = await new Promise((resolve, reject) => {
+      const req = indexedDB.open(name);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    window.heldVersionChange = false;
+    held.onversionchange = () => {
+      heldVersionChange = true;
+      if (closeOnVersionChange) {
+        held.close();
+      }
+    };
+    return ack("held");
+  },
+
+  /**
+   * rawScan reads every object store of every IndexedDB database of the
+   * origin with raw IndexedDB (bypassing the SDK) and looks for canary in
+   * every key and value: in strings, and in the bytes of typed arrays
+   * decoded as UTF-8. It counts the values that are envelopes {iv, ct}
+   * of bytes and lists those that are not.
+   */
+  async rawScan(canary) {
+    const out = { databases: [], values: 0, envelopes: 0, clear: [], found: [] };
+    const dec = new TextDecoder("utf-8", { fatal: false });
+    const look = (where, v, depth = 0) => {
+      if (typeof v === "string") {
+        if (v.includes(canary)) out.found.push(where);
+      } else if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
+        const b = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        if (dec.decode(b).includes(canary)) out.found.push(where);
+      } else if (v !== null && typeof v === "object" && depth < 20) {
+        for (const [k, x] of Object.entries(v)) {
+          look(`${where}.${k}`, k, depth + 1);
+          look(`${where}.${k}`, x, depth + 1);
+        }
+      }
+    };
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      try {
+        out.databases.push(name);
+        for (const store of db.objectStoreNames) {
+          const t = db.transaction(store, "readonly").objectStore(store);
+          const [keys, values] = await Promise.all(
+            [t.getAllKeys(), t.getAll()].map((req) => new Promise((resolve, reject) => {
+              req.onsuccess = () => resolve(req.result);
+              req.onerror = () => reject(req.error);
+            })),
+          );
+          keys.forEach((k, i) => {
+            const where = `${name}/${store}/${String(k).replace("\u0000", "\\0")}`;
+            look(where, k);
+            look(where, values[i]);
+            out.values++;
+            const v = values[i];
+            if (v !== null && typeof v === "object" && v.iv instanceof Uint8Array && v.ct instanceof Uint8Array && Object.keys(v).length === 2) {
+              out.envelopes++;
+            } else {
+              out.clear.push(where);
+            }
+          });
+        }
+      } finally {
+        db.close();
+      }
+    }
+    return ack(out);
+  },
 };
 document.querySelector("#state").textContent = "ready";
 window.ready = true;
