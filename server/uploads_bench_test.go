@@ -59,7 +59,7 @@ func BenchmarkUploadThroughput(b *testing.B) {
 	if _, err := c.Login(ctx, "fw", userPassword); err != nil {
 		b.Fatal(err)
 	}
-	up := &fieldsync.Uploader{Client: c, ChunkSize: chunk}
+	up := &fieldsync.Uploader{Client: c, ChunkSize: chunk, KeepMetadata: true} // jpegFile is not a photo the SDK could strip
 	raw := filepath.Join(h.dir, "raw-baseline")
 	r := rand.New(rand.NewPCG(5, 6))
 	var upTime, rawTime time.Duration
