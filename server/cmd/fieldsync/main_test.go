@@ -166,6 +166,8 @@ func TestErrorsNameTheOneThingToFix(t *testing.T) {
 		{"err_device_bogus_flag", nil, []string{"device", "sync", "--bogus"}},
 		{"err_keygen_no_file", nil, []string{"backup-keygen"}},
 		{"err_restore_missing", nil, []string{"restore", "--data", "x"}},
+		{"err_restore_no_data_keys", nil, []string{"restore", "--data", "x", "--key", "k", "--in", "nowhere.backup"}},
+		{"err_restore_keys_and_without", nil, []string{"restore", "--data", "x", "--key", "k", "--in", "b", "--keys", "b.k", "--without-data-keys"}},
 		{"err_retention_no_dry_run", nil, []string{"retention", "--retention", "site_visit=1m"}},
 		{"err_purge_no_rules", nil, []string{"purge", "--data", "x"}},
 		{"err_purge_bad_rule", map[string]string{"FIELDSYNC_RETENTION": "identification=1m"}, []string{"purge"}},

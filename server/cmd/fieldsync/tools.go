@@ -104,15 +104,17 @@ func (c *cli) backup(args []string) error {
 	return nil
 }
 
-const restoreUsage = `usage: fieldsync restore --data NEW_DIR --key BACKUP_KEY_FILE --in FILE [--keys KEYS_FILE]
+const restoreUsage = `usage: fieldsync restore --data NEW_DIR --key BACKUP_KEY_FILE --in FILE [--keys KEYS_FILE | --without-data-keys]
 
 Restores an encrypted backup into a data directory that holds no store. The
 backup is read and checked whole before the store is written aside and
 moved into place; until then the directory holds RESTORE-INCOMPLETE and no
 server opens it. A restore into such a directory starts over. KEYS_FILE
 (default FILE.datakeys when it exists) is the data key backup: values
-erased since it was taken, or without it every note, referral and other
-appended value, are restored erased.
+erased since it was taken are restored erased. Without a data key backup
+every record's values are restored erased, so restore refuses to run
+unless --without-data-keys says that is meant (accounts, teams and the
+audit chain only).
 `
 
 func (c *cli) restore(args []string) error {
@@ -120,6 +122,7 @@ func (c *cli) restore(args []string) error {
 	key := tf.fs.String("key", c.getenv("FIELDSYNC_BACKUP_KEY_FILE"), "backup key file with the secret key (FIELDSYNC_BACKUP_KEY_FILE)")
 	in := tf.fs.String("in", "", "backup file to restore")
 	keys := tf.fs.String("keys", "", "data key backup file (default: the backup file + .datakeys, when it exists)")
+	withoutKeys := tf.fs.Bool("without-data-keys", false, "restore with no data key backup: every record's values restored erased")
 	if err := c.parseFlags(tf.fs, args, restoreUsage); err != nil {
 		return err
 	}
@@ -129,12 +132,17 @@ func (c *cli) restore(args []string) error {
 	if *key == "" || *in == "" {
 		return usagef("restore: --key and --in are needed (fieldsync restore -h shows its usage)")
 	}
-	if *keys == "" {
-		if _, err := os.Stat(*in + ".datakeys"); err == nil {
-			*keys = *in + ".datakeys"
-		} else {
-			fmt.Fprintf(c.out, "No data key backup: every appended value (notes, referrals...) is restored erased.\n")
+	if *keys == "" && !*withoutKeys {
+		if _, err := os.Stat(*in + ".datakeys"); err != nil {
+			return usagef("restore: no data key backup (%s.datakeys): without it every record's values are restored erased; name it with --keys, or pass --without-data-keys if that is meant", *in)
 		}
+		*keys = *in + ".datakeys"
+	}
+	if *withoutKeys {
+		if *keys != "" {
+			return usagef("restore: --keys and --without-data-keys exclude each other")
+		}
+		fmt.Fprintf(c.out, "No data key backup: every record's values are restored erased.\n")
 	}
 	m, err := server.RestoreFrom(context.Background(), *tf.data, *tf.keyFile, *key, *in, *keys, c.toolLogger())
 	if err != nil {
