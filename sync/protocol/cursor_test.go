@@ -67,24 +67,32 @@ func TestSnapshotCursorDecodeRefusesShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte{snapshotVersion}, 42), 7)
+	v3 := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte{snapshotVersion3}, 42), 7)
+	v4 := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64([]byte{snapshotVersion}, 42), 7)
+	v4 = binary.BigEndian.AppendUint64(append(v4, phaseRest), 99)
+	badPhase := append([]byte(nil), v4...)
+	badPhase[13] = phaseRest + 1
 	tests := []struct {
 		name  string
 		plain []byte
 		ok    bool
 	}{
-		{"fixed part only", fixed, true},
-		{"version only", []byte{snapshotVersion}, false},
-		{"one byte short", fixed[:cursorPlain-1], false},
+		{"version 3, fixed part only", v3, true},
+		{"version 3, version only", []byte{snapshotVersion3}, false},
+		{"version 3, one byte short", v3[:cursorPlain-1], false},
+		{"version 4, fixed part only", v4, true},
+		{"version 4, version 3's length", v4[:cursorPlain], false},
+		{"version 4, one byte short", v4[:snapshotPlain-1], false},
+		{"version 4, unknown phase", badPhase, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			seq, view, after, ok := c.decodeSnapshot(c.seal(tt.plain))
+			pos, view, ok := c.decodeSnapshot(c.seal(tt.plain))
 			if ok != tt.ok {
 				t.Fatalf("decodeSnapshot ok = %v, want %v", ok, tt.ok)
 			}
-			if ok && (seq != 42 || view != 7 || after != "") {
-				t.Errorf("decodeSnapshot = %d, %d, %q, want 42, 7, \"\"", seq, view, after)
+			if ok && (pos.seq != 42 || view != 7 || pos.after != "") {
+				t.Errorf("decodeSnapshot = %d, %d, %q, want 42, 7, \"\"", pos.seq, view, pos.after)
 			}
 		})
 	}

@@ -27,12 +27,16 @@ type snapStore struct {
 
 var _ protocol.SnapshotStore = (*snapStore)(nil)
 
-func (s *snapStore) Snapshot(ctx context.Context, buckets []string, all bool, after string, limit int) (protocol.SnapshotPage, error) {
+func (s *snapStore) Snapshot(ctx context.Context, q protocol.SnapshotQuery) (protocol.SnapshotPage, error) {
+	buckets, all, after, limit := q.Buckets, q.All, q.After, q.Limit
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.limits = append(s.limits, limit)
 	if s.err != nil {
 		return protocol.SnapshotPage{}, s.err
+	}
+	if q.Cases != nil {
+		return protocol.SnapshotPage{}, errors.New("snapStore: open cases first is not modelled (Limits.OpenCases is 0 in these tests)")
 	}
 	page := protocol.SnapshotPage{Seq: s.seq, Last: after}
 	for _, id := range slices.Sorted(func(yield func(string) bool) {
