@@ -339,11 +339,13 @@ export class SyncClient {
     let received = 0;
     let resynced = false;
     let cursor = await this.replica.cursor();
+    let next: Promise<Page> | undefined;
     for (;;) {
       let page: Page;
       try {
-        page = await this.fetchPage(cursor);
+        page = await (next ?? this.fetchPage(cursor));
       } catch (err) {
+        next = undefined;
         if (err instanceof ApiError && (err.code === "resync_required" || err.code === "invalid_cursor") && cursor !== "" && !resynced) {
           await this.replica.startResync();
           resynced = true;
@@ -356,6 +358,11 @@ export class SyncClient {
         }
         throw err;
       }
+      // The next page is fetched while this one is stored (its cursor is
+      // the answer's, not the stored one); it is applied only after this
+      // page's transaction, which alone advances the stored cursor.
+      next = page.more ? this.fetchPage(page.cursor) : undefined;
+      next?.catch(() => undefined); // awaited in the next turn, or dropped with this page's failure
       await this.replica.applyPage(page);
       received += page.ops.length + page.drop.length;
       this.report.pulled += page.ops.length;

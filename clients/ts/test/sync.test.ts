@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ApiError, LoginRequiredError, MemoryStorage, Replica, SSEParser, SyncClient, type SyncOptions, WipedError } from "../src/index.js";
+import { ApiError, LoginRequiredError, MemoryStorage, type Op, opJSON, Replica, SSEParser, type Storage, type StorageTx, SyncClient, type SyncOptions, WipedError } from "../src/index.js";
 import { apiErr, FakeServer, USER } from "./fakeserver.js";
 import { goSchema } from "./go.js";
 
@@ -342,4 +342,98 @@ test("a client whose tokens another tab rotated uses the stored ones instead of 
   await otherClient.sync();
   assert.equal(server.count("/v1/auth/refresh"), 1, "no second refresh with a spent refresh token");
   assert.equal(server.log.length, 1);
+});
+
+/** counting wraps a Storage and counts its transactions' gets and lists per store. */
+function counting(inner: MemoryStorage): { storage: Storage; gets: Map<string, number>; lists: Map<string, number> } {
+  const gets = new Map<string, number>();
+  const lists = new Map<string, number>();
+  const bump = (m: Map<string, number>, s: string): void => void m.set(s, (m.get(s) ?? 0) + 1);
+  const wrap = (tx: StorageTx): StorageTx => ({
+    get: (s, k) => (bump(gets, s), tx.get(s, k)),
+    put: (s, k, v) => tx.put(s, k, v),
+    delete: (s, k) => tx.delete(s, k),
+    list: (s, p, l) => (bump(lists, s), tx.list(s, p, l)),
+    count: (s) => tx.count(s),
+  });
+  const storage: Storage = {
+    read: (fn) => inner.read((tx) => fn(wrap(tx))),
+    write: (fn, d) => inner.write((tx) => fn(wrap(tx)), d),
+    wipe: () => inner.wipe(),
+    close: () => inner.close(),
+  };
+  return { storage, gets, lists };
+}
+
+test("a pulled page of records this device does not hold is applied without a read per op, to the same states", async () => {
+  const other = await setup();
+  const ops: Op[] = [];
+  for (let r = 0; r < 3; r++) {
+    await other.replica.write(rec(70 + r), "identification", [{ field: "status", action: "set", value: "potential" }, { field: "sex", action: "set", value: "female" }]);
+    await other.replica.write(rec(70 + r), "identification", [{ field: "notes", action: "append", value: { text: `note ${r}` } }]);
+  }
+  const notes = (await other.replica.ops(rec(70))).find((op) => op.field === "notes")!;
+  await other.replica.write(rec(70), "identification", [{ field: "notes", action: "redact", target: notes.id }]);
+  for (let r = 0; r < 3; r++) {
+    ops.push(...(await other.replica.ops(rec(70 + r))));
+  }
+  const c = counting(new MemoryStorage());
+  const replica = await Replica.open({ storage: c.storage, device: DEVICE, schema, now: () => 1_800_000_000_000, newId });
+  c.gets.clear();
+  await replica.applyPage({ ops, cursor: "1", more: false, drop: [], server: "" });
+  assert.equal(c.gets.get("ops") ?? 0, 0, "no read per op of a record not held");
+  assert.equal(c.lists.get("ops"), 3, "one range read per record");
+  for (let r = 0; r < 3; r++) {
+    assert.equal((await replica.get(rec(70 + r)))!.canonical(), (await other.replica.get(rec(70 + r)))!.canonical());
+    assert.equal((await replica.ops(rec(70 + r))).length, (await other.replica.ops(rec(70 + r))).length);
+  }
+  // Pulled again (a page whose cursor was lost): the records are held now, nothing changes.
+  await replica.applyPage({ ops, cursor: "1", more: false, drop: [], server: "" });
+  assert.equal((await replica.get(rec(70)))!.canonical(), (await other.replica.get(rec(70)))!.canonical());
+});
+
+test("the stored ops of a record not held are found when a page redacts one of them", async () => {
+  const other = await setup();
+  await other.replica.write(rec(80), "identification", [{ field: "notes", action: "append", value: { text: "said too much" } }]);
+  const [note] = await other.replica.ops(rec(80));
+  await other.replica.write(rec(80), "identification", [{ field: "notes", action: "redact", target: note!.id }]);
+  const redact = (await other.replica.ops(rec(80))).find((op) => op.action === "redact")!;
+  const { storage, replica } = await setup();
+  // An op kept without its record (as a version that could not merge it left it).
+  await storage.write((tx) => tx.put("ops", `${rec(80)}/${note!.id}`, opJSON(note!)), "strict");
+  await replica.applyPage({ ops: [redact], cursor: "1", more: false, drop: [], server: "" });
+  const stored = (await replica.ops(rec(80))).find((op) => op.id === note!.id)!;
+  assert.equal(stored.value, "null", "the stored target was redacted");
+});
+
+test("the next pull page is fetched while the current one is stored, and the cursor only advances with its page", async () => {
+  const { server, replica, client } = await setup({ pullLimit: 1 });
+  const other = await setup();
+  for (let i = 0; i < 3; i++) {
+    await other.replica.write(rec(90 + i), "identification", [{ field: "status", action: "set", value: "presumed" }]);
+    server.log.push(...(await other.replica.ops(rec(90 + i))));
+  }
+  const apply = replica.applyPage.bind(replica);
+  const seen: number[] = [];
+  let fail = false;
+  replica.applyPage = async (p) => {
+    seen.push(server.count("/v1/sync/pull"));
+    if (fail && p.cursor === "2") {
+      throw new Error("disk full");
+    }
+    return apply(p);
+  };
+  fail = true;
+  await assert.rejects(client.sync(), /disk full/);
+  assert.equal(await replica.cursor(), "1", "the failed page's cursor is not stored");
+  assert.equal(await replica.get(rec(91)), undefined);
+  fail = false;
+  seen.length = 0;
+  await client.sync();
+  assert.equal(await replica.cursor(), "3");
+  const pulls = server.count("/v1/sync/pull");
+  assert.deepEqual(seen, [pulls, pulls], "the first page was applied while the last was fetched");
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await replica.get(rec(90 + i)))!.value("status"), "presumed");
+  }
 });
