@@ -251,47 +251,56 @@ func (db *DB) BoundBlob(ctx context.Context, record, digest string) (Blob, error
 func (db *DB) ReleaseBlobs(ctx context.Context, record string, keep func(digest string) bool) ([]Blob, error) {
 	var orphans []Blob
 	err := db.update(ctx, func(txn *badger.Txn) error {
-		orphans = orphans[:0]
-		prefix := []byte(prefixRecordBinding + record + "/")
-		var gone [][2]string // digest, scope
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		for it.Rewind(); it.Valid(); it.Next() {
-			digest := string(it.Item().Key()[len(prefix):])
-			if keep(digest) {
-				continue
-			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				it.Close()
-				return err
-			}
-			gone = append(gone, [2]string{digest, string(v)})
-		}
-		it.Close()
-		for _, g := range gone {
-			digest, scope := g[0], g[1]
-			if err := txn.Delete(recordBindingKey(record, digest)); err != nil {
-				return err
-			}
-			if err := txn.Delete(bindingKey(scope, digest, record)); err != nil {
-				return err
-			}
-			bound, err := hasPrefix(txn, []byte(prefixBinding+scope+"/"+digest+"/"))
-			if err != nil || bound {
-				return err
-			}
-			var b Blob
-			if err := getJSON(txn, blobKey(scope, digest), &b); errors.Is(err, badger.ErrKeyNotFound) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			orphans = append(orphans, b)
-		}
-		return nil
+		var err error
+		orphans, err = releaseBindings(txn, record, keep)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("release blobs: %w", err)
+	}
+	return orphans, nil
+}
+
+// releaseBindings deletes, in txn, the bindings of record whose digest
+// keep does not accept (nil: every binding) and returns the blobs left
+// with no binding at all.
+func releaseBindings(txn *badger.Txn, record string, keep func(digest string) bool) ([]Blob, error) {
+	prefix := []byte(prefixRecordBinding + record + "/")
+	var gone [][2]string // digest, scope
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	for it.Rewind(); it.Valid(); it.Next() {
+		digest := string(it.Item().Key()[len(prefix):])
+		if keep != nil && keep(digest) {
+			continue
+		}
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		gone = append(gone, [2]string{digest, string(v)})
+	}
+	it.Close()
+	var orphans []Blob
+	for _, g := range gone {
+		digest, scope := g[0], g[1]
+		if err := deleteKeys(txn, recordBindingKey(record, digest), bindingKey(scope, digest, record)); err != nil {
+			return nil, err
+		}
+		bound, err := hasPrefix(txn, []byte(prefixBinding+scope+"/"+digest+"/"))
+		if err != nil || bound {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var b Blob
+		if err := getJSON(txn, blobKey(scope, digest), &b); errors.Is(err, badger.ErrKeyNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		orphans = append(orphans, b)
 	}
 	return orphans, nil
 }

@@ -186,9 +186,10 @@ func (db *DB) eraseInWriter(w *writerState, req *request) {
 	db.resync(w)
 	seq := w.seq + 1
 	var ops []string
+	var blobs []Blob
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		var err error
-		ops, err = db.erase(txn, req.erase, seq)
+		ops, blobs, err = db.erase(txn, req.erase, seq)
 		return err
 	})
 	if errors.Is(err, badger.ErrConflict) {
@@ -206,7 +207,21 @@ func (db *DB) eraseInWriter(w *writerState, req *request) {
 	db.pipeCond.Broadcast()
 	db.pipeMu.Unlock()
 	db.filterSeq = seq
-	req.done <- db.destroyErasedKeys(req.erase.record, append(ops, recordKeyID(req.erase.record)))
+	err = db.destroyErasedKeys(req.erase.record, append(ops, recordKeyID(req.erase.record)))
+	db.dropErasedBlobs(blobs)
+	req.done <- err
+}
+
+// dropErasedBlobs deletes the uploads and chunks of the blobs an erasure
+// released, once their data keys are destroyed (deleteUpload destroys
+// them first anyway). A failure is left to the sweep (ExpireUploads
+// deletes every upload whose key is gone).
+func (db *DB) dropErasedBlobs(blobs []Blob) {
+	for _, b := range blobs {
+		if err := db.deleteUpload(context.Background(), b.Upload, nil); err != nil {
+			db.log.Error("retention erasure could not delete an erased blob's chunks; the upload sweep retries", "err", err)
+		}
+	}
 }
 
 // destroyErasedKeys destroys the data keys of an erased record's ops,
@@ -223,50 +238,52 @@ func (db *DB) destroyErasedKeys(record string, ops []string) error {
 }
 
 // erase writes the erasure of e.record in txn, under seq; it returns the
-// ids of the record's ops.
-func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, error) {
+// ids of the data keys to destroy (the record's ops', and the keys of the
+// blobs no other record binds once the record's bindings are gone) and
+// those blobs, whose heads it deletes.
+func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, []Blob, error) {
 	// The head is read without its snapshot, which a store restored from
 	// a backup older than an earlier erasure can no longer open.
 	hv, err := getValue(txn, key(prefixRecord, e.record))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, model.Errorf(model.CodeNotFound, "There is no record %s to erase.", e.record)
+		return nil, nil, model.Errorf(model.CodeNotFound, "There is no record %s to erase.", e.record)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read record %s: %w", e.record, err)
+		return nil, nil, fmt.Errorf("read record %s: %w", e.record, err)
 	}
 	h, err := parseHead(hv)
 	if err != nil {
-		return nil, fmt.Errorf("decode record %s: %w", e.record, err)
+		return nil, nil, fmt.Errorf("decode record %s: %w", e.record, err)
 	}
 	list, err := readOpList(txn, e.record)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sv, err := getValue(txn, key(prefixSummary, e.record))
 	if err != nil {
-		return nil, fmt.Errorf("read summary of %s: %w", e.record, err)
+		return nil, nil, fmt.Errorf("read summary of %s: %w", e.record, err)
 	}
 	var s Summary
 	if err := json.Unmarshal(sv, &s); err != nil {
-		return nil, fmt.Errorf("decode summary of %s: %w", e.record, err)
+		return nil, nil, fmt.Errorf("decode summary of %s: %w", e.record, err)
 	}
 	s.ID = e.record
 	facts, err := db.retentionFacts(txn, &s, map[string]time.Time{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rule, ok := e.judge(facts); !ok || rule != e.rule {
-		return nil, ErrNotExpired
+		return nil, nil, ErrNotExpired
 	}
 	if len(list) > eraseMaxOpsPerTx {
-		return nil, fmt.Errorf("erase record %s: %d ops do not fit one transaction", e.record, len(list))
+		return nil, nil, fmt.Errorf("erase record %s: %d ops do not fit one transaction", e.record, len(list))
 	}
 	rs := &erasedRecord{kind: s.Kind, scope: h.scope, bucket: h.bucket, ops: list}
 	ops := make([]string, 0, len(list))
 	for _, o := range list {
 		id, err := opIDAt(txn, db.keys, o.fseq)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ops = append(ops, id)
 		dels := [][]byte{key(prefixOp, id), feedKey(o.fseq)}
@@ -274,13 +291,18 @@ func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, error) 
 			dels = append(dels, bucketKey(rs.bucket, o.bseq))
 		}
 		if err := deleteKeys(txn, dels...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := db.eraseRest(txn, rs, e, seq, ops); err != nil {
-		return nil, err
+	blobs, keys, err := releaseErasedBlobs(txn, e.record)
+	if err != nil {
+		return nil, nil, err
 	}
-	return ops, appendAudit(txn, e.entries)
+	ops = append(ops, keys...)
+	if err := db.eraseRest(txn, rs, e, seq, ops); err != nil {
+		return nil, nil, err
+	}
+	return ops, blobs, appendAudit(txn, e.entries)
 }
 
 // eraseRest deletes the record's head, op list, summary and links, and
@@ -358,6 +380,27 @@ func opIDAt(txn *badger.Txn, ks *dataKeys, seq uint64) (string, error) {
 		return "", fmt.Errorf("read op id at seq %d: the stored op is damaged", seq)
 	}
 	return o.ID, nil
+}
+
+// releaseErasedBlobs deletes the blob bindings of an erased record and
+// the heads of the blobs no other record binds, and returns those blobs
+// and the ids of their data keys, which the erasure destroys with its
+// ops' (xk/ holds them until then).
+func releaseErasedBlobs(txn *badger.Txn, record string) ([]Blob, []string, error) {
+	blobs, err := releaseBindings(txn, record, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("release blobs of %s: %w", record, err)
+	}
+	var keys []string
+	for _, b := range blobs {
+		if err := txn.Delete(blobKey(b.Scope, b.Digest)); err != nil {
+			return nil, nil, fmt.Errorf("erase blob of %s: %w", record, err)
+		}
+		if b.Sealed {
+			keys = append(keys, blobKeyID(b.Upload))
+		}
+	}
+	return blobs, keys, nil
 }
 
 // linkKeys returns the l/ keys of record's links, both directions.

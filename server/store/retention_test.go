@@ -228,3 +228,77 @@ func TestRetentionTombstone(t *testing.T) {
 		t.Errorf("AckPurges: %d, %v; want 1 (the other record is no erasure)", n, err)
 	}
 }
+
+// TestRetentionErasureErasesTheRecordsBlobs: a record erased by
+// retention releases its blob bindings, and the blob no other record
+// binds is erased with it: the record no longer reads it (BoundBlob and
+// Blob answer not_found), its data key and its upload are gone, and its
+// canary is in no file of the data directory after close nor in any
+// chunk version badger holds, read with the store's keys. A blob the
+// record shares with another live record of its scope survives, bytes
+// and all. The control (no erasure) finds the canary through badger.
+// On the code before, the erased record's blob stayed, served to nobody
+// but readable, until the orphan sweep.
+func TestRetentionErasureErasesTheRecordsBlobs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opt   Options
+		erase bool
+	}{
+		{name: "erased", erase: true},
+		{name: "erased, encrypted at rest", opt: Options{EncryptionKey: bytes.Repeat([]byte{7}, 32)}, erase: true},
+		{name: "control: not erased"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			tc.opt.GCInterval = -1
+			c := newRetentionCanary(t, tc.opt)
+			own, shared := canaryText(), canaryText()
+			ownBlob, sharedBlob := canaryBlob(t, c.db, own), canaryBlob(t, c.db, shared)
+			for _, bind := range [][2]string{{c.rec, ownBlob.Digest}, {c.rec, sharedBlob.Digest}, {c.otherRec, sharedBlob.Digest}} {
+				if err := c.db.BindBlob(ctx, bind[0], "t:x", bind[1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.erase {
+				c.erase(t)
+			}
+			_, err := c.db.BoundBlob(ctx, c.rec, ownBlob.Digest)
+			if got := model.ErrorCode(err) == model.CodeNotFound; got != tc.erase {
+				t.Errorf("BoundBlob of the erased record's blob: %v, want not_found: %v", err, tc.erase)
+			}
+			_, err = c.db.Blob(ctx, ownBlob.Scope, ownBlob.Digest)
+			if got := model.ErrorCode(err) == model.CodeNotFound; got != tc.erase {
+				t.Errorf("Blob (dedup) of the erased record's blob: %v, want not_found: %v", err, tc.erase)
+			}
+			if got := c.db.keys.key(blobKeyID(ownBlob.Upload)) == nil; got != tc.erase {
+				t.Errorf("the blob's data key is gone: %v, want %v", got, tc.erase)
+			}
+			_, err = c.db.Upload(ctx, ownBlob.Upload)
+			if got := model.ErrorCode(err) == model.CodeNotFound; got != tc.erase {
+				t.Errorf("the blob's upload: %v, want not_found: %v", err, tc.erase)
+			}
+			b, err := c.db.BoundBlob(ctx, c.otherRec, sharedBlob.Digest)
+			if err != nil {
+				t.Fatalf("the shared blob, through the other record: %v", err)
+			}
+			var out bytes.Buffer
+			if err := c.db.ReadBlob(ctx, b, 0, b.Size, &out); err != nil || !bytes.Contains(out.Bytes(), []byte(shared)) {
+				t.Errorf("the shared blob's bytes: %v, %d bytes without its canary", err, out.Len())
+			}
+			if err := c.db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if files := filesHolding(t, c.dir, own); len(files) > 0 {
+				t.Errorf("files holding the erased blob's canary: %v", files)
+			}
+			db := openAt(t, c.dir, tc.opt)
+			if got := blobVersionsHolding(t, db, own) > 0; got == tc.erase {
+				t.Errorf("chunk versions holding the erased blob's canary: %v, want some: %v", got, !tc.erase)
+			}
+			if blobVersionsHolding(t, db, shared) == 0 {
+				t.Error("no chunk version holds the shared blob's canary")
+			}
+		})
+	}
+}
