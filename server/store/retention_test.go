@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server/retention"
 	"github.com/fieldsync/fieldsync/sync/protocol"
@@ -300,5 +302,50 @@ func TestRetentionErasureErasesTheRecordsBlobs(t *testing.T) {
 				t.Error("no chunk version holds the shared blob's canary")
 			}
 		})
+	}
+}
+
+// TestRetentionErasureCrashLeavesTheBlobToOpen: an erasure that commits
+// and then crashes before destroying its data keys (the transaction run
+// alone, the store closed) leaves the released blob's key in xk/: the
+// next Open destroys it, the blob reads as absent, and the upload sweep
+// (ExpireUploads) deletes its upload. On a store where Open did not
+// finish the erasure, the blob's key would be live.
+func TestRetentionErasureCrashLeavesTheBlobToOpen(t *testing.T) {
+	ctx := context.Background()
+	opt := Options{GCInterval: -1}
+	c := newRetentionCanary(t, opt)
+	own := canaryText()
+	b := canaryBlob(t, c.db, own)
+	if err := c.db.BindBlob(ctx, c.rec, b.Scope, b.Digest); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(40 * 24 * time.Hour)
+	e := &eraseReq{record: c.rec, rule: testRule, at: now, judge: judgeAt(t, now)}
+	err := c.db.bdb.Update(func(txn *badger.Txn) error {
+		_, _, err := c.db.erase(txn, e, c.db.committed.Load()+1)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.db.keys.key(blobKeyID(b.Upload)) == nil {
+		t.Fatal("control: the blob's key is destroyed before the crash")
+	}
+	if err := c.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := openAt(t, c.dir, opt)
+	if db.keys.key(blobKeyID(b.Upload)) != nil {
+		t.Error("the blob's data key is live after Open")
+	}
+	if _, err := db.Blob(ctx, b.Scope, b.Digest); model.ErrorCode(err) != model.CodeNotFound {
+		t.Errorf("Blob after Open: %v, want not_found", err)
+	}
+	if n, err := db.ExpireUploads(ctx, time.Unix(0, 0)); err != nil || n != 1 {
+		t.Errorf("ExpireUploads = %d, %v, want 1 (the erased blob's upload)", n, err)
+	}
+	if got := blobVersionsHolding(t, db, own); got > 0 {
+		t.Errorf("chunk versions holding the canary: %d", got)
 	}
 }
