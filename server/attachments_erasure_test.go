@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
@@ -178,5 +179,56 @@ func TestSweepReleasesStaleBindings(t *testing.T) {
 	}
 	if got := fw.mustDo(http.StatusOK, http.MethodGet, keptPath, nil); !bytes.Equal(got, kept) {
 		t.Errorf("the named file: %d bytes, not its bytes", len(got))
+	}
+}
+
+// TestRetentionErasesTheRecordsFiles (issues 12 and 16): a record erased
+// by retention takes the files only it names with it: the download
+// answers 404, the file is no longer deduplicated (its head and data key
+// are gone), and its canary is in no file of the data directory after a
+// clean shutdown; a file it shares with another live record of its team
+// is still served through that record. The store's
+// TestRetentionErasureErasesTheRecordsBlobs has the byte-scan control
+// through badger with the keys. On the code before, the erased record's
+// file stayed deduplicated until the orphan sweep.
+func TestRetentionErasesTheRecordsFiles(t *testing.T) {
+	h := startServerEnv(t, map[string]string{"FIELDSYNC_RETENTION": retentionRules})
+	d := newDeployment(t, h)
+	fw := d.clients["fw"]
+	north := d.teams["north"]
+	canary := erasureCanary()
+	rec, path, data, _ := attachFile(t, h, fw, north, canary)
+	sharedCanary := erasureCanary()
+	_, keptPath, keptData, _ := attachFile(t, h, fw, north, sharedCanary)
+	_, sharedDigest := photo(300<<10, sharedCanary)
+	fw.pushApplied(
+		fw.op(rec, model.KindIdentification, model.FieldAttachments, "append",
+			map[string]any{"digest": sharedDigest, "size": len(keptData), "media_type": "image/jpeg", "name": "shared.jpg"}),
+		fw.op(rec, model.KindIdentification, model.FieldStatus, "set", "withdrawn"),
+	)
+	sharedPath := "/v1/records/" + rec + "/attachments/" + sharedDigest
+	if got := d.clients["sup"].mustDo(http.StatusOK, http.MethodGet, sharedPath, nil); !bytes.Equal(got, keptData) {
+		t.Fatal("control: the record does not serve the shared file before the erasure")
+	}
+
+	h.advance(40 * 24 * time.Hour)
+	admin := h.login("admin", adminPassword, d.admin.device)
+	admin.mustDo(http.StatusOK, http.MethodPost, "/v1/admin/retention/run", nil)
+	fw = h.login("fw", userPassword, fw.device)
+	sup := h.login("sup", userPassword, "")
+	sup.mustDo(http.StatusNotFound, http.MethodGet, "/v1/records/"+rec, nil)
+	if status, _ := sup.do(http.MethodGet, path, nil); status != http.StatusNotFound {
+		t.Errorf("download of the erased record's file: %d, want 404", status)
+	}
+	_, digest := photo(300<<10, canary)
+	if up := createUpload(t, h, fw, api.UploadRequest{Size: int64(len(data)), Digest: digest, Team: north}, http.StatusCreated); up.Complete {
+		t.Errorf("the erased record's file is still deduplicated: %+v", up)
+	}
+	if got := sup.mustDo(http.StatusOK, http.MethodGet, keptPath, nil); !bytes.Equal(got, keptData) {
+		t.Errorf("the shared file through the live record: %d bytes, not its bytes", len(got))
+	}
+	h.stop()
+	if hits := filesContaining(t, h.dir, []string{canary}); len(hits) > 0 {
+		t.Errorf("the erased file's canary is in the data directory: %v", hits)
 	}
 }
