@@ -70,7 +70,8 @@
 //	                           (id, kind, scope, rule, time, the seq of its
 //	                           drop markers; never content) (retention.go)
 //	xk/<record id>             the op ids of an erased record whose data keys
-//	                           are still to be destroyed (a crash between the
+//	                           are still to be destroyed, and the blob key ids
+//	                           of the blobs only it bound (a crash between the
 //	                           erasure's commit and the destruction; Open)
 //	b/x\x00<seq>               the erasures feed: a drop marker per erased
 //	                           record, merged into the global feed's pages
@@ -84,9 +85,10 @@
 //	                           (a binding, written when the entry is pushed)
 //	bxr/<rec>/<digest>         the scope of the blob bound to rec: the record
 //	                           reads it wherever it moves; when a record's last
-//	                           binding of a blob goes (its entries redacted),
-//	                           the blob is erased unless a record of its scope
-//	                           still names it
+//	                           binding of a blob goes (its entries redacted,
+//	                           or the record erased by retention), the blob is
+//	                           erased unless a record of its scope still names
+//	                           it (retention: still binds it)
 //
 // # Storage design: a snapshot plus an op tail
 //

@@ -21,11 +21,15 @@ import (
 // op list, summary, every op's o/ and f/ entry and bucket entry, and its
 // links are deleted; a drop marker is written in its bucket and in the
 // erasures feed (read by national readers) under a new seq; a tombstone
-// x/<record id> is kept so that no op can bring the record back. Once the
-// transaction commits, the data keys of its ops are destroyed, so the
-// sealed values badger still holds (older versions, the value log) and
-// every backup read as erased. A crash in between leaves the op ids in
-// xk/<record id>, and Open destroys their keys.
+// x/<record id> is kept so that no op can bring the record back. The
+// same transaction deletes the record's blob bindings and the head of
+// every blob no other record binds. Once the transaction commits, the
+// data keys of its ops and of those blobs are destroyed, so the sealed
+// values and chunks badger still holds (older versions, the value log)
+// and every backup read as erased; the blobs' uploads and chunks are
+// deleted next. A crash in between leaves the key ids in xk/<record id>,
+// and Open destroys their keys; ExpireUploads (the upload sweep) deletes
+// an upload whose key is gone.
 const (
 	prefixTombstone  = "x/"
 	prefixEraseKeys  = "xk/"
