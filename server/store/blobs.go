@@ -217,7 +217,15 @@ func (db *DB) Blob(ctx context.Context, scope, digest string) (Blob, error) {
 // (ReleaseBlobs). CodeNotFound when the scope holds no such blob.
 func (db *DB) BindBlob(ctx context.Context, record, scope, digest string) error {
 	err := db.update(ctx, func(txn *badger.Txn) error {
-		if _, err := txn.Get(blobKey(scope, digest)); err != nil {
+		// The head is written back as it is, so that a release or a
+		// retention erasure that found the blob unbound (and read its
+		// head) conflicts with this binding instead of erasing a bound
+		// blob.
+		head, err := getValue(txn, blobKey(scope, digest))
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(blobKey(scope, digest), head); err != nil {
 			return err
 		}
 		if err := txn.Set(bindingKey(scope, digest, record), nil); err != nil {

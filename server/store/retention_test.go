@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -347,5 +348,37 @@ func TestRetentionErasureCrashLeavesTheBlobToOpen(t *testing.T) {
 	}
 	if got := blobVersionsHolding(t, db, own); got > 0 {
 		t.Errorf("chunk versions holding the canary: %d", got)
+	}
+}
+
+// TestRetentionErasureConflictsWithANewBinding: a binding of another
+// record to the blob, committed while the erasure's transaction is open
+// (after it found the blob bound to nothing else), makes the erasure
+// conflict (EraseRecord answers ErrNotExpired: judged again at the next
+// run) instead of erasing a blob a live record names. On the code before
+// (BindBlob only read the head), the erasure committed.
+func TestRetentionErasureConflictsWithANewBinding(t *testing.T) {
+	ctx := context.Background()
+	c := newRetentionCanary(t, Options{GCInterval: -1})
+	b := canaryBlob(t, c.db, canaryText())
+	if err := c.db.BindBlob(ctx, c.rec, b.Scope, b.Digest); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Add(40 * 24 * time.Hour)
+	e := &eraseReq{record: c.rec, rule: testRule, at: now, judge: judgeAt(t, now)}
+	txn := c.db.bdb.NewTransaction(true)
+	defer txn.Discard()
+	_, blobs, err := c.db.erase(txn, e, c.db.committed.Load()+1)
+	if err != nil || len(blobs) != 1 {
+		t.Fatalf("erase = %v, %v, want the blob released", blobs, err)
+	}
+	if err := c.db.BindBlob(ctx, c.otherRec, b.Scope, b.Digest); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Commit(); !errors.Is(err, badger.ErrConflict) {
+		t.Errorf("the erasure's commit after a new binding: %v, want a conflict", err)
+	}
+	if _, err := c.db.BoundBlob(ctx, c.otherRec, b.Digest); err != nil {
+		t.Errorf("the blob through the new binding: %v", err)
 	}
 }
