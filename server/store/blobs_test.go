@@ -336,3 +336,34 @@ func TestSweepBlobKeys(t *testing.T) {
 		t.Errorf("uploadOfKey = %q, %v; want %q", id, ok, b.Upload)
 	}
 }
+
+// TestReleaseBlobsGoesOnPastASharedBlob: releasing a record's bindings
+// releases all of them even when one of its blobs (the first in key
+// order) is still bound to another record: the other blob is reported as
+// an orphan and the record binds neither. On the code before, the
+// release stopped at the shared blob and kept the rest bound.
+func TestReleaseBlobsGoesOnPastASharedBlob(t *testing.T) {
+	ctx := t.Context()
+	db := openTest(t, Options{GCInterval: -1})
+	x, y := canaryBlob(t, db, canaryText()), canaryBlob(t, db, canaryText())
+	shared, alone := x, y
+	if y.Digest < x.Digest {
+		shared, alone = y, x
+	}
+	rec, other := newID(), newID()
+	for _, bind := range [][2]string{{rec, shared.Digest}, {rec, alone.Digest}, {other, shared.Digest}} {
+		if err := db.BindBlob(ctx, bind[0], "t:x", bind[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphans, err := db.ReleaseBlobs(ctx, rec, func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans) != 1 || orphans[0].Digest != alone.Digest {
+		t.Errorf("orphans = %+v, want only the blob no other record binds", orphans)
+	}
+	if _, err := db.BoundBlob(ctx, rec, alone.Digest); model.ErrorCode(err) != model.CodeNotFound {
+		t.Errorf("the released record still binds the other blob: %v", err)
+	}
+}
