@@ -190,8 +190,9 @@ export class App {
     this.status.syncing = true;
     this.onUpdate();
     try {
+      const held = this.visitorIdentifications();
       const r = await this.client.sync();
-      await this.forgetVisitorRecords();
+      await this.countSent(held);
       this.setMessage("", "");
       return r;
     } catch (e) {
@@ -224,34 +225,33 @@ export class App {
   }
 
   /**
-   * forgetVisitorRecords removes from a visitor's device each
-   * identification whose every op the server acknowledged: the visitor may
-   * write it but never read it back, so the server will not send it and
-   * keeping it would only keep sensitive data on a personal phone.
-   * (The SDK should grow this: issue 14 part 4.)
+   * visitorIdentifications returns the identifications a visitor's device
+   * holds: the SDK forgets each once the server has all its ops (the
+   * visitor may write it but never read it back).
    */
-  private async forgetVisitorRecords(): Promise<void> {
+  private visitorIdentifications(): string[] {
     if (this.user?.role !== "visitor") {
+      return [];
+    }
+    return [...this.records].filter(([, r]) => r.kind === "identification").map(([id]) => id);
+  }
+
+  /** countSent adds to the visitor's sent count the identifications of held the sync forgot. */
+  private async countSent(held: string[]): Promise<void> {
+    if (held.length === 0) {
       return;
     }
     await this.replica.storage.write(async (tx) => {
-      const unsent = new Set<string>();
-      for (const [, raw] of await tx.list("outbox", "q/")) {
-        unsent.add((JSON.parse(raw as string) as { record: string }).record);
-      }
-      let sent = ((await tx.get("meta", SENT_KEY)) as number | undefined) ?? 0;
-      for (const [id, snap] of await tx.list("records")) {
-        const r = Record.fromSnapshot(snap as Parameters<typeof Record.fromSnapshot>[0]);
-        if (r.kind !== "identification" || unsent.has(id)) {
-          continue;
+      let gone = 0;
+      for (const id of held) {
+        if ((await tx.get("records", id)) === undefined) {
+          gone++;
         }
-        for (const [k] of await tx.list("ops", id + "/")) {
-          await tx.delete("ops", k);
-        }
-        await tx.delete("records", id);
-        sent++;
       }
-      await tx.put("meta", SENT_KEY, sent);
+      if (gone > 0) {
+        const sent = ((await tx.get("meta", SENT_KEY)) as number | undefined) ?? 0;
+        await tx.put("meta", SENT_KEY, sent + gone);
+      }
     }, "strict");
   }
 
