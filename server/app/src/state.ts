@@ -34,7 +34,7 @@ export const DB_NAME = "fieldsync-app";
 /** localStorage keys: the device id (not a secret) and the last username (for the login form). */
 const DEVICE_KEY = "fieldsync.app.device";
 /** meta keys the app adds to the replica's storage. */
-const SENT_KEY = "app/visitor_sent";
+const SENT_KEY = "app/visitor_sent_ids";
 
 /** Indicator is one entry of the served catalogue. */
 export interface Indicator {
@@ -136,11 +136,12 @@ export class App {
     if (this.replica.isWiped) {
       return;
     }
-    const [recs, outbox, sent] = await s.read(async (tx) => [await tx.list("records"), await tx.list("outbox", "q/"), await tx.get("meta", SENT_KEY)]);
+    const [recs, outbox] = await s.read(async (tx) => [await tx.list("records"), await tx.list("outbox", "q/")]);
     const records = new Map<string, Record>();
     for (const [id, snap] of recs) {
       records.set(id, Record.fromSnapshot(snap as Parameters<typeof Record.fromSnapshot>[0]));
     }
+    const sent = await this.noteSent(records);
     const unsent = new Set<string>();
     for (const [, raw] of outbox) {
       unsent.add((JSON.parse(raw as string) as { record: string }).record);
@@ -149,7 +150,7 @@ export class App {
     this.rejectedRecords = new Set(this.rejected.map((r) => r.op.record));
     this.records = records;
     this.unsentRecords = unsent;
-    this.visitorSent = (sent as number | undefined) ?? 0;
+    this.visitorSent = sent;
     this.status.unsynced = outbox.length;
     this.status.rejected = this.rejected.length;
     this.status.lastSync = await this.replica.lastSync();
@@ -158,6 +159,31 @@ export class App {
       this.status.persisted = await persisted();
     }
     this.onUpdate();
+  }
+
+  /**
+   * noteSent records, for a visitor, the identifications shown before that
+   * records no longer holds: the SDK forgets each once the server has all
+   * its ops (the visitor may write it but never read it back). The ids are
+   * kept as a set, so two reloads never count one twice; it returns how
+   * many there are.
+   */
+  private async noteSent(records: Map<string, Record>): Promise<number> {
+    const gone = this.user?.role !== "visitor" ? [] : [...this.records].filter(([id, r]) => r.kind === "identification" && !records.has(id)).map(([id]) => id);
+    if (gone.length === 0) {
+      return this.replica.storage.read(async (tx) => (((await tx.get("meta", SENT_KEY)) as string[] | undefined) ?? []).length);
+    }
+    return this.replica.storage.write(async (tx) => {
+      const sent = new Set(((await tx.get("meta", SENT_KEY)) as string[] | undefined) ?? []);
+      const before = sent.size;
+      for (const id of gone) {
+        sent.add(id);
+      }
+      if (sent.size !== before) {
+        await tx.put("meta", SENT_KEY, [...sent]);
+      }
+      return sent.size;
+    }, "relaxed");
   }
 
   /** write stores edits of record id durably (refused locally with the server's reason). */
@@ -190,9 +216,7 @@ export class App {
     this.status.syncing = true;
     this.onUpdate();
     try {
-      const held = this.visitorIdentifications();
       const r = await this.client.sync();
-      await this.countSent(held);
       this.setMessage("", "");
       return r;
     } catch (e) {
@@ -222,37 +246,6 @@ export class App {
     this.status.message = message;
     this.status.messageKind = kind;
     this.lastError = err;
-  }
-
-  /**
-   * visitorIdentifications returns the identifications a visitor's device
-   * holds: the SDK forgets each once the server has all its ops (the
-   * visitor may write it but never read it back).
-   */
-  private visitorIdentifications(): string[] {
-    if (this.user?.role !== "visitor") {
-      return [];
-    }
-    return [...this.records].filter(([, r]) => r.kind === "identification").map(([id]) => id);
-  }
-
-  /** countSent adds to the visitor's sent count the identifications of held the sync forgot. */
-  private async countSent(held: string[]): Promise<void> {
-    if (held.length === 0) {
-      return;
-    }
-    await this.replica.storage.write(async (tx) => {
-      let gone = 0;
-      for (const id of held) {
-        if ((await tx.get("records", id)) === undefined) {
-          gone++;
-        }
-      }
-      if (gone > 0) {
-        const sent = ((await tx.get("meta", SENT_KEY)) as number | undefined) ?? 0;
-        await tx.put("meta", SENT_KEY, sent + gone);
-      }
-    }, "strict");
   }
 
   /**
