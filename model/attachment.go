@@ -1,6 +1,9 @@
 package model
 
-import "slices"
+import (
+	"bytes"
+	"slices"
+)
 
 // FieldAttachments is the log field whose entries name uploaded files
 // (blobs) by digest: each entry is {"digest", "size", "media_type",
@@ -23,6 +26,38 @@ var AttachmentTypes = []string{"image/jpeg", "image/png", "image/heic", "applica
 
 // AllowedAttachmentType reports whether t is in AttachmentTypes.
 func AllowedAttachmentType(t string) bool { return slices.Contains(AttachmentTypes, t) }
+
+// SniffMedia names the media type of a file from its first bytes (at
+// least 12 are needed for the ISO base media formats), among
+// AttachmentTypes; anything else (SVG, HTML, scripts, unknown) is refused
+// with CodeMediaType. The server sniffs every completed upload with it,
+// and the SDKs name an attachment's type with it, so both agree.
+func SniffMedia(head []byte) (string, error) {
+	ftyp := len(head) >= 12 && string(head[4:8]) == "ftyp"
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xD8, 0xFF}):
+		return "image/jpeg", nil
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png", nil
+	case bytes.HasPrefix(head, []byte("%PDF-")):
+		return "application/pdf", nil
+	case bytes.HasPrefix(head, []byte("OggS")):
+		return "audio/ogg", nil
+	case bytes.HasPrefix(head, []byte{0x1A, 0x45, 0xDF, 0xA3}):
+		return "audio/webm", nil
+	case ftyp && slices.Contains(heicBrands, string(head[8:12])):
+		return "image/heic", nil
+	case ftyp && slices.Contains(mp4AudioBrands, string(head[8:12])):
+		return "audio/mp4", nil
+	}
+	return "", Errorf(CodeMediaType, "The file is not of an allowed type (%v, sniffed from its bytes).", AttachmentTypes)
+}
+
+// heicBrands are the major brands of an ftyp box that sniff as HEIC.
+var heicBrands = []string{"heic", "heix", "heim", "heis", "mif1", "msf1"}
+
+// mp4AudioBrands are the major brands that sniff as MP4 audio.
+var mp4AudioBrands = []string{"M4A ", "M4B ", "mp42", "mp41", "isom", "iso2", "3gp4", "3gp5"}
 
 // ValidDigest reports whether d is a SHA-256 digest in lowercase hex.
 func ValidDigest(d string) bool {

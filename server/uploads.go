@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -158,42 +157,9 @@ func (s *Server) completeUpload(c *fiber.Ctx) error {
 		}
 		return c.JSON(api.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType})
 	}
-	b, err := s.db.CompleteUpload(c.UserContext(), u.ID, sniffMedia)
+	b, err := s.db.CompleteUpload(c.UserContext(), u.ID, model.SniffMedia)
 	if err != nil {
 		return err
 	}
 	return c.JSON(api.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType})
-}
-
-// sniffMedia names the media type of a file from its first bytes, among
-// model.AttachmentTypes; anything else (SVG, HTML, scripts, unknown) is
-// refused with media_type.
-func sniffMedia(head []byte) (string, error) {
-	ftyp := len(head) >= 12 && string(head[4:8]) == "ftyp"
-	switch {
-	case bytes.HasPrefix(head, []byte{0xFF, 0xD8, 0xFF}):
-		return "image/jpeg", nil
-	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
-		return "image/png", nil
-	case bytes.HasPrefix(head, []byte("%PDF-")):
-		return "application/pdf", nil
-	case bytes.HasPrefix(head, []byte("OggS")):
-		return "audio/ogg", nil
-	case bytes.HasPrefix(head, []byte{0x1A, 0x45, 0xDF, 0xA3}):
-		return "audio/webm", nil
-	case ftyp && isBrand(head[8:12], "heic", "heix", "heim", "heis", "mif1", "msf1"):
-		return "image/heic", nil
-	case ftyp && isBrand(head[8:12], "M4A ", "M4B ", "mp42", "mp41", "isom", "iso2", "3gp4", "3gp5"):
-		return "audio/mp4", nil
-	}
-	return "", model.Errorf(model.CodeMediaType, "The file is not of an allowed type (%v, sniffed from its bytes).", model.AttachmentTypes)
-}
-
-func isBrand(b []byte, brands ...string) bool {
-	for _, x := range brands {
-		if string(b) == x {
-			return true
-		}
-	}
-	return false
 }
