@@ -36,7 +36,8 @@ var pngKeep = map[string]bool{
 }
 
 // StripMetadata returns data without the location and device metadata
-// of a JPEG or PNG photo: for a JPEG every APPn segment except JFIF
+// of a JPEG, PNG or HEIC photo: for a HEIC its Exif, XMP and other
+// metadata items blanked in place (heic.go); for a JPEG every APPn segment except JFIF
 // (without its thumbnail), an ICC profile and Adobe's, every comment, and
 // anything after the end of the image; for a PNG every chunk outside
 // pngKeep and anything after IEND. An EXIF orientation other than the
@@ -49,8 +50,28 @@ func StripMetadata(data []byte) ([]byte, error) {
 		return stripJPEG(data)
 	case bytes.HasPrefix(data, pngSignature):
 		return stripPNG(data)
+	case isHEIC(data):
+		return stripHEIC(data)
 	}
 	return data, nil
+}
+
+// isHEIC reports whether head sniffs as a HEIC photo.
+func isHEIC(head []byte) bool {
+	media, _ := model.SniffMedia(head)
+	return media == "image/heic"
+}
+
+// stripHEIC returns a copy of a HEIC with its metadata items blanked in
+// place (heicPatches): of the same length, every other byte unchanged.
+func stripHEIC(data []byte) ([]byte, error) {
+	ps, err := heicPatches(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(data)
+	applyPatches(out, 0, ps)
+	return out, nil
 }
 
 // jpegSegment is one marker of a JPEG with its bytes (for a start of
