@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+
+	"github.com/google/uuid"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -46,6 +51,17 @@ type pendingUpload struct {
 	Request api.UploadRequest `json:"request"`
 	// Upload is the server's upload id once created ("" before).
 	Upload string `json:"upload,omitempty"`
+	// Blob names the file's chunks, b/<blob>/<n> ("" for a file queued
+	// by an earlier version: b/<scope>/<digest>/<n>).
+	Blob string `json:"blob,omitempty"`
+}
+
+// chunks is the prefix of the queued file's chunk keys.
+func (p pendingUpload) chunks() []byte {
+	if p.Blob == "" {
+		return blobPrefix(scopeOf(p.Request), p.Request.Digest)
+	}
+	return []byte(prefixBlob + p.Blob + "/")
 }
 
 // scopeOf is the id of the team or week the request uploads into.
@@ -58,72 +74,186 @@ type Attached struct {
 	api.BlobInfo
 }
 
-// Attach attaches data to record id: it appends an attachments entry
-// naming the file (by digest, with size, media type, name and caption)
-// and queues the file to be uploaded by the next Sync, before the entry
-// is pushed. A JPEG or PNG is stripped of its metadata first unless
-// o.KeepMetadata (the digest is of the stripped bytes).
+// MaxStripInMemory bounds the JPEG or PNG photo Attach strips: its
+// metadata segments and chunks are rewritten in memory, so a larger one
+// is refused unless AttachOptions.KeepMetadata. Every other file (HEIC
+// photos included, stripped in place) is streamed into the replica one
+// chunk at a time, whatever its size.
+const MaxStripInMemory = 64 << 20
+
+// sniffBytes is how much of a file's start Attach reads to name its type.
+const sniffBytes = 64
+
+// Attach attaches data to record id: AttachFrom of data.
 func (c *Client) Attach(ctx context.Context, id string, data []byte, o AttachOptions) (Attached, error) {
+	return c.AttachFrom(ctx, id, bytes.NewReader(data), int64(len(data)), o)
+}
+
+// AttachFrom attaches the size bytes of src to record id: it appends an
+// attachments entry naming the file (by digest, with size, media type,
+// name and caption) and queues the file to be uploaded by the next Sync,
+// before the entry is pushed. A JPEG, PNG or HEIC photo is stripped of
+// its metadata first unless o.KeepMetadata (the digest is of the
+// stripped bytes).
+//
+// The file is never held in memory as a whole (except a JPEG or PNG to
+// strip, up to MaxStripInMemory): it is copied into the replica (where
+// it is encrypted at rest with everything else) one DefaultUploadChunk
+// at a time while it is hashed, and Sync uploads it from there chunk by
+// chunk.
+func (c *Client) AttachFrom(ctx context.Context, id string, src io.ReaderAt, size int64, o AttachOptions) (Attached, error) {
+	f, err := c.stageFile(ctx, src, size, o)
+	if err != nil {
+		return Attached{}, fmt.Errorf("attach file: %w", err)
+	}
+	a, err := c.attachStaged(ctx, id, f, o)
+	if err != nil {
+		if derr := c.dropChunks(f.chunks()); derr != nil {
+			c.log.Warn("could not delete the copy of a file not attached", "err", derr)
+		}
+		return Attached{}, fmt.Errorf("attach file: %w", err)
+	}
+	return a, nil
+}
+
+// stagedFile is a file copied into the replica (b/<blob>/ chunks) and
+// not yet named by a pending upload.
+type stagedFile struct {
+	blob, digest, media string
+	size                int64
+}
+
+func (f stagedFile) chunks() []byte { return []byte(prefixBlob + f.blob + "/") }
+
+// stageFile strips (unless o.KeepMetadata) and copies src into the
+// replica under a new blob id, hashing it on the way.
+func (c *Client) stageFile(ctx context.Context, src io.ReaderAt, size int64, o AttachOptions) (stagedFile, error) {
+	head := make([]byte, min(size, sniffBytes))
+	if _, err := readFull(src, head, 0); err != nil {
+		return stagedFile{}, err
+	}
+	var patches []patch
 	if !o.KeepMetadata {
+		var err error
+		if src, size, patches, err = stripSource(src, size, head); err != nil {
+			return stagedFile{}, err
+		}
+	}
+	f := stagedFile{blob: uuid.NewString(), size: size, media: o.MediaType}
+	if f.media == "" {
+		f.media, _ = model.SniffMedia(head)
+	}
+	if !model.AllowedAttachmentType(f.media) {
+		return stagedFile{}, model.Errorf(model.CodeMediaType, "The file is not of an allowed type (%v); name its media type if it is one.", model.AttachmentTypes)
+	}
+	h := sha256.New()
+	buf := make([]byte, DefaultUploadChunk)
+	for n, off := uint64(0), int64(0); off < size; n, off = n+1, off+DefaultUploadChunk {
+		part := buf[:min(DefaultUploadChunk, size-off)]
+		err := ctx.Err()
+		if err == nil {
+			_, err = readFull(src, part, off)
+		}
+		if err == nil {
+			applyPatches(part, off, patches)
+			h.Write(part)
+			err = c.updateLazy(func(t *tx) error { return t.set(binary.BigEndian.AppendUint64(f.chunks(), n), part) })
+		}
+		if err != nil {
+			if derr := c.dropChunks(f.chunks()); derr != nil {
+				c.log.Warn("could not delete the partial copy of a file", "err", derr)
+			}
+			return stagedFile{}, err
+		}
+	}
+	f.digest = hex.EncodeToString(h.Sum(nil))
+	return f, nil
+}
+
+// readFull reads len(p) bytes of src at off.
+func readFull(src io.ReaderAt, p []byte, off int64) (int, error) {
+	n, err := src.ReadAt(p, off)
+	if n == len(p) {
+		return n, nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, fmt.Errorf("read file: %w", err)
+}
+
+// stripSource returns what to copy for a photo whose first bytes are
+// head: a JPEG or PNG stripped in memory, or a HEIC's patches.
+func stripSource(src io.ReaderAt, size int64, head []byte) (io.ReaderAt, int64, []patch, error) {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xD8}) || bytes.HasPrefix(head, pngSignature):
+		if size > MaxStripInMemory {
+			return nil, 0, nil, model.Errorf(model.CodeBlobTooLarge, "The photo is larger than %d MiB, the most whose metadata this device removes; it was not attached.", MaxStripInMemory>>20)
+		}
+		data := make([]byte, size)
+		if _, err := readFull(src, data, 0); err != nil {
+			return nil, 0, nil, err
+		}
 		stripped, err := StripMetadata(data)
 		if err != nil {
-			return Attached{}, fmt.Errorf("attach file: %w", err)
+			return nil, 0, nil, err
 		}
-		data = stripped
+		return bytes.NewReader(stripped), int64(len(stripped)), nil, nil
+	case isHEIC(head):
+		ps, err := heicPatches(src, size)
+		return src, size, ps, err
 	}
-	media := o.MediaType
-	if media == "" {
-		media = sniffLocal(data)
-	}
-	if !model.AllowedAttachmentType(media) {
-		return Attached{}, fmt.Errorf("attach file: %w", model.Errorf(model.CodeMediaType, "The file is not of an allowed type (%v); name its media type if it is one.", model.AttachmentTypes))
-	}
-	sum := sha256.Sum256(data)
-	entry := map[string]any{"digest": hex.EncodeToString(sum[:]), "size": len(data), "media_type": media}
+	return src, size, nil, nil
+}
+
+// attachStaged writes the attachments entry of f and its pending upload;
+// a file the scope has queued already keeps the first copy (f's is
+// deleted).
+func (c *Client) attachStaged(ctx context.Context, id string, f stagedFile, o AttachOptions) (Attached, error) {
+	entry := map[string]any{"digest": f.digest, "size": f.size, "media_type": f.media}
 	if o.Name != "" {
 		entry["name"] = o.Name
 	}
 	if o.Caption != "" {
 		entry["caption"] = o.Caption
 	}
+	queued := false
 	ops, err := c.write(ctx, id, "", func(t *tx, r *crdt.Record) ([]spec, error) {
 		if err := c.checkClass(r.Kind, model.FieldAttachments, model.ClassLog); err != nil {
 			return nil, err
 		}
-		req, err := c.uploadRequestFor(r, entry["digest"].(string), len(data))
+		req, err := c.uploadRequestFor(r, f.digest, f.size)
 		if err != nil {
 			return nil, err
 		}
-		if err := c.queueFile(t, req, data); err != nil {
+		if queued, err = t.has(uploadKey(scopeOf(req), req.Digest)); err != nil || queued {
+			return []spec{{field: model.FieldAttachments, action: model.ActionAppend, value: entry}}, err
+		}
+		enc, err := json.Marshal(pendingUpload{Request: req, Blob: f.blob})
+		if err != nil {
+			return nil, fmt.Errorf("encode pending upload: %w", err)
+		}
+		if err := t.set(uploadKey(scopeOf(req), req.Digest), enc); err != nil {
 			return nil, err
 		}
 		return []spec{{field: model.FieldAttachments, action: model.ActionAppend, value: entry}}, nil
 	})
 	if err != nil {
-		return Attached{}, fmt.Errorf("attach file: %w", err)
+		return Attached{}, err
 	}
-	info := api.BlobInfo{Digest: entry["digest"].(string), Size: int64(len(data)), MediaType: media}
+	if queued {
+		if err := c.dropChunks(f.chunks()); err != nil {
+			c.log.Warn("could not delete the second copy of a queued file", "err", err)
+		}
+	}
+	info := api.BlobInfo{Digest: f.digest, Size: f.size, MediaType: f.media}
 	return Attached{Op: ops[0].ID, BlobInfo: info}, nil
-}
-
-// sniffLocal names the media type of the photos and scans the SDK
-// recognises ("" otherwise).
-func sniffLocal(data []byte) string {
-	switch {
-	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
-		return "image/jpeg"
-	case bytes.HasPrefix(data, pngSignature):
-		return "image/png"
-	case bytes.HasPrefix(data, []byte("%PDF-")):
-		return "application/pdf"
-	}
-	return ""
 }
 
 // uploadRequestFor is the upload of a file for record r: into the team
 // or week that scopes r.
-func (c *Client) uploadRequestFor(r *crdt.Record, digest string, size int) (api.UploadRequest, error) {
-	req := api.UploadRequest{Size: int64(size), Digest: digest}
+func (c *Client) uploadRequestFor(r *crdt.Record, digest string, size int64) (api.UploadRequest, error) {
+	req := api.UploadRequest{Size: size, Digest: digest}
 	kind := c.schema.Kinds[r.Kind]
 	var scope string
 	if kind == nil || json.Unmarshal(r.Value(kind.Scope), &scope) != nil || scope == "" {
@@ -135,21 +265,6 @@ func (c *Client) uploadRequestFor(r *crdt.Record, digest string, size int) (api.
 		req.Team = scope
 	}
 	return req, nil
-}
-
-// queueFile stores data in chunks and its pending upload in t.
-func (c *Client) queueFile(t *tx, req api.UploadRequest, data []byte) error {
-	for n, off := uint64(0), 0; off < len(data); n, off = n+1, off+DefaultUploadChunk {
-		chunk := data[off:min(off+DefaultUploadChunk, len(data))]
-		if err := t.set(blobChunkKey(scopeOf(req), req.Digest, n), chunk); err != nil {
-			return err
-		}
-	}
-	enc, err := json.Marshal(pendingUpload{Request: req})
-	if err != nil {
-		return fmt.Errorf("encode pending upload: %w", err)
-	}
-	return t.set(uploadKey(scopeOf(req), req.Digest), enc)
 }
 
 // uploadQueued uploads every queued file, resuming those started; Sync
@@ -178,7 +293,7 @@ func (c *Client) uploadQueued(ctx context.Context) error {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && !retryableUpload(apiErr) && apiErr.Status != 401 {
 			c.log.Warn("the server refused a queued file; its entry is pushed without it", "code", apiErr.Code)
-			err = c.dropQueued(p.Request)
+			err = c.dropQueued(p)
 		}
 		if err != nil {
 			return fmt.Errorf("upload queued file: %w", err)
@@ -189,14 +304,11 @@ func (c *Client) uploadQueued(ctx context.Context) error {
 
 // uploadOne uploads one queued file: creating its upload (and keeping
 // the id) or resuming it at the acknowledged offset, then completing it
-// and dropping the queued bytes.
+// and dropping the queued bytes. The file is read from the replica one
+// chunk at a time (queuedFile).
 func (c *Client) uploadOne(ctx context.Context, p pendingUpload) error {
 	u := &Uploader{Client: c, ChunkSize: c.opt.UploadChunk, MaxAttempts: c.opt.MaxAttempts, Backoff: c.opt.Backoff}
-	data, err := c.queuedBytes(p.Request)
-	if err != nil {
-		return err
-	}
-	offset := int64(0)
+	offset, err := int64(0), error(nil)
 	if p.Upload != "" {
 		offset, err = u.acknowledged(ctx, p.Upload)
 		if apiCode(err) == model.CodeNotFound {
@@ -212,41 +324,51 @@ func (c *Client) uploadOne(ctx context.Context, p pendingUpload) error {
 			return err
 		}
 		if p.Upload = up.ID; up.Complete {
-			return c.dropQueued(p.Request)
+			return c.dropQueued(p)
 		}
 		if err := c.saveQueued(p); err != nil {
 			return err
 		}
 	}
-	if err := u.send(ctx, p.Upload, data, offset); err != nil {
+	if err := u.send(ctx, p.Upload, queuedFile{c, p.chunks()}, p.Request.Size, offset); err != nil {
 		return err
 	}
 	if _, err := u.complete(ctx, p.Upload); err != nil {
 		return err
 	}
-	return c.dropQueued(p.Request)
+	return c.dropQueued(p)
 }
 
-// queuedBytes reads a queued file back from its chunks.
-func (c *Client) queuedBytes(req api.UploadRequest) ([]byte, error) {
-	data := make([]byte, 0, req.Size)
-	err := c.view(func(b *badger.Txn) error {
-		for _, key := range prefixKeys(b, blobPrefix(scopeOf(req), req.Digest)) {
-			v, err := getValue(b, key)
-			if err != nil {
-				return err
-			}
-			data = append(data, v...)
+// queuedFile reads a queued file from its chunks in the replica, each
+// DefaultUploadChunk bytes (the last one fewer).
+type queuedFile struct {
+	c      *Client
+	prefix []byte
+}
+
+var _ io.ReaderAt = queuedFile{}
+
+// ReadAt reads len(p) bytes at off from the chunks that hold them.
+func (q queuedFile) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		at := off + int64(n)
+		var v []byte
+		err := q.c.view(func(b *badger.Txn) error {
+			var err error
+			v, err = getValue(b, binary.BigEndian.AppendUint64(bytes.Clone(q.prefix), uint64(at/DefaultUploadChunk)))
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("read queued file: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read queued file: %w", err)
+		if within := at % DefaultUploadChunk; within < int64(len(v)) {
+			n += copy(p[n:], v[within:])
+			continue
+		}
+		return n, fmt.Errorf("read queued file: the bytes at %d are not stored", at)
 	}
-	if int64(len(data)) != req.Size {
-		return nil, fmt.Errorf("read queued file: %d of its %d bytes are stored", len(data), req.Size)
-	}
-	return data, nil
+	return n, nil
 }
 
 // saveQueued stores p (its upload id) durably.
@@ -259,13 +381,73 @@ func (c *Client) saveQueued(p pendingUpload) error {
 }
 
 // dropQueued deletes a queued file's bytes and pending upload.
-func (c *Client) dropQueued(req api.UploadRequest) error {
+func (c *Client) dropQueued(p pendingUpload) error {
 	return c.update(func(t *tx) error {
-		for _, key := range t.keys(blobPrefix(scopeOf(req), req.Digest)) {
+		for _, key := range t.keys(p.chunks()) {
 			if err := t.del(key); err != nil {
 				return err
 			}
 		}
-		return t.del(uploadKey(scopeOf(req), req.Digest))
+		return t.del(uploadKey(scopeOf(p.Request), p.Request.Digest))
+	})
+}
+
+// dropChunks deletes the chunks under prefix (a file copied but not
+// queued), a bounded number per transaction.
+func (c *Client) dropChunks(prefix []byte) error {
+	for {
+		var keys [][]byte
+		if err := c.view(func(b *badger.Txn) error { keys = prefixKeys(b, prefix); return nil }); err != nil || len(keys) == 0 {
+			return err
+		}
+		err := c.update(func(t *tx) error {
+			for _, key := range keys[:min(len(keys), 64)] {
+				if err := t.del(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sweepChunks deletes, when the replica opens, the chunks no pending
+// upload names: the copy of a file whose Attach was cut by a crash
+// before its entry was written.
+func (c *Client) sweepChunks() error {
+	var orphans [][]byte
+	err := c.view(func(b *badger.Txn) error {
+		var named [][]byte
+		for _, key := range prefixKeys(b, []byte(prefixUpload)) {
+			v, err := getValue(b, key)
+			if err != nil {
+				return err
+			}
+			var p pendingUpload
+			if json.Unmarshal(v, &p) == nil {
+				named = append(named, p.chunks())
+			}
+		}
+		for _, key := range prefixKeys(b, []byte(prefixBlob)) {
+			if !slices.ContainsFunc(named, func(pre []byte) bool { return bytes.HasPrefix(key, pre) }) {
+				orphans = append(orphans, key)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(orphans) == 0 {
+		return err
+	}
+	c.log.Info("deleting the copies of files whose attaching did not finish", "chunks", len(orphans))
+	return c.update(func(t *tx) error {
+		for _, key := range orphans {
+			if err := t.del(key); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

@@ -116,6 +116,10 @@ func Open(dir string, opt Options) (*Client, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := c.sweepChunks(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if err := c.syncStore(); err != nil {
 		_ = db.Close()
 		return nil, err

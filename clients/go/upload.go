@@ -68,7 +68,7 @@ func (u *Uploader) Upload(ctx context.Context, scope UploadScope, data []byte) (
 		return api.BlobInfo{}, err
 	}
 	if !up.Complete {
-		if err := u.send(ctx, up.ID, data, 0); err != nil {
+		if err := u.send(ctx, up.ID, bytes.NewReader(data), int64(len(data)), 0); err != nil {
 			return api.BlobInfo{}, err
 		}
 	}
@@ -111,17 +111,22 @@ func (u *Uploader) acknowledged(ctx context.Context, id string) (int64, error) {
 	return ack, nil
 }
 
-// send sends data's chunks from offset on (the acknowledged offset, as
-// far as the caller knows) until the server holds them all.
-func (u *Uploader) send(ctx context.Context, id string, data []byte, offset int64) error {
+// send sends the chunks of src (size bytes) from offset on (the
+// acknowledged offset, as far as the caller knows) until the server
+// holds them all, reading one chunk at a time into one buffer.
+func (u *Uploader) send(ctx context.Context, id string, src io.ReaderAt, size, offset int64) error {
 	chunk := u.ChunkSize
 	if chunk <= 0 {
 		chunk = DefaultUploadChunk
 	}
+	buf := make([]byte, min(int64(chunk), size))
 	failures := 0
-	for offset < int64(len(data)) {
-		end := min(offset+int64(chunk), int64(len(data)))
-		next, err := u.Client.uploadRequest(ctx, http.MethodPatch, "/v1/uploads/"+id, data[offset:end], offset)
+	for offset < size {
+		part := buf[:min(int64(chunk), size-offset)]
+		if _, err := readFull(src, part, offset); err != nil {
+			return err
+		}
+		next, err := u.Client.uploadRequest(ctx, http.MethodPatch, "/v1/uploads/"+id, part, offset)
 		if err == nil {
 			offset, failures = next, 0
 			continue

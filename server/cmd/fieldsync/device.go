@@ -364,11 +364,17 @@ func (d *deviceRun) attach(ctx context.Context, args []string) error {
 	if err := needArgs(args, 2, "attach RECORD FILE [--caption TEXT] [--keep-metadata]"); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(args[1])
+	f, err := os.Open(args[1])
+	var info os.FileInfo
+	if err == nil {
+		defer f.Close()
+		info, err = f.Stat()
+	}
 	if err != nil {
 		return fmt.Errorf("attach: cannot read %s: %w", args[1], errors.Unwrap(err))
 	}
-	a, err := d.c.Attach(ctx, args[0], data, fieldsync.AttachOptions{Name: filepath.Base(args[1]), Caption: d.caption, KeepMetadata: d.keepMetadata})
+	// Streamed into the replica a chunk at a time, never read whole.
+	a, err := d.c.AttachFrom(ctx, args[0], f, info.Size(), fieldsync.AttachOptions{Name: filepath.Base(args[1]), Caption: d.caption, KeepMetadata: d.keepMetadata})
 	if err != nil {
 		return d.notFound(ctx, args[0], err)
 	}
