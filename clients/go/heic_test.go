@@ -3,6 +3,7 @@ package fieldsync
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -220,4 +221,24 @@ func dataPayloads(t *testing.T, data []byte) []extent {
 		}
 	}
 	return out
+}
+
+// phoneHEICFile is phoneHEIC(false) as a file, for the end-to-end tests
+// (package e2e cannot call phoneHEIC); TestPhoneHEICFile keeps it the
+// same.
+const phoneHEICFile = "testdata/phone.heic"
+
+// TestPhoneHEICFile: the committed fixture is what phoneHEIC builds
+// (FIELDSYNC_UPDATE_FIXTURES=1 rewrites it).
+func TestPhoneHEICFile(t *testing.T) {
+	want := phoneHEIC(false).data
+	if os.Getenv("FIELDSYNC_UPDATE_FIXTURES") != "" {
+		if err := os.WriteFile(phoneHEICFile, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(phoneHEICFile)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s is not what phoneHEIC builds (%v); rerun with FIELDSYNC_UPDATE_FIXTURES=1", phoneHEICFile, err)
+	}
 }

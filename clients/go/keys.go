@@ -30,8 +30,12 @@ import "encoding/binary"
 //	                         request and, once created, the server's upload id
 //	f/<record>/<digest>      a downloaded file (fetch.go), dropped with its record
 //	e/<seq>                  the cache's order: seq → f/ key, oldest first
-//	b/<scope>/<digest>/<n>   the queued file's bytes, chunk n (8 bytes, big
-//	                         endian) of DefaultUploadChunk bytes
+//	b/<blob>/<n>             a queued file's bytes, chunk n (8 bytes, big
+//	                         endian) of DefaultUploadChunk bytes; <blob> is
+//	                         a random id the u/ value names (a file queued
+//	                         by an earlier version: b/<scope>/<digest>/<n>).
+//	                         Chunks no u/ value names (an Attach cut by a
+//	                         crash) are deleted at Open.
 const (
 	keyDevice   = "m/device"
 	keySession  = "m/session"

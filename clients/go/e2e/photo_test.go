@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"net/http"
+	"os"
 	"testing"
 
 	fieldsync "github.com/fieldsync/fieldsync/clients/go"
@@ -94,6 +95,37 @@ func TestUploaderStripsPhotoLocation(t *testing.T) {
 		cfg, err := jpeg.DecodeConfig(bytes.NewReader(got))
 		if err != nil || cfg.Width != 24 || cfg.Height != 16 {
 			t.Errorf("keep %v: the server's copy reads as %+v, %v; want a 24x16 JPEG", keep, cfg, err)
+		}
+	}
+}
+
+// TestAttachStripsHEICLocation: a HEIC photo (iPhones' default; the
+// SDK's fixture, with an Exif item holding a GPS IFD and an XMP item with
+// exif:GPSLatitude) attached offline and synced is downloaded from the
+// server without either position, as a HEIC of the same length; with
+// KeepMetadata (the control) the position arrives.
+func TestAttachStripsHEICLocation(t *testing.T) {
+	photo, err := os.ReadFile("../testdata/phone.heic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	c := device(t, s.URL, "fw")
+	token := s.login("fw", userPassword).AccessToken
+	ctx := context.Background()
+	for _, keep := range []bool{false, true} {
+		id := must[string](t)(c.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+		a := must[fieldsync.Attached](t)(c.AttachFrom(ctx, id, bytes.NewReader(photo), int64(len(photo)), fieldsync.AttachOptions{Name: "passport.heic", KeepMetadata: keep}))
+		syncOK(t, c)
+		got := s.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id+"/attachments/"+a.Digest, token, nil)
+		for _, secret := range [][]byte{shelterLatitude, []byte("GPSLatitude")} {
+			if has := bytes.Contains(got, secret); has != keep {
+				t.Errorf("keep %v: the server's copy holds %q: %v, want %v", keep, secret, has, keep)
+			}
+		}
+		if a.MediaType != "image/heic" || len(got) != len(photo) {
+			t.Errorf("keep %v: the server's copy is %s of %d bytes; want image/heic of %d", keep, a.MediaType, len(got), len(photo))
 		}
 	}
 }
