@@ -37,12 +37,13 @@ type AttachOptions struct {
 	// Name and Caption are the entry's file name and caption (optional).
 	Name    string
 	Caption string
-	// MediaType is the file's media type (empty: sniffed from its bytes,
-	// for JPEG, PNG and PDF; the server sniffs again and refuses a file
-	// of a type outside model.AttachmentTypes).
+	// MediaType is the file's media type (empty: sniffed from its bytes
+	// with model.SniffMedia, as the server does again, refusing a file of
+	// a type outside model.AttachmentTypes).
 	MediaType string
-	// KeepMetadata attaches a photo as given; by default (false) its
-	// location and device metadata are removed (StripMetadata).
+	// KeepMetadata attaches a photo as given; by default (false) the
+	// location and device metadata of a JPEG, PNG or HEIC are removed
+	// (StripMetadata), and one that cannot be parsed is refused.
 	KeepMetadata bool
 }
 

@@ -49,5 +49,12 @@
 //   - A record's state is stored whole while small; past 16 KiB, the ops
 //     merged into it go to a short tail beside it, so a write to a large
 //     record costs O(op), not O(record), most of the time.
+//   - A photo never leaves the device with its location unless the caller
+//     says so: Attach and Uploader strip JPEG, PNG and HEIC metadata
+//     (StripMetadata; KeepMetadata opts out) and refuse a photo they
+//     cannot parse rather than send it as it is.
+//   - Attach never holds a file whole (but a JPEG or PNG to strip, up to
+//     MaxStripInMemory): it is copied into the replica and uploaded from
+//     there one chunk at a time.
 //   - Time comes only from Options.Now; logs only go to Options.Logger.
 package fieldsync

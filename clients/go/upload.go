@@ -40,7 +40,7 @@ type Uploader struct {
 	MaxAttempts int
 	// Backoff is the wait between attempts (zero: DefaultBackoff).
 	Backoff Backoff
-	// KeepMetadata uploads JPEG and PNG photos as given, with the
+	// KeepMetadata uploads JPEG, PNG and HEIC photos as given, with the
 	// location and device metadata their camera wrote. By default (false)
 	// Upload removes it first with StripMetadata, keeping the
 	// orientation: a photo taken at a shelter must not carry the
@@ -49,8 +49,8 @@ type Uploader struct {
 }
 
 // Upload uploads data into scope and returns the verified blob: its
-// digest names it in an attachments entry. A JPEG or PNG is stripped of
-// its metadata first unless KeepMetadata (the digest is of the bytes
+// digest names it in an attachments entry. A JPEG, PNG or HEIC is
+// stripped of its metadata first unless KeepMetadata (the digest is of the bytes
 // sent). A scope that holds the blob already answers at once (nothing is
 // sent again).
 func (u *Uploader) Upload(ctx context.Context, scope UploadScope, data []byte) (api.BlobInfo, error) {
