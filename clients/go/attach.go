@@ -129,6 +129,9 @@ func (f stagedFile) chunks() []byte { return []byte(prefixBlob + f.blob + "/") }
 // stageFile strips (unless o.KeepMetadata) and copies src into the
 // replica under a new blob id, hashing it on the way.
 func (c *Client) stageFile(ctx context.Context, src io.ReaderAt, size int64, o AttachOptions) (stagedFile, error) {
+	if size < 0 {
+		return stagedFile{}, model.Errorf(model.CodeInvalidRequest, "A file's size cannot be negative.")
+	}
 	head := make([]byte, min(size, sniffBytes))
 	if _, err := readFull(src, head, 0); err != nil {
 		return stagedFile{}, err

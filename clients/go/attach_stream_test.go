@@ -220,8 +220,8 @@ func (h headOnly) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // TestAttachFromRefusesPhotoTooLargeToStrip: a JPEG larger than
-// MaxStripInMemory is refused (blob_too_large) before it is read whole,
-// unless KeepMetadata, which streams it.
+// MaxStripInMemory is refused (blob_too_large) before it is read whole;
+// a negative size is invalid_request (and no panic).
 func TestAttachFromRefusesPhotoTooLargeToStrip(t *testing.T) {
 	f := newFakeServer(t)
 	c := loggedIn(t, t.TempDir(), f)
@@ -230,6 +230,9 @@ func TestAttachFromRefusesPhotoTooLargeToStrip(t *testing.T) {
 	_, err := c.AttachFrom(ctx, id, headOnly{[]byte{0xFF, 0xD8, 0xFF, 0xE1}}, MaxStripInMemory+1, AttachOptions{})
 	if model.ErrorCode(err) != model.CodeBlobTooLarge {
 		t.Errorf("err = %v, want %s", err, model.CodeBlobTooLarge)
+	}
+	if _, err := c.AttachFrom(ctx, id, headOnly{}, -1, AttachOptions{}); model.ErrorCode(err) != model.CodeInvalidRequest {
+		t.Errorf("a negative size: err = %v, want %s", err, model.CodeInvalidRequest)
 	}
 }
 
