@@ -17,6 +17,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
 )
 
@@ -269,5 +270,39 @@ func TestOpenSweepsChunksOfUnfinishedAttach(t *testing.T) {
 	}
 	if _, got := queuedOf(t, c, a.Digest); !bytes.Equal(got, queued) {
 		t.Errorf("the queued file's bytes changed")
+	}
+}
+
+// TestQueuedFileOfEarlierVersionKept: a file queued by an earlier
+// version (chunks under b/<scope>/<digest>/, a pending upload without a
+// blob id) survives the Open sweep and reads back whole.
+func TestQueuedFileOfEarlierVersionKept(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir, nil)
+	data := scan(DefaultUploadChunk + 100)
+	sum := sha256.Sum256(data)
+	req := api.UploadRequest{Size: int64(len(data)), Digest: hex.EncodeToString(sum[:]), Team: "team-1"}
+	err := c.update(func(t *tx) error {
+		for n := range 2 {
+			chunk := data[n*DefaultUploadChunk : min((n+1)*DefaultUploadChunk, len(data))]
+			if err := t.set(blobChunkKey(scopeOf(req), req.Digest, uint64(n)), chunk); err != nil {
+				return err
+			}
+		}
+		enc, _ := json.Marshal(pendingUpload{Request: req})
+		return t.set(uploadKey(scopeOf(req), req.Digest), enc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, dir, nil)
+	if got := chunkKeys(t, c); got != 2 {
+		t.Errorf("%d chunks after the restart, want 2", got)
+	}
+	if _, got := queuedOf(t, c, req.Digest); !bytes.Equal(got, data) {
+		t.Errorf("the queued file reads back as %d other bytes", len(got))
 	}
 }
