@@ -53,7 +53,11 @@ type group struct {
 	recs  map[string]*recState
 	dirty []*recState
 	// hosts caches week -> host team, changes of this chunk included.
-	hosts  map[string]string
+	hosts map[string]string
+	// tombs caches the tombstones read (nil: the record is not erased).
+	// Only an erasure writes them, and it runs alone in the writer after
+	// dropping the overlay, so a cached answer holds for the chunks above.
+	tombs  map[string]*Tombstone
 	writes []write
 	// arena holds the small keys and values of writes.
 	arena []byte
@@ -92,6 +96,7 @@ func newGroup(db *DB, rtx *badger.Txn, w *writerState, n int) *group {
 		ops:     make(map[string]*opState, n),
 		recs:    map[string]*recState{},
 		hosts:   map[string]string{},
+		tombs:   map[string]*Tombstone{},
 		cache:   w.cache,
 	}
 	return g
@@ -237,20 +242,37 @@ func (g *group) record(id string) (*recState, error) {
 
 // Erased implements protocol.Tx: the tombstone of a record retention
 // erased (retention.go; an erasure runs alone in the writer, so badger's
-// view is complete).
+// view is complete). A record's tombstone is read once per chunk and the
+// chunks built on it, not once per op.
 func (g *group) Erased(id string) (access.Scope, bool, error) {
-	t, ok, err := readTombstone(g.rtx, id)
-	if err != nil {
-		return access.Scope{}, false, g.fail(err)
-	}
-	if !ok {
-		return access.Scope{}, false, nil
+	t, err := g.tombstone(id)
+	if err != nil || t == nil {
+		return access.Scope{}, false, err
 	}
 	s := t.Scope()
 	if s.ActionWeek != "" {
 		s.HostTeam, _ = g.HostTeam(s.ActionWeek)
 	}
 	return s, true, nil
+}
+
+// tombstone returns record id's tombstone (nil when it was not erased).
+func (g *group) tombstone(id string) (*Tombstone, error) {
+	for x := g; x != nil; x = x.parent {
+		if t, ok := x.tombs[id]; ok {
+			return t, nil
+		}
+	}
+	t, ok, err := readTombstone(g.rtx, id)
+	if err != nil {
+		return nil, g.fail(err)
+	}
+	var tp *Tombstone
+	if ok {
+		tp = &t
+	}
+	g.tombs[id] = tp
+	return tp, nil
 }
 
 // HostTeam implements protocol.Tx.
