@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,10 +30,10 @@ import (
 // only ciphertext nobody can read. A value whose key is gone is served as
 // erased.
 //
-// Durability: a new key is written to the file when the writer applies
-// its op and fsynced by the committer before the op's transaction
-// commits, so no acknowledged op is sealed with a key that is not on
-// disk. A key is destroyed after the transaction erasing its value
+// Durability: a new key is written to the file, with every other key
+// created since the last sync in one write, and fsynced by the committer
+// before the transaction of the op it seals commits (sync), so no
+// acknowledged op is sealed with a key that is not on disk. A key is destroyed after the transaction erasing its value
 // commits; a crash in between leaves it live, and Open destroys every
 // live key of an op stored as redacted.
 
@@ -65,12 +67,21 @@ type dataKeys struct {
 	slots map[string]int // op id -> slot
 	// keys holds the raw keys (an AEAD is made per use: a cipher per
 	// live key would weigh ten times more in memory).
-	keys  map[string]*[dataKeyLen]byte
-	free  []int
-	n     int // slots in the file
-	dirty bool
+	keys map[string]*[dataKeyLen]byte
+	free []int
+	n    int // slots in the file, written or pending
+	// pending are the slots created since the last flush, not yet
+	// written to the file (sync writes them before it syncs).
+	pending []pendingSlot
+	dirty   bool
 	// created is set when Open created the file.
 	created bool
+}
+
+// pendingSlot is a slot's bytes waiting to be written.
+type pendingSlot struct {
+	slot int
+	b    []byte
 }
 
 // openDataKeys opens (or creates) the key store at path.
@@ -128,8 +139,9 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(c)
 }
 
-// create makes the data key of op id and writes it to the file (synced
-// by sync). It returns the existing key when id has one.
+// create makes the data key of op id. It is written to the file with the
+// keys created since, and synced, by sync. It returns the existing key
+// when id has one.
 func (ks *dataKeys) create(id string) (cipher.AEAD, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
@@ -153,20 +165,45 @@ func (ks *dataKeys) create(id string) (cipher.AEAD, error) {
 	slot := ks.n
 	if n := len(ks.free); n > 0 {
 		slot, ks.free = ks.free[n-1], ks.free[:n-1]
-	}
-	if _, err := ks.f.WriteAt(s, slotOffset(slot)); err != nil {
-		if slot != ks.n {
-			ks.free = append(ks.free, slot)
-		}
-		return nil, fmt.Errorf("write data key: %w", err)
-	}
-	if slot == ks.n {
+	} else {
 		ks.n++
 	}
+	ks.pending = append(ks.pending, pendingSlot{slot: slot, b: s})
 	k := new([dataKeyLen]byte)
 	copy(k[:], key)
 	ks.slots[id], ks.keys[id], ks.dirty = slot, k, true
 	return aead, nil
+}
+
+// flush writes the pending slots to the file, a run of consecutive slots
+// in one write; the caller holds ks.mu. Slots it could not write stay
+// pending.
+func (ks *dataKeys) flush() error {
+	if len(ks.pending) == 0 {
+		return nil
+	}
+	p := ks.pending
+	slices.SortFunc(p, func(a, b pendingSlot) int { return cmp.Compare(a.slot, b.slot) })
+	for i := 0; i < len(p); {
+		j := i + 1
+		for j < len(p) && p[j].slot == p[j-1].slot+1 {
+			j++
+		}
+		run := p[i].b
+		if j > i+1 {
+			run = make([]byte, 0, (j-i)*slotLen)
+			for _, x := range p[i:j] {
+				run = append(run, x.b...)
+			}
+		}
+		if _, err := ks.f.WriteAt(run, slotOffset(p[i].slot)); err != nil {
+			ks.pending = p[i:]
+			return fmt.Errorf("write data keys: %w", err)
+		}
+		i = j
+	}
+	ks.pending = p[:0]
+	return nil
 }
 
 func slotOffset(slot int) int64 { return int64(len(keysMagic)) + int64(slot)*slotLen }
@@ -180,6 +217,9 @@ func (ks *dataKeys) sync() error {
 	defer ks.mu.Unlock()
 	if !ks.dirty {
 		return nil
+	}
+	if err := ks.flush(); err != nil {
+		return fmt.Errorf("sync data keys: %w", err)
 	}
 	if err := ks.f.Sync(); err != nil {
 		return fmt.Errorf("sync data keys: %w", err)
@@ -197,6 +237,10 @@ func (ks *dataKeys) destroy(ids []string) error {
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	// A pending slot is written before it is zeroed, never after.
+	if err := ks.flush(); err != nil {
+		return fmt.Errorf("destroy data keys: %w", err)
+	}
 	zero := make([]byte, slotLen)
 	var errs []error
 	for _, id := range ids {
@@ -297,6 +341,9 @@ func (ks *dataKeys) writeTo(w io.Writer) error {
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	if err := ks.flush(); err != nil {
+		return fmt.Errorf("back up data keys: %w", err)
+	}
 	_, err := io.Copy(w, io.NewSectionReader(ks.f, 0, slotOffset(ks.n)))
 	if err != nil {
 		return fmt.Errorf("back up data keys: %w", err)
@@ -372,6 +419,14 @@ func (s snapshotSealer) OpenValue(op string, stored []byte) ([]byte, bool) {
 // rest of the served JSON sealed. Opened, it gives the served JSON byte
 // for byte; without the key, the redacted form.
 func sealedFeed(aead cipher.AEAD, mark byte, record, id string, full, red []byte) []byte {
+	head, mid := sealedHead(mark, record, id, full, red)
+	return seal(aead, id, head, mid)
+}
+
+// sealedHead returns what sealedFeed writes before the sealed bytes, with
+// room for them, and the part of full to seal (sealedFeed's work that
+// needs no key, done before the writer: prepare.go).
+func sealedHead(mark byte, record, id string, full, red []byte) (head, mid []byte) {
 	p := 0
 	for p < len(full) && p < len(red) && full[p] == red[p] {
 		p++
@@ -380,15 +435,15 @@ func sealedFeed(aead cipher.AEAD, mark byte, record, id string, full, red []byte
 	for s < len(full)-p && s < len(red)-p && full[len(full)-1-s] == red[len(red)-1-s] {
 		s++
 	}
-	v := make([]byte, 0, idLen+1+idLen+20+len(red)+len(full)+64)
+	mid = full[p : len(full)-s]
+	v := make([]byte, 0, idLen+1+idLen+20+len(red)+1+sealOverhead+len(mid))
 	v = append(v, record...)
 	v = append(v, mark)
 	v = append(v, id...)
 	v = binary.AppendUvarint(v, uint64(p))
 	v = binary.AppendUvarint(v, uint64(s))
 	v = binary.AppendUvarint(v, uint64(len(red)))
-	v = append(v, red...)
-	return seal(aead, id, v, full[p:len(full)-s])
+	return append(v, red...), mid
 }
 
 // errFeedValue is a damaged sealed f/ value.

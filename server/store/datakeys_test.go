@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -320,5 +321,58 @@ func TestErasureSurvivesACrashBeforeItsKeyIsDestroyed(t *testing.T) {
 	}
 	if v := versionsHolding(t, db, c.kept); len(v) == 0 {
 		t.Error("after Open, no version holds the kept note")
+	}
+}
+
+// TestDataKeysWrittenAtSync: the keys the writer creates are written to
+// the key store file together, by the sync that precedes the commit of
+// the ops they seal (one write instead of one per key), and a key
+// destroyed before that sync is written and then zeroed, never left on
+// disk. On the code before, create wrote each key at once.
+func TestDataKeysWrittenAtSync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), dataKeysFile)
+	ks, err := openDataKeys(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := newID(), newID(), newID()
+	for _, id := range []string{a, b} {
+		if _, err := ks.create(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if got, want := size(), int64(len(keysMagic)); got != want {
+		t.Errorf("key store after two creates: %d bytes, want %d (nothing written before sync)", got, want)
+	}
+	if err := ks.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := size(), slotOffset(2); got != want {
+		t.Errorf("key store after sync: %d bytes, want %d", got, want)
+	}
+	if _, err := ks.create(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.destroy([]string{a, c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := openDataKeys(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.close()
+	if got, want := again.live(), []string{b}; !slices.Equal(got, want) {
+		t.Errorf("live keys after reopening: %v, want %v", got, want)
 	}
 }

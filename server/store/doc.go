@@ -116,7 +116,12 @@
 //     the state as of the last chunk built, uncommitted chunks included
 //     (whatever their size); it is dropped whole when a commit fails or a
 //     group is split, and a record is evicted only once its last write is
-//     visible to the writer's read transactions.
+//     visible to the writer's read transactions. A record's data key is
+//     made once per state the writer holds, and its tombstone (x/) read
+//     once per chunk and the chunks built on it (an erasure drops both
+//     with the overlay). Commit's caller builds each op's f/ value, with
+//     a key store all of it but the sealed bytes (prepare.go), so the
+//     writer only seals and stores.
 //   - Effects decided once. The writer applies what protocol's decide
 //     returned (protocol.Effects): the record's scope and bucket after the
 //     op, the host-team change of an action week, the stored op whose

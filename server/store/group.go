@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/cipher"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,7 +54,11 @@ type group struct {
 	recs  map[string]*recState
 	dirty []*recState
 	// hosts caches week -> host team, changes of this chunk included.
-	hosts  map[string]string
+	hosts map[string]string
+	// tombs caches the tombstones read (nil: the record is not erased).
+	// Only an erasure writes them, and it runs alone in the writer after
+	// dropping the overlay, so a cached answer holds for the chunks above.
+	tombs  map[string]*Tombstone
 	writes []write
 	// arena holds the small keys and values of writes.
 	arena []byte
@@ -65,10 +70,10 @@ type group struct {
 	cache   *recordCache
 	visible uint64
 
-	// feed is the f/ value the caller prepared for op feedID, the op
-	// being applied.
-	feed   []byte
-	feedID string
+	// prep is what the caller prepared for op prepID, the op being
+	// applied (prepare.go).
+	prep   preparedOp
+	prepID string
 	// applied lists the ids of the ops the chunk applied.
 	applied []string
 	// summary names the label fields of the records the chunk changed,
@@ -92,6 +97,7 @@ func newGroup(db *DB, rtx *badger.Txn, w *writerState, n int) *group {
 		ops:     make(map[string]*opState, n),
 		recs:    map[string]*recState{},
 		hosts:   map[string]string{},
+		tombs:   map[string]*Tombstone{},
 		cache:   w.cache,
 	}
 	return g
@@ -237,20 +243,37 @@ func (g *group) record(id string) (*recState, error) {
 
 // Erased implements protocol.Tx: the tombstone of a record retention
 // erased (retention.go; an erasure runs alone in the writer, so badger's
-// view is complete).
+// view is complete). A record's tombstone is read once per chunk and the
+// chunks built on it, not once per op.
 func (g *group) Erased(id string) (access.Scope, bool, error) {
-	t, ok, err := readTombstone(g.rtx, id)
-	if err != nil {
-		return access.Scope{}, false, g.fail(err)
-	}
-	if !ok {
-		return access.Scope{}, false, nil
+	t, err := g.tombstone(id)
+	if err != nil || t == nil {
+		return access.Scope{}, false, err
 	}
 	s := t.Scope()
 	if s.ActionWeek != "" {
 		s.HostTeam, _ = g.HostTeam(s.ActionWeek)
 	}
 	return s, true, nil
+}
+
+// tombstone returns record id's tombstone (nil when it was not erased).
+func (g *group) tombstone(id string) (*Tombstone, error) {
+	for x := g; x != nil; x = x.parent {
+		if t, ok := x.tombs[id]; ok {
+			return t, nil
+		}
+	}
+	t, ok, err := readTombstone(g.rtx, id)
+	if err != nil {
+		return nil, g.fail(err)
+	}
+	var tp *Tombstone
+	if ok {
+		tp = &t
+	}
+	g.tombs[id] = tp
+	return tp, nil
 }
 
 // HostTeam implements protocol.Tx.
@@ -308,11 +331,11 @@ func (g *group) apply(p *protocol.Pending, e *protocol.Effects) error {
 	st := &opState{op: op, seq: g.next(), deviceHLC: p.DeviceHLC, redacted: e.Erased}
 	g.ops[op.ID] = st
 	g.applied = append(g.applied, op.ID)
-	feed := []byte(nil)
-	if g.feedID == op.ID && !st.redacted {
-		feed = g.feed
+	var prep *preparedOp
+	if g.prepID == op.ID && !st.redacted {
+		prep = &g.prep
 	}
-	n, err := g.putOp(st, feed)
+	n, err := g.putOp(st, prep, rs)
 	if err != nil {
 		return err
 	}
@@ -338,42 +361,66 @@ func (g *group) touch(rs *recState) {
 	}
 }
 
-// putOp writes an op's meta and its global feed entry (feed, when not
-// nil, is the entry's value, made ahead). The value of an append not
-// erased is sealed with a new data key of its own (datakeys.go). It
-// returns the length of the op's served JSON.
-func (g *group) putOp(st *opState, feed []byte) (int, error) {
+// putOp writes an op's meta and its global feed entry (prep, when not
+// nil, is the entry prepared ahead: prepare.go). The value of an append
+// not erased is sealed with a new data key of its own (datakeys.go), any
+// other op's with its record's key (rs: the record, when the op is not
+// erased). It returns the length of the op's served JSON.
+func (g *group) putOp(st *opState, prep *preparedOp, rs *recState) (int, error) {
 	m := opMeta{seq: st.seq, redacted: st.redacted, deviceHLC: st.deviceHLC}
 	g.set(opKeyTo(g.carve(len(prefixOp)+len(st.op.ID)), st.op.ID), m.appendTo(g.carve(opMetaLen)))
 	fk := feedKeyTo(g.carve(len(prefixFeed)+8), st.seq)
-	if feed == nil {
+	sealed := !st.redacted && g.db.keys != nil
+	if prep == nil {
 		op := &st.op
 		if st.redacted {
 			r := st.op.Redacted()
 			op = &r
 		}
-		v := make([]byte, 0, idLen+256+len(op.Value))
-		feed = op.AppendJSON(append(v, op.Record...))
-	}
-	n := len(feed) - idLen
-	if !st.redacted && g.db.keys != nil {
-		// An append's value has a key of its own (a redaction destroys
-		// it); every other op's value is sealed with its record's key
-		// (retention destroys it).
-		keyID, mark := recordKeyID(st.op.Record), byte(recordSealMark)
-		if st.op.Action == model.ActionAppend {
-			keyID, mark = st.op.ID, sealMark
+		full := op.AppendJSON(append(make([]byte, 0, idLen+256+len(op.Value)), op.Record...))
+		prep = &preparedOp{feed: full, n: len(full) - idLen}
+		if sealed {
+			mark := byte(recordSealMark)
+			if op.Action == model.ActionAppend {
+				mark = sealMark
+			}
+			r := op.Redacted()
+			red := r.AppendJSON(make([]byte, 0, 320))
+			prep.feed, prep.mid = sealedHead(mark, op.Record, op.ID, full[idLen:], red)
 		}
-		aead, err := g.db.keys.create(keyID)
+	}
+	if !sealed {
+		g.set(fk, prep.feed)
+		return prep.n, nil
+	}
+	// An append's value has a key of its own (a redaction destroys it);
+	// every other op's value is sealed with its record's key (retention
+	// destroys it).
+	var aead cipher.AEAD
+	var err error
+	if st.op.Action == model.ActionAppend {
+		aead, err = g.db.keys.create(st.op.ID)
+	} else {
+		aead, err = g.recordKey(rs)
+	}
+	if err != nil {
+		return 0, g.fail(err)
+	}
+	g.set(fk, seal(aead, st.op.ID, prep.feed, prep.mid))
+	return prep.n, nil
+}
+
+// recordKey returns the data key of rs's record, made once per record
+// state the writer holds (create returns the key the record has).
+func (g *group) recordKey(rs *recState) (cipher.AEAD, error) {
+	if rs.key == nil {
+		k, err := g.db.keys.create(recordKeyID(rs.rec.ID))
 		if err != nil {
-			return 0, g.fail(err)
+			return nil, err
 		}
-		r := st.op.Redacted()
-		red := r.AppendJSON(make([]byte, 0, 320))
-		feed = sealedFeed(aead, mark, st.op.Record, st.op.ID, feed[idLen:], red)
+		rs.key = k
 	}
-	g.set(fk, feed)
-	return n, nil
+	return rs.key, nil
 }
 
 // erase erases the value of stored op id, and has its record compacted
@@ -389,7 +436,7 @@ func (g *group) erase(id string) error {
 		g.ops[id] = t
 	}
 	t.redacted = true
-	if _, err := g.putOp(t, nil); err != nil {
+	if _, err := g.putOp(t, nil, nil); err != nil {
 		return err
 	}
 	g.erased = append(g.erased, id)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"container/list"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 
@@ -60,6 +61,10 @@ type recState struct {
 	// from badger); the cache keeps the record while badger may not show
 	// that seq to the writer's reads.
 	written uint64
+	// key is the record's data key, once the writer sealed a value with
+	// it (nil until then). Retention destroys it only with the writer's
+	// cache emptied.
+	key cipher.AEAD
 	// elem and weight are the record's place and cost in the cache.
 	elem   *list.Element
 	weight int

@@ -43,8 +43,8 @@ type request struct {
 	decide  protocol.Decide
 	results []protocol.Result
 	done    chan error
-	// feeds are the ops' f/ values, prepared by the caller (prepare.go).
-	feeds [][]byte
+	// prep is what the caller prepared of each op (prepare.go).
+	prep []preparedOp
 	// erase, when set, makes the request a retention erasure
 	// (retention.go), carried out alone.
 	erase *eraseReq
