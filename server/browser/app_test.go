@@ -740,9 +740,10 @@ func (b *appBrowser) axe(script, screen string) []string {
 }
 
 // TestAppAccessibility: axe-core finds no serious or critical WCAG 2
-// A/AA violation on any screen of the field app (login, list, new
-// identification, a record with a conflict, site visits, a visit, sync
-// and device), and every control can be reached with the keyboard.
+// A/AA violation on any screen of the field app (login with the new PIN,
+// list, new identification, a record with a conflict, site visits, a
+// visit, sync and device with the PIN settings, the lock screen and its
+// wrong-PIN answer), and every control can be reached with the keyboard.
 func TestAppAccessibility(t *testing.T) {
 	chromium := requireBrowser(t)
 	script := axeScript(t)
@@ -777,6 +778,12 @@ func TestAppAccessibility(t *testing.T) {
 	b.eval(`(() => { location.hash = document.querySelector("#view section[data-week] a.item").getAttribute("href"); return ""; })()`)
 	b.waitJS(`!!document.querySelector("#log-notes")`)
 	found = append(found, b.axe(script, "visit")...)
+	b.do("lock", chromedp.Click(chromedp.CSS("#lock")), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
+	found = append(found, b.axe(script, "lock")...)
+	b.do("wrong PIN", chromedp.SendKeys(chromedp.CSS("#pin"), "000000"), chromedp.Click(chromedp.CSS("#unlock-button")))
+	b.waitText("#unlock-error", "The PIN is wrong.")
+	found = append(found, b.axe(script, "lock, wrong PIN")...)
+	b.unlock(appPIN, "#status")
 	for _, f := range found {
 		t.Errorf("accessibility: %s", f)
 	}

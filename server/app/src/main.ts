@@ -136,6 +136,11 @@ async function show(a: App): Promise<void> {
     renderLogin("");
     return;
   }
+  // The records first, then the screens drawn once from them.
+  await a.reload();
+  if (app !== a || a.user === undefined) {
+    return;
+  }
   renderShell();
   const d = draft;
   draft = undefined;
@@ -144,7 +149,6 @@ async function show(a: App): Promise<void> {
     dirty = true;
   }
   a.start();
-  await a.reload();
 }
 
 function viewEl(): HTMLElement {
