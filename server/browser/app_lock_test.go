@@ -66,7 +66,8 @@ func (b *appBrowser) scan(needle string) scanResult {
 	return r
 }
 
-// TestAppAtRestAndUnlock: with the PIN set at the first login, a name
+// TestAppAtRestAndUnlock: the first login asks for a PIN twice and says
+// why one is refused (too short, not the same). With the PIN set, a name
 // typed into a form is nowhere in the origin's IndexedDB as plaintext (the
 // same scan finds it in a plain database: the control); web storage and
 // caches do not hold it either. After a reload the app shows the PIN
@@ -80,6 +81,12 @@ func TestAppAtRestAndUnlock(t *testing.T) {
 	b := newAppBrowser(t, chromium, base, 800, 1280)
 	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#pin-new")))
 	b.view("app-login-pin", "")
+	b.do("a short PIN", chromedp.SendKeys(chromedp.CSS("#username"), "worker.north"), chromedp.SendKeys(chromedp.CSS("#password"), "x"),
+		chromedp.SendKeys(chromedp.CSS("#pin-new"), "12"), chromedp.SendKeys(chromedp.CSS("#pin-new-again"), "12"), chromedp.Click(chromedp.CSS("#login-button")))
+	b.waitText("#error", "The PIN is too short: use at least 4 characters.")
+	b.do("two different PINs", choose("#pin-new", "123456"), choose("#pin-new-again", "654321"), chromedp.Click(chromedp.CSS("#login-button")))
+	b.waitText("#error", "The two PINs are not the same.")
+	b.do("clear the form", choose("#username", ""), choose("#password", ""), choose("#pin-new", ""), choose("#pin-new-again", ""))
 	b.login("worker.north", "#list .item")
 	const canary = "Drita Canary-Kelmendi"
 	b.offline(true)

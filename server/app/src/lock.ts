@@ -48,8 +48,8 @@ export interface PinFields {
 
 /** pinFields builds the "choose a PIN" (id, label) and "type it again" (id-again) inputs. */
 export function pinFields(id: string, label: string): PinFields {
-  const pin = h("input", { type: "password", autocomplete: "new-password", inputmode: "numeric", required: true, minlength: MIN_PIN_LENGTH });
-  const again = h("input", { type: "password", autocomplete: "new-password", inputmode: "numeric", required: true, minlength: MIN_PIN_LENGTH });
+  const pin = h("input", { type: "password", autocomplete: "new-password", inputmode: "numeric", required: true });
+  const again = h("input", { type: "password", autocomplete: "new-password", inputmode: "numeric", required: true });
   return {
     el: h("div", { class: "pin-fields" }, field(id, label, pin, T.pinHint(MIN_PIN_LENGTH)), field(id + "-again", T.pinConfirm, again)),
     check: () => pinProblem(pin.value, again.value),
