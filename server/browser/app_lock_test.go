@@ -165,7 +165,8 @@ func TestAppAtRestAndUnlock(t *testing.T) {
 }
 
 // TestAppIdleLock: a form typed into and not saved survives the lock
-// ("Lock") and comes back after the unlock; with this browser's idle time
+// ("Lock") and comes back after the unlock; a second tab locks with the
+// first; with this browser's idle time
 // set to one second, the app locks itself (the SDK's idle timer in a real
 // browser) and says so; nothing saved is lost.
 func TestAppIdleLock(t *testing.T) {
@@ -187,6 +188,17 @@ func TestAppIdleLock(t *testing.T) {
 	b.do("save", chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#indicators")))
 	b.waitText("#message", "Saved on this device.")
 	id := b.recordID()
+
+	// A second tab of the same browser opens locked; unlocked, it locks
+	// when the first tab locks (the Device tells every tab).
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	second := &appBrowser{browser: &browser{t: t, ctx: ctx, dir: b.dir}, proxy: b.proxy}
+	second.do("open a second tab", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
+	second.unlock(appPIN, "#status")
+	b.do("lock the first tab", chromedp.Click(chromedp.CSS("#lock")), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
+	second.waitJS(`!!document.querySelector("#unlock-form")`)
+	cancel()
+	b.unlock(appPIN, "#status")
 
 	// One second of idle time (this browser's preference, applied at the next lock).
 	b.eval(`(() => { localStorage.setItem("fieldsync.app.idle-ms", "1000"); return ""; })()`)
