@@ -230,7 +230,8 @@ const storesLeft = `(async () => JSON.stringify({idb: (await indexedDB.databases
 // TestAppWrongPINWipe: ten wrong PINs in a row wipe the device: the app
 // says so, and indexedDB.databases(), caches.keys(), the service worker
 // registrations and localStorage are empty; the next login works (and
-// works offline again).
+// works offline again). A person who forgot the PIN deletes the device's
+// data from the lock screen, told first how many changes are unsent.
 func TestAppWrongPINWipe(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
@@ -251,6 +252,21 @@ func TestAppWrongPINWipe(t *testing.T) {
 		t.Errorf("after the wipe the origin keeps %s, want %s", got, want)
 	}
 	b.login("worker.north", "#list .item")
+
+	// A forgotten PIN: the lock screen deletes the device's data on
+	// request, after saying what would be lost.
+	b.offline(true)
+	b.do("new", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")),
+		chromedp.SendKeys(chromedp.CSS("#new-code"), "N-APP-ERASE"), chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#indicators")))
+	b.do("lock", chromedp.Click(chromedp.CSS("#lock")), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
+	b.do("forgot the PIN", chromedp.Click(chromedp.CSS("#erase")), chromedp.WaitVisible(chromedp.CSS("#erase-confirm")))
+	b.waitText("#erase-warning", "changes have not reached the server and will be lost for good.")
+	b.view("app-erase", "")
+	b.do("delete", chromedp.Click(chromedp.CSS("#erase-confirm")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.waitText("#message", "The data on this device was deleted.")
+	if got, want := b.eval(storesLeft), `{"idb":[],"caches":[],"workers":0,"local":0}`; got != want {
+		t.Errorf("after deleting without the PIN the origin keeps %s, want %s", got, want)
+	}
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("page errors: %v", errs)
 	}

@@ -64,12 +64,18 @@ function pinProblem(pin: string, again: string): string {
   return pin === again ? "" : T.pinMismatch;
 }
 
-/**
- * renderUnlock draws the lock screen into root: unlock(pin) answers a
- * sentence to show (a wrong PIN) or "" once unlocked (the caller then draws
- * the app; a wipe is the caller's too).
- */
-export function renderUnlock(root: HTMLElement, text: string, kind: "info" | "error", unlock: (pin: string) => Promise<string>): void {
+/** Unlocking is what the lock screen asks of the app. */
+export interface Unlocking {
+  /** unlock answers a sentence to show (a wrong PIN) or "" once unlocked (the caller then draws the app; a wipe is the caller's too). */
+  unlock(pin: string): Promise<string>;
+  /** unsent counts the changes a deletion would lose (known while locked). */
+  unsent(): Promise<number>;
+  /** erase deletes everything on the device (a forgotten PIN, or someone else's device). */
+  erase(): Promise<void>;
+}
+
+/** renderUnlock draws the lock screen into root. */
+export function renderUnlock(root: HTMLElement, text: string, kind: "info" | "error", u: Unlocking): void {
   const pin = h("input", { type: "password", autocomplete: "off", inputmode: "numeric", required: true });
   const error = h("p", { id: "unlock-error", class: "message error", role: "alert" });
   const button = h("button", { type: "submit", id: "unlock-button" }, T.unlockButton);
@@ -80,7 +86,7 @@ export function renderUnlock(root: HTMLElement, text: string, kind: "info" | "er
     replace(error, T.unlocking);
     const typed = pin.value;
     pin.value = "";
-    void unlock(typed).then((problem) => {
+    void u.unlock(typed).then((problem) => {
       button.disabled = false;
       replace(error, problem);
       if (problem !== "" && pin.isConnected) {
@@ -92,9 +98,28 @@ export function renderUnlock(root: HTMLElement, text: string, kind: "info" | "er
     root,
     h("header", { class: "top" }, h("span", { class: "brand" }, T.appName)),
     h("div", { id: "message", class: "message " + kind, role: kind === "error" ? "alert" : "status" }, text),
-    h("main", { id: "view" }, form),
+    h("main", { id: "view" }, form, eraseCard(u)),
   );
   pin.focus();
+}
+
+/** eraseCard offers, in two steps, to delete the device's data without the PIN. */
+function eraseCard(u: Unlocking): HTMLElement {
+  const say = h("p", { id: "erase-warning", role: "status" });
+  const confirm = h("button", { type: "button", id: "erase-confirm", class: "danger", hidden: true }, T.eraseConfirm);
+  const ask = h("button", { type: "button", id: "erase", class: "secondary" }, T.erase);
+  ask.addEventListener("click", () => {
+    void u.unsent().then((n) => {
+      replace(say, T.eraseWarning(n));
+      confirm.hidden = false;
+      confirm.focus();
+    });
+  });
+  confirm.addEventListener("click", () => {
+    confirm.disabled = true;
+    void u.erase();
+  });
+  return h("section", { class: "card narrow", "aria-labelledby": "erase-title" }, h("h2", { id: "erase-title" }, T.eraseTitle), h("p", {}, T.eraseIntro), ask, say, confirm);
 }
 
 /** pinCard is the settings' "PIN and lock" card: what protects the data, change PIN, idle time. */

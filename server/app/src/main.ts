@@ -95,7 +95,7 @@ function wire(a: App): void {
     dirty = false;
     // The next person starts from the list, not from the last record shown.
     history.replaceState(null, "", location.pathname);
-    renderLogin(goneMessage(why), why === "logout" ? "info" : "error");
+    renderLogin(goneMessage(why), why === "logout" || why === "erased" ? "info" : "error");
   };
   a.onLoginRequired = () => renderLogin(T.loginAgain, "error", a.user?.username);
 }
@@ -109,6 +109,8 @@ function goneMessage(why: string): string {
       return T.wipedWrongPin;
     case "out_of_contact":
       return T.wipedOutOfContact(WIPE_AFTER_DAYS);
+    case "erased":
+      return T.erased;
     default:
       return T.wiped;
   }
@@ -116,17 +118,21 @@ function goneMessage(why: string): string {
 
 /** renderLock draws the lock screen; the right PIN shows the app again (with a kept draft). */
 function renderLock(text: string, kind: "info" | "error"): void {
-  renderUnlock(root, text, kind, async (pin) => {
-    const a = app;
-    if (a === undefined) {
+  const a = app;
+  if (a === undefined) {
+    return;
+  }
+  renderUnlock(root, text, kind, {
+    unlock: async (pin) => {
+      const problem = await a.unlock(pin);
+      if (problem !== "" || app !== a) {
+        return problem;
+      }
+      await show(a);
       return "";
-    }
-    const problem = await a.unlock(pin);
-    if (problem !== "" || app !== a) {
-      return problem;
-    }
-    await show(a);
-    return "";
+    },
+    unsent: () => a.unsent(),
+    erase: () => a.erase(),
   });
 }
 

@@ -161,6 +161,16 @@ export class App {
     }
   }
 
+  /** unsent counts the changes not sent yet (known while locked). */
+  async unsent(): Promise<number> {
+    return (await this.device.status()).outbox;
+  }
+
+  /** erase deletes everything on the device at the user's request, without the PIN. */
+  async erase(): Promise<void> {
+    await this.leave("erased");
+  }
+
   /** changePin changes the PIN; it answers "" when done, or the sentence saying why not. */
   async changePin(oldPin: string, newPin: string): Promise<string> {
     try {

@@ -35,6 +35,16 @@ export const en = {
       ? `The PIN is wrong. ${left === 1 ? "One more wrong PIN" : `${left} more wrong PINs`} and this device deletes all its data.`
       : "The PIN is wrong.",
   lock: "Lock",
+  eraseTitle: "Forgot the PIN, or not your device?",
+  eraseIntro: "Without the PIN nobody can open the data on this device. You can delete it and log in again; the server keeps everything that was sent.",
+  erase: "Delete the data on this device",
+  eraseWarning: (n: number) =>
+    n === 0
+      ? "Every change was sent: deleting loses nothing the server does not have."
+      : `${n === 1 ? "1 change has" : `${n} changes have`} not reached the server and will be lost for good.`,
+  eraseConfirm: "Delete everything on this device",
+  erased: "The data on this device was deleted. Log in to continue.",
+
   wipedWrongPin: "The PIN was typed wrong too many times, so this device deleted all its data, changes not sent included. Log in again to continue.",
   wipedOutOfContact: (days: number) =>
     `This device had not reached the server for more than ${days} days, so it deleted all its data to protect it, changes not sent included. Log in again to continue.`,
