@@ -218,16 +218,26 @@ function renderStatus(): void {
   const online = navigator.onLine;
   const persisted = s.persisted === true ? T.storagePersisted : s.persisted === false ? T.storageNotPersisted : T.storageUnknown;
   const last = s.lastSync === undefined ? T.neverSynced : T.lastSync(formatTime(Date.parse(s.lastSync)));
+  // The chips are drawn again; the button stays the same element (a tap
+  // on it while the status changes, as it does during a sync, still lands).
+  let chips = el.querySelector<HTMLElement>(".chips");
+  let button = document.getElementById("sync");
+  if (chips === null || button === null) {
+    chips = h("span", { class: "chips" });
+    button = h("button", { type: "button", id: "sync", onclick: () => void syncNow() });
+    replace(el, chips, button);
+  }
   replace(
-    el,
+    chips,
     h("span", { id: "st-online", class: "chip " + (online ? "ok" : "warn") }, online ? T.online : T.offline),
     h("span", { id: "st-unsynced", class: "chip " + (s.unsynced > 0 ? "warn" : "ok"), "data-count": s.unsynced }, T.unsynced(s.unsynced)),
     h("span", { id: "st-last", class: "chip" }, last),
     s.rejected > 0 && h("a", { id: "st-rejected", class: "chip bad", href: "#/status" }, T.rejected(s.rejected)),
     h("span", { id: "st-storage", class: "chip " + (s.persisted === true ? "ok" : "warn") }, persisted),
     updateReady && h("span", { id: "st-update", class: "chip warn" }, T.updateReady),
-    h("button", { type: "button", id: "sync", "aria-busy": s.syncing ? "true" : "false", onclick: () => void syncNow() }, s.syncing ? T.syncing : T.syncNow),
   );
+  button.setAttribute("aria-busy", s.syncing ? "true" : "false");
+  replace(button, s.syncing ? T.syncing : T.syncNow);
   document.querySelectorAll<HTMLAnchorElement>("#nav a").forEach((x) => {
     if (location.hash.startsWith(x.getAttribute("href") ?? "")) {
       x.setAttribute("aria-current", "page");
