@@ -61,7 +61,9 @@ func newAppProxy(t *testing.T, base string) *appProxy {
 		}
 		rp.ServeHTTP(w, r)
 	}))
-	t.Cleanup(srv.Close)
+	// A live event stream stays open until the browser goes: close it
+	// rather than wait for it.
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
 	p.url = srv.URL
 	return p
 }
@@ -94,17 +96,47 @@ func newAppBrowser(t *testing.T, chromium, base string, width, height int64) *ap
 	return b
 }
 
-// open loads the app and logs in as username.
+// appPIN is the PIN the tests set on every new device.
+const appPIN = "271828"
+
+// open loads the app and logs in as username, setting appPIN (a first
+// login on the device).
 func (b *appBrowser) open(username, wait string) {
 	b.t.Helper()
 	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.login(username, wait)
+}
+
+// login fills the login form of a new device (username, password, the
+// PIN twice) and waits for wait.
+func (b *appBrowser) login(username, wait string) {
+	b.t.Helper()
 	b.do("log in as "+username,
 		chromedp.SendKeys(chromedp.CSS("#username"), username),
 		chromedp.SendKeys(chromedp.CSS("#password"), demo.Password),
+		chromedp.SendKeys(chromedp.CSS("#pin-new"), appPIN),
+		chromedp.SendKeys(chromedp.CSS("#pin-new-again"), appPIN),
 		chromedp.Click(chromedp.CSS("#login-button")),
 		chromedp.WaitVisible(chromedp.CSS(wait)))
 	b.waitShell(wait)
 	b.idle()
+}
+
+// unlock types pin on the lock screen and waits for wait.
+func (b *appBrowser) unlock(pin, wait string) {
+	b.t.Helper()
+	b.do("unlock",
+		chromedp.WaitVisible(chromedp.CSS("#unlock-form")),
+		chromedp.SendKeys(chromedp.CSS("#pin"), pin),
+		chromedp.Click(chromedp.CSS("#unlock-button")),
+		chromedp.WaitVisible(chromedp.CSS(wait)))
+}
+
+// reload reloads the page, which opens locked, and unlocks it with appPIN.
+func (b *appBrowser) reload(what string) {
+	b.t.Helper()
+	b.do(what, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
+	b.unlock(appPIN, "#status")
 }
 
 // waitShell waits until the service worker's cache holds the whole shell
@@ -304,7 +336,7 @@ func TestAppOfflineCreate(t *testing.T) {
 
 	// Reload without a network: the service worker serves the app, the
 	// replica the data; search by code finds it.
-	b.do("reload offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#status")))
+	b.reload("reload offline")
 	b.offline(true) // DevTools' override does not outlive the reload everywhere: say it again
 	b.do("list offline", chromedp.Click(chromedp.CSS(`#nav a[href="#/list"]`)), chromedp.WaitVisible(chromedp.CSS("#search-code")),
 		chromedp.SendKeys(chromedp.CSS("#search-code"), "APP-001"))
@@ -495,12 +527,13 @@ func TestAppConflict(t *testing.T) {
 	}
 }
 
-// idbRecords lists the kinds of the records in the app's replica database.
+// idbRecords lists the keys (record ids) of the app's replica database's
+// records store: the values are encrypted, the keys are not.
 const idbRecords = `(async () => {
 	const db = await new Promise((ok, ko) => { const r = indexedDB.open("fieldsync-app"); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
-	const all = await new Promise((ok, ko) => { const r = db.transaction("records").objectStore("records").getAll(); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+	const all = await new Promise((ok, ko) => { const r = db.transaction("records").objectStore("records").getAllKeys(); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
 	db.close();
-	return all.map((s) => s.kind).sort().join(" ");
+	return all.sort().join(" ");
 })()`
 
 // TestAppVisitor: on a phone, a visitor writes a site visit with a note
@@ -525,6 +558,7 @@ func TestAppVisitor(t *testing.T) {
 	v.view("app-visitor-visit", "")
 	visit := strings.TrimPrefix(v.eval(`location.hash`), "#/visit/")
 
+	before := strings.Fields(v.eval(idbRecords))
 	v.do("identification for the host team", chromedp.Click(chromedp.CSS(`#nav a[href="#/new"]`)), chromedp.WaitVisible(chromedp.CSS("#new-form")))
 	v.waitText("#new-form", "removed from this device")
 	v.do("fill",
@@ -534,11 +568,20 @@ func TestAppVisitor(t *testing.T) {
 	v.view("app-visitor-new", "")
 	v.do("save", chromedp.Click(chromedp.CSS("#create")), chromedp.WaitVisible(chromedp.CSS("#view section[data-week]")))
 	v.waitText("#message", "then removed from this device")
+	var ident string
+	for _, k := range strings.Fields(v.eval(idbRecords)) {
+		if !slices.Contains(before, k) {
+			ident = k
+		}
+	}
+	if ident == "" {
+		t.Fatal("the visitor's identification is not in the phone's IndexedDB after saving")
+	}
 	v.sync()
 	v.waitText("#visitor-sent", "1 identification was sent to the host team and removed from this device.")
 	v.view("app-visitor-sent", "")
-	if got := v.eval(idbRecords); strings.Contains(got, "identification") || !strings.Contains(got, "site_visit") {
-		t.Errorf("after the sync the visitor's phone holds records of kinds %q, want site visits and no identification", got)
+	if got := strings.Fields(v.eval(idbRecords)); slices.Contains(got, ident) || !slices.Contains(got, visit) {
+		t.Errorf("after the sync the visitor's phone holds records %v, want the site visit %s and not the identification %s", got, visit, ident)
 	}
 
 	w := login(t, base, "worker.north", demo.Password)
@@ -617,11 +660,7 @@ func TestAppRejectedAndLogout(t *testing.T) {
 	}
 
 	// The next person logs in on the same browser.
-	b.do("log in again", chromedp.SendKeys(chromedp.CSS("#username"), "worker2.north"),
-		chromedp.SendKeys(chromedp.CSS("#password"), demo.Password),
-		chromedp.Click(chromedp.CSS("#login-button")))
-	b.waitJS(`!!document.querySelector("#list .item")`)
-	b.waitShell("#list .item")
+	b.login("worker2.north", "#list .item")
 	if errs := b.errors(); len(errs) > 0 {
 		t.Errorf("page errors: %v", errs)
 	}
@@ -635,7 +674,9 @@ func TestAppWiped(t *testing.T) {
 	base := startDemo(t)
 	b := newAppBrowser(t, chromium, base, 800, 1280)
 	b.open("worker2.north", "#list .item")
-	device := b.eval(`localStorage.getItem("fieldsync.app.device")`)
+	b.eval(`(() => { location.hash = "#/status"; return ""; })()`)
+	b.waitJS(`!!document.querySelector("#device-id")`)
+	device := b.text("#device-id")
 	// The team lead revokes it from the app's devices screen (two clicks).
 	lead := newAppBrowser(t, chromium, base, 1280, 800)
 	lead.open("lead.north", "#list .item")
@@ -699,9 +740,10 @@ func (b *appBrowser) axe(script, screen string) []string {
 }
 
 // TestAppAccessibility: axe-core finds no serious or critical WCAG 2
-// A/AA violation on any screen of the field app (login, list, new
-// identification, a record with a conflict, site visits, a visit, sync
-// and device), and every control can be reached with the keyboard.
+// A/AA violation on any screen of the field app (login with the new PIN,
+// list, new identification, a record with a conflict, site visits, a
+// visit, sync and device with the PIN settings, the lock screen and its
+// wrong-PIN answer), and every control can be reached with the keyboard.
 func TestAppAccessibility(t *testing.T) {
 	chromium := requireBrowser(t)
 	script := axeScript(t)
@@ -736,6 +778,12 @@ func TestAppAccessibility(t *testing.T) {
 	b.eval(`(() => { location.hash = document.querySelector("#view section[data-week] a.item").getAttribute("href"); return ""; })()`)
 	b.waitJS(`!!document.querySelector("#log-notes")`)
 	found = append(found, b.axe(script, "visit")...)
+	b.do("lock", chromedp.Click(chromedp.CSS("#lock")), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
+	found = append(found, b.axe(script, "lock")...)
+	b.do("wrong PIN", chromedp.SendKeys(chromedp.CSS("#pin"), "000000"), chromedp.Click(chromedp.CSS("#unlock-button")))
+	b.waitText("#unlock-error", "The PIN is wrong.")
+	found = append(found, b.axe(script, "lock, wrong PIN")...)
+	b.unlock(appPIN, "#status")
 	for _, f := range found {
 		t.Errorf("accessibility: %s", f)
 	}
@@ -790,7 +838,7 @@ func TestAppUpdateKeepsData(t *testing.T) {
 
 	// Offline again, reload: the new version shows the waiting change.
 	b.proxy.cut.Store(true)
-	b.do("reload offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#status")))
+	b.reload("reload offline")
 	b.offline(true)
 	b.goRecord(id)
 	if got := b.text("h1"); got != "N-APP-UPD" {

@@ -279,6 +279,20 @@ export class Device {
     this.touch();
   }
 
+  /**
+   * local returns the unlocked device's replica, for the reads this API
+   * does not offer: every record and the outbox in one transaction, the
+   * schema kept for offline use, the session's user and team names, the
+   * device id. Reading through it is no activity for the idle lock (an
+   * app redrawing after a background sync must not keep the device
+   * unlocked); write through write(), so that the sync loop and the other
+   * tabs hear of it. It throws LockedError while locked.
+   */
+  get local(): Replica {
+    this.mustLive();
+    return this.mustReplica();
+  }
+
   /** touch counts as activity for the idle lock (call it on user input). */
   touch(): void {
     this.timers.clearTimeout(this.idle);

@@ -116,6 +116,24 @@ test("the device locks after the idle time, refuses reads and writes while locke
   d.close();
 });
 
+test("local reads the kept schema, session and records without counting as activity, and is refused while locked", async () => {
+  const e = env();
+  const d = await ready(e, { idleLockMs: 60_000 });
+  await d.write(rec(9), "identification", [status]);
+  e.timers.advance(59_000);
+  const local = d.local;
+  assert.ok(local.schema.kinds.identification, "the schema kept for offline use");
+  assert.equal(local.session?.user.username, "worker.north");
+  assert.deepEqual(await local.ids(), [rec(9)]);
+  assert.equal(await local.outboxSize(), 1);
+  e.timers.advance(1_001);
+  assert.equal(d.state, "locked", "reads through local are no activity");
+  assert.throws(() => d.local, LockedError);
+  await d.unlock(PIN);
+  assert.equal((await d.local.get(rec(9)))!.value("status"), "potential");
+  d.close();
+});
+
 test("a device out of contact for more than wipeAfterDays wipes itself when opened", async () => {
   const e = env();
   const d = await ready(e, { wipeAfterDays: 14 });

@@ -1,12 +1,14 @@
 /**
- * The field app's page: boot (service worker, replica), the router, the
+ * The field app's page: boot (service worker, device), the router, the
  * always-visible status bar and the login screen. Screens are in
- * views.ts; the session and sync in state.ts; every string in strings.ts.
+ * views.ts; the PIN and lock screens in lock.ts; the session and sync in
+ * state.ts; every string in strings.ts.
  */
-import { ApiError, TransportError } from "@fieldsync/client";
+import { ApiError, MIN_PIN_LENGTH, TransportError, WipedError } from "@fieldsync/client";
 
 import { h, replace } from "./dom.js";
-import { App, clearBrowserStorage } from "./state.js";
+import { pinFields, renderUnlock, WIPE_AFTER_DAYS } from "./lock.js";
+import { App } from "./state.js";
 import { T } from "./strings.js";
 import { formatTime, renderView, type Ctx } from "./views.js";
 
@@ -17,6 +19,8 @@ let updateReady = false;
 let dirty = false;
 /** pending is the sentence to show once the next screen is drawn. */
 let pending = "";
+/** draft is the screen a person was typing into when the device locked: it comes back after the unlock. */
+let draft: { hash: string; view: HTMLElement } | undefined;
 
 const ctx: Ctx = {
   get app() {
@@ -50,45 +54,107 @@ function say(text: string, kind: "info" | "error" = "info"): void {
 
 async function boot(): Promise<void> {
   registerServiceWorker();
-  if (!App.hasDevice()) {
-    renderLogin("");
+  let a: App;
+  try {
+    a = await App.open(location.origin);
+  } catch (e) {
+    renderLogin(e instanceof WipedError ? goneMessage(e.reason.code) : String((e as Error).message), "error");
     return;
   }
-  try {
-    await start(await App.open(location.origin));
-  } catch (e) {
-    renderLogin(String((e as Error).message));
+  wire(a);
+  if (a.state === "locked") {
+    renderLock("", "info");
+  } else {
+    renderLogin("");
   }
 }
 
-/** start shows the app for a replica with a user, or the login for one without. */
-async function start(a: App): Promise<void> {
+/** wire makes a the app of the page and follows it. */
+function wire(a: App): void {
   app = a;
+  a.onStatus = renderStatus;
   a.onUpdate = () => {
     renderStatus();
     ensureShell();
     // The new-identification form has nothing a sync changes, and the
     // devices screen reads the server itself: a sync never redraws them.
-    if (!dirty && !location.hash.startsWith("#/new") && !location.hash.startsWith("#/devices")) {
+    if (a.user !== undefined && document.getElementById("view") !== null && document.getElementById("status") !== null && !dirty && !location.hash.startsWith("#/new") && !location.hash.startsWith("#/devices")) {
       renderView(ctx, viewEl());
     }
   };
+  a.onLock = () => {
+    // A screen typed into and not saved is kept (in memory, off screen)
+    // for the unlock; nothing else of the records stays on the page.
+    const v = document.getElementById("view");
+    draft = dirty && v !== null && document.getElementById("status") !== null ? { hash: location.hash, view: v } : undefined;
+    renderLock(T.unlockIdle, "info");
+  };
   a.onGone = (why) => {
     app = undefined;
+    draft = undefined;
+    dirty = false;
     // The next person starts from the list, not from the last record shown.
     history.replaceState(null, "", location.pathname);
-    renderLogin(why === "wiped" ? T.wiped : T.loggedOut, why === "wiped" ? "error" : "info");
+    renderLogin(goneMessage(why), why === "logout" || why === "erased" ? "info" : "error");
   };
   a.onLoginRequired = () => renderLogin(T.loginAgain, "error", a.user?.username);
+}
+
+/** goneMessage says why the device holds nothing any more. */
+function goneMessage(why: string): string {
+  switch (why) {
+    case "logout":
+      return T.loggedOut;
+    case "wrong_pin":
+      return T.wipedWrongPin;
+    case "out_of_contact":
+      return T.wipedOutOfContact(WIPE_AFTER_DAYS);
+    case "erased":
+      return T.erased;
+    default:
+      return T.wiped;
+  }
+}
+
+/** renderLock draws the lock screen; the right PIN shows the app again (with a kept draft). */
+function renderLock(text: string, kind: "info" | "error"): void {
+  const a = app;
+  if (a === undefined) {
+    return;
+  }
+  renderUnlock(root, text, kind, {
+    unlock: async (pin) => {
+      const problem = await a.unlock(pin);
+      if (problem !== "" || app !== a) {
+        return problem;
+      }
+      await show(a);
+      return "";
+    },
+    unsent: () => a.unsent(),
+    erase: () => a.erase(),
+  });
+}
+
+/** show draws the app for an unlocked device: the screens for a user, the login for none. */
+async function show(a: App): Promise<void> {
   if (a.user === undefined) {
     renderLogin("");
     return;
   }
-  renderShell();
+  // The records first, then the screens drawn once from them.
   await a.reload();
-  if (navigator.onLine) {
-    void a.sync();
+  if (app !== a || a.user === undefined) {
+    return;
   }
+  renderShell();
+  const d = draft;
+  draft = undefined;
+  if (d !== undefined && d.hash === location.hash) {
+    viewEl().replaceWith(d.view);
+    dirty = true;
+  }
+  a.start();
 }
 
 function viewEl(): HTMLElement {
@@ -117,6 +183,7 @@ function renderShell(): void {
       h("span", { class: "brand" }, T.appName),
       h("nav", { "aria-label": "Screens", id: "nav" }, nav),
       h("span", { class: "who" }, T.user(u.username, T.roles[u.role] ?? u.role)),
+      h("button", { type: "button", id: "lock", class: "secondary", onclick: () => app?.lock() }, T.lock),
       h("button", { type: "button", id: "logout", class: "secondary", onclick: () => void logout(false) }, T.logout),
     ),
     h("div", { id: "status", class: "statusbar", role: "status", "aria-live": "polite" }),
@@ -151,16 +218,26 @@ function renderStatus(): void {
   const online = navigator.onLine;
   const persisted = s.persisted === true ? T.storagePersisted : s.persisted === false ? T.storageNotPersisted : T.storageUnknown;
   const last = s.lastSync === undefined ? T.neverSynced : T.lastSync(formatTime(Date.parse(s.lastSync)));
+  // The chips are drawn again; the button stays the same element (a tap
+  // on it while the status changes, as it does during a sync, still lands).
+  let chips = el.querySelector<HTMLElement>(".chips");
+  let button = document.getElementById("sync");
+  if (chips === null || button === null) {
+    chips = h("span", { class: "chips" });
+    button = h("button", { type: "button", id: "sync", onclick: () => void syncNow() });
+    replace(el, chips, button);
+  }
   replace(
-    el,
+    chips,
     h("span", { id: "st-online", class: "chip " + (online ? "ok" : "warn") }, online ? T.online : T.offline),
     h("span", { id: "st-unsynced", class: "chip " + (s.unsynced > 0 ? "warn" : "ok"), "data-count": s.unsynced }, T.unsynced(s.unsynced)),
     h("span", { id: "st-last", class: "chip" }, last),
     s.rejected > 0 && h("a", { id: "st-rejected", class: "chip bad", href: "#/status" }, T.rejected(s.rejected)),
     h("span", { id: "st-storage", class: "chip " + (s.persisted === true ? "ok" : "warn") }, persisted),
     updateReady && h("span", { id: "st-update", class: "chip warn" }, T.updateReady),
-    h("button", { type: "button", id: "sync", "aria-busy": s.syncing ? "true" : "false", onclick: () => void syncNow() }, s.syncing ? T.syncing : T.syncNow),
   );
+  button.setAttribute("aria-busy", s.syncing ? "true" : "false");
+  replace(button, s.syncing ? T.syncing : T.syncNow);
   document.querySelectorAll<HTMLAnchorElement>("#nav a").forEach((x) => {
     if (location.hash.startsWith(x.getAttribute("href") ?? "")) {
       x.setAttribute("aria-current", "page");
@@ -209,10 +286,15 @@ async function logout(force: boolean): Promise<void> {
   );
 }
 
-/** renderLogin draws the login form with a sentence above it. */
+/**
+ * renderLogin draws the login form with a sentence above it; on a device
+ * without a PIN yet (a first login, or after a wipe) the form asks for
+ * one, twice.
+ */
 function renderLogin(text: string, kind: "info" | "error" = "info", username = ""): void {
   const user = h("input", { type: "text", autocomplete: "username", required: true, value: username, autocapitalize: "none" });
   const pass = h("input", { type: "password", autocomplete: "current-password", required: true });
+  const pin = app === undefined || app.state === "new" ? pinFields("pin-new", T.pinNew) : undefined;
   const error = h("p", { id: "error", class: "message error", role: "alert" });
   const button = h("button", { type: "submit", id: "login-button" }, T.loginButton);
   const form = h(
@@ -222,12 +304,18 @@ function renderLogin(text: string, kind: "info" | "error" = "info", username = "
     h("p", {}, T.loginIntro),
     fieldOf("username", T.username, user),
     fieldOf("password", T.password, pass),
+    pin?.el,
     error,
     button,
   );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    void doLogin(user.value.trim(), pass.value, error, button);
+    const problem = pin?.check() ?? "";
+    if (problem !== "") {
+      replace(error, problem);
+      return;
+    }
+    void doLogin(user.value.trim(), pass.value, pin?.value(), error, button);
   });
   replace(root, h("header", { class: "top" }, h("span", { class: "brand" }, T.appName)), h("div", { id: "message", class: "message " + kind, role: kind === "error" ? "alert" : "status" }, text), h("main", { id: "view" }, form));
   (username === "" ? user : pass).focus();
@@ -238,24 +326,26 @@ function fieldOf(id: string, label: string, control: HTMLElement): HTMLElement {
   return h("div", { class: "field" }, h("label", { for: id }, label), control);
 }
 
-async function doLogin(username: string, password: string, error: HTMLElement, button: HTMLButtonElement): Promise<void> {
+async function doLogin(username: string, password: string, pin: string | undefined, error: HTMLElement, button: HTMLButtonElement): Promise<void> {
   button.disabled = true;
-  replace(error, T.loggingIn);
   let a = app;
   try {
     if (a === undefined) {
       a = await App.open(location.origin);
+      wire(a);
     }
+    if (a.state === "new") {
+      if (pin === undefined) {
+        throw new Error(T.pinTooShort(MIN_PIN_LENGTH));
+      }
+      replace(error, T.pinSetting);
+      await a.setup(pin);
+    }
+    replace(error, T.loggingIn);
     await a.login(username, password);
     dirty = false;
-    // A logout or wipe before this login emptied Cache Storage: fill it again.
-    void navigator.serviceWorker?.ready.then((r) => r.active?.postMessage("cache-shell"));
-    if (app !== a) {
-      await start(a);
-    } else {
-      renderShell();
-      await a.reload();
-    }
+    reinstallShell();
+    await show(a);
   } catch (e) {
     button.disabled = false;
     if (e instanceof ApiError && e.status === 401) {
@@ -269,11 +359,8 @@ async function doLogin(username: string, password: string, error: HTMLElement, b
     } else {
       replace(error, String((e as Error).message));
     }
-    if (a !== undefined && app === undefined && a.user === undefined) {
-      // Nothing was stored for this failed login: leave nothing behind.
-      await a.replica.wipe();
-      await clearBrowserStorage();
-    }
+    // The PIN is set now (nothing of a user is stored yet): the next try asks for the password only.
+    document.querySelector("#login-form .pin-fields")?.remove();
   }
 }
 
@@ -308,6 +395,31 @@ function ensureShell(): void {
 }
 
 let shellChecked = false;
+/** reinstalling is set while a worker is registered again after a wipe (its taking control is no update). */
+let reinstalling = false;
+
+/**
+ * reinstallShell makes the app work offline again after a login: a wipe
+ * or logout unregistered the service worker and emptied Cache Storage.
+ * Registering again installs a new worker (which caches the shell), or
+ * gives back the unregistered one still controlling this page, which is
+ * asked to cache the shell again.
+ */
+function reinstallShell(): void {
+  if (!("serviceWorker" in navigator)) {
+    return;
+  }
+  void navigator.serviceWorker
+    .register("sw.js", { scope: "./" })
+    .then((r) => {
+      if (r.active !== null) {
+        r.active.postMessage("cache-shell");
+      } else {
+        reinstalling = true;
+      }
+    })
+    .catch(() => undefined);
+}
 
 function registerServiceWorker(): void {
   if (!("serviceWorker" in navigator)) {
@@ -316,10 +428,11 @@ function registerServiceWorker(): void {
   // The first worker taking control is the install; any later one is an update.
   let controlled = navigator.serviceWorker.controller !== null;
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (controlled) {
+    if (controlled && !reinstalling) {
       updateReady = true;
       renderStatus();
     }
+    reinstalling = false;
     controlled = true;
   });
   navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => {
@@ -328,20 +441,13 @@ function registerServiceWorker(): void {
 }
 
 window.addEventListener("hashchange", render);
-window.addEventListener("online", () => {
-  renderStatus();
-  void app?.sync();
-});
+// The Device syncs on `online`, on becoming visible and every minute (one
+// tab leads); the page only redraws its status.
+window.addEventListener("online", renderStatus);
 window.addEventListener("offline", renderStatus);
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && navigator.onLine) {
-    void app?.sync();
-  }
-});
-setInterval(() => {
-  if (navigator.onLine && app?.user !== undefined) {
-    void app.sync();
-  }
-}, 60_000);
+// What a person does is activity for the idle lock.
+for (const ev of ["pointerdown", "keydown", "input", "wheel"]) {
+  document.addEventListener(ev, () => app?.touch(), { capture: true, passive: true });
+}
 
 void boot();

@@ -1,38 +1,47 @@
 /**
- * The app's session on this device: the SDK's replica (IndexedDB) and sync
- * client, the records held in memory for the screens (the search index by
- * code is kept here, in memory only), and what the status bar shows.
- * Invariants:
+ * The app's session on this device: the SDK's Device (an encrypted replica
+ * in IndexedDB, its sync loop, its lock and self-wipe), the records held in
+ * memory for the screens while unlocked (the search index by code is kept
+ * here, in memory only), and what the status bar shows. Invariants:
  *
- *  - Every write goes through Replica.write (one strict IndexedDB
+ *  - Every value at rest is encrypted (Device over EncryptedStorage, a
+ *    non-extractable key wrapped by the PIN); while locked the app holds
+ *    no record in memory and shows the lock screen only.
+ *  - Every write goes through Device.write (one strict IndexedDB
  *    transaction): once a write resolves the app may say "saved".
- *  - Nothing leaves the device but through SyncClient.sync; the app calls
- *    sync only when asked, on `online`, on becoming visible, after a write
- *    when the browser says it is online, and every minute while online.
- *  - A visitor's identification is removed from the device once the server
- *    has every op of it (write without read: the server never sends it
- *    back), never before.
- *  - A wipe order from the server, and logout, leave nothing: the replica's
- *    database, the app's other storage and its caches are deleted.
+ *  - Nothing leaves the device but through the Device's sync: its loop
+ *    (one tab leads) syncs after writes, on `online`, on becoming
+ *    visible, on the live stream's news and every minute; "Sync now"
+ *    syncs in this tab.
+ *  - A visitor's identification is removed from the device by the SDK
+ *    once the server has every op of it (write without read), never
+ *    before; the app counts the ones it saw go.
+ *  - A wipe (the server's order, too many wrong PINs, too long out of
+ *    contact, logout) leaves nothing: the Device deletes the key first,
+ *    then every database, cache, localStorage key and service worker of
+ *    the origin; the app clears sessionStorage too, and opens no new
+ *    database until the next login.
  */
+import { IDLE_DEFAULT_MS, idleLockMs, MAX_PIN_ATTEMPTS, WIPE_AFTER_DAYS } from "./lock.js";
 import { T } from "./strings.js";
 import {
-  IndexedDBStorage,
+  Device,
+  type DeviceStatus,
+  type Edit,
+  LockedError,
   LoginRequiredError,
+  NotLoggedInError,
   Record,
-  Replica,
   type Rejected,
+  type Replica,
   type Schema,
-  SyncClient,
   type SyncReport,
   WipedError,
-  type Edit,
+  WrongPinError,
 } from "@fieldsync/client";
 
 /** The IndexedDB database of the replica. */
 export const DB_NAME = "fieldsync-app";
-/** localStorage keys: the device id (not a secret) and the last username (for the login form). */
-const DEVICE_KEY = "fieldsync.app.device";
 /** meta keys the app adds to the replica's storage. */
 const SENT_KEY = "app/visitor_sent_ids";
 
@@ -52,13 +61,11 @@ export interface Status {
   rejected: number;
   persisted: boolean | undefined;
   syncing: boolean;
-  message: string;
-  messageKind: "info" | "error" | "";
 }
 
-/** App holds the replica and client of the logged-in user. */
+/** App holds the Device of this browser and what the screens show of it. */
 export class App {
-  /** Records of every kind on the device, by id (in memory, rebuilt after each change). */
+  /** Records of every kind on the device, by id (in memory while unlocked, rebuilt after each change). */
   records = new Map<string, Record>();
   /** Ids of records with ops not yet sent. */
   unsentRecords = new Set<string>();
@@ -68,48 +75,200 @@ export class App {
   rejected: Rejected[] = [];
   /** How many identifications this visitor sent and the device forgot. */
   visitorSent = 0;
-  status: Status = { online: navigator.onLine, unsynced: 0, lastSync: undefined, rejected: 0, persisted: undefined, syncing: false, message: "", messageKind: "" };
-  /** Called whenever records or status change. */
+  status: Status = { online: navigator.onLine, unsynced: 0, lastSync: undefined, rejected: 0, persisted: undefined, syncing: false };
+  /** Called whenever records change. */
   onUpdate: () => void = () => {};
-  /** Called when the device was wiped or logged out (with the sentence to show). */
+  /** Called when only the status (bar) changed. */
+  onStatus: () => void = () => {};
+  /** Called when the device locked itself (idle time, another tab, "Lock"). */
+  onLock: () => void = () => {};
+  /** Called once when the device was wiped or logged out, with the reason's code ("logout", "wrong_pin", "out_of_contact", or the server's). */
   onGone: (why: string) => void = () => {};
   /** Called when the session ended and a login is needed (data kept). */
   onLoginRequired: () => void = () => {};
 
-  private constructor(
-    readonly replica: Replica,
-    readonly client: SyncClient,
-  ) {}
+  private gone = false;
+  private wasUnlocked = false;
+  private syncingHere = false;
+  private syncingAnywhere = false;
+  private loginAsked = false;
+  private idleMs: number;
 
-  /** hasDevice reports whether this browser holds a replica (someone logged in and did not log out). */
-  static hasDevice(): boolean {
-    return localStorage.getItem(DEVICE_KEY) !== null;
+  private constructor(
+    private device: Device,
+    private readonly server: string,
+  ) {
+    this.idleMs = idleLockMs();
   }
 
-  /** open opens the replica of this browser (creating the device id on first use). */
+  /**
+   * open opens this browser's device (creating its database on first use).
+   * It throws WipedError("out_of_contact") after the device wiped itself
+   * for having been out of contact too long.
+   */
   static async open(server: string): Promise<App> {
-    let device = localStorage.getItem(DEVICE_KEY);
-    if (device === null) {
-      device = crypto.randomUUID();
-      localStorage.setItem(DEVICE_KEY, device);
-    }
-    const storage = await IndexedDBStorage.open(DB_NAME);
-    const replica = await Replica.open({ storage, device });
-    const client = new SyncClient(replica, { server, maxAttempts: 2, backoffBaseMs: 500, deviceName: deviceName() });
-    const app = new App(replica, client);
-    replica.onChange = () => void app.reload();
+    const app = new App(await openDevice(server, idleLockMs()), server);
+    app.watch();
     return app;
   }
 
-  /** user returns the logged-in user, if any. */
+  /** state is the device's: "new" (no PIN yet), "locked", "unlocked" or "wiped". */
+  get state(): string {
+    return this.device.state;
+  }
+
+  /** replica is the unlocked device's replica (it throws while locked). */
+  get replica(): Replica {
+    return this.device.local;
+  }
+
+  /** touch tells the device the user is active (the idle lock starts again). */
+  touch(): void {
+    if (this.device.state === "unlocked") {
+      this.device.touch();
+    }
+  }
+
+  /** lock locks the device (every tab). */
+  lock(): void {
+    this.device.lock();
+  }
+
+  /** setup sets the first PIN of a new device (the device is unlocked afterwards). */
+  async setup(pin: string): Promise<void> {
+    await this.device.setup(pin);
+  }
+
+  /**
+   * unlock unlocks with pin; it answers "" when unlocked, a sentence for a
+   * wrong PIN. Too many wrong PINs, or too long out of contact, wipe the
+   * device (onGone tells) and it answers "".
+   */
+  async unlock(pin: string): Promise<string> {
+    try {
+      await this.device.unlock(pin);
+      this.wasUnlocked = true;
+      return "";
+    } catch (e) {
+      if (e instanceof WrongPinError) {
+        return T.pinWrong(MAX_PIN_ATTEMPTS - e.failures);
+      }
+      if (e instanceof WipedError) {
+        await this.leave(e.reason.code);
+        return "";
+      }
+      return String((e as Error).message);
+    }
+  }
+
+  /** unsent counts the changes not sent yet (known while locked). */
+  async unsent(): Promise<number> {
+    return (await this.device.status()).outbox;
+  }
+
+  /** erase deletes everything on the device at the user's request, without the PIN. */
+  async erase(): Promise<void> {
+    await this.leave("erased");
+  }
+
+  /** changePin changes the PIN; it answers "" when done, or the sentence saying why not. */
+  async changePin(oldPin: string, newPin: string): Promise<string> {
+    try {
+      await this.device.changePin(oldPin, newPin);
+      return "";
+    } catch (e) {
+      return e instanceof WrongPinError ? T.pinChangeWrong : String((e as Error).message);
+    }
+  }
+
+  /** watch follows the device: changed records, status, lock, wipe. */
+  private watch(): void {
+    this.device.subscribe(() => void this.reload());
+    this.device.onStatus((s) => void this.statusChanged(s));
+  }
+
+  private async statusChanged(s: DeviceStatus): Promise<void> {
+    if (s.state === "wiped") {
+      await this.leave(s.wiped ?? "wiped");
+      return;
+    }
+    if (s.state === "locked") {
+      if (this.wasUnlocked) {
+        this.wasUnlocked = false;
+        this.forget();
+        await this.reopenIfIdleChanged();
+        this.onLock();
+      }
+      return;
+    }
+    if (s.state !== "unlocked") {
+      return;
+    }
+    this.wasUnlocked = true;
+    const finished = this.syncingAnywhere && !s.syncing;
+    this.syncingAnywhere = s.syncing;
+    this.status.syncing = this.syncingHere || s.syncing;
+    this.status.persisted = s.persisted;
+    this.status.online = s.online;
+    if (s.user !== undefined && !s.loggedIn && !this.loginAsked) {
+      this.loginAsked = true;
+      this.onLoginRequired();
+    }
+    if (finished) {
+      await this.reload();
+    } else {
+      this.onStatus();
+    }
+  }
+
+  /** forget drops what was decrypted into memory (the device locked). */
+  private forget(): void {
+    this.records = new Map();
+    this.unsentRecords = new Set();
+    this.rejectedRecords = new Set();
+    this.rejected = [];
+  }
+
+  /** reopenIfIdleChanged opens the device again (locked) when the idle-time preference changed. */
+  private async reopenIfIdleChanged(): Promise<void> {
+    const ms = idleLockMs();
+    if (ms === this.idleMs) {
+      return;
+    }
+    this.idleMs = ms;
+    this.device.close();
+    this.device = await openDevice(this.server, ms);
+    this.watch();
+  }
+
+  /** leave ends this device's life once: wiped (by the Device) or logged out. */
+  private async leave(code: string): Promise<void> {
+    if (this.gone) {
+      return;
+    }
+    this.gone = true;
+    this.forget();
+    if (this.device.state !== "wiped") {
+      await this.device.wipe(code);
+    }
+    this.device.close();
+    await clearBrowserStorage();
+    this.onGone(code);
+  }
+
+  /** user returns the logged-in user, if any (none while locked). */
   get user() {
-    return this.replica.session?.user;
+    try {
+      return this.device.local.session?.user;
+    } catch {
+      return undefined;
+    }
   }
 
   /** schema returns the stored schema, if fetched once. */
   get schema(): Schema | undefined {
     try {
-      return this.replica.schema;
+      return this.device.local.schema;
     } catch {
       return undefined;
     }
@@ -121,43 +280,64 @@ export class App {
     return c?.indicators ?? [];
   }
 
-  /** login logs username in, fetches the schema and syncs once. */
+  /** login logs username in (the device is unlocked), fetches the schema and starts the sync loop. */
   async login(username: string, password: string): Promise<void> {
-    await this.client.login(username, password);
-    await this.client.fetchSchema();
-    this.status.persisted = await persist();
+    await this.device.login(username, password);
+    this.loginAsked = false;
+    await this.device.fetchSchema();
     await this.reload();
-    await this.sync();
+    this.start();
   }
 
-  /** reload reads every record, the outbox and the quarantine into memory. */
+  /** start runs the device's sync loop in this tab (one tab leads; the others follow). */
+  start(): void {
+    this.device.start();
+  }
+
+  /** reload reads every record, the outbox and the quarantine into memory (nothing while locked). */
   async reload(): Promise<void> {
-    const s = this.replica.storage;
-    if (this.replica.isWiped) {
+    let r: Replica;
+    try {
+      r = this.device.local;
+    } catch {
       return;
     }
-    const [recs, outbox] = await s.read(async (tx) => [await tx.list("records"), await tx.list("outbox", "q/")]);
-    const records = new Map<string, Record>();
-    for (const [id, snap] of recs) {
-      records.set(id, Record.fromSnapshot(snap as Parameters<typeof Record.fromSnapshot>[0]));
+    let recs: Array<[string, unknown]>;
+    let outbox: Array<[string, unknown]>;
+    let rejected: Rejected[];
+    let sent: number;
+    let lastSync: string | undefined;
+    try {
+      [recs, outbox] = await r.storage.read(async (tx) => [await tx.list("records"), await tx.list("outbox", "q/")]);
+      const records = new Map<string, Record>();
+      for (const [id, snap] of recs) {
+        records.set(id, Record.fromSnapshot(snap as Parameters<typeof Record.fromSnapshot>[0]));
+      }
+      sent = await this.noteSent(r, records);
+      rejected = await r.quarantine();
+      lastSync = await r.lastSync();
+      if (this.device.state !== "unlocked") {
+        return;
+      }
+      this.records = records;
+    } catch (e) {
+      if (e instanceof LockedError || this.device.state !== "unlocked") {
+        return; // locked (or wiped) meanwhile: nothing to show
+      }
+      throw e;
     }
-    const sent = await this.noteSent(records);
     const unsent = new Set<string>();
     for (const [, raw] of outbox) {
       unsent.add((JSON.parse(raw as string) as { record: string }).record);
     }
-    this.rejected = await this.replica.quarantine();
-    this.rejectedRecords = new Set(this.rejected.map((r) => r.op.record));
-    this.records = records;
+    this.rejected = rejected;
+    this.rejectedRecords = new Set(rejected.map((q) => q.op.record));
     this.unsentRecords = unsent;
     this.visitorSent = sent;
     this.status.unsynced = outbox.length;
-    this.status.rejected = this.rejected.length;
-    this.status.lastSync = await this.replica.lastSync();
+    this.status.rejected = rejected.length;
+    this.status.lastSync = lastSync;
     this.status.online = navigator.onLine;
-    if (this.status.persisted === undefined) {
-      this.status.persisted = await persisted();
-    }
     this.onUpdate();
   }
 
@@ -165,15 +345,15 @@ export class App {
    * noteSent records, for a visitor, the identifications shown before that
    * records no longer holds: the SDK forgets each once the server has all
    * its ops (the visitor may write it but never read it back). The ids are
-   * kept as a set, so two reloads never count one twice; it returns how
-   * many there are.
+   * kept as a set (encrypted, in the replica), so two reloads never count
+   * one twice; it returns how many there are.
    */
-  private async noteSent(records: Map<string, Record>): Promise<number> {
-    const gone = this.user?.role !== "visitor" ? [] : [...this.records].filter(([id, r]) => r.kind === "identification" && !records.has(id)).map(([id]) => id);
+  private async noteSent(r: Replica, records: Map<string, Record>): Promise<number> {
+    const gone = r.session?.user.role !== "visitor" ? [] : [...this.records].filter(([id, x]) => x.kind === "identification" && !records.has(id)).map(([id]) => id);
     if (gone.length === 0) {
-      return this.replica.storage.read(async (tx) => (((await tx.get("meta", SENT_KEY)) as string[] | undefined) ?? []).length);
+      return r.storage.read(async (tx) => (((await tx.get("meta", SENT_KEY)) as string[] | undefined) ?? []).length);
     }
-    return this.replica.storage.write(async (tx) => {
+    return r.storage.write(async (tx) => {
       const sent = new Set(((await tx.get("meta", SENT_KEY)) as string[] | undefined) ?? []);
       const before = sent.size;
       for (const id of gone) {
@@ -186,19 +366,16 @@ export class App {
     }, "relaxed");
   }
 
-  /** write stores edits of record id durably (refused locally with the server's reason). */
+  /** write stores edits of record id durably (refused locally with the server's reason); the sync loop sends them. */
   async write(id: string, kind: string, edits: Edit[]): Promise<void> {
-    await this.replica.write(id, kind, edits);
+    await this.device.write(id, kind, edits);
     await this.reload();
-    if (navigator.onLine) {
-      setTimeout(() => void this.sync(), 300);
-    }
   }
 
   /**
-   * sync sends and receives; a wipe order clears the device, an ended
-   * session asks for a login, anything else is said in plain words and the
-   * changes stay on the device.
+   * sync sends and receives now, in this tab; a wipe order clears the
+   * device, an ended session asks for a login, anything else is said in
+   * plain words and the changes stay on the device.
    */
   sync(): Promise<SyncReport | undefined> {
     if (this.running === undefined) {
@@ -210,49 +387,45 @@ export class App {
   private running: Promise<SyncReport | undefined> | undefined;
 
   private async syncOnce(): Promise<SyncReport | undefined> {
-    if (this.replica.isWiped) {
+    if (this.device.state !== "unlocked") {
       return undefined;
     }
+    this.syncingHere = true;
     this.status.syncing = true;
-    this.onUpdate();
+    this.onStatus();
     try {
-      const r = await this.client.sync();
-      this.setMessage("", "");
+      const r = await this.device.sync();
+      this.lastError = undefined;
       return r;
     } catch (e) {
       if (e instanceof WipedError) {
-        await this.clearDevice();
-        this.onGone("wiped");
+        await this.leave(e.reason.code);
         return undefined;
       }
-      if (e instanceof LoginRequiredError) {
+      if (e instanceof LoginRequiredError || e instanceof NotLoggedInError) {
+        this.loginAsked = true;
         this.onLoginRequired();
         return undefined;
       }
-      this.setMessage("sync-failed", "error", e);
+      if (!(e instanceof LockedError)) {
+        this.lastError = e;
+      }
       return undefined;
     } finally {
-      this.status.syncing = false;
-      if (!this.replica.isWiped) {
-        await this.reload();
-      }
+      this.syncingHere = false;
+      this.status.syncing = this.syncingAnywhere;
+      await this.reload();
+      this.onStatus();
     }
   }
 
-  /** lastError is the message key of the last failure, for the status bar. */
+  /** lastError is the last failure of a sync started here, for the message line. */
   lastError: unknown;
-
-  private setMessage(message: string, kind: Status["messageKind"], err?: unknown): void {
-    this.status.message = message;
-    this.status.messageKind = kind;
-    this.lastError = err;
-  }
 
   /**
    * call sends one request to the API with the session's token (for the
    * screens that work online only, such as devices); a 401 syncs once,
    * which refreshes the token or carries out a wipe order, and retries.
-   * (The SDK should grow an authenticated request of its own.)
    */
   async call(method: string, path: string): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
@@ -261,7 +434,7 @@ export class App {
       const body = (await resp.json().catch(() => ({}))) as { error?: { message?: string } };
       if (resp.status === 401 && attempt === 0) {
         await this.sync();
-        if (this.replica.isWiped) {
+        if (this.gone) {
           throw new Error(T.wiped);
         }
         continue;
@@ -275,40 +448,44 @@ export class App {
 
   /** dismiss removes a refused change's notice. */
   async dismiss(opId: string): Promise<void> {
-    await this.replica.dismiss([opId]);
+    await this.device.dismiss([opId]);
     await this.reload();
   }
 
   /**
    * logout syncs first; with changes still unsent it refuses (returns
-   * their count) unless force. Then it clears the device.
+   * their count) unless force. Then it wipes the device.
    */
   async logout(force: boolean): Promise<number> {
     if (this.status.unsynced > 0 && navigator.onLine) {
       await this.sync();
     }
-    if (this.replica.isWiped) {
+    if (this.gone) {
       return 0;
     }
-    const left = await this.replica.outboxSize();
+    const left = (await this.device.status()).outbox;
     if (left > 0 && !force) {
       return left;
     }
-    await this.clearDevice();
-    this.onGone("logout");
+    await this.leave("logout");
     return 0;
-  }
-
-  /** clearDevice deletes every store of the origin the app wrote: IndexedDB, caches, localStorage. */
-  async clearDevice(): Promise<void> {
-    if (!this.replica.isWiped) {
-      await this.replica.wipe();
-    }
-    await clearBrowserStorage();
   }
 }
 
-/** clearBrowserStorage deletes every IndexedDB database, cache and web storage of the origin. */
+/** openDevice opens the app's Device with its options (see lock.ts for the lock and self-wipe). */
+function openDevice(server: string, idleMs: number): Promise<Device> {
+  return Device.open({
+    server,
+    name: DB_NAME,
+    idleLockMs: idleMs > 0 ? idleMs : IDLE_DEFAULT_MS,
+    wipeAfterDays: WIPE_AFTER_DAYS,
+    maxPinAttempts: MAX_PIN_ATTEMPTS,
+    syncIntervalMs: 60_000,
+    sync: { maxAttempts: 2, backoffBaseMs: 500, deviceName: deviceName() },
+  });
+}
+
+/** clearBrowserStorage deletes every IndexedDB database, cache and web storage of the origin (after the Device's wipe: sessionStorage and anything left). */
 export async function clearBrowserStorage(): Promise<void> {
   localStorage.clear();
   sessionStorage.clear();
@@ -326,23 +503,6 @@ export async function clearBrowserStorage(): Promise<void> {
     for (const k of await caches.keys()) {
       await caches.delete(k);
     }
-  }
-}
-
-/** persist asks the browser to keep this origin's storage; it returns the answer. */
-async function persist(): Promise<boolean | undefined> {
-  try {
-    return (await navigator.storage?.persist?.()) ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function persisted(): Promise<boolean | undefined> {
-  try {
-    return (await navigator.storage?.persisted?.()) ?? undefined;
-  } catch {
-    return undefined;
   }
 }
 

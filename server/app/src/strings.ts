@@ -18,6 +18,49 @@ export const en = {
   loginOtherUser: (who: string) => `This device holds the data of ${who}. They must log out first.`,
   loginAgain: "Your session ended. Log in again to send your changes; nothing on this device was lost.",
 
+  pinNew: "Choose a PIN for this device",
+  pinHint: (n: number) => `At least ${n} characters (digits or letters). It protects the data on this device; it is not your password and never leaves the device.`,
+  pinConfirm: "Type the PIN again",
+  pinTooShort: (n: number) => `The PIN is too short: use at least ${n} characters.`,
+  pinMismatch: "The two PINs are not the same. Type them again.",
+  pinSetting: "Protecting the data on this device…",
+  unlockTitle: "Enter your PIN",
+  unlockIntro: "The app is locked to protect the data on this device. Enter your PIN to continue.",
+  unlockIdle: "The app locked itself after a time without use. Nothing was lost; enter your PIN to continue.",
+  pin: "PIN",
+  unlockButton: "Unlock",
+  unlocking: "Checking the PIN…",
+  pinWrong: (left: number) =>
+    left > 0
+      ? `The PIN is wrong. ${left === 1 ? "One more wrong PIN" : `${left} more wrong PINs`} and this device deletes all its data.`
+      : "The PIN is wrong.",
+  lock: "Lock",
+  eraseTitle: "Forgot the PIN, or not your device?",
+  eraseIntro: "Without the PIN nobody can open the data on this device. You can delete it and log in again; the server keeps everything that was sent.",
+  erase: "Delete the data on this device",
+  eraseWarning: (n: number) =>
+    n === 0
+      ? "Every change was sent: deleting loses nothing the server does not have."
+      : `${n === 1 ? "1 change has" : `${n} changes have`} not reached the server and will be lost for good.`,
+  eraseConfirm: "Delete everything on this device",
+  erased: "The data on this device was deleted. Log in to continue.",
+
+  wipedWrongPin: "The PIN was typed wrong too many times, so this device deleted all its data, changes not sent included. Log in again to continue.",
+  wipedOutOfContact: (days: number) =>
+    `This device had not reached the server for more than ${days} days, so it deleted all its data to protect it, changes not sent included. Log in again to continue.`,
+  pinTitle: "PIN and lock",
+  pinCurrent: "Current PIN",
+  pinNewer: "New PIN",
+  pinChange: "Change the PIN",
+  pinChanged: "The PIN was changed. Use the new PIN from now on.",
+  pinChangeWrong: "The current PIN is wrong: the PIN was not changed.",
+  idleLabel: "Lock the app after this long without use",
+  idleMinutes: (n: number) => (n === 1 ? "1 minute" : `${n} minutes`),
+  idleOther: (s: number) => `${s} seconds`,
+  idleSaved: "Saved. It applies from the next time the app locks or is opened.",
+  dataAtRest: (days: number, tries: number) =>
+    `The data on this device is encrypted with a key only your PIN opens. The device deletes all its data after ${tries} wrong PINs in a row, and when it has not reached the server for ${days} days.`,
+
   online: "Online",
   offline: "Offline",
   unsynced: (n: number) => (n === 0 ? "All changes sent" : n === 1 ? "1 change not sent yet" : `${n} changes not sent yet`),

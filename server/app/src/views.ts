@@ -8,6 +8,7 @@
 import { type Edit, type FieldDecl, FieldsyncError, parseTimestamp, type Record } from "@fieldsync/client";
 
 import { checkboxes, checkedValues, type Child, field, h, replace, select } from "./dom.js";
+import { pinCard } from "./lock.js";
 import { type App } from "./state.js";
 import { fieldLabel, T, valueLabel } from "./strings.js";
 
@@ -638,9 +639,10 @@ function statusView(ctx: Ctx, el: HTMLElement): void {
       { class: "card" },
       h("h2", {}, T.device),
       h("p", {}, T.user(u.username, T.roles[u.role] ?? u.role)),
-      h("p", { class: "meta" }, a.replica.device),
+      h("p", { class: "meta", id: "device-id" }, a.replica.device),
       h("p", { id: "persist-line" }, a.status.persisted === true ? T.storagePersisted : T.storageNotPersisted),
     ),
+    pinCard(a, ctx.say),
     h(
       "section",
       { class: "card", id: "rejected", "aria-labelledby": "rejected-title" },
