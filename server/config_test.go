@@ -139,7 +139,7 @@ func TestConfigOpenCases(t *testing.T) {
 		want    time.Duration
 		wantErr string
 	}{{"", 90 * 24 * time.Hour, ""}, {"0s", 0, ""}, {"720h", 720 * time.Hour, ""}, {"-1h", 0, "FIELDSYNC_OPEN_CASES"}} {
-		t.Run(tt.env, func(t *testing.T) {
+		t.Run("FIELDSYNC_OPEN_CASES="+tt.env, func(t *testing.T) {
 			c, ok := parseConfig(t, nil, map[string]string{"FIELDSYNC_OPEN_CASES": tt.env}, tt.wantErr)
 			if ok && c.Limits.OpenCases != tt.want {
 				t.Errorf("FIELDSYNC_OPEN_CASES=%q: %s, want %s", tt.env, c.Limits.OpenCases, tt.want)
