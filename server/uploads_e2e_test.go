@@ -194,16 +194,8 @@ func TestSIGKILLDuringUploads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a server 20 times")
 	}
-	dir := t.TempDir()
-	ch := startChild(t, dir)
-	h := &harness{t: t, base: "http://" + ch.addr, http: &http.Client{Timeout: 30 * time.Second}}
-	w := newWorld(h, []string{"north"}, map[string]userSpec{
-		"fw0": {role: model.RoleFieldWorker, teams: []string{"north"}},
-		"fw1": {role: model.RoleFieldWorker, teams: []string{"north"}},
-		"fw2": {role: model.RoleFieldWorker, teams: []string{"north"}},
-	})
-	team := w.teams["north"]
-	devices := []*client{w.clients["fw0"], w.clients["fw1"], w.clients["fw2"]}
+	k := newKillRig(t)
+	h, team, devices := k.h, k.w.teams["north"], k.devices
 	recs := make([]string, len(devices))
 	for i, d := range devices {
 		recs[i] = newID()
@@ -240,54 +232,39 @@ func TestSIGKILLDuringUploads(t *testing.T) {
 	for i := range current {
 		current[i] = newFile()
 	}
-	for round := range 21 {
-		last := round == 20
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for i, d := range devices {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					u := current[i]
-					if err := uploadStep(d, team, u); err != nil {
-						if !errors.Is(err, errUploadFailed) {
-							t.Error(err)
-						}
-						return
-					}
-					if u.done {
-						mu.Lock()
-						pending = append(pending, [2]string{recs[i], u.digest})
-						files[u.digest] = u.data
-						mu.Unlock()
-						if last {
-							return
-						}
-						current[i] = newFile()
-					}
+	// upload sends the device's current files until stop (in the last
+	// round: until its file is complete).
+	upload := func(last bool) func(i int, d *client, stop <-chan struct{}) {
+		return func(i int, d *client, stop <-chan struct{}) {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
 				}
-			}()
+				u := current[i]
+				if err := uploadStep(d, team, u); err != nil {
+					if !errors.Is(err, errUploadFailed) {
+						t.Error(err)
+					}
+					return
+				}
+				if u.done {
+					mu.Lock()
+					pending = append(pending, [2]string{recs[i], u.digest})
+					files[u.digest] = u.data
+					mu.Unlock()
+					if last {
+						return
+					}
+					current[i] = newFile()
+				}
+			}
 		}
-		if last {
-			wg.Wait()
-			attachAndCheck(round)
-			break
-		}
-		time.Sleep(time.Duration(150+round*37%200) * time.Millisecond)
-		ch.kill()
-		close(stop)
-		wg.Wait()
-
-		ch = startChild(t, dir)
-		h.base = "http://" + ch.addr
-		for i, d := range devices {
-			devices[i] = h.login(d.user.Username, userPassword, d.device)
+	}
+	for round := range 20 {
+		k.round(time.Duration(150+round*37%200)*time.Millisecond, upload(false))
+		for i := range devices {
 			u := current[i]
 			if u.id == "" || u.done {
 				continue
@@ -300,7 +277,10 @@ func TestSIGKILLDuringUploads(t *testing.T) {
 		}
 		attachAndCheck(round)
 	}
-	ch.kill()
+	_, wait := k.work(upload(true)) // the last round: every file completes
+	wait()
+	attachAndCheck(20)
+	k.ch.kill()
 	for i, u := range current {
 		if !u.done {
 			t.Errorf("device %d: the upload did not complete after the last restart", i)
