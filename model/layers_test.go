@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,27 @@ func TestCaseworkImportNoIO(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTestProxyOnlyInTests fails when a package's non-test code imports
+// server/testproxy, the tests' broken network: it is no internal package
+// (the server's tests and clients/go/e2e share it, and they have no common
+// directory for one), so this test keeps it out of every program.
+func TestTestProxyOnlyInTests(t *testing.T) {
+	const proxy = "github.com/fieldsync/fieldsync/server/testproxy"
+	out, err := exec.Command("go", "list", "-tags", "browser", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", "github.com/fieldsync/fieldsync/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 20 {
+		t.Fatalf("go list returned only %d packages", len(lines))
+	}
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, " ")
+		if pkg != proxy && slices.Contains(strings.Fields(imports), proxy) {
+			t.Errorf("%s imports %s outside its tests", pkg, proxy)
+		}
 	}
 }

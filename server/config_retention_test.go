@@ -1,11 +1,8 @@
 package server_test
 
 import (
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/fieldsync/fieldsync/server"
 )
 
 // TestConfigRetention: retention is off by default; its rules and
@@ -28,16 +25,9 @@ func TestConfigRetention(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := server.DefaultConfig()
-			err := c.ParseFlags(append([]string{"--data", t.TempDir()}, tt.args...), func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseFlags() = %v, want an error with %s", err, tt.wantErr)
-				}
+			c, ok := parseConfig(t, tt.args, tt.env, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := c.Retention.String(); got != tt.want {
 				t.Errorf("rules = %q, want %q", got, tt.want)

@@ -11,6 +11,26 @@ import (
 	"github.com/fieldsync/fieldsync/server"
 )
 
+// parseConfig parses args, after a fresh --data directory, with env as the
+// FIELDSYNC_* variables, into server.DefaultConfig(). With wantErr set it
+// checks that the error names wantErr and returns false (the test case
+// ends there); without, any error fails the test.
+func parseConfig(t *testing.T, args []string, env map[string]string, wantErr string) (server.Config, bool) {
+	t.Helper()
+	c := server.DefaultConfig()
+	err := c.ParseFlags(append([]string{"--data", t.TempDir()}, args...), func(k string) string { return env[k] })
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("ParseFlags() = %v, want an error naming %s", err, wantErr)
+		}
+		return c, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, true
+}
+
 // TestConfigRecordLimits: the per-record limits default to the model's,
 // are read from FIELDSYNC_* variables and flags (a flag wins), and are
 // validated at start.
@@ -36,16 +56,9 @@ func TestConfigRecordLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := server.DefaultConfig()
-			err := c.ParseFlags(append([]string{"--data", t.TempDir()}, tt.args...), func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseFlags() = %v, want an error naming %s", err, tt.wantErr)
-				}
+			c, ok := parseConfig(t, tt.args, tt.env, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := c.RecordLimits; got != tt.want {
 				t.Errorf("RecordLimits = %+v, want %+v", got, tt.want)
@@ -76,16 +89,9 @@ func TestConfigCompressionAndTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := server.DefaultConfig()
-			err := c.ParseFlags(append([]string{"--data", t.TempDir()}, tt.args...), func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseFlags() = %v, want an error naming %s", err, tt.wantErr)
-				}
+			c, ok := parseConfig(t, tt.args, tt.env, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !tt.check(c) {
 				t.Errorf("config = %+v", c)
@@ -133,18 +139,11 @@ func TestConfigOpenCases(t *testing.T) {
 		want    time.Duration
 		wantErr string
 	}{{"", 90 * 24 * time.Hour, ""}, {"0s", 0, ""}, {"720h", 720 * time.Hour, ""}, {"-1h", 0, "FIELDSYNC_OPEN_CASES"}} {
-		c := server.DefaultConfig()
-		err := c.ParseFlags([]string{"--data", t.TempDir()}, func(k string) string {
-			if k == "FIELDSYNC_OPEN_CASES" {
-				return tt.env
+		t.Run("FIELDSYNC_OPEN_CASES="+tt.env, func(t *testing.T) {
+			c, ok := parseConfig(t, nil, map[string]string{"FIELDSYNC_OPEN_CASES": tt.env}, tt.wantErr)
+			if ok && c.Limits.OpenCases != tt.want {
+				t.Errorf("FIELDSYNC_OPEN_CASES=%q: %s, want %s", tt.env, c.Limits.OpenCases, tt.want)
 			}
-			return ""
 		})
-		switch {
-		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-			t.Errorf("FIELDSYNC_OPEN_CASES=%q: %v, want an error naming %s", tt.env, err, tt.wantErr)
-		case tt.wantErr == "" && (err != nil || c.Limits.OpenCases != tt.want):
-			t.Errorf("FIELDSYNC_OPEN_CASES=%q: %v, %s; want %s", tt.env, err, c.Limits.OpenCases, tt.want)
-		}
 	}
 }

@@ -1,11 +1,8 @@
 package server_test
 
 import (
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/fieldsync/fieldsync/server"
 )
 
 // TestConfigUploads: the attachment flags have their defaults, read the
@@ -28,16 +25,9 @@ func TestConfigUploads(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := server.DefaultConfig()
-			err := c.ParseFlags(append([]string{"--data", t.TempDir()}, tt.args...), func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseFlags() = %v, want an error naming %s", err, tt.wantErr)
-				}
+			c, ok := parseConfig(t, tt.args, tt.env, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.MaxBlobBytes != tt.wantMax || c.UploadTTL != tt.wantTTL {
 				t.Errorf("max %d ttl %s, want %d %s", c.MaxBlobBytes, c.UploadTTL, tt.wantMax, tt.wantTTL)

@@ -85,6 +85,64 @@ func (c *child) kill() {
 	_ = c.cmd.Wait()
 }
 
+// killRig is the setting of the SIGKILL tests: a server child process on
+// its own data directory and three field workers of team north, whose
+// work the server is killed under, round after round.
+type killRig struct {
+	t       *testing.T
+	dir     string
+	ch      *child
+	h       *harness
+	w       *world
+	devices []*client // fw0, fw1, fw2, logged in to the current server
+}
+
+func newKillRig(t *testing.T) *killRig {
+	t.Helper()
+	k := &killRig{t: t, dir: t.TempDir()}
+	k.ch = startChild(t, k.dir)
+	k.h = &harness{t: t, base: "http://" + k.ch.addr, http: &http.Client{Timeout: 30 * time.Second}}
+	k.w = newWorld(k.h, []string{"north"}, map[string]userSpec{
+		"fw0": {role: model.RoleFieldWorker, teams: []string{"north"}},
+		"fw1": {role: model.RoleFieldWorker, teams: []string{"north"}},
+		"fw2": {role: model.RoleFieldWorker, teams: []string{"north"}},
+	})
+	k.devices = []*client{k.w.clients["fw0"], k.w.clients["fw1"], k.w.clients["fw2"]}
+	return k
+}
+
+// work runs f for each device in its own goroutine; f returns when stop
+// is closed (or earlier). wait waits for every f.
+func (k *killRig) work(f func(i int, d *client, stop <-chan struct{})) (stop chan struct{}, wait func()) {
+	stop = make(chan struct{})
+	var wg sync.WaitGroup
+	for i, d := range k.devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(i, d, stop)
+		}()
+	}
+	return stop, wg.Wait
+}
+
+// round runs f on every device for pause, SIGKILLs the server, stops and
+// waits for f, then restarts the server on the same directory and logs
+// every device in again.
+func (k *killRig) round(pause time.Duration, f func(i int, d *client, stop <-chan struct{})) {
+	stop, wait := k.work(f)
+	time.Sleep(pause)
+	k.ch.kill()
+	close(stop)
+	wait()
+
+	k.ch = startChild(k.t, k.dir)
+	k.h.base = "http://" + k.ch.addr
+	for i, d := range k.devices {
+		k.devices[i] = k.h.login(d.user.Username, userPassword, d.device)
+	}
+}
+
 // TestSIGKILLMidPushLosesNoAcknowledgedOp kills the server with SIGKILL
 // while devices push, 20 times, and after each restart finds every op the
 // server had acknowledged.
@@ -92,44 +150,20 @@ func TestSIGKILLMidPushLosesNoAcknowledgedOp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a server 20 times")
 	}
-	dir := t.TempDir()
-	ch := startChild(t, dir)
-	h := &harness{t: t, base: "http://" + ch.addr, http: &http.Client{Timeout: 30 * time.Second}}
-	w := newWorld(h, []string{"north"}, map[string]userSpec{
-		"fw0": {role: model.RoleFieldWorker, teams: []string{"north"}},
-		"fw1": {role: model.RoleFieldWorker, teams: []string{"north"}},
-		"fw2": {role: model.RoleFieldWorker, teams: []string{"north"}},
-	})
-	devices := []*client{w.clients["fw0"], w.clients["fw1"], w.clients["fw2"]}
+	k := newKillRig(t)
 	acked := map[string]bool{}
 	var mu sync.Mutex
 	for round := range 20 {
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for _, d := range devices {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				pushUntilDead(d, stop, func(ids []string) {
-					mu.Lock()
-					defer mu.Unlock()
-					for _, id := range ids {
-						acked[id] = true
-					}
-				})
-			}()
-		}
-		time.Sleep(time.Duration(100+round*17%150) * time.Millisecond)
-		ch.kill()
-		close(stop)
-		wg.Wait()
-
-		ch = startChild(t, dir)
-		h.base = "http://" + ch.addr
-		for i, d := range devices {
-			devices[i] = h.login(d.user.Username, userPassword, d.device)
-		}
-		ops, _, _ := devices[0].pullAll("", 5000)
+		k.round(time.Duration(100+round*17%150)*time.Millisecond, func(_ int, d *client, stop <-chan struct{}) {
+			pushUntilDead(d, stop, func(ids []string) {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, id := range ids {
+					acked[id] = true
+				}
+			})
+		})
+		ops, _, _ := k.devices[0].pullAll("", 5000)
 		have := make(map[string]bool, len(ops))
 		for _, raw := range ops {
 			op, err := crdt.DecodeOp(raw)
@@ -144,7 +178,7 @@ func TestSIGKILLMidPushLosesNoAcknowledgedOp(t *testing.T) {
 			}
 		}
 	}
-	ch.kill()
+	k.ch.kill()
 	if len(acked) < 100 {
 		t.Fatalf("only %d ops were acknowledged in 20 rounds; the test did not exercise the server", len(acked))
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,83 +20,8 @@ import (
 	"github.com/fieldsync/fieldsync/api"
 	fieldsync "github.com/fieldsync/fieldsync/clients/go"
 	"github.com/fieldsync/fieldsync/model"
+	"github.com/fieldsync/fieldsync/server/testproxy"
 )
-
-// cutProxy is a TCP proxy on 127.0.0.1 that counts the bytes it forwards
-// from clients to the server and cuts the connection (both ways) each
-// time that count crosses a multiple of every.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	every  int64
-	mu     sync.Mutex
-	up     int64 // bytes forwarded client to server
-	next   int64 // the count at which the next cut happens
-	cuts   int64
-}
-
-func startCutProxy(t *testing.T, target string, every int64) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target, every: every, next: every}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) url() string { return "http://" + p.ln.Addr().String() }
-
-// counts returns the bytes forwarded to the server and the cuts so far.
-func (p *cutProxy) counts() (up, cuts int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.up, p.cuts
-}
-
-func (p *cutProxy) serve(c net.Conn) {
-	defer c.Close()
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	defer s.Close()
-	go func() {
-		_, _ = io.Copy(c, s)
-		c.Close()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			send, cut := int64(n), false
-			if p.up+send >= p.next {
-				send, cut = p.next-p.up, true
-				p.next += p.every
-				p.cuts++
-			}
-			p.up += send
-			p.mu.Unlock()
-			if _, werr := s.Write(buf[:send]); werr != nil || cut {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
 
 // jpegFile returns n bytes that sniff as JPEG, random past the magic.
 func jpegFile(r *rand.Rand, n int) []byte {
@@ -131,8 +55,11 @@ func TestUpload50MBThroughACuttingProxy(t *testing.T) {
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
 
-	proxy := startCutProxy(t, h.base[len("http://"):], every)
-	c, err := fieldsync.Open(t.TempDir(), fieldsync.Options{ServerURL: proxy.url(), DeviceName: "cut", Logger: discardLogger(),
+	// The proxy cuts the connection each time the bytes it forwarded to
+	// the server cross a multiple of every.
+	cut := testproxy.Every(every)
+	proxy := testproxy.StartTCP(t, h.base[len("http://"):], testproxy.TCP{Conn: func() (up, down testproxy.Budget) { return cut, nil }})
+	c, err := fieldsync.Open(t.TempDir(), fieldsync.Options{ServerURL: proxy.URL, DeviceName: "cut", Logger: discardLogger(),
 		Backoff: fieldsync.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +69,7 @@ func TestUpload50MBThroughACuttingProxy(t *testing.T) {
 	if _, err := c.Login(ctx, "fw", userPassword); err != nil {
 		t.Fatal(err)
 	}
-	upBefore, _ := proxy.counts()
+	upBefore := proxy.Up.Load()
 	// jpegFile is random bytes behind a JPEG signature, not a photo the SDK
 	// could strip (stripping is tested in clients/go/e2e/photo_test.go).
 	up := &fieldsync.Uploader{Client: c, KeepMetadata: true, MaxAttempts: 20, Backoff: fieldsync.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond}}
@@ -153,8 +80,7 @@ func TestUpload50MBThroughACuttingProxy(t *testing.T) {
 	if info.Digest != digest || info.Size != size {
 		t.Fatalf("Upload = %+v", info)
 	}
-	sent, cuts := proxy.counts()
-	sent -= upBefore
+	sent, cuts := proxy.Up.Load()-upBefore, proxy.CutRequests.Load()
 	chunk := int64(fieldsync.DefaultUploadChunk)
 	const headers = 128 << 10 // every request's head, about 60 requests
 	t.Logf("%d bytes to the server for a %d-byte file through %d cuts (%.3f bytes per file byte)", sent, size, cuts, float64(sent)/size)
@@ -194,16 +120,8 @@ func TestSIGKILLDuringUploads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts a server 20 times")
 	}
-	dir := t.TempDir()
-	ch := startChild(t, dir)
-	h := &harness{t: t, base: "http://" + ch.addr, http: &http.Client{Timeout: 30 * time.Second}}
-	w := newWorld(h, []string{"north"}, map[string]userSpec{
-		"fw0": {role: model.RoleFieldWorker, teams: []string{"north"}},
-		"fw1": {role: model.RoleFieldWorker, teams: []string{"north"}},
-		"fw2": {role: model.RoleFieldWorker, teams: []string{"north"}},
-	})
-	team := w.teams["north"]
-	devices := []*client{w.clients["fw0"], w.clients["fw1"], w.clients["fw2"]}
+	k := newKillRig(t)
+	h, team, devices := k.h, k.w.teams["north"], k.devices
 	recs := make([]string, len(devices))
 	for i, d := range devices {
 		recs[i] = newID()
@@ -240,54 +158,39 @@ func TestSIGKILLDuringUploads(t *testing.T) {
 	for i := range current {
 		current[i] = newFile()
 	}
-	for round := range 21 {
-		last := round == 20
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for i, d := range devices {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					u := current[i]
-					if err := uploadStep(d, team, u); err != nil {
-						if !errors.Is(err, errUploadFailed) {
-							t.Error(err)
-						}
-						return
-					}
-					if u.done {
-						mu.Lock()
-						pending = append(pending, [2]string{recs[i], u.digest})
-						files[u.digest] = u.data
-						mu.Unlock()
-						if last {
-							return
-						}
-						current[i] = newFile()
-					}
+	// upload sends the device's current files until stop (in the last
+	// round: until its file is complete).
+	upload := func(last bool) func(i int, d *client, stop <-chan struct{}) {
+		return func(i int, d *client, stop <-chan struct{}) {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
 				}
-			}()
+				u := current[i]
+				if err := uploadStep(d, team, u); err != nil {
+					if !errors.Is(err, errUploadFailed) {
+						t.Error(err)
+					}
+					return
+				}
+				if u.done {
+					mu.Lock()
+					pending = append(pending, [2]string{recs[i], u.digest})
+					files[u.digest] = u.data
+					mu.Unlock()
+					if last {
+						return
+					}
+					current[i] = newFile()
+				}
+			}
 		}
-		if last {
-			wg.Wait()
-			attachAndCheck(round)
-			break
-		}
-		time.Sleep(time.Duration(150+round*37%200) * time.Millisecond)
-		ch.kill()
-		close(stop)
-		wg.Wait()
-
-		ch = startChild(t, dir)
-		h.base = "http://" + ch.addr
-		for i, d := range devices {
-			devices[i] = h.login(d.user.Username, userPassword, d.device)
+	}
+	for round := range 20 {
+		k.round(time.Duration(150+round*37%200)*time.Millisecond, upload(false))
+		for i := range devices {
 			u := current[i]
 			if u.id == "" || u.done {
 				continue
@@ -300,7 +203,10 @@ func TestSIGKILLDuringUploads(t *testing.T) {
 		}
 		attachAndCheck(round)
 	}
-	ch.kill()
+	_, wait := k.work(upload(true)) // the last round: every file completes
+	wait()
+	attachAndCheck(20)
+	k.ch.kill()
 	for i, u := range current {
 		if !u.done {
 			t.Errorf("device %d: the upload did not complete after the last restart", i)

@@ -79,7 +79,7 @@ func TestAppAtRestAndUnlock(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newAppBrowser(t, chromium, base, 800, 1280)
-	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#pin-new")))
+	b.do("open the app", chromedp.Navigate(b.proxy.URL+"/app/"), chromedp.WaitVisible(chromedp.CSS("#pin-new")))
 	b.view("app-login-pin", "")
 	b.do("a short PIN", chromedp.SendKeys(chromedp.CSS("#username"), "worker.north"), chromedp.SendKeys(chromedp.CSS("#password"), "x"),
 		chromedp.SendKeys(chromedp.CSS("#pin-new"), "12"), chromedp.SendKeys(chromedp.CSS("#pin-new-again"), "12"), chromedp.Click(chromedp.CSS("#login-button")))
@@ -193,7 +193,7 @@ func TestAppIdleLock(t *testing.T) {
 	// when the first tab locks (the Device tells every tab).
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	second := &appBrowser{browser: &browser{t: t, ctx: ctx, dir: b.dir}, proxy: b.proxy}
-	second.do("open a second tab", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
+	second.do("open a second tab", chromedp.Navigate(b.proxy.URL+"/app/"), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
 	second.unlock(appPIN, "#status")
 	b.do("lock the first tab", chromedp.Click(chromedp.CSS("#lock")), chromedp.WaitVisible(chromedp.CSS("#unlock-form")))
 	second.waitJS(`!!document.querySelector("#unlock-form")`)

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fieldsync/fieldsync/server/demo"
+	"github.com/fieldsync/fieldsync/server/testproxy"
 )
 
 // The field app's browser tests (server/app): each browser reaches the
@@ -30,11 +28,11 @@ import (
 // (the network is gone for the page, its service worker and the SDK
 // alike), while DevTools tells the page it is offline (navigator.onLine).
 
-// appProxy forwards to the server until cut, then closes every request's
-// connection unanswered, as a lost network does.
+// appProxy is the shared test proxy (testproxy) forwarding to the server
+// until cut (Cutting), then closing every request's connection
+// unanswered, as a lost network does.
 type appProxy struct {
-	url string
-	cut atomic.Bool
+	*testproxy.Proxy
 	// shell, when set, is served as the service worker's shell version in
 	// /app/sw.js: a new release of the app as the browser sees it.
 	shell atomic.Value
@@ -42,29 +40,18 @@ type appProxy struct {
 
 func newAppProxy(t *testing.T, base string) *appProxy {
 	t.Helper()
-	target, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
 	p := &appProxy{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.cut.Load() {
-			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-				_ = conn.Close()
+	p.Proxy = testproxy.StartHTTP(t, base, testproxy.HTTP{
+		Fate: func(*http.Request) testproxy.Fate { return testproxy.CutRequest },
+		Local: func(w http.ResponseWriter, r *http.Request) bool {
+			v, _ := p.shell.Load().(string)
+			if v == "" || r.URL.Path != "/app/sw.js" {
+				return false
 			}
-			return
-		}
-		if v, _ := p.shell.Load().(string); v != "" && r.URL.Path == "/app/sw.js" {
 			p.serveRelease(w, base, v)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	// A live event stream stays open until the browser goes: close it
-	// rather than wait for it.
-	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
-	p.url = srv.URL
+			return true
+		},
+	})
 	return p
 }
 
@@ -103,7 +90,7 @@ const appPIN = "271828"
 // login on the device).
 func (b *appBrowser) open(username, wait string) {
 	b.t.Helper()
-	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.do("open the app", chromedp.Navigate(b.proxy.URL+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	b.login(username, wait)
 }
 
@@ -173,7 +160,7 @@ func (b *appBrowser) waitShell(ready string) {
 // offline cuts the network (proxy and navigator.onLine) or brings it back.
 func (b *appBrowser) offline(off bool) {
 	b.t.Helper()
-	b.proxy.cut.Store(off)
+	b.proxy.Cutting.Store(off)
 	if _, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{}); err != nil {
 		b.t.Fatal(err)
 	}
@@ -276,7 +263,7 @@ func TestAppOfflineCreate(t *testing.T) {
 	chromium := requireBrowser(t)
 	base := startDemo(t)
 	b := newAppBrowser(t, chromium, base, 800, 1280)
-	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.do("open the app", chromedp.Navigate(b.proxy.URL+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	b.view("app-login", "")
 	b.open("worker.north", "#list .item")
 	b.waitText("#st-unsynced", "All changes sent")
@@ -749,7 +736,7 @@ func TestAppAccessibility(t *testing.T) {
 	script := axeScript(t)
 	base := startDemo(t)
 	b := newAppBrowser(t, chromium, base, 800, 1280)
-	b.do("open the app", chromedp.Navigate(b.proxy.url+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+	b.do("open the app", chromedp.Navigate(b.proxy.URL+"/app/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	// The check can fail: an input without a label is a serious violation.
 	b.eval(`(() => { const i = document.createElement("input"); i.id = "unlabelled"; document.body.append(i); return ""; })()`)
 	if got := strings.Join(b.axe(script, "self-check"), "; "); !strings.Contains(got, "label") {
@@ -827,7 +814,7 @@ func TestAppUpdateKeepsData(t *testing.T) {
 	// The release reaches the browser (the page still believes it is
 	// offline, so the app does not sync meanwhile).
 	b.proxy.shell.Store("0000000000000001")
-	b.proxy.cut.Store(false)
+	b.proxy.Cutting.Store(false)
 	b.eval(`navigator.serviceWorker.getRegistration().then((r) => r.update()).then(() => "")`)
 	b.waitJS(`(async () => (await caches.keys()).join(" ") === "fieldsync-app-shell-0000000000000001" && (await (await caches.open("fieldsync-app-shell-0000000000000001")).keys()).length === 5)()`)
 	b.waitText("#st-update", "A new version of the app is ready")
@@ -837,7 +824,7 @@ func TestAppUpdateKeepsData(t *testing.T) {
 	}
 
 	// Offline again, reload: the new version shows the waiting change.
-	b.proxy.cut.Store(true)
+	b.proxy.Cutting.Store(true)
 	b.reload("reload offline")
 	b.offline(true)
 	b.goRecord(id)

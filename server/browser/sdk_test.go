@@ -18,7 +18,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,7 +25,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +37,7 @@ import (
 	"github.com/fieldsync/fieldsync/api"
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server"
+	"github.com/fieldsync/fieldsync/server/testproxy"
 )
 
 const sdkPassword = "a long enough password"
@@ -159,124 +158,48 @@ func (s *sdkServer) record(token, id string, history bool) []byte {
 	return s.must(http.StatusOK, http.MethodGet, path, token, nil, nil)
 }
 
-// cutProxy is the browsers' and Go devices' way to the server, on
-// 127.0.0.1: it serves the test page and the bundle under /sdk/ and
-// forwards everything else to the server. While cutting, it aborts one
-// request in four before the server sees it and one in four after the
-// server answered (half the answer sent, then the connection cut).
-type cutProxy struct {
-	srv     *http.Server
-	url     string
-	target  string
-	files   map[string]string // /sdk/<name> → file
-	client  *http.Client
-	cutting atomic.Bool
-
-	mu  sync.Mutex
-	rng *rand.Rand
-
-	cutRequests, cutResponses, forwarded atomic.Int64
-}
-
-func startCutProxy(t testing.TB, target, bundle string, seed uint64) *cutProxy {
+// startCutProxy starts the browsers' and Go devices' way to the server,
+// on 127.0.0.1: it serves the test page and the bundle under /sdk/ and
+// forwards everything else to the server. While cutting (Cutting), it
+// aborts one request in four before the server sees it and one in four
+// after the server answered (half the answer sent, then the connection
+// cut); the test page is never cut.
+func startCutProxy(t testing.TB, target, bundle string, seed uint64) *testproxy.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{url: "http://" + ln.Addr().String(), target: target, rng: rand.New(rand.NewPCG(seed, 14)),
-		files: map[string]string{"/sdk/index.html": "testdata/sdk/index.html", "/sdk/harness.js": "testdata/sdk/harness.js", "/sdk/fieldsync.js": bundle},
-		// The browser's Accept-Encoding and the answer's bytes pass through unchanged.
-		client: &http.Client{Transport: &http.Transport{DisableCompression: true}}}
-	p.srv = &http.Server{Handler: p, ErrorLog: nil}
-	go func() { _ = p.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = p.srv.Close() })
-	return p
-}
-
-func (p *cutProxy) roll() int {
-	if !p.cutting.Load() {
-		return 0
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.rng.IntN(4)
-}
-
-func (p *cutProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f, ok := p.files[r.URL.Path]; ok {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", map[bool]string{true: "text/html; charset=utf-8", false: "text/javascript; charset=utf-8"}[strings.HasSuffix(f, ".html")])
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(data)
-		return
-	}
-	roll := p.roll()
-	if roll == 1 {
-		p.cutRequests.Add(1)
-		panic(http.ErrAbortHandler) // the server never sees the request
-	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	out.Header = r.Header.Clone()
-	out.ContentLength = r.ContentLength
-	resp, err := p.client.Do(out)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		p.stream(w, resp) // the live stream (GET /v1/sync/events) never ends: pass it on as it comes
-		return
-	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	p.forwarded.Add(1)
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	if roll == 2 {
-		_, _ = w.Write(body[:len(body)/2])
-		_ = http.NewResponseController(w).Flush()
-		p.cutResponses.Add(1)
-		panic(http.ErrAbortHandler) // the server applied it; the device never hears
-	}
-	_, _ = w.Write(body)
-}
-
-// stream copies a streamed answer to w, flushing each read, until either
-// side ends it.
-func (p *cutProxy) stream(w http.ResponseWriter, resp *http.Response) {
-	p.forwarded.Add(1)
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	rc := http.NewResponseController(w)
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+	files := map[string]string{"/sdk/index.html": "testdata/sdk/index.html", "/sdk/harness.js": "testdata/sdk/harness.js", "/sdk/fieldsync.js": bundle}
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, 14))
+	return testproxy.StartHTTP(t, target, testproxy.HTTP{
+		Local: func(w http.ResponseWriter, r *http.Request) bool {
+			f, ok := files[r.URL.Path]
+			if !ok {
+				return false
 			}
-			_ = rc.Flush()
-		}
-		if err != nil {
-			return
-		}
-	}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return true
+			}
+			w.Header().Set("Content-Type", map[bool]string{true: "text/html; charset=utf-8", false: "text/javascript; charset=utf-8"}[strings.HasSuffix(f, ".html")])
+			w.Header().Set("Cache-Control", "no-store")
+			_, _ = w.Write(data)
+			return true
+		},
+		Fate: func(r *http.Request) testproxy.Fate {
+			if _, ok := files[r.URL.Path]; ok {
+				return testproxy.Forward
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch rng.IntN(4) {
+			case 1:
+				return testproxy.CutRequest
+			case 2:
+				return testproxy.CutResponse
+			}
+			return testproxy.Forward
+		},
+	})
 }
 
 // sdkBrowser is one headless Chromium with a fresh profile.
@@ -591,7 +514,7 @@ func (r *replica) state(t testing.TB, id string, history bool) []byte {
 }
 
 // sdkPage returns the test page's address behind p.
-func sdkPage(p *cutProxy) string { return p.url + "/sdk/index.html" }
+func sdkPage(p *testproxy.Proxy) string { return p.URL + "/sdk/index.html" }
 
 // TestSDKConvergesInChromium: three browser contexts (the TypeScript SDK
 // on IndexedDB, each its own user) and two Go SDK devices edit the same
@@ -628,7 +551,7 @@ func TestSDKConvergesInChromium(t *testing.T) {
 			r.tab.call(nil, "login", n, sdkPassword)
 		} else {
 			r.name = "go " + n
-			r.go_ = goDevice(t, p.url, n)
+			r.go_ = goDevice(t, p.URL, n)
 		}
 		reps = append(reps, r)
 	}
@@ -675,7 +598,7 @@ func TestSDKConvergesInChromium(t *testing.T) {
 	}
 
 	// Online through the cutting proxy: all at once, then one by one in random order, twice.
-	p.cutting.Store(true)
+	p.Cutting.Store(true)
 	for _, r := range reps[:3] {
 		r.tab.setOffline(false)
 	}
@@ -693,10 +616,10 @@ func TestSDKConvergesInChromium(t *testing.T) {
 			reps[i].sync(t)
 		}
 	}
-	p.cutting.Store(false)
-	t.Logf("proxy: %d requests forwarded, %d cut before the server, %d cut after it", p.forwarded.Load(), p.cutRequests.Load(), p.cutResponses.Load())
-	if p.cutRequests.Load() == 0 || p.cutResponses.Load() == 0 {
-		t.Fatalf("the proxy cut %d requests and %d responses; the test proves nothing without both", p.cutRequests.Load(), p.cutResponses.Load())
+	p.Cutting.Store(false)
+	t.Logf("proxy: %d requests forwarded, %d cut before the server, %d cut after it", p.Forwarded.Load(), p.CutRequests.Load(), p.CutResponses.Load())
+	if p.CutRequests.Load() == 0 || p.CutResponses.Load() == 0 {
+		t.Fatalf("the proxy cut %d requests and %d responses; the test proves nothing without both", p.CutRequests.Load(), p.CutResponses.Load())
 	}
 
 	// Every replica holds the server's state as served to its user, byte

@@ -25,7 +25,8 @@ import (
 // effects decide returns carried out with no rule of its own: a drop
 // marker in a record's old bucket when it moves (its earlier ops
 // re-indexed in the new bucket under new sequences), erasure of stored
-// append ops, and action weeks' host teams.
+// append ops, and action weeks' host teams. It injects faults on demand:
+// a failing Commit (commitErr) or any one failing call (faults).
 type fakeStore struct {
 	schema *model.Schema
 
@@ -44,8 +45,14 @@ type fakeStore struct {
 	// store that never deletes index entries would; Pull must still serve
 	// each op only from the record's current bucket.
 	keepStale bool
-	// commitErr, when set, makes Commit fail with nothing applied.
+	// commitErr, when set, makes Commit fail with nothing applied: before
+	// deciding any op, or with failLate after deciding every op (as a
+	// store whose disk write fails after the writer ran).
 	commitErr error
+	failLate  bool
+	// faults, when set, names every call to the store and its Tx and
+	// fails one of them.
+	faults *faults
 	// commits counts Commit calls; feedLimits records each Feed's limit.
 	commits    int
 	feedLimits []int
@@ -82,7 +89,52 @@ type fakeRecord struct {
 	bseqs  []uint64 // each op's seq in the record's current bucket
 }
 
-var _ protocol.Store = (*fakeStore)(nil)
+var (
+	_ protocol.Store = (*fakeStore)(nil)
+	_ protocol.Tx    = fakeTx{}
+)
+
+// errFault is the failure faults inject.
+var errFault = errors.New("injected store fault")
+
+// faults fails the failAt-th call (counting from 1; 0 fails none) to a
+// fakeStore or its Tx with errFault. calls names every call made, in
+// order, with the op being decided for Tx calls.
+type faults struct {
+	failAt int
+
+	mu      sync.Mutex // apart from the store's: Tx calls come under its lock
+	calls   []string
+	current string // id of the op being decided
+}
+
+// fail records a call and returns errFault if it is the failAt-th; it
+// does nothing without faults.
+func (s *fakeStore) fail(name string) error {
+	f := s.faults
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.current != "" {
+		name += "@" + f.current
+	}
+	f.calls = append(f.calls, name)
+	if len(f.calls) == f.failAt {
+		return fmt.Errorf("%s: %w", name, errFault)
+	}
+	return nil
+}
+
+// deciding names the op being decided (none: "") in the calls recorded.
+func (s *fakeStore) deciding(id string) {
+	if f := s.faults; f != nil {
+		f.mu.Lock()
+		f.current = id
+		f.mu.Unlock()
+	}
+}
 
 func newFakeStore(schema *model.Schema) *fakeStore {
 	return &fakeStore{
@@ -98,20 +150,28 @@ func newFakeStore(schema *model.Schema) *fakeStore {
 
 // Commit implements protocol.Store.
 func (s *fakeStore) Commit(ctx context.Context, ops []protocol.Pending, decide protocol.Decide) ([]protocol.Result, error) {
+	if err := s.fail("Commit"); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.commits++
+	tx := fakeTx{s}
 	if s.commitErr != nil {
+		for i := 0; s.failLate && i < len(ops); i++ {
+			decide(tx, &ops[i])
+		}
 		return nil, s.commitErr
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	results := make([]protocol.Result, len(ops))
-	tx := fakeTx{s}
 	for i := range ops {
 		p := ops[i] // decide may change its copy
+		s.deciding(p.Op.ID)
 		d := decide(tx, &p)
+		s.deciding("")
 		res := d.Result
 		if res.Status == protocol.StatusApplied {
 			if known, ok := s.ops[p.Op.ID]; ok {
@@ -225,6 +285,9 @@ func (s *fakeStore) index(r *fakeRecord, b string, seq uint64) {
 
 // Feed implements protocol.Store.
 func (s *fakeStore) Feed(ctx context.Context, buckets []string, all bool, after uint64, limit int) (protocol.FeedPage, error) {
+	if err := s.fail("Feed"); err != nil {
+		return protocol.FeedPage{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.feedLimits = append(s.feedLimits, limit)
@@ -268,6 +331,9 @@ func (s *fakeStore) Feed(ctx context.Context, buckets []string, all bool, after 
 
 // HostedWeeks implements protocol.Store.
 func (s *fakeStore) HostedWeeks(ctx context.Context, teams []string) ([]string, error) {
+	if err := s.fail("HostedWeeks"); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var weeks []string
@@ -282,6 +348,9 @@ func (s *fakeStore) HostedWeeks(ctx context.Context, teams []string) ([]string, 
 
 // LastSeq implements protocol.Store.
 func (s *fakeStore) LastSeq(ctx context.Context) (uint64, error) {
+	if err := s.fail("LastSeq"); err != nil {
+		return 0, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.seq, nil
@@ -314,6 +383,9 @@ type fakeTx struct{ s *fakeStore }
 
 // Op implements protocol.Tx.
 func (tx fakeTx) Op(id string) (crdt.Op, bool, bool, error) {
+	if err := tx.s.fail("Op"); err != nil {
+		return crdt.Op{}, false, false, err
+	}
 	st, ok := tx.s.ops[id]
 	if !ok {
 		return crdt.Op{}, false, false, nil
@@ -326,6 +398,9 @@ func (tx fakeTx) Op(id string) (crdt.Op, bool, bool, error) {
 
 // Record implements protocol.Tx.
 func (tx fakeTx) Record(id string) (*protocol.RecordState, bool, error) {
+	if err := tx.s.fail("Record"); err != nil {
+		return nil, false, err
+	}
 	r, ok := tx.s.recs[id]
 	if !ok {
 		return nil, false, nil
@@ -334,9 +409,18 @@ func (tx fakeTx) Record(id string) (*protocol.RecordState, bool, error) {
 }
 
 // HostTeam implements protocol.Tx.
-func (tx fakeTx) HostTeam(week string) (string, error) { return tx.s.hosts[week], nil }
+func (tx fakeTx) HostTeam(week string) (string, error) {
+	if err := tx.s.fail("HostTeam"); err != nil {
+		return "", err
+	}
+	return tx.s.hosts[week], nil
+}
 
+// Erased implements protocol.Tx.
 func (tx fakeTx) Erased(id string) (access.Scope, bool, error) {
+	if err := tx.s.fail("Erased"); err != nil {
+		return access.Scope{}, false, err
+	}
 	s, ok := tx.s.erased[id]
 	return s, ok, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,127 +16,13 @@ import (
 	"github.com/fieldsync/fieldsync/sync/protocol"
 )
 
-// errFault is the failure a faultStore injects.
-var errFault = errors.New("injected store fault")
-
-// faultStore is a protocol.Store, and the Tx its Commit hands out, that
-// passes every call to inner and fails the failAt-th one (counting from 1;
-// 0 fails none) with errFault. calls names every call made, in order, with
-// the op being decided for Tx calls.
-type faultStore struct {
-	inner  protocol.Store
-	failAt int
-
-	mu      sync.Mutex
-	calls   []string
-	current string // id of the op being decided
-}
-
-var (
-	_ protocol.Store = (*faultStore)(nil)
-	_ protocol.Tx    = faultTx{}
-)
-
-// fail records a call and returns errFault if it is the failAt-th.
-func (f *faultStore) fail(name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.current != "" {
-		name += "@" + f.current
-	}
-	f.calls = append(f.calls, name)
-	if len(f.calls) == f.failAt {
-		return fmt.Errorf("%s: %w", name, errFault)
-	}
-	return nil
-}
-
-// decideFor wraps decide so that the Tx it is given is a faultTx and the
-// op it decides is named in the calls (generic over decide's result, so it
-// does not depend on what a decision holds).
-func decideFor[R any](f *faultStore, decide func(protocol.Tx, *protocol.Pending) R) func(protocol.Tx, *protocol.Pending) R {
-	return func(tx protocol.Tx, p *protocol.Pending) R {
-		f.mu.Lock()
-		f.current = p.Op.ID
-		f.mu.Unlock()
-		defer func() {
-			f.mu.Lock()
-			f.current = ""
-			f.mu.Unlock()
-		}()
-		return decide(faultTx{tx, f}, p)
-	}
-}
-
-func (f *faultStore) Commit(ctx context.Context, ops []protocol.Pending, decide protocol.Decide) ([]protocol.Result, error) {
-	if err := f.fail("Commit"); err != nil {
-		return nil, err
-	}
-	return f.inner.Commit(ctx, ops, decideFor(f, decide))
-}
-
-func (f *faultStore) Feed(ctx context.Context, buckets []string, all bool, after uint64, limit int) (protocol.FeedPage, error) {
-	if err := f.fail("Feed"); err != nil {
-		return protocol.FeedPage{}, err
-	}
-	return f.inner.Feed(ctx, buckets, all, after, limit)
-}
-
-func (f *faultStore) HostedWeeks(ctx context.Context, teams []string) ([]string, error) {
-	if err := f.fail("HostedWeeks"); err != nil {
-		return nil, err
-	}
-	return f.inner.HostedWeeks(ctx, teams)
-}
-
-func (f *faultStore) LastSeq(ctx context.Context) (uint64, error) {
-	if err := f.fail("LastSeq"); err != nil {
-		return 0, err
-	}
-	return f.inner.LastSeq(ctx)
-}
-
-// faultTx is the writer's view of a faultStore.
-type faultTx struct {
-	inner protocol.Tx
-	f     *faultStore
-}
-
-func (tx faultTx) Op(id string) (crdt.Op, bool, bool, error) {
-	if err := tx.f.fail("Op"); err != nil {
-		return crdt.Op{}, false, false, err
-	}
-	return tx.inner.Op(id)
-}
-
-func (tx faultTx) Record(id string) (*protocol.RecordState, bool, error) {
-	if err := tx.f.fail("Record"); err != nil {
-		return nil, false, err
-	}
-	return tx.inner.Record(id)
-}
-
-func (tx faultTx) Erased(id string) (access.Scope, bool, error) {
-	if err := tx.f.fail("Erased"); err != nil {
-		return access.Scope{}, false, err
-	}
-	return tx.inner.Erased(id)
-}
-
-func (tx faultTx) HostTeam(week string) (string, error) {
-	if err := tx.f.fail("HostTeam"); err != nil {
-		return "", err
-	}
-	return tx.inner.HostTeam(week)
-}
-
 // faultPush is one run of the push of TestPushStoreFaults: a world with
 // an action week and an identification, and a push of four independent
 // ops: a change to the identification, a new identification, a new site
 // visit (whose scope needs its week's host team) and a re-sent op.
 type faultPush struct {
 	w     *world
-	fs    *faultStore
+	calls []string // the store calls the push made
 	ops   []op
 	res   protocol.PushResult
 	err   error
@@ -163,9 +48,9 @@ func runFaultPush(t *testing.T, failAt int) *faultPush {
 	for i, o := range fp.ops {
 		raws[i] = o.raw()
 	}
-	fp.fs = &faultStore{inner: w.store, failAt: failAt}
-	w.svc.Store = fp.fs
+	w.store.faults = &faults{failAt: failAt}
 	fp.res, fp.err = w.svc.Push(context.Background(), fwA, raws)
+	fp.calls = w.store.faults.calls
 	return fp
 }
 
@@ -187,12 +72,12 @@ func TestPushStoreFaults(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"Commit", "Op@", "Record@", "HostTeam@"} {
-		if !slices.ContainsFunc(base.fs.calls, func(c string) bool { return len(c) >= len(want) && c[:len(want)] == want }) {
-			t.Fatalf("the push never calls %s; calls: %v", want, base.fs.calls)
+		if !slices.ContainsFunc(base.calls, func(c string) bool { return len(c) >= len(want) && c[:len(want)] == want }) {
+			t.Fatalf("the push never calls %s; calls: %v", want, base.calls)
 		}
 	}
-	for n := 1; n <= len(base.fs.calls); n++ {
-		call := base.fs.calls[n-1]
+	for n := 1; n <= len(base.calls); n++ {
+		call := base.calls[n-1]
 		t.Run(fmt.Sprintf("%d %s", n, call), func(t *testing.T) {
 			fp := runFaultPush(t, n)
 			if call == "Commit" {
@@ -250,7 +135,7 @@ func checkPushFailed(t *testing.T, fp *faultPush) {
 // no result that says applied.
 func TestPushCommitFaultAfterDecide(t *testing.T) {
 	w := newWorld(t)
-	w.svc.Store = lateFailStore{w.store}
+	w.store.commitErr, w.store.failLate = fmt.Errorf("sync to disk: %w", errFault), true
 	rec := w.id()
 	res, err := w.svc.Push(context.Background(), fwA, []json.RawMessage{w.set(fwA, rec, ident, "team", teamA).raw()})
 	if !errors.Is(err, errFault) || model.ErrorCode(err) != model.CodeInternal {
@@ -259,18 +144,6 @@ func TestPushCommitFaultAfterDecide(t *testing.T) {
 	if len(res.Results) != 0 || len(res.Applied) != 0 {
 		t.Fatalf("a failed push returned %+v", res)
 	}
-}
-
-// lateFailStore decides every op and then fails, as a store whose disk
-// write fails after the writer ran.
-type lateFailStore struct{ *fakeStore }
-
-func (s lateFailStore) Commit(ctx context.Context, ops []protocol.Pending, decide protocol.Decide) ([]protocol.Result, error) {
-	tx := fakeTx{s.fakeStore}
-	for i := range ops {
-		decide(tx, &ops[i])
-	}
-	return nil, fmt.Errorf("sync to disk: %w", errFault)
 }
 
 // TestPullStoreFaults: whichever store call of a pull fails, the pull
@@ -286,8 +159,8 @@ func TestPullStoreFaults(t *testing.T) {
 		cursor := w.pullAll(p, "", 1).cursor
 		w.identification(fwA, teamA)
 		w.siteVisit(fwA, week1)
-		fs := &faultStore{inner: w.store}
-		w.svc.Store = fs
+		fs := &faults{}
+		w.store.faults = fs
 		if _, err := w.pull(p, cursor, 0); err != nil {
 			t.Fatalf("%s: pull without faults: %v", p.Role, err)
 		}

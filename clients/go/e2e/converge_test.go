@@ -96,7 +96,7 @@ func TestFiveDevicesConvergeThroughBrokenNetwork(t *testing.T) {
 	chaos := func(o *fieldsync.Options) { o.PushBatch, o.PullLimit, o.MaxAttempts = 100, 200, 200 }
 
 	// The records exist everywhere before the devices go offline.
-	creator := device(t, proxy.URL(), names[0], chaos)
+	creator := device(t, proxy.URL, names[0], chaos)
 	var records []string
 	var created []string
 	for i := range 6 {
@@ -110,7 +110,7 @@ func TestFiveDevicesConvergeThroughBrokenNetwork(t *testing.T) {
 	syncOK(t, creator)
 	editors := []*editor{{c: creator, name: names[0], rng: rand.New(rand.NewPCG(0, 1))}}
 	for i, n := range names[1:] {
-		c := device(t, proxy.URL(), n, chaos)
+		c := device(t, proxy.URL, n, chaos)
 		syncOK(t, c)
 		editors = append(editors, &editor{c: c, name: n, rng: rand.New(rand.NewPCG(uint64(i+1), 1))})
 	}
@@ -140,12 +140,12 @@ func TestFiveDevicesConvergeThroughBrokenNetwork(t *testing.T) {
 			syncOK(t, editors[i].c)
 		}
 	}
-	if proxy.cutRequests.Load() == 0 || proxy.cutResponses.Load() == 0 {
+	if proxy.CutRequests.Load() == 0 || proxy.CutResponses.Load() == 0 {
 		t.Fatalf("the proxy cut %d requests and %d responses; the test proves nothing without both",
-			proxy.cutRequests.Load(), proxy.cutResponses.Load())
+			proxy.CutRequests.Load(), proxy.CutResponses.Load())
 	}
 	t.Logf("proxy: %d connections, %d cut mid-request, %d cut mid-response",
-		proxy.conns.Load(), proxy.cutRequests.Load(), proxy.cutResponses.Load())
+		proxy.Conns.Load(), proxy.CutRequests.Load(), proxy.CutResponses.Load())
 
 	sup := s.login("sup", userPassword).AccessToken
 	want := map[string]int{}

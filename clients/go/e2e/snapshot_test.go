@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"reflect"
 	"slices"
@@ -111,11 +110,11 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 	// of one record: it resumes from the stored snapshot cursor.
 	// The device reports when the open cases are in, and they are then
 	// readable while the rest is still on its way.
-	proxy := startTightProxy(t, s.m.Addr(), 7, 4<<10)
+	proxy := startChaosProxy(t, s.m.Addr(), 7, 4<<10, time.Millisecond)
 	var snap *fieldsync.Client
 	var phases []fieldsync.BootstrapPhase
 	unreadable := -1
-	snap = device(t, proxy.URL(), "sam", func(o *fieldsync.Options) {
+	snap = device(t, proxy.URL, "sam", func(o *fieldsync.Options) {
 		o.Bootstrap, o.SnapshotLimit, o.PageTime, o.MaxAttempts = true, 1, -1, 200
 		o.OnBootstrap = func(p fieldsync.BootstrapProgress) {
 			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
@@ -159,10 +158,10 @@ func TestSnapshotBootstrapBehavesAsFullPull(t *testing.T) {
 		}
 	}
 	same("after bootstrap")
-	if proxy.cutResponses.Load() == 0 {
+	if proxy.CutResponses.Load() == 0 {
 		t.Fatal("the proxy cut no response; the bootstrap was never interrupted")
 	}
-	t.Logf("proxy: %d connections, %d cut mid-request, %d cut mid-response", proxy.conns.Load(), proxy.cutRequests.Load(), proxy.cutResponses.Load())
+	t.Logf("proxy: %d connections, %d cut mid-request, %d cut mid-response", proxy.Conns.Load(), proxy.CutRequests.Load(), proxy.CutResponses.Load())
 
 	// The same random writes, each way, then the ops not yet received.
 	ep := &editor{c: pull, name: "pia", rng: rand.New(rand.NewPCG(9, 9))}
@@ -226,28 +225,4 @@ func TestSnapshotBaseSurvivesRebuild(t *testing.T) {
 	if want := s.record(sup, id, false); !bytes.Equal(got, want) {
 		t.Fatalf("after a re-stamped write the device holds\n%s\nthe server\n%s", got, want)
 	}
-}
-
-// startTightProxy is startProxy with at most maxDown bytes per connection
-// towards the device, so that snapshot pages are cut too.
-func startTightProxy(t testing.TB, target string, seed uint64, maxDown int) *chaosProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &chaosProxy{ln: ln, target: target, maxUp: 16 << 10, maxDown: maxDown, maxDelay: time.Millisecond,
-		rng: rand.New(rand.NewPCG(seed, 99)), open: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		for c := range p.open {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
 }

@@ -22,7 +22,7 @@ func TestUploaderResumesThroughCuts(t *testing.T) {
 	s.user("fw", model.RoleFieldWorker, "north")
 	proxy := startProxy(t, s.m.Addr(), 7)
 	var sent atomic.Int64
-	c := device(t, proxy.URL(), "fw", func(o *fieldsync.Options) {
+	c := device(t, proxy.URL, "fw", func(o *fieldsync.Options) {
 		o.HTTPClient = &http.Client{Transport: countPatches{&sent, http.DefaultTransport}}
 	})
 
@@ -43,10 +43,10 @@ func TestUploaderResumesThroughCuts(t *testing.T) {
 	if got, want := info, (api.BlobInfo{Digest: digest, Size: int64(len(data)), MediaType: "image/jpeg"}); got != want {
 		t.Fatalf("Upload = %+v, want %+v", got, want)
 	}
-	if proxy.cutRequests.Load()+proxy.cutResponses.Load() == 0 {
+	if proxy.CutRequests.Load()+proxy.CutResponses.Load() == 0 {
 		t.Fatal("the proxy cut nothing: the test did not exercise resuming")
 	}
-	cuts := proxy.cutRequests.Load() + proxy.cutResponses.Load()
+	cuts := proxy.CutRequests.Load() + proxy.CutResponses.Load()
 	if got, most := sent.Load(), int64(len(data))+cuts*int64(up.ChunkSize); got > most {
 		t.Errorf("sent %d chunk bytes for a %d-byte file and %d cuts, want at most one chunk again per cut (%d)", got, len(data), cuts, most)
 	}
