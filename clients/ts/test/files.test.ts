@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { EncryptedStorage, FieldsyncError, FILE_CHUNK, Files, LocalLocks, MemoryStorage, Replica, type Storage, SyncClient, type SyncOptions } from "../src/index.js";
 import { FakeServer, json } from "./fakeserver.js";
 import { goSchema } from "./go.js";
-import { contains, fixture, GPS } from "./strip.test.js";
+import { contains, fixture, GPS } from "./photos.js";
 
 const schema = goSchema();
 const DEVICE = "0b5c4c64-2a3e-4c1d-9f0e-0000000000fe";

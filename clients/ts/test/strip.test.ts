@@ -4,23 +4,10 @@
 // "CANARY") with clients/go's StripMetadata output beside them
 // (*.stripped.*); the TypeScript port must produce the same bytes.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 
 import { FieldsyncError, stripMetadata } from "../src/index.js";
-import { repoRoot } from "./go.js";
-
-const dir = join(repoRoot, "clients/ts/test/testdata");
-export const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(dir, name)));
-
-/** gpsRationals is the latitude the fixtures carry (48° 51' 24.11") as little-endian TIFF rationals. */
-export const GPS = new Uint8Array(new Uint32Array([48, 1, 51, 1, 2411, 100]).buffer);
-
-export function contains(hay: Uint8Array, needle: Uint8Array | string): boolean {
-  const n = typeof needle === "string" ? new TextEncoder().encode(needle) : needle;
-  return Buffer.from(hay).indexOf(Buffer.from(n)) >= 0;
-}
+import { contains, fixture, GPS } from "./photos.js";
 
 for (const name of ["phone-1.jpg", "phone-6.jpg", "phone-6.png", "phone-3.png"]) {
   test(`stripMetadata removes ${name}'s location and device metadata as the Go SDK does`, () => {
