@@ -349,7 +349,7 @@ export class EncryptedStorage implements Storage {
     const iv = this.crypto.getRandomValues(new Uint8Array(12));
     const bin = value instanceof Uint8Array;
     const plain = bin ? value : new TextEncoder().encode(JSON.stringify(value));
-    const ct = await this.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(store, key) }, dek, plain as BufferSource);
+    const ct = await this.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(store, key, bin) }, dek, plain as BufferSource);
     return bin ? { iv, ct: new Uint8Array(ct), bin } : { iv, ct: new Uint8Array(ct) };
   }
 
@@ -360,7 +360,7 @@ export class EncryptedStorage implements Storage {
     }
     let plain: ArrayBuffer;
     try {
-      plain = await this.subtle.decrypt({ name: "AES-GCM", iv: e.iv as BufferSource, additionalData: aad(store, key) }, dek, e.ct as BufferSource);
+      plain = await this.subtle.decrypt({ name: "AES-GCM", iv: e.iv as BufferSource, additionalData: aad(store, key, e.bin === true) }, dek, e.ct as BufferSource);
     } catch {
       throw new Error(`The stored value ${store}/${key} does not decrypt; the database is damaged.`);
     }
@@ -406,8 +406,9 @@ function checkPin(pin: string): void {
   }
 }
 
-function aad(store: StoreName, key: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(store + "\u0000" + key);
+/** aad is a value's additional data: its store and key, and for bytes a mark (so the bin flag cannot be flipped). */
+function aad(store: StoreName, key: string, bin = false): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(store + "\u0000" + key + (bin ? "\u0000bin" : ""));
 }
 
 /**

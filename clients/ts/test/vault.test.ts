@@ -164,6 +164,14 @@ test("a locked vault refuses reads and writes; a value moved to another key does
   const a = await inner.read((tx) => tx.get("records", "a"));
   await inner.write((tx) => tx.put("records", "b", a), "strict");
   await assert.rejects(vault.read((tx) => tx.get("records", "b")), /does not decrypt/);
+  // Bytes (an attachment's chunk) are sealed as bytes; flipping an envelope's bin flag does not decrypt.
+  await vault.write((tx) => tx.put("files", "d/x/0", new Uint8Array([1, 2, 3])), "strict");
+  assert.deepEqual(await vault.read((tx) => tx.get("files", "d/x/0")), new Uint8Array([1, 2, 3]));
+  const env = (await inner.read((tx) => tx.get("files", "d/x/0"))) as { bin?: true };
+  assert.equal(env.bin, true);
+  delete env.bin;
+  await inner.write((tx) => tx.put("files", "d/x/0", env), "strict");
+  await assert.rejects(vault.read((tx) => tx.get("files", "d/x/0")), /does not decrypt/);
 });
 
 test("an overlay transaction sees its own writes, lists in key order, and is all or nothing", async () => {
