@@ -12,7 +12,9 @@
  *  - It keeps by a list, never drops by one: a segment or chunk it does
  *    not know as harmless is removed.
  *  - A JPEG or PNG it cannot parse is refused (media_type), never passed
- *    on as it is: it fails closed.
+ *    on as it is: it fails closed. So is every HEIC photo (iPhones'
+ *    default): the Go SDK strips HEIC (clients/go/heic.go), this port
+ *    does not yet, so a HEIC is attached only with keepMetadata.
  *  - Stripping a stripped file changes nothing; any other file is
  *    returned unchanged.
  */
@@ -41,6 +43,12 @@ const startsWith = (b: Uint8Array, prefix: Uint8Array | string): boolean => {
 export const isJPEG = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0xff && b[1] === 0xd8;
 export const isPNG = (b: Uint8Array): boolean => startsWith(b, PNG_SIGNATURE);
 
+/** HEIC_BRANDS are the ftyp brands the server sniffs as image/heic (model.SniffMedia). */
+const HEIC_BRANDS = ["heic", "heix", "heim", "heis", "mif1", "msf1"];
+
+/** isHEIC tells a HEIC photo by its ftyp box's major brand, as the server sniffs it. */
+export const isHEIC = (b: Uint8Array): boolean => b.length >= 12 && latin1(b.subarray(4, 8)) === "ftyp" && HEIC_BRANDS.includes(latin1(b.subarray(8, 12)));
+
 const badJPEG = (): Error => errorf("media_type", "The photo is not a well-formed JPEG, so its location metadata cannot be removed; it was not attached.");
 const badPNG = (): Error => errorf("media_type", "The picture is not a well-formed PNG, so its metadata cannot be removed; it was not attached.");
 
@@ -50,8 +58,8 @@ const badPNG = (): Error => errorf("media_type", "The picture is not a well-form
  * its thumbnail), an ICC profile and Adobe's, every comment, and anything
  * after the end of the image; for a PNG every chunk outside PNG_KEEP and
  * anything after IEND. An EXIF orientation other than the default is kept
- * as a minimal EXIF with that one tag. Any other data is returned
- * unchanged. A file that starts like a JPEG or PNG but cannot be parsed
+ * as a minimal EXIF with that one tag. A HEIC is refused (media_type:
+ * not stripped by this port yet). Any other data is returned unchanged. A file that starts like a JPEG or PNG but cannot be parsed
  * throws FieldsyncError media_type.
  */
 export function stripMetadata(data: Uint8Array): Uint8Array {
@@ -60,6 +68,9 @@ export function stripMetadata(data: Uint8Array): Uint8Array {
   }
   if (isPNG(data)) {
     return stripPNG(data);
+  }
+  if (isHEIC(data)) {
+    throw errorf("media_type", "This SDK cannot remove the location metadata of a HEIC photo yet; convert it to JPEG, or attach it with keepMetadata if its metadata may be shared.");
   }
   return data;
 }

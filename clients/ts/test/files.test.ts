@@ -88,6 +88,17 @@ test("keepMetadata attaches the photo as given", async () => {
   assert.ok(contains(server.blobs.get(a.digest)!, GPS), "the control: the opt-out keeps GPS");
 });
 
+test("a HEIC photo is refused unless keepMetadata (nothing written); with it, attached as given", async () => {
+  const { storage, replica, files } = await setup();
+  await identification(replica, rec(12));
+  const heic = new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode("ftypheic"), 0, 0, 0, 0, ...new TextEncoder().encode("mif1heic"), 9, 9, 9]);
+  const outbox = await replica.outboxSize();
+  await assert.rejects(files.attach(rec(12), heic, { mediaType: "image/heic" }), (e: unknown) => e instanceof FieldsyncError && e.code === "media_type");
+  assert.deepEqual([await replica.outboxSize(), storage.size("files")], [outbox, 0]);
+  const a = await files.attach(rec(12), heic, { mediaType: "image/heic", keepMetadata: true });
+  assert.equal(a.size, heic.length);
+});
+
 test("a cut upload resumes at the acknowledged offset after a reload, re-sending at most the cut chunk", async () => {
   const { storage, server, replica, files, client } = await setup();
   await identification(replica, rec(3));
