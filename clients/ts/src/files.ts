@@ -210,6 +210,9 @@ export class Files implements FileQueue {
           await this.storage.write((tx) => tx.put("files", key, q), "strict");
           throw new TransportError("The upload expired at the server; it starts again.", { cause: err });
         }
+        if (err instanceof ApiError && err.code === "upload_offset") {
+          throw new TransportError("The server does not hold the whole file yet; the upload resumes at its offset.", { cause: err });
+        }
         if (!(err instanceof ApiError) || err.temporary || err.status === 401) {
           throw err;
         }

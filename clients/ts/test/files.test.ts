@@ -163,6 +163,24 @@ test("a file the server refuses for good moves its op to the quarantine with the
   assert.equal((await replica.get(rec(4)))!.entries("attachments").length, 0);
 });
 
+test("a 409 upload_offset on complete is retried (HEAD, resume), never quarantined", async () => {
+  const { server, replica, files, client } = await setup();
+  await identification(replica, rec(13));
+  const a = await files.attach(rec(13), pdf(2000, 9));
+  let once = true;
+  server.always = (req) => {
+    if (req.path.endsWith("/complete") && once) {
+      once = false;
+      return new Response(JSON.stringify({ error: { code: "upload_offset", message: "Not at its size." } }), { status: 409, headers: { "Upload-Offset": "2000" } });
+    }
+    return undefined;
+  };
+  await client.sync();
+  assert.deepEqual(await replica.quarantine(), []);
+  assert.ok(server.blobs.has(a.digest));
+  assert.ok(server.log.some((o) => o.id === a.op));
+});
+
 test("a wrong digest (the queued bytes damaged) surfaces as digest_mismatch in the quarantine", async () => {
   const { storage, server, replica, files, client } = await setup();
   await identification(replica, rec(5));
