@@ -116,3 +116,62 @@ func TestSDKDeviceAttachFetchedByGoDevice(t *testing.T) {
 	}
 	t.Logf("photo: %d bytes attached, %d stripped bytes at the Go device; PDF: %d bytes fetched in the browser", len(photo), len(got), len(pdf))
 }
+
+// TestSDKDeviceUploadResumesThroughCuts: a 3 MB file attached in the
+// browser is uploaded through the proxy while it cuts one request in four
+// before the server sees it and one in four after the server answered
+// (PATCH, HEAD, complete and push alike), and for sure the second chunk
+// before the server and the answer of the fourth: the sync retries until done,
+// and the chunks forwarded to the server add up to the file's size
+// exactly (every chunk after a lost answer resumed at the offset the
+// server acknowledged, never re-sent, never from zero); a Go device then
+// downloads the file byte for byte.
+func TestSDKDeviceUploadResumesThroughCuts(t *testing.T) {
+	s, p, _, first := deviceSetup(t, uuid.NewString())
+	ctx := context.Background()
+	record := uuid.NewString()
+	first.deviceWrite(record, []edit{{Field: "team", Action: "set", Value: s.team}, {Field: "status", Action: "set", Value: "potential"}})
+	data := make([]byte, 3<<20+12345)
+	for i := range data {
+		data[i] = byte(uint32(i) * 2654435761 >> 24)
+	}
+	copy(data, "%PDF-1.7\n")
+	var a attached
+	first.call(&a, "deviceAttach", record, base64.StdEncoding.EncodeToString(data), "scan.pdf", "application/pdf")
+	if !a.OK {
+		t.Fatalf("attach: %+v", a)
+	}
+	p.cutting.Store(true)
+	p.cutPatchBefore.Store(2) // the second chunk never reaches the server
+	p.cutPatchAfter.Store(4)  // the server stores the next one; its answer is lost
+	var res outcome
+	for i := 0; ; i++ {
+		first.call(&res, "deviceSync")
+		if res.OK {
+			break
+		}
+		if i == 20 {
+			t.Fatalf("the sync through the cutting proxy never completed: %+v", res)
+		}
+	}
+	p.cutting.Store(false)
+	cuts := p.cutRequests.Load() + p.cutResponses.Load()
+	if cuts == 0 {
+		t.Fatal("the proxy cut nothing: the test checks nothing")
+	}
+	if got := p.patchBytes.Load(); got != int64(len(data)) {
+		t.Errorf("%d bytes of chunks reached the server for a %d-byte file; want each byte once", got, len(data))
+	}
+	if st := first.deviceStatus(); st.Outbox != 0 || st.Quarantine != 0 {
+		t.Errorf("after the sync: %+v", st)
+	}
+	g := goDevice(t, s.url, "fw")
+	if err := g.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.Fetch(ctx, record, a.Digest)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the Go device fetched %d bytes (err %v); want the browser's %d", len(got), err, len(data))
+	}
+	t.Logf("%d cuts (%d before the server, %d after its answer); %d chunk bytes forwarded for %d bytes of file", cuts, p.cutRequests.Load(), p.cutResponses.Load(), p.patchBytes.Load(), len(data))
+}

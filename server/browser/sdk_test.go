@@ -176,6 +176,10 @@ type cutProxy struct {
 	rng *rand.Rand
 
 	cutRequests, cutResponses, forwarded atomic.Int64
+	// patchBytes counts the bytes of upload chunks (PATCH bodies) forwarded to the server;
+	// the cutPatchBefore-th and cutPatchAfter-th PATCH (1-based, 0 for none) are cut before
+	// the server sees them and after it answered, whether cutting or not.
+	patchBytes, patches, cutPatchBefore, cutPatchAfter atomic.Int64
 }
 
 func startCutProxy(t testing.TB, target, bundle string, seed uint64) *cutProxy {
@@ -216,6 +220,14 @@ func (p *cutProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	roll := p.roll()
+	if r.Method == http.MethodPatch {
+		switch n := p.patches.Add(1); n {
+		case p.cutPatchBefore.Load():
+			roll = 1
+		case p.cutPatchAfter.Load():
+			roll = 2
+		}
+	}
 	if roll == 1 {
 		p.cutRequests.Add(1)
 		panic(http.ErrAbortHandler) // the server never sees the request
@@ -227,6 +239,9 @@ func (p *cutProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Header = r.Header.Clone()
 	out.ContentLength = r.ContentLength
+	if r.Method == http.MethodPatch {
+		p.patchBytes.Add(r.ContentLength)
+	}
 	resp, err := p.client.Do(out)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
