@@ -8,6 +8,9 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fieldsync/fieldsync/model"
@@ -237,4 +240,36 @@ func FuzzStripMetadata(f *testing.F) {
 			t.Fatalf("stripped file reads as %+v, %v; want %+v", got, outErr, in)
 		}
 	})
+}
+
+// TestStripMetadataTypeScriptFixtures: the TypeScript SDK's strip test
+// (clients/ts/test/strip.test.ts) checks its port against these photos
+// and this function's output, kept in clients/ts/test/testdata; they must
+// be what the photos above and StripMetadata make now (regenerate with
+// FIELDSYNC_UPDATE_TS_FIXTURES=1).
+func TestStripMetadataTypeScriptFixtures(t *testing.T) {
+	dir := filepath.Join("..", "ts", "test", "testdata")
+	photos := map[string][]byte{"phone-1.jpg": phoneJPEG(t, 1), "phone-6.jpg": phoneJPEG(t, 6), "phone-6.png": phonePNG(t, 6), "phone-3.png": phonePNG(t, 3)}
+	for name, in := range photos {
+		out, err := StripMetadata(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext := filepath.Ext(name)
+		for file, want := range map[string][]byte{name: in, strings.TrimSuffix(name, ext) + ".stripped" + ext: out} {
+			path := filepath.Join(dir, file)
+			if os.Getenv("FIELDSYNC_UPDATE_TS_FIXTURES") == "1" {
+				if err := os.WriteFile(path, want, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from what the Go SDK makes now; regenerate with FIELDSYNC_UPDATE_TS_FIXTURES=1", path)
+			}
+		}
+	}
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
-	"github.com/fieldsync/fieldsync/server/testproxy"
 )
 
 const devicePIN = "493817"
@@ -112,7 +111,7 @@ func eventually(limit time.Duration, cond func() string) string {
 // deviceSetup starts a server with one field worker, the proxy (never
 // cutting) and a browser, and opens the first tab's Device with the PIN
 // (a new device with id device), logged in.
-func deviceSetup(t *testing.T, device string) (*sdkServer, *testproxy.Proxy, *sdkBrowser, *tab) {
+func deviceSetup(t *testing.T, device string) (*sdkServer, *cutProxy, *sdkBrowser, *tab) {
 	t.Helper()
 	chromium := requireBrowser(t)
 	bundle := sdkBundle(t)

@@ -15,14 +15,13 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
-	"github.com/fieldsync/fieldsync/server/testproxy"
 )
 
 // sdkTabsSetup starts a server with one field worker, the proxy (never
 // cutting) and a browser whose default profile is on disk, and opens the
 // first tab's replica (logged in, one record written). It returns the
 // first tab, the device and the record.
-func sdkTabsSetup(t *testing.T) (*sdkServer, *testproxy.Proxy, *sdkBrowser, *tab, string, string) {
+func sdkTabsSetup(t *testing.T) (*sdkServer, *cutProxy, *sdkBrowser, *tab, string, string) {
 	t.Helper()
 	chromium := requireBrowser(t)
 	bundle := sdkBundle(t)

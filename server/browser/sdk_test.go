@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,18 +159,29 @@ func (s *sdkServer) record(token, id string, history bool) []byte {
 	return s.must(http.StatusOK, http.MethodGet, path, token, nil, nil)
 }
 
+// cutProxy is the browsers' and Go devices' way to the server: a
+// testproxy.Proxy that also counts upload chunks.
+type cutProxy struct {
+	*testproxy.Proxy
+	// patchBytes counts the bytes of upload chunks (PATCH bodies) forwarded to the server;
+	// while cutting, the cutPatchBefore-th and cutPatchAfter-th PATCH (1-based, 0 for none)
+	// are cut before the server sees them and after it answered.
+	patchBytes, patches, cutPatchBefore, cutPatchAfter atomic.Int64
+}
+
 // startCutProxy starts the browsers' and Go devices' way to the server,
 // on 127.0.0.1: it serves the test page and the bundle under /sdk/ and
 // forwards everything else to the server. While cutting (Cutting), it
 // aborts one request in four before the server sees it and one in four
 // after the server answered (half the answer sent, then the connection
 // cut); the test page is never cut.
-func startCutProxy(t testing.TB, target, bundle string, seed uint64) *testproxy.Proxy {
+func startCutProxy(t testing.TB, target, bundle string, seed uint64) *cutProxy {
 	t.Helper()
+	cp := &cutProxy{}
 	files := map[string]string{"/sdk/index.html": "testdata/sdk/index.html", "/sdk/harness.js": "testdata/sdk/harness.js", "/sdk/fieldsync.js": bundle}
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(seed, 14))
-	return testproxy.StartHTTP(t, target, testproxy.HTTP{
+	cp.Proxy = testproxy.StartHTTP(t, target, testproxy.HTTP{
 		Local: func(w http.ResponseWriter, r *http.Request) bool {
 			f, ok := files[r.URL.Path]
 			if !ok {
@@ -189,17 +201,30 @@ func startCutProxy(t testing.TB, target, bundle string, seed uint64) *testproxy.
 			if _, ok := files[r.URL.Path]; ok {
 				return testproxy.Forward
 			}
+			fate := testproxy.Forward
 			mu.Lock()
-			defer mu.Unlock()
 			switch rng.IntN(4) {
 			case 1:
-				return testproxy.CutRequest
+				fate = testproxy.CutRequest
 			case 2:
-				return testproxy.CutResponse
+				fate = testproxy.CutResponse
 			}
-			return testproxy.Forward
+			mu.Unlock()
+			if r.Method == http.MethodPatch {
+				switch n := cp.patches.Add(1); n {
+				case cp.cutPatchBefore.Load():
+					fate = testproxy.CutRequest
+				case cp.cutPatchAfter.Load():
+					fate = testproxy.CutResponse
+				}
+				if fate != testproxy.CutRequest {
+					cp.patchBytes.Add(r.ContentLength)
+				}
+			}
+			return fate
 		},
 	})
+	return cp
 }
 
 // sdkBrowser is one headless Chromium with a fresh profile.
@@ -514,7 +539,7 @@ func (r *replica) state(t testing.TB, id string, history bool) []byte {
 }
 
 // sdkPage returns the test page's address behind p.
-func sdkPage(p *testproxy.Proxy) string { return p.URL + "/sdk/index.html" }
+func sdkPage(p *cutProxy) string { return p.URL + "/sdk/index.html" }
 
 // TestSDKConvergesInChromium: three browser contexts (the TypeScript SDK
 // on IndexedDB, each its own user) and two Go SDK devices edit the same

@@ -37,6 +37,7 @@ import { type LockManager, defaultLocks } from "./locks.js";
 import { type Op } from "./op.js";
 import { type Record } from "./record.js";
 import { deleteDatabase, IndexedDBStorage } from "./idb.js";
+import { type AttachOptions, type Attached, Files, type UploadProgress } from "./files.js";
 import { NotLoggedInError, type Rejected, Replica, type User } from "./replica.js";
 import { type Schema } from "./schema.js";
 import { type Storage } from "./storage.js";
@@ -130,6 +131,9 @@ export interface DeviceOptions {
   crypto?: Crypto;
   now?: () => number;
   timers?: Timers;
+  /** Bytes of downloaded attachments kept on the device (default 64 MiB), and bytes per upload request (default 1 MiB). */
+  fileCacheBytes?: number;
+  uploadChunk?: number;
   /** Open this storage instead of IndexedDB (tests, or a replica that must not outlive the page). */
   storage?: Storage;
 }
@@ -149,6 +153,9 @@ export interface DeviceStatus {
   /** Local writes not yet answered by the server, and rejected ones kept for the user (known while locked too). */
   outbox: number;
   quarantine: number;
+  /** Attached files waiting to be uploaded (known while locked too), and the upload under way. */
+  uploads: number;
+  upload?: UploadProgress;
   /** When a sync last completed (ISO 8601; undefined while locked or never). */
   lastSync?: string;
   /** When the server last answered (ISO 8601), what the self-wipe counts from. */
@@ -174,6 +181,7 @@ const CONTACT_EVERY_MS = 60_000;
 export class Device {
   private replica: Replica | undefined;
   private client: SyncClient | undefined;
+  private files: Files | undefined;
   private readonly subscribers = new Set<(ids: string[]) => void>();
   private readonly statusListeners = new Set<(s: DeviceStatus) => void>();
   private readonly wakers = new Set<() => void>();
@@ -344,6 +352,30 @@ export class Device {
     return ops;
   }
 
+  /**
+   * attach attaches file to record id: the attachments entry (SHA-256
+   * digest, size, media type, name, caption) is written and the file
+   * queued in one transaction, and the sync loop uploads the file before
+   * it pushes the entry (see files.ts). A JPEG or PNG loses its location
+   * and device metadata first (orientation kept) unless keepMetadata.
+   */
+  async attach(id: string, file: Blob | Uint8Array, options: AttachOptions = {}): Promise<Attached> {
+    const a = await this.guard(async () => this.mustFiles().attach(id, file, options));
+    this.post({ t: "poke" });
+    this.poke();
+    return a;
+  }
+
+  /**
+   * fetch returns the file digest attached to record id while a live entry
+   * of it names it: from the device, or downloaded on demand (resuming a
+   * cut download) into the bounded cache. It throws FieldsyncError
+   * not_found when no live entry names it.
+   */
+  fetch(id: string, digest: string): Promise<Blob> {
+    return this.guard(async () => this.mustFiles().fetch(this.mustClient(), id, digest));
+  }
+
   /** quarantine returns the ops the server rejected, with its code and message, oldest first. */
   quarantine(): Promise<Rejected[]> {
     return this.guard(async () => this.mustReplica().quarantine());
@@ -385,6 +417,7 @@ export class Device {
       syncing: this.syncing,
       outbox: 0,
       quarantine: 0,
+      uploads: 0,
       persisted: this.persisted,
       loggedIn: false,
       error: this.error,
@@ -397,6 +430,8 @@ export class Device {
     st.lastContact = contact > 0 ? new Date(contact).toISOString() : undefined;
     st.outbox = await this.vault.rawCount("outbox", "q/");
     st.quarantine = await this.vault.rawCount("quarantine");
+    st.uploads = await this.vault.rawCount("files", "u/");
+    st.upload = this.files?.progress;
     const r = this.replica;
     if (r !== undefined && this.vault.state === "unlocked") {
       st.lastSync = await r.lastSync().catch(() => undefined);
@@ -447,6 +482,7 @@ export class Device {
     this.channel = undefined;
     this.replica = undefined;
     this.client = undefined;
+    this.files = undefined;
     this.vault.close();
   }
 
@@ -463,6 +499,7 @@ export class Device {
     this.post({ t: "wiped", code: this.wipedCode });
     this.replica = undefined;
     this.client = undefined;
+    this.files = undefined;
     await this.vault.wipe();
     await this.wipeOthers();
     this.emit();
@@ -514,7 +551,9 @@ export class Device {
       this.post({ t: "changed", ids });
     };
     this.replica = replica;
+    this.files = new Files(replica, this.vault, { cacheBytes: this.o.fileCacheBytes, uploadChunk: this.o.uploadChunk, crypto: this.o.crypto, onProgress: () => this.emit() });
     this.client = new SyncClient(replica, {
+      files: this.files,
       server: this.o.server,
       fetch: this.o.fetch,
       ...this.o.sync,
@@ -541,6 +580,7 @@ export class Device {
     this.vault.lock();
     this.replica = undefined;
     this.client = undefined;
+    this.files = undefined;
     this.timers.clearTimeout(this.idle);
     this.leading?.abort();
     this.leading = undefined;
@@ -596,6 +636,11 @@ export class Device {
       throw new LockedError();
     }
     return this.replica;
+  }
+
+  private mustFiles(): Files {
+    this.mustReplica();
+    return this.files!;
   }
 
   private mustClient(): SyncClient {
@@ -813,6 +858,7 @@ export class Device {
         this.stop();
         this.replica = undefined;
         this.client = undefined;
+        this.files = undefined;
         this.vault.close();
         this.emit();
         break;

@@ -23,7 +23,9 @@ export type ErrorCode =
   | "unknown_kind"
   | "unknown_field"
   | "kind_mismatch"
-  | "record_too_large";
+  | "record_too_large"
+  | "media_type"
+  | "not_found";
 
 /** errorf builds a FieldsyncError. */
 export function errorf(code: ErrorCode, message: string): FieldsyncError {

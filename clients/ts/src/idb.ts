@@ -1,6 +1,6 @@
 /**
  * IndexedDBStorage: the replica's Storage in a browser's IndexedDB, one
- * database with the five stores of STORES (out-of-line string keys). Each
+ * database with the stores of STORES (out-of-line string keys). Each
  * read or write is one IndexedDB transaction over every store; a write
  * with durability "strict" is opened with `{durability: "strict"}` and
  * resolves on the transaction's complete event, i.e. once the browser
@@ -8,8 +8,8 @@
  */
 import { type Durability, type Storage, type StorageTx, STORES, type StoreName } from "./storage.js";
 
-/** The IndexedDB schema version of a replica database. */
-const VERSION = 1;
+/** The IndexedDB schema version of a replica database (2: the "files" store of attachments; an upgrade creates the stores missing). */
+const VERSION = 2;
 
 /** IndexedDBStorage implements Storage over one IndexedDB database. */
 export class IndexedDBStorage implements Storage {

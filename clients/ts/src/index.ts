@@ -91,10 +91,24 @@ export {
   SSEParser,
   SyncClient,
   type SyncOptions,
+  type FileQueue,
   type SyncReport,
   TransportError,
   WipedError,
 } from "./sync.js";
+export {
+  type AttachOptions,
+  type Attached,
+  ATTACHMENT_TYPES,
+  DEFAULT_FILE_CACHE,
+  DEFAULT_UPLOAD_CHUNK,
+  dropFiles,
+  FILE_CHUNK,
+  Files,
+  type FilesOptions,
+  type UploadProgress,
+} from "./files.js";
+export { stripMetadata } from "./strip.js";
 export { defaultLocks, LocalLocks, type LockManager, type LockOptions } from "./locks.js";
 export {
   DEFAULT_PIN_ITERATIONS,

@@ -26,6 +26,7 @@ import { materialise, Record } from "./record.js";
 import { type Schema } from "./schema.js";
 import { type Storage, type StorageTx, type StoreName } from "./storage.js";
 import { type Edit, writeOp } from "./write.js";
+import { dropFiles } from "./files.js";
 import { type JSONValue } from "./json.js";
 
 /** The user as the server serves it (api.User). */
@@ -118,6 +119,9 @@ export interface ReplicaOptions {
 const SEQ_DIGITS = 15;
 const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, "0");
 const opKey = (record: string, id: string): string => `${record}/${id}`;
+/** WriteHook runs inside a write's transaction with the record as written and the new ops. */
+export type WriteHook = (tx: StorageTx, record: Record, ops: Op[]) => Promise<void>;
+
 /** DROPPED prefixes the meta keys of records drops deleted, until the server is told. */
 const DROPPED = "dropped/";
 
@@ -188,14 +192,16 @@ export class Replica {
    * write applies edits to record id (kind: its kind, for a new record) as
    * new ops, stored, merged and queued in one strict transaction, and
    * returns them. It throws FieldsyncError (the code the server would give)
-   * and changes nothing when an edit is refused.
+   * and changes nothing when an edit is refused. also, if given, runs in
+   * the same transaction with the record as written and its new ops (an
+   * attachment queues its file there: files.ts).
    */
-  async write(id: string, kind: string, edits: Edit[]): Promise<Op[]> {
+  async write(id: string, kind: string, edits: Edit[], also?: WriteHook): Promise<Op[]> {
     const user = this.sessionValue?.user.id;
     if (user === undefined || user === "") {
       throw new NotLoggedInError();
     }
-    const ops = await this.storage.write((tx) => this.writeTx(tx, id, kind, edits, user), "strict");
+    const ops = await this.storage.write((tx) => this.writeTx(tx, id, kind, edits, user, also), "strict");
     this.onChange([id]);
     return ops;
   }
@@ -238,7 +244,7 @@ export class Replica {
   }
 
   /** writeTx makes, merges, stores and queues the ops of edits in tx; sequence and clock are read from tx (other tabs write too). */
-  private async writeTx(tx: StorageTx, id: string, kind: string, edits: Edit[], user: string): Promise<Op[]> {
+  private async writeTx(tx: StorageTx, id: string, kind: string, edits: Edit[], user: string, also?: WriteHook): Promise<Op[]> {
     const [storedSeq, storedClock] = [(await tx.get("meta", "seq")) as number | undefined, (await tx.get("meta", "clock")) as string | undefined];
     if (storedClock !== undefined && storedClock > this.clock.lastIssued()) {
       this.observe(storedClock);
@@ -253,6 +259,7 @@ export class Replica {
       r.apply(this.schema, op);
       out.push(op);
     }
+    await also?.(tx, r, out);
     let seq = Math.max(this.nextSeq, storedSeq ?? 1);
     for (const op of out) {
       const raw = opJSON(op);
@@ -604,7 +611,29 @@ export class Replica {
     }
     await tx.put("meta", DROPPED + id, true);
     await deleteRecord(tx, id);
+    await dropFiles(tx, id);
     touched.add(id);
+  }
+
+  /**
+   * quarantineOp moves the queued op opId to the quarantine with code and
+   * message (an attachment whose file the server refused for good:
+   * files.ts); also runs in the same transaction. Nothing happens when
+   * opId is no longer queued.
+   */
+  async quarantineOp(opId: string, code: string, message: string, also?: (tx: StorageTx) => Promise<void>): Promise<void> {
+    const touched = new Set<string>();
+    await this.storage.write(async (tx) => {
+      const seq = (await tx.get("outbox", "i/" + opId)) as number | undefined;
+      const raw = seq === undefined ? undefined : ((await tx.get("outbox", "q/" + seqKey(seq))) as string | undefined);
+      if (seq !== undefined && raw !== undefined) {
+        const stale = new Set<string>();
+        await this.quarantineTx(tx, { seq, op: decodeOp(raw), raw }, code, message, stale);
+        await this.rebuild(tx, stale, touched);
+      }
+      await also?.(tx);
+    }, "strict");
+    this.changed(touched);
   }
 
   /** droppedToAcknowledge returns up to limit records drops deleted that the server has not been told of. */

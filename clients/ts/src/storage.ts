@@ -9,16 +9,17 @@
  *    (IndexedDB's `durability: "strict"`): a write the user was told is
  *    saved survives a crash or a closed tab.
  *  - Values are structured-clone data (plain objects, arrays, strings,
- *    numbers, booleans, null); keys are strings, listed in code-unit order.
+ *    numbers, booleans, null), or a Uint8Array alone (the "files" store's
+ *    chunks of attachments); keys are strings, listed in code-unit order.
  *  - A transaction's function only awaits the transaction's own calls
  *    (IndexedDB commits a transaction as soon as it has nothing pending).
  */
 
 /** The stores of a replica. */
-export type StoreName = "records" | "ops" | "outbox" | "quarantine" | "meta";
+export type StoreName = "records" | "ops" | "outbox" | "quarantine" | "meta" | "files";
 
 /** Every store, in the order they are created and wiped. */
-export const STORES: readonly StoreName[] = ["records", "ops", "outbox", "quarantine", "meta"];
+export const STORES: readonly StoreName[] = ["records", "ops", "outbox", "quarantine", "meta", "files"];
 
 /** One transaction over every store. */
 export interface StorageTx {
@@ -37,7 +38,7 @@ export interface StorageTx {
 /** Durability of a write: "strict" for writes the user is told are saved. */
 export type Durability = "strict" | "relaxed";
 
-/** Storage is a transactional key-value database of the five stores. */
+/** Storage is a transactional key-value database of the stores of STORES. */
 export interface Storage {
   /** read runs fn in a read-only transaction. */
   read<T>(fn: (tx: StorageTx) => Promise<T>): Promise<T>;

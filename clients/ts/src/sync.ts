@@ -21,6 +21,11 @@
  *  - 410 resync_required (or invalid_cursor) pulls everything again from
  *    an empty cursor; the outbox is untouched.
  *
+ *  - With a FileQueue (attachments, files.ts), the files queued are
+ *    uploaded before each push batch, and an op whose file is still
+ *    queued is never pushed: the server never holds an entry before the
+ *    file it names.
+ *
  * fetch is injectable (tests use a fake); push bodies of 1 KiB or more are
  * gzipped with CompressionStream when the platform has it.
  */
@@ -80,6 +85,17 @@ export class LoginRequiredError extends Error {
 /** The fetch this client calls (globalThis.fetch, or a fake in tests). */
 export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * FileQueue is what the sync loop needs of the attachments queued with
+ * their ops (files.ts's Files implements it).
+ */
+export interface FileQueue {
+  /** upload uploads every queued file, calling sent(n) each time the server acknowledges n more bytes. */
+  upload(client: SyncClient, sent: (n: number) => void): Promise<void>;
+  /** queued returns those of the op ids whose file is still queued. */
+  queued(ops: string[]): Promise<Set<string>>;
+}
+
 /** SyncOptions configures a SyncClient. */
 export interface SyncOptions {
   /** The server's base URL, e.g. "https://fieldsync.example:8443". */
@@ -112,6 +128,8 @@ export interface SyncOptions {
    * used rather than refreshed twice (token_reused wipes).
    */
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The attachments queued with their ops, uploaded before the ops that name them are pushed. */
+  files?: FileQueue;
 }
 
 /** SyncReport says what one sync did. */
@@ -133,7 +151,7 @@ const WHOLE_REQUEST_CODES = new Set(["body_too_large", "too_many_ops", "too_deep
 
 /** SyncClient syncs one Replica with the server. */
 export class SyncClient {
-  private readonly o: Required<Omit<SyncOptions, "deviceName">> & { deviceName: string };
+  private readonly o: Required<Omit<SyncOptions, "deviceName" | "files">> & { deviceName: string; files?: FileQueue };
   private running: Promise<SyncReport> | undefined;
   private refreshing: Promise<void> | undefined;
   private report: SyncReport = { pushed: 0, pulled: 0, quarantined: 0, resynced: false };
@@ -157,6 +175,7 @@ export class SyncClient {
       deviceName: o.deviceName ?? "",
       onContact: o.onContact ?? (() => {}),
       exclusive: o.exclusive ?? ((fn) => fn()),
+      files: o.files,
     };
   }
 
@@ -300,11 +319,25 @@ export class SyncClient {
   private async push(): Promise<number> {
     let maxOps = this.o.pushBatch;
     let answered = 0;
+    let stalled = 0;
     for (;;) {
-      const batch = await this.replica.outboxBatch(maxOps, this.o.pushBytes);
+      answered += await this.uploadFiles(answered);
+      let batch = await this.replica.outboxBatch(maxOps, this.o.pushBytes);
       if (batch.length === 0) {
         return answered;
       }
+      const held = this.o.files === undefined ? new Set<string>() : await this.o.files.queued(batch.map((p) => p.op.id));
+      const cut = batch.findIndex((p) => held.has(p.op.id));
+      if (cut >= 0) {
+        batch = batch.slice(0, cut); // an op whose file was queued after the upload above: upload it first
+        if (batch.length === 0) {
+          if (++stalled > 2) {
+            throw new Error("A queued file was not uploaded, so the op naming it is held back.");
+          }
+          continue;
+        }
+      }
+      stalled = 0;
       let res: { results: PushResult[]; server_hlc: string };
       try {
         res = (await this.call("POST", "/v1/sync/push", pushBody(batch), true)) as typeof res;
@@ -333,6 +366,20 @@ export class SyncClient {
         throw new TransportError(`The server answered none of the ${batch.length} ops pushed.`);
       }
     }
+  }
+
+  /** uploadFiles uploads the queued files and returns the bytes acknowledged (pushed: the progress before). */
+  private async uploadFiles(pushed: number): Promise<number> {
+    let sent = 0;
+    try {
+      await this.o.files?.upload(this, (n) => (sent += n));
+    } catch (err) {
+      if (sent + pushed > 0 && transient(err)) {
+        throw new Interrupted(err, sent + pushed);
+      }
+      throw err;
+    }
+    return sent;
   }
 
   private async pull(): Promise<number> {
@@ -422,8 +469,8 @@ export class SyncClient {
    * token_expired, unauthorized or account_disabled (without wipe)
    * refreshes the session once and retries once.
    */
-  private async send(method: string, path: string, body: string | undefined, authed: boolean, signal?: AbortSignal): Promise<Response> {
-    const encoded = body === undefined ? undefined : await this.encodeBody(path, body);
+  private async send(method: string, path: string, body: string | Uint8Array | undefined, authed: boolean, signal?: AbortSignal, extra: { [k: string]: string } = {}): Promise<Response> {
+    const encoded = body === undefined ? undefined : typeof body === "string" ? await this.encodeBody(path, body) : { bytes: body, gzip: false, binary: true };
     for (let attempt = 0; ; attempt++) {
       const token = authed ? this.token() : "";
       const headers: { [k: string]: string } = { Accept: path === EVENTS ? "text/event-stream" : "application/json", "Accept-Encoding": "gzip" };
@@ -431,11 +478,12 @@ export class SyncClient {
         headers.Authorization = "Bearer " + token;
       }
       if (encoded !== undefined) {
-        headers["Content-Type"] = "application/json";
+        headers["Content-Type"] = "binary" in encoded ? "application/offset+octet-stream" : "application/json";
         if (encoded.gzip) {
           headers["Content-Encoding"] = "gzip";
         }
       }
+      Object.assign(headers, extra);
       let resp: Response;
       try {
         resp = await this.o.fetch(this.o.server + path, { method, headers, body: encoded?.bytes as BodyInit | undefined, signal });
@@ -459,6 +507,37 @@ export class SyncClient {
       }
       throw e;
     }
+  }
+
+  /**
+   * request sends one authenticated request (a string body as JSON, bytes
+   * as application/offset+octet-stream) with extra headers and returns
+   * the 2xx response with its body unread; any other status throws
+   * ApiError, after a wipe order WipedError (the replica erased), as sync
+   * does. Attachments' uploads and downloads (files.ts) use it.
+   */
+  request(method: string, path: string, body?: string | Uint8Array, headers?: { [k: string]: string }, signal?: AbortSignal): Promise<Response> {
+    return this.finish(this.send(method, path, body, true, signal, headers));
+  }
+
+  /** json is request's answer decoded as JSON. */
+  async json(method: string, path: string, body?: string): Promise<unknown> {
+    const resp = await this.request(method, path, body);
+    try {
+      return JSON.parse(await resp.text());
+    } catch (err) {
+      throw new TransportError(`${method} ${path}: the answer does not decode.`, { cause: err });
+    }
+  }
+
+  /** wait sleeps ms with the client's sleep (injectable in tests). */
+  wait(ms: number): Promise<void> {
+    return this.o.sleep(ms);
+  }
+
+  /** attempts is the client's maxAttempts. */
+  get attempts(): number {
+    return this.o.maxAttempts;
   }
 
   /**

@@ -2,7 +2,8 @@
  * Encryption at rest: EncryptedStorage wraps a Storage (IndexedDB in a
  * browser) so that every value it holds (record states, ops, the outbox,
  * the quarantine, the session and its tokens, the schema, the cursor) is
- * stored as AES-GCM ciphertext under a data key that exists in clear only
+ * stored as AES-GCM ciphertext (a Uint8Array value, an attachment's chunk,
+ * as its bytes; anything else as JSON) under a data key that exists in clear only
  * in memory, as a non-extractable WebCrypto key, while the vault is
  * unlocked. Invariants:
  *
@@ -82,6 +83,8 @@ export const MIN_PIN_LENGTH = 4;
 interface Envelope {
   iv: Uint8Array;
   ct: Uint8Array;
+  /** Set when the plaintext is a Uint8Array's bytes (attachments' chunks) rather than JSON. */
+  bin?: true;
 }
 
 /** VaultOptions configures EncryptedStorage.open. */
@@ -344,9 +347,10 @@ export class EncryptedStorage implements Storage {
 
   private async encrypt(store: StoreName, key: string, value: unknown, dek: CryptoKey): Promise<Envelope> {
     const iv = this.crypto.getRandomValues(new Uint8Array(12));
-    const plain = new TextEncoder().encode(JSON.stringify(value));
-    const ct = await this.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(store, key) }, dek, plain);
-    return { iv, ct: new Uint8Array(ct) };
+    const bin = value instanceof Uint8Array;
+    const plain = bin ? value : new TextEncoder().encode(JSON.stringify(value));
+    const ct = await this.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(store, key, bin) }, dek, plain as BufferSource);
+    return bin ? { iv, ct: new Uint8Array(ct), bin } : { iv, ct: new Uint8Array(ct) };
   }
 
   private async decrypt(store: StoreName, key: string, stored: unknown, dek: CryptoKey): Promise<unknown> {
@@ -356,11 +360,11 @@ export class EncryptedStorage implements Storage {
     }
     let plain: ArrayBuffer;
     try {
-      plain = await this.subtle.decrypt({ name: "AES-GCM", iv: e.iv as BufferSource, additionalData: aad(store, key) }, dek, e.ct as BufferSource);
+      plain = await this.subtle.decrypt({ name: "AES-GCM", iv: e.iv as BufferSource, additionalData: aad(store, key, e.bin === true) }, dek, e.ct as BufferSource);
     } catch {
       throw new Error(`The stored value ${store}/${key} does not decrypt; the database is damaged.`);
     }
-    return JSON.parse(new TextDecoder().decode(plain));
+    return e.bin === true ? new Uint8Array(plain) : JSON.parse(new TextDecoder().decode(plain));
   }
 
   private overlay(writable: boolean): OverlayTx {
@@ -402,8 +406,9 @@ function checkPin(pin: string): void {
   }
 }
 
-function aad(store: StoreName, key: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(store + "\u0000" + key);
+/** aad is a value's additional data: its store and key, and for bytes a mark (so the bin flag cannot be flipped). */
+function aad(store: StoreName, key: string, bin = false): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(store + "\u0000" + key + (bin ? "\u0000bin" : ""));
 }
 
 /**

@@ -378,3 +378,33 @@ test("the status counts the quarantine; a fix through the device resends and emp
   assert.equal((await d.get(rec(9)))!.value("sex"), "female");
   d.close();
 });
+
+test("attach through the device: queued while offline and counted in the status (while locked too), uploaded with progress, fetched; a wipe takes the files", async () => {
+  const e = env();
+  const d = await ready(e, { uploadChunk: 256 * 1024 });
+  const id = rec(10);
+  await d.write(id, "identification", [{ field: "team", action: "set", value: "7e8a1b2c-0000-4000-8000-000000007ea4" }, status]);
+  const bytes = new Uint8Array(600_000);
+  bytes.set(new TextEncoder().encode("%PDF-1.7\n"));
+  const file = new File([bytes], "consent.pdf", { type: "application/pdf" });
+  const a = await d.attach(id, file, { caption: "Signed consent" });
+  const entry = JSON.parse((await d.get(id))!.entries("attachments")[0]!.value) as { name: string; caption: string; media_type: string };
+  assert.deepEqual([entry.name, entry.caption, entry.media_type], ["consent.pdf", "Signed consent", "application/pdf"]);
+  assert.equal((await d.status()).uploads, 1);
+  d.lock();
+  assert.equal((await d.status()).uploads, 1, "known while locked");
+  await d.unlock(PIN);
+  const seen: Array<[number, number] | undefined> = [];
+  d.onStatus((s) => seen.push(s.upload === undefined ? undefined : [s.upload.sent, s.upload.size]));
+  await d.sync();
+  await until(() => seen.some((p) => p !== undefined && p[1] === 600_000), "the upload's progress in the status");
+  const st = await d.status();
+  assert.deepEqual([st.uploads, st.upload, st.outbox], [0, undefined, 0]);
+  const got = await d.fetch(id, a.digest);
+  assert.equal(got.size, 600_000);
+  assert.equal(got.type, "application/pdf");
+  await d.wipe();
+  assert.deepEqual(await e.factory.databases(), []);
+  await assert.rejects(d.fetch(id, a.digest), WipedError);
+  d.close();
+});

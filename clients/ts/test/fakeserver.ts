@@ -2,6 +2,7 @@
 // tests: push (re-stamping, rejecting by field, duplicates), pull with an
 // index cursor, drops, login and refresh, and scripted answers that take
 // precedence (errors, wipes, 410).
+import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 
 import { Clock, decodeOp, type Op, opJSON } from "../src/index.js";
@@ -12,6 +13,8 @@ export interface Seen {
   path: string;
   headers: { [k: string]: string };
   body: string;
+  /** The body's bytes (an upload's chunk). */
+  raw: Buffer;
   gzip: boolean;
 }
 
@@ -56,6 +59,13 @@ export class FakeServer {
   refresh = "refresh-1";
   private tokenN = 1;
   readonly clock = new Clock(() => 1_900_000_000_000);
+  /** Uploads by id: the request and the bytes acknowledged. */
+  uploads = new Map<string, { size: number; digest: string; data: Buffer }>();
+  /** Completed blobs by digest. */
+  blobs = new Map<string, Buffer>();
+  /** Complete answers 415 media_type (the server's sniffing refuses the bytes). */
+  refuseMedia = false;
+  private uploadN = 0;
   /** The open event streams (GET /v1/sync/events). */
   streams: Array<ReadableStreamDefaultController<Uint8Array>> = [];
 
@@ -67,7 +77,7 @@ export class FakeServer {
     if (gzip) {
       bytes = gunzipSync(bytes);
     }
-    const req: Seen = { method: init.method ?? "GET", path: u.pathname + u.search, headers, body: bytes.toString("utf8"), gzip };
+    const req: Seen = { method: init.method ?? "GET", path: u.pathname + u.search, headers, body: bytes.toString("utf8"), raw: bytes, gzip };
     this.seen.push(req);
     const a = this.always?.(req);
     if (a !== undefined) {
@@ -120,6 +130,59 @@ export class FakeServer {
     }
     if (u.pathname === "/v1/sync/events") {
       return this.events(signal);
+    }
+    if (u.pathname.startsWith("/v1/uploads")) {
+      return this.upload(req, u.pathname);
+    }
+    const att = /^\/v1\/records\/[^/]+\/attachments\/([0-9a-f]{64})$/.exec(u.pathname);
+    if (att !== null && this.blobs.has(att[1]!)) {
+      const blob = this.blobs.get(att[1]!)!;
+      const range = /^bytes=(\d+)-$/.exec(req.headers.Range ?? "");
+      if (range !== null) {
+        const from = Number(range[1]);
+        return new Response(new Uint8Array(blob.subarray(from)), { status: 206, headers: { "Content-Range": `bytes ${from}-${blob.length - 1}/${blob.length}` } });
+      }
+      return new Response(new Uint8Array(blob), { status: 200 });
+    }
+    return apiErr(404, "not_found");
+  }
+
+  private upload(req: Seen, path: string): Response {
+    const parts = path.split("/"); // "", v1, uploads, id?, complete?
+    if (parts.length === 3 && req.method === "POST") {
+      const b = JSON.parse(req.body) as { size: number; digest: string };
+      if (this.blobs.has(b.digest)) {
+        return json(200, { id: "", offset: b.size, size: b.size, complete: true });
+      }
+      const id = `00000000-0000-4000-8000-${String(++this.uploadN).padStart(12, "0")}`;
+      this.uploads.set(id, { size: b.size, digest: b.digest, data: Buffer.alloc(0) });
+      return json(201, { id, offset: 0, size: b.size });
+    }
+    const up = this.uploads.get(parts[3] ?? "");
+    if (up === undefined) {
+      return apiErr(404, "not_found");
+    }
+    const at = { "Upload-Offset": String(up.data.length), "Upload-Length": String(up.size) };
+    if (parts.length === 4 && req.method === "HEAD") {
+      return new Response(null, { status: 204, headers: at });
+    }
+    if (parts.length === 4 && req.method === "PATCH") {
+      if (Number(req.headers["Upload-Offset"]) !== up.data.length) {
+        return new Response(JSON.stringify({ error: { code: "upload_offset", message: "Resume at the acknowledged offset." } }), { status: 409, headers: at });
+      }
+      up.data = Buffer.concat([up.data, req.raw]);
+      return new Response(null, { status: 204, headers: { "Upload-Offset": String(up.data.length) } });
+    }
+    if (parts[4] === "complete" && req.method === "POST") {
+      this.uploads.delete(parts[3]!);
+      if (createHash("sha256").update(up.data).digest("hex") !== up.digest) {
+        return apiErr(422, "digest_mismatch");
+      }
+      if (this.refuseMedia) {
+        return apiErr(415, "media_type");
+      }
+      this.blobs.set(up.digest, up.data);
+      return json(200, { digest: up.digest, size: up.size, media_type: "image/jpeg" });
     }
     return apiErr(404, "not_found");
   }

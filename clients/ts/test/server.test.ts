@@ -12,9 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { IndexedDBStorage, Replica, SyncClient } from "../src/index.js";
+import { type Fetch, FILE_CHUNK, Files, IndexedDBStorage, Replica, SyncClient } from "../src/index.js";
 import { main } from "../examples/node-device.js";
 import { repoRoot } from "./go.js";
+import { contains, fixture, GPS } from "./photos.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fieldsync-ts-server-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,6 +127,103 @@ test("a TypeScript replica writes offline, syncs with the Go server and holds it
 
     // The example of the Device API (encrypted replica, sync loop, live stream) against the same server.
     await main(base, (line) => t.diagnostic(`example: ${line}`));
+  } finally {
+    stop();
+  }
+});
+
+test("attachments against the Go server: a cut upload resumes at the acknowledged offset after a reload, GPS is stripped, refused files are quarantined with the server's code", { timeout: 300_000 }, async (t) => {
+  const { base, stop } = await startServer();
+  try {
+    // The link: counts the bytes of every PATCH, and while `down` fails
+    // every request; `cutAt` lets the n-th PATCH reach the server and
+    // loses its answer, then takes the link down.
+    let patchBytes = 0;
+    let patches = 0;
+    let down = false;
+    let cutAt = 3;
+    const link: Fetch = async (url, init) => {
+      if (down) {
+        throw new TypeError("network unreachable");
+      }
+      if (init.method === "PATCH") {
+        patchBytes += (init.body as Uint8Array).length;
+        if (++patches === cutAt) {
+          await (await fetch(url, init)).arrayBuffer();
+          down = true;
+          throw new TypeError("connection lost before the answer");
+        }
+      }
+      return fetch(url, init);
+    };
+    const page = async () => {
+      const storage = await IndexedDBStorage.open("fieldsync-files");
+      const replica = await Replica.open({ storage, device, maxDriftMs: 60_000 });
+      const files = new Files(replica, storage, { uploadChunk: FILE_CHUNK });
+      const client = new SyncClient(replica, { server: base, fetch: link, files, maxAttempts: 2, backoffBaseMs: 1, backoffMaxMs: 2 });
+      return { storage, replica, files, client };
+    };
+    const device = crypto.randomUUID();
+    let p = await page();
+    const user = await p.client.login("worker.north", "fieldsync-demo");
+    await p.client.fetchSchema();
+    const id = crypto.randomUUID();
+    await p.replica.write(id, "identification", [
+      { field: "team", action: "set", value: user.teams[0]! },
+      { field: "status", action: "set", value: "potential" },
+    ]);
+    const size = 12 * FILE_CHUNK + 777;
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i++) {
+      data[i] = (i * 2654435761) >>> 24;
+    }
+    data.set(new TextEncoder().encode("%PDF-1.7\n"));
+    const scan = await p.files.attach(id, data, { fileName: "consent.pdf", caption: "Signed consent" });
+    const photo = await p.files.attach(id, fixture("phone-6.jpg"), { fileName: "site.jpg" });
+    await assert.rejects(p.client.sync());
+    const sentBeforeCut = patchBytes;
+    t.diagnostic(`cut after ${patches} PATCHes, ${sentBeforeCut} bytes`);
+    p.storage.close();
+
+    // A page reload with the link back.
+    down = false;
+    cutAt = 0;
+    p = await page();
+    const report = await p.client.sync();
+    t.diagnostic(`synced after the reload: ${JSON.stringify(report)}; ${patchBytes} bytes in PATCHes for ${size + fixture("phone-6.stripped.jpg").length} bytes of files`);
+    assert.equal(patchBytes, size + fixture("phone-6.stripped.jpg").length, "every byte sent once: the upload resumed at the acknowledged offset, the cut chunk (acknowledged) not re-sent");
+    assert.equal(await p.replica.outboxSize(), 0);
+    assert.deepEqual(await p.replica.quarantine(), []);
+
+    // Another device of the team downloads both: the scan byte for byte, the photo without GPS.
+    const other = await Replica.open({ storage: await IndexedDBStorage.open("fieldsync-files-2"), device: crypto.randomUUID(), maxDriftMs: 60_000 });
+    const otherFiles = new Files(other, await IndexedDBStorage.open("fieldsync-files-2"));
+    const otherClient = new SyncClient(other, { server: base, files: otherFiles });
+    await otherClient.login("worker2.north", "fieldsync-demo");
+    await otherClient.fetchSchema();
+    await otherClient.sync();
+    const gotScan = new Uint8Array(await (await otherFiles.fetch(otherClient, id, scan.digest)).arrayBuffer());
+    assert.ok(Buffer.from(gotScan).equals(Buffer.from(data)), "the scan arrived byte for byte");
+    const gotPhoto = await otherFiles.fetch(otherClient, id, photo.digest);
+    const photoBytes = new Uint8Array(await gotPhoto.arrayBuffer());
+    assert.equal(gotPhoto.type, "image/jpeg");
+    assert.ok(!contains(photoBytes, GPS) && !contains(photoBytes, "CANARY"), "the photo arrived with its location or maker metadata");
+    assert.ok(Buffer.from(photoBytes).equals(Buffer.from(fixture("phone-6.stripped.jpg"))));
+
+    // Refused files: a script claimed to be a PDF, and a file damaged in the queue.
+    const html = await p.files.attach(id, new TextEncoder().encode("<html><script>alert(1)</script></html>"), { mediaType: "application/pdf" });
+    const damaged = await p.files.attach(id, new TextEncoder().encode("%PDF-1.7 damaged in the queue"));
+    await p.storage.write(async (tx) => {
+      const key = (await tx.list("files", `b/${id}/${damaged.digest}/`))[0]![0];
+      await tx.put("files", key, new TextEncoder().encode("%PDF-1.7 DAMAGED in the queue"));
+    }, "strict");
+    await p.replica.write(id, "identification", [{ field: "status", action: "set", value: "presumed" }]);
+    await p.client.sync();
+    const q = (await p.replica.quarantine()).map((r) => [r.op.id, r.code]).sort();
+    assert.deepEqual(q, [[html.op, "media_type"], [damaged.op, "digest_mismatch"]].sort());
+    assert.equal((await p.replica.get(id))!.value("status"), "presumed", "the rest synced");
+    assert.equal(await p.replica.outboxSize(), 0);
+    assert.equal((await p.storage.read((tx) => tx.list("files", "u/"))).length, 0);
   } finally {
     stop();
   }

@@ -9,7 +9,7 @@ import { test } from "node:test";
 
 import { IDBFactory } from "fake-indexeddb";
 
-import { Device, EncryptedStorage, IndexedDBStorage, KEYRING, type Keyring, LocalLocks, LockedError, MemoryStorage, Replica, SyncClient, WipedError, WrongPinError } from "../src/index.js";
+import { Device, EncryptedStorage, Files, type Storage, IndexedDBStorage, KEYRING, type Keyring, LocalLocks, LockedError, MemoryStorage, Replica, SyncClient, WipedError, WrongPinError } from "../src/index.js";
 import { FakeServer } from "./fakeserver.js";
 import { goSchema } from "./go.js";
 
@@ -62,15 +62,17 @@ async function rawDump(factory: IDBFactory, name: string): Promise<string> {
   return parts.join("\n");
 }
 
-async function writeCanary(replica: Replica, server: FakeServer): Promise<void> {
+async function writeCanary(replica: Replica, server: FakeServer, storage: Storage): Promise<void> {
   const client = new SyncClient(replica, { server: "http://fake", fetch: server.fetch });
   await client.login("worker.north", "pw");
   await replica.write(R, "identification", [
+    { field: "team", action: "set", value: "7e8a1b2c-0000-4000-8000-000000007ea4" },
     { field: "status", action: "set", value: "potential" },
     { field: "notes", action: "append", value: { text: CANARY } },
   ]);
   await client.sync(); // ops stamped by the server, cursor, last sync
   await replica.write(R, "identification", [{ field: "notes", action: "append", value: { text: CANARY + " (unsent)" } }]); // in the outbox
+  await new Files(replica, storage).attach(R, new TextEncoder().encode(`%PDF-1.7 ${CANARY} in a file`)); // queued, in the files store
 }
 
 test("the raw IndexedDB stores of an encrypted replica hold no plaintext (and the scan finds it in a clear one)", async () => {
@@ -78,7 +80,7 @@ test("the raw IndexedDB stores of an encrypted replica hold no plaintext (and th
   const serverClear = new FakeServer();
   // Control: the same scan on an unencrypted replica finds the canary, the user name and the token.
   const clear = await IndexedDBStorage.open("clear", factory);
-  await writeCanary(await Replica.open({ storage: clear, device: "0b5c4c64-2a3e-4c1d-9f0e-0000000000c1", schema }), serverClear);
+  await writeCanary(await Replica.open({ storage: clear, device: "0b5c4c64-2a3e-4c1d-9f0e-0000000000c1", schema }), serverClear, clear);
   clear.close();
   const dumpClear = await rawDump(factory, "clear");
   for (const secret of [CANARY, "worker.north", serverClear.access]) {
@@ -91,8 +93,8 @@ test("the raw IndexedDB stores of an encrypted replica hold no plaintext (and th
   await vault.setup(PIN);
   const replica = await Replica.open({ storage: vault, device: "0b5c4c64-2a3e-4c1d-9f0e-0000000000c2", schema });
   await replica.setSchema(schema);
-  await writeCanary(replica, server);
-  assert.equal(await replica.outboxSize(), 1);
+  await writeCanary(replica, server, vault);
+  assert.equal(await replica.outboxSize(), 2);
   vault.close();
   const dump = await rawDump(factory, "sealed");
   for (const secret of [CANARY, "Canary", "worker.north", server.access, server.refresh, "potential", "identification", '"text"']) {
@@ -106,7 +108,8 @@ test("the raw IndexedDB stores of an encrypted replica hold no plaintext (and th
   const r = await Replica.open({ storage: again, device: "0b5c4c64-2a3e-4c1d-9f0e-0000000000c2" });
   assert.equal((await r.get(R))!.entries("notes").length, 2);
   assert.equal(r.session!.user.username, "worker.north");
-  assert.equal(await r.outboxSize(), 1);
+  assert.equal(await r.outboxSize(), 2);
+  assert.match(await (await new Files(r, again).fetch(new SyncClient(r, { server: "http://fake" }), R, (JSON.parse((await r.get(R))!.entries("attachments")[0]!.value) as { digest: string }).digest)).text(), /in a file/);
   again.close();
 });
 
@@ -161,6 +164,14 @@ test("a locked vault refuses reads and writes; a value moved to another key does
   const a = await inner.read((tx) => tx.get("records", "a"));
   await inner.write((tx) => tx.put("records", "b", a), "strict");
   await assert.rejects(vault.read((tx) => tx.get("records", "b")), /does not decrypt/);
+  // Bytes (an attachment's chunk) are sealed as bytes; flipping an envelope's bin flag does not decrypt.
+  await vault.write((tx) => tx.put("files", "d/x/0", new Uint8Array([1, 2, 3])), "strict");
+  assert.deepEqual(await vault.read((tx) => tx.get("files", "d/x/0")), new Uint8Array([1, 2, 3]));
+  const env = (await inner.read((tx) => tx.get("files", "d/x/0"))) as { bin?: true };
+  assert.equal(env.bin, true);
+  delete env.bin;
+  await inner.write((tx) => tx.put("files", "d/x/0", env), "strict");
+  await assert.rejects(vault.read((tx) => tx.get("files", "d/x/0")), /does not decrypt/);
 });
 
 test("an overlay transaction sees its own writes, lists in key order, and is all or nothing", async () => {

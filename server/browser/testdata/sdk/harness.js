@@ -268,6 +268,36 @@ window.h = {
     return ack(out);
   },
 
+  /**
+   * deviceAttach attaches a File of the bytes b64 (base64), named name, of
+   * type type, to record id: {ok, digest, size, media_type, op} or the failure.
+   */
+  async deviceAttach(id, b64, name, type) {
+    try {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const a = await dev.attach(id, new File([bytes], name, { type }));
+      const st = await dev.status();
+      return ack({ ok: true, ...a, uploads: st.uploads });
+    } catch (e) {
+      return ack(failure(e));
+    }
+  },
+
+  /** deviceFetch fetches file digest of record id: {ok, b64, type} or the failure. */
+  async deviceFetch(id, digest) {
+    try {
+      const blob = await dev.fetch(id, digest);
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let bin = "";
+      for (const b of bytes) {
+        bin += String.fromCharCode(b);
+      }
+      return ack({ ok: true, b64: btoa(bin), type: blob.type });
+    } catch (e) {
+      return ack(failure(e));
+    }
+  },
+
   /** deviceSync syncs in this tab: {ok} or the failure (a wipe order: WipedError). */
   async deviceSync() {
     try {
