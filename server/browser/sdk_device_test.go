@@ -21,7 +21,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
-
 )
 
 const devicePIN = "493817"

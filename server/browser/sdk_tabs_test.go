@@ -14,7 +14,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
-
 )
 
 // sdkTabsSetup starts a server with one field worker, the proxy (never
