@@ -187,7 +187,7 @@ func readFull(src io.ReaderAt, p []byte, off int64) (int, error) {
 }
 
 // stripSource returns what to copy for a photo whose first bytes are
-// head: a JPEG or PNG stripped in memory, or a HEIC's patches.
+// head: a JPEG or PNG stripped in memory, or a HEIC's or MP4's patches.
 func stripSource(src io.ReaderAt, size int64, head []byte) (io.ReaderAt, int64, []patch, error) {
 	switch {
 	case bytes.HasPrefix(head, []byte{0xFF, 0xD8}) || bytes.HasPrefix(head, pngSignature):
@@ -205,6 +205,9 @@ func stripSource(src io.ReaderAt, size int64, head []byte) (io.ReaderAt, int64, 
 		return bytes.NewReader(stripped), int64(len(stripped)), nil, nil
 	case isHEIC(head):
 		ps, err := heicPatches(src, size)
+		return src, size, ps, err
+	case isMP4(head):
+		ps, err := mp4Patches(src, size)
 		return src, size, ps, err
 	}
 	return src, size, nil, nil
