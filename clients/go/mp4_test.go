@@ -114,14 +114,14 @@ func TestStripMetadataRefusesMP4ItCannotFollow(t *testing.T) {
 	ftyp := isoBox("ftyp", []byte("M4A "), u32(0), []byte("M4A isommp42"))
 	timed := isoBox("moov", isoBox("trak", isoBox("mdia", fullBox("hdlr", 0, u32(0), []byte("meta"), make([]byte, 13)))))
 	cases := map[string][]byte{
-		"cut short":               n.data[:len(n.data)-3],
-		"box larger than file":    append(bytes.Clone(ftyp), 0, 0, 1, 0, 'm', 'o', 'o', 'v'),
-		"no moov":                 slices.Concat(ftyp, isoBox("mdat", n.audio)),
-		"two moov":                slices.Concat(n.data, isoBox("moov")),
-		"unknown top-level box":   slices.Concat(n.data, isoBox("XMP_", []byte(voiceNoteLocation))),
-		"timed metadata track":    slices.Concat(ftyp, timed),
-		"handler cut short":       slices.Concat(ftyp, isoBox("moov", isoBox("trak", isoBox("mdia", isoBox("hdlr", u32(0)))))),
-		"second ftyp": slices.Concat(ftyp, isoBox("ftyp"), n.data[len(ftyp):]),
+		"cut short":             n.data[:len(n.data)-3],
+		"box larger than file":  append(bytes.Clone(ftyp), 0, 0, 1, 0, 'm', 'o', 'o', 'v'),
+		"no moov":               slices.Concat(ftyp, isoBox("mdat", n.audio)),
+		"two moov":              slices.Concat(n.data, isoBox("moov")),
+		"unknown top-level box": slices.Concat(n.data, isoBox("XMP_", []byte(voiceNoteLocation))),
+		"timed metadata track":  slices.Concat(ftyp, timed),
+		"handler cut short":     slices.Concat(ftyp, isoBox("moov", isoBox("trak", isoBox("mdia", isoBox("hdlr", u32(0)))))),
+		"second ftyp":           slices.Concat(ftyp, isoBox("ftyp"), n.data[len(ftyp):]),
 	}
 	for name, data := range cases {
 		_, err := StripMetadata(data)
@@ -159,7 +159,9 @@ func TestStripMetadataMP4LargeSizeAndTopLevel(t *testing.T) {
 }
 
 // qtLoc is a ©xyz box holding the test location.
-func qtLoc() []byte { return isoBox("\xa9xyz", u16(len(voiceNoteLocation)), u16(0), []byte(voiceNoteLocation)) }
+func qtLoc() []byte {
+	return isoBox("\xa9xyz", u16(len(voiceNoteLocation)), u16(0), []byte(voiceNoteLocation))
+}
 
 // FuzzStripMP4: stripping any input that sniffs as MP4 never panics,
 // keeps its length and is idempotent.
