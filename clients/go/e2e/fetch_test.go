@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	fieldsync "github.com/fieldsync/fieldsync/clients/go"
+	"github.com/fieldsync/fieldsync/model"
+)
+
+// downloads sits between a device and the server and watches the
+// attachment downloads: it records each one's Range header, counts the
+// bytes the device reads, cuts the next `cuts` responses after cutAt
+// bytes, flips one byte of the next `corrupt` responses, and fails a
+// read asking for more than one chunk (the device must stream, never ask
+// for a whole file).
+type downloads struct {
+	mu       sync.Mutex
+	ranges   []string
+	read     atomic.Int64
+	cuts     atomic.Int64
+	cutAt    int64
+	corrupt  atomic.Int64
+	oversize atomic.Bool
+}
+
+func (d *downloads) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/attachments/") {
+		return resp, err
+	}
+	d.mu.Lock()
+	d.ranges = append(d.ranges, req.Header.Get("Range"))
+	d.mu.Unlock()
+	body := &watchedBody{d: d, next: resp.Body, cutAt: -1, flipAt: -1}
+	if d.cuts.Add(-1) >= 0 {
+		body.cutAt = d.cutAt
+	}
+	if d.corrupt.Add(-1) >= 0 {
+		body.flipAt = 100
+	}
+	resp.Body = body
+	return resp, nil
+}
+
+func (d *downloads) seen() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.ranges)
+}
+
+// watchedBody is a response body as downloads serves it.
+type watchedBody struct {
+	d             *downloads
+	next          io.ReadCloser
+	n             int64
+	cutAt, flipAt int64
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	if len(p) > fieldsync.DefaultUploadChunk {
+		b.d.oversize.Store(true)
+		return 0, fmt.Errorf("a read of %d bytes, more than one chunk", len(p))
+	}
+	if b.cutAt >= 0 && b.n >= b.cutAt {
+		return 0, errors.New("link cut")
+	}
+	if b.cutAt >= 0 {
+		p = p[:min(int64(len(p)), b.cutAt-b.n)]
+	}
+	k, err := b.next.Read(p)
+	if b.flipAt >= b.n && b.flipAt < b.n+int64(k) {
+		p[b.flipAt-b.n] ^= 0xFF
+	}
+	b.n += int64(k)
+	b.d.read.Add(int64(k))
+	return k, err
+}
+
+func (b *watchedBody) Close() error { return b.next.Close() }
+
+// chunkWriter keeps what it is written and fails a Write of more than
+// one chunk.
+type chunkWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	if len(p) > fieldsync.DefaultUploadChunk {
+		return 0, fmt.Errorf("a write of %d bytes, more than one chunk", len(p))
+	}
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// attachedPDF attaches a PDF of size bytes to a new identification of
+// team north and syncs it; it returns the record, the file and its digest.
+func attachedPDF(t *testing.T, s *testServer, size int) (string, []byte, string) {
+	t.Helper()
+	ctx := context.Background()
+	writer := device(t, s.URL, "fw")
+	id := must[string](t)(writer.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+	data := []byte("%PDF-1.7\n")
+	for i := 0; len(data) < size; i++ {
+		data = append(data, byte(i*7), byte(i>>8), byte(i>>16))
+	}
+	data = data[:size]
+	must[fieldsync.Attached](t)(writer.Attach(ctx, id, data, fieldsync.AttachOptions{Name: "contract.pdf"}))
+	syncOK(t, writer)
+	sum := sha256.Sum256(data)
+	return id, data, hex.EncodeToString(sum[:])
+}
+
+// TestFetchToStreamsAndResumes: FetchTo downloads a file of three and a
+// half chunks, reading and writing at most one chunk at a time; a
+// download cut after a chunk and a half resumes, in the same call, at
+// the byte received (every byte crosses the link once); a download that
+// gives up after a cut writes nothing, and the next FetchTo resumes at
+// the byte where it stopped; a cached file is written out without asking
+// the server.
+func TestFetchToStreamsAndResumes(t *testing.T) {
+	const chunk = fieldsync.DefaultUploadChunk
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	s.user("fw2", model.RoleFieldWorker, "north")
+	id, data, digest := attachedPDF(t, s, 3*chunk+chunk/2)
+	ctx := context.Background()
+
+	link := &downloads{cutAt: chunk + chunk/2}
+	link.cuts.Store(1)
+	reader := device(t, s.URL, "fw2", func(o *fieldsync.Options) {
+		o.HTTPClient = &http.Client{Transport: link}
+		o.Backoff = fieldsync.Backoff{Base: 1, Max: 2}
+	})
+	syncOK(t, reader)
+	var w chunkWriter
+	n, err := reader.FetchTo(ctx, id, digest, &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(data)) || !bytes.Equal(w.Bytes(), data) {
+		t.Fatalf("FetchTo wrote %d bytes (%d), not the file of %d", w.Len(), n, len(data))
+	}
+	if got, want := link.seen(), []string{"bytes=0-", fmt.Sprintf("bytes=%d-", chunk+chunk/2)}; !slices.Equal(got, want) {
+		t.Errorf("ranges asked %q, want %q (resumed at the byte received)", got, want)
+	}
+	if got := link.read.Load(); got != int64(len(data)) {
+		t.Errorf("%d bytes crossed the link for a file of %d and one cut, want each byte once", got, len(data))
+	}
+	if link.oversize.Load() || w.writes < 4 {
+		t.Errorf("oversize read %v, %d writes: the file was not streamed chunk by chunk", link.oversize.Load(), w.writes)
+	}
+	var again chunkWriter
+	must[int64](t)(reader.FetchTo(ctx, id, digest, &again))
+	if len(link.seen()) != 2 || !bytes.Equal(again.Bytes(), data) {
+		t.Errorf("a cached file was downloaded again (%d downloads) or differs", len(link.seen()))
+	}
+
+	// Across calls: a device that gives up after one cut writes nothing;
+	// its next FetchTo asks for the rest only.
+	cut := &downloads{cutAt: 2*chunk + 1000}
+	cut.cuts.Store(1)
+	other := device(t, s.URL, "fw2", func(o *fieldsync.Options) {
+		o.HTTPClient = &http.Client{Transport: cut}
+		o.MaxAttempts = 1
+	})
+	syncOK(t, other)
+	var first chunkWriter
+	if _, err := other.FetchTo(ctx, id, digest, &first); err == nil || first.Len() != 0 {
+		t.Fatalf("a download that gave up: err %v, %d bytes written; want an error and nothing written", err, first.Len())
+	}
+	var second chunkWriter
+	must[int64](t)(other.FetchTo(ctx, id, digest, &second))
+	if got, want := cut.seen(), []string{"bytes=0-", fmt.Sprintf("bytes=%d-", 2*chunk+1000)}; !slices.Equal(got, want) {
+		t.Errorf("ranges asked across two calls %q, want %q", got, want)
+	}
+	if !bytes.Equal(second.Bytes(), data) || cut.read.Load() != int64(len(data)) {
+		t.Errorf("the resumed download wrote %d bytes (file %d) after %d crossed the link", second.Len(), len(data), cut.read.Load())
+	}
+}
+
+// TestFetchToDigestMismatchWritesNothing: a file whose bytes were changed
+// on the way fails with digest_mismatch before anything is written, and
+// is not kept: the next FetchTo downloads it whole from its first byte.
+func TestFetchToDigestMismatchWritesNothing(t *testing.T) {
+	const chunk = fieldsync.DefaultUploadChunk
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	s.user("fw2", model.RoleFieldWorker, "north")
+	id, data, digest := attachedPDF(t, s, 2*chunk+5)
+	ctx := context.Background()
+	link := &downloads{}
+	link.corrupt.Store(1)
+	reader := device(t, s.URL, "fw2", func(o *fieldsync.Options) { o.HTTPClient = &http.Client{Transport: link} })
+	syncOK(t, reader)
+	var w chunkWriter
+	_, err := reader.FetchTo(ctx, id, digest, &w)
+	if model.ErrorCode(err) != model.CodeDigestMismatch || w.Len() != 0 {
+		t.Fatalf("FetchTo of a corrupted download: %v with %d bytes written; want digest_mismatch and nothing", err, w.Len())
+	}
+	must[int64](t)(reader.FetchTo(ctx, id, digest, &w))
+	if got, want := link.seen(), []string{"bytes=0-", "bytes=0-"}; !slices.Equal(got, want) || !bytes.Equal(w.Bytes(), data) {
+		t.Errorf("after a mismatch: ranges %q (want %q), file equal %v", got, want, bytes.Equal(w.Bytes(), data))
+	}
+}
