@@ -41,8 +41,8 @@ type AttachOptions struct {
 	// with model.SniffMedia, as the server does again, refusing a file of
 	// a type outside model.AttachmentTypes).
 	MediaType string
-	// KeepMetadata attaches a photo as given; by default (false) the
-	// location and device metadata of a JPEG, PNG or HEIC are removed
+	// KeepMetadata attaches a file as given; by default (false) the
+	// location and device metadata of a JPEG, PNG, HEIC or MP4 are removed
 	// (StripMetadata), and one that cannot be parsed is refused.
 	KeepMetadata bool
 }
@@ -78,7 +78,7 @@ type Attached struct {
 // MaxStripInMemory bounds the JPEG or PNG photo Attach strips: its
 // metadata segments and chunks are rewritten in memory, so a larger one
 // is refused unless AttachOptions.KeepMetadata. Every other file (HEIC
-// photos included, stripped in place) is streamed into the replica one
+// photos and MP4s included, stripped in place) is streamed into the replica one
 // chunk at a time, whatever its size.
 const MaxStripInMemory = 64 << 20
 
@@ -93,7 +93,7 @@ func (c *Client) Attach(ctx context.Context, id string, data []byte, o AttachOpt
 // AttachFrom attaches the size bytes of src to record id: it appends an
 // attachments entry naming the file (by digest, with size, media type,
 // name and caption) and queues the file to be uploaded by the next Sync,
-// before the entry is pushed. A JPEG, PNG or HEIC photo is stripped of
+// before the entry is pushed. A JPEG, PNG or HEIC photo or an MP4 is stripped of
 // its metadata first unless o.KeepMetadata (the digest is of the
 // stripped bytes).
 //

@@ -40,11 +40,11 @@ type Uploader struct {
 	MaxAttempts int
 	// Backoff is the wait between attempts (zero: DefaultBackoff).
 	Backoff Backoff
-	// KeepMetadata uploads JPEG, PNG and HEIC photos as given, with the
-	// location and device metadata their camera wrote. By default (false)
-	// Upload removes it first with StripMetadata, keeping the
-	// orientation: a photo taken at a shelter must not carry the
-	// shelter's coordinates to every reader.
+	// KeepMetadata uploads JPEG, PNG and HEIC photos and MP4 voice notes
+	// as given, with the location and device metadata their phone wrote.
+	// By default (false) Upload removes it first (StripMetadata), keeping
+	// a photo's orientation: a photo or a voice note recorded at a
+	// shelter must not carry the shelter's coordinates to every reader.
 	KeepMetadata bool
 }
 
