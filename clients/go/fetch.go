@@ -39,7 +39,9 @@ const DefaultFileCache = 64 << 20
 // (e/<seq> orders them); one larger than the cache is deleted once it was
 // written out. Besides the cache the replica holds at most one
 // unfinished download (a new one deletes the chunks of any other), which
-// the next FetchTo of its file resumes.
+// the next FetchTo of its file resumes. One FetchTo at a time downloads
+// or writes out a file (fetchMu), so none deletes or evicts the chunks
+// another is writing.
 
 // cacheMarker opens the value of f/<record>/<digest> of a verified file:
 // the 8 bytes of its size (big endian) follow. Any other value (a file
@@ -97,18 +99,16 @@ func (c *Client) FetchTo(ctx context.Context, id, digest string, w io.Writer) (i
 
 // fetchTo is FetchTo inside enter and leave.
 func (c *Client) fetchTo(ctx context.Context, id, digest string, w io.Writer) (int64, error) {
-	var marker []byte
+	c.fetchMu.Lock()
+	defer c.fetchMu.Unlock()
 	size, live := int64(0), false
 	err := c.view(func(b *badger.Txn) error {
 		r, err := loadExisting(b, c.schema, id)
 		if err != nil {
 			return err
 		}
-		if size, live = references(r, digest); !live {
-			return nil
-		}
-		marker, err = getValue(b, fileKey(id, digest))
-		return err
+		size, live = references(r, digest)
+		return nil
 	})
 	switch {
 	case err != nil:
@@ -119,6 +119,10 @@ func (c *Client) fetchTo(ctx context.Context, id, digest string, w io.Writer) (i
 			return 0, err
 		}
 		return 0, fmt.Errorf("file %s of record %s: %w", digest, id, ErrNoFile)
+	}
+	marker, err := c.fileMarker(id, digest)
+	if err != nil {
+		return 0, err
 	}
 	if cached, ok := markedSize(marker); ok {
 		return c.writeChunks(ctx, id, digest, cached, w)
@@ -141,6 +145,17 @@ func (c *Client) fetchTo(ctx context.Context, id, digest string, w io.Writer) (i
 		return 0, err
 	}
 	return c.writeChunks(ctx, id, digest, size, w)
+}
+
+// fileMarker reads f/<record>/<digest>.
+func (c *Client) fileMarker(id, digest string) ([]byte, error) {
+	var v []byte
+	err := c.view(func(b *badger.Txn) error {
+		var err error
+		v, err = getValue(b, fileKey(id, digest))
+		return err
+	})
+	return v, err
 }
 
 // markedSize returns the size a cache marker holds.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	fieldsync "github.com/fieldsync/fieldsync/clients/go"
 	"github.com/fieldsync/fieldsync/model"
@@ -213,5 +214,95 @@ func TestFetchToDigestMismatchWritesNothing(t *testing.T) {
 	must[int64](t)(reader.FetchTo(ctx, id, digest, &w))
 	if got, want := link.seen(), []string{"bytes=0-", "bytes=0-"}; !slices.Equal(got, want) || !bytes.Equal(w.Bytes(), data) {
 		t.Errorf("after a mismatch: ranges %q (want %q), file equal %v", got, want, bytes.Equal(w.Bytes(), data))
+	}
+}
+
+// gate holds the first attachment download after its first chunk and a
+// half (closing held) until a second download is asked for (or two
+// seconds passed), so the second starts while the first has stored a
+// chunk.
+type gate struct {
+	gets   atomic.Int64
+	held   chan struct{} // closed when the first download is held
+	second chan struct{}
+}
+
+func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/attachments/") {
+		return resp, err
+	}
+	if g.gets.Add(1) == 2 {
+		close(g.second)
+		return resp, nil
+	}
+	resp.Body = &heldBody{next: resp.Body, at: fieldsync.DefaultUploadChunk * 3 / 2, held: g.held, until: g.second}
+	return resp, nil
+}
+
+// heldBody blocks reading past byte at until the channel closes or two
+// seconds passed.
+type heldBody struct {
+	next        io.ReadCloser
+	n, at       int64
+	held, until chan struct{}
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	if b.n >= b.at && b.until != nil {
+		close(b.held)
+		select {
+		case <-b.until:
+		case <-time.After(2 * time.Second):
+		}
+		b.until = nil
+	}
+	if b.until != nil {
+		p = p[:min(int64(len(p)), b.at-b.n)]
+	}
+	k, err := b.next.Read(p)
+	b.n += int64(k)
+	return k, err
+}
+
+func (b *heldBody) Close() error { return b.next.Close() }
+
+// TestFetchToConcurrentDownloads: a FetchTo started while another is
+// downloading (and has stored chunks) does not delete them: both write
+// their whole file (downloads are one at a time; between calls the
+// replica keeps one unfinished download only).
+func TestFetchToConcurrentDownloads(t *testing.T) {
+	const chunk = fieldsync.DefaultUploadChunk
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	s.user("fw2", model.RoleFieldWorker, "north")
+	ctx := context.Background()
+	writer := device(t, s.URL, "fw")
+	id := must[string](t)(writer.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+	var files [][]byte
+	var digests []string
+	for i := range 2 {
+		data := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte{byte('a' + i)}, 2*chunk+chunk/2)...)
+		a := must[fieldsync.Attached](t)(writer.Attach(ctx, id, data, fieldsync.AttachOptions{}))
+		files, digests = append(files, data), append(digests, a.Digest)
+	}
+	syncOK(t, writer)
+	g := &gate{held: make(chan struct{}), second: make(chan struct{})}
+	reader := device(t, s.URL, "fw2", func(o *fieldsync.Options) {
+		o.FileCache = chunk // neither file is kept
+		o.HTTPClient = &http.Client{Transport: g}
+	})
+	syncOK(t, reader)
+	got := make([]chunkWriter, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { _, errs[0] = reader.FetchTo(ctx, id, digests[0], &got[0]) })
+	<-g.held // the first download has stored its first chunk
+	wg.Go(func() { _, errs[1] = reader.FetchTo(ctx, id, digests[1], &got[1]) })
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil || !bytes.Equal(got[i].Bytes(), files[i]) {
+			t.Errorf("file %d: %v, %d bytes of %d", i, errs[i], got[i].Len(), len(files[i]))
+		}
 	}
 }
