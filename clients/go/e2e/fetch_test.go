@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/fieldsync/fieldsync/api"
 	fieldsync "github.com/fieldsync/fieldsync/clients/go"
 	"github.com/fieldsync/fieldsync/model"
 )
@@ -304,5 +308,65 @@ func TestFetchToConcurrentDownloads(t *testing.T) {
 		if errs[i] != nil || !bytes.Equal(got[i].Bytes(), files[i]) {
 			t.Errorf("file %d: %v, %d bytes of %d", i, errs[i], got[i].Len(), len(files[i]))
 		}
+	}
+}
+
+// TestFetchReplacesFileCachedByEarlierVersion: a file an earlier version
+// cached whole under f/<record>/<digest> (its bytes as the value, no
+// chunks) is not taken for a cache marker: Fetch deletes it, downloads
+// the file again in chunks, and returns it whole.
+func TestFetchReplacesFileCachedByEarlierVersion(t *testing.T) {
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	s.user("fw2", model.RoleFieldWorker, "north")
+	id, data, digest := attachedPDF(t, s, 40<<10)
+	ctx := context.Background()
+	dir := t.TempDir()
+	var gets atomic.Int64
+	opt := func(o *fieldsync.Options) {
+		o.HTTPClient = &http.Client{Transport: countGets{&gets, http.DefaultTransport}}
+	}
+	first, err := fieldsync.Open(dir, fieldsync.Options{ServerURL: s.URL, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must[api.User](t)(first.Login(ctx, "fw2", userPassword))
+	syncOK(t, first)
+	must[[]byte](t)(first.Fetch(ctx, id, digest))
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "db")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(b *badger.Txn) error {
+		key := []byte("f/" + id + "/" + digest)
+		it := b.NewIterator(badger.IteratorOptions{Prefix: append(bytes.Clone(key), '/')})
+		var chunks [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			chunks = append(chunks, it.Item().KeyCopy(nil))
+		}
+		it.Close()
+		for _, k := range chunks {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return b.Set(key, data) // the earlier layout: the whole file
+	})
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+
+	again := openDevice(t, dir, s.URL, opt)
+	got, err := again.Fetch(ctx, id, digest)
+	if err != nil || !bytes.Equal(got, data) || gets.Load() != 1 {
+		t.Fatalf("Fetch over an earlier version's cached file: %v, equal %v, %d downloads (want 1)", err, bytes.Equal(got, data), gets.Load())
+	}
+	must[[]byte](t)(again.Fetch(ctx, id, digest))
+	if gets.Load() != 1 {
+		t.Errorf("the file downloaded again was not cached: %d downloads", gets.Load())
 	}
 }
