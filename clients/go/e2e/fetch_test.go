@@ -370,3 +370,41 @@ func TestFetchReplacesFileCachedByEarlierVersion(t *testing.T) {
 		t.Errorf("the file downloaded again was not cached: %d downloads", gets.Load())
 	}
 }
+
+// TestFetchToThroughChaosProxy: through the proxy that cuts every
+// connection after at most 64 KiB of answer, FetchTo of a file of a
+// chunk and a half completes; every byte the device read was kept (the
+// device read exactly the file's bytes over all the cut responses), and
+// each download after the first asked for the bytes from where the last
+// one stopped.
+func TestFetchToThroughChaosProxy(t *testing.T) {
+	const chunk = fieldsync.DefaultUploadChunk
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	s.user("fw2", model.RoleFieldWorker, "north")
+	id, data, digest := attachedPDF(t, s, chunk+chunk/2)
+	proxy := startProxy(t, s.m.Addr(), 11)
+	link := &downloads{}
+	reader := device(t, proxy.URL(), "fw2", func(o *fieldsync.Options) {
+		o.HTTPClient = &http.Client{Transport: link}
+		o.MaxAttempts = 50
+	})
+	syncOK(t, reader)
+	before := proxy.cutResponses.Load()
+	var w chunkWriter
+	if _, err := reader.FetchTo(context.Background(), id, digest, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(w.Bytes(), data) {
+		t.Fatalf("FetchTo wrote %d bytes, not the file of %d", w.Len(), len(data))
+	}
+	if proxy.cutResponses.Load() == before {
+		t.Fatal("the proxy cut no download: the test did not exercise resuming")
+	}
+	if got := link.read.Load(); got != int64(len(data)) {
+		t.Errorf("the device read %d bytes over %d downloads for a file of %d, want each byte once", got, len(link.seen()), len(data))
+	}
+	if got := link.seen(); got[0] != "bytes=0-" || len(got) < 2 {
+		t.Errorf("ranges asked %q", got)
+	}
+}
