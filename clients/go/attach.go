@@ -41,8 +41,8 @@ type AttachOptions struct {
 	// with model.SniffMedia, as the server does again, refusing a file of
 	// a type outside model.AttachmentTypes).
 	MediaType string
-	// KeepMetadata attaches a photo as given; by default (false) the
-	// location and device metadata of a JPEG, PNG or HEIC are removed
+	// KeepMetadata attaches a file as given; by default (false) the
+	// location and device metadata of a JPEG, PNG, HEIC or MP4 are removed
 	// (StripMetadata), and one that cannot be parsed is refused.
 	KeepMetadata bool
 }
@@ -78,7 +78,7 @@ type Attached struct {
 // MaxStripInMemory bounds the JPEG or PNG photo Attach strips: its
 // metadata segments and chunks are rewritten in memory, so a larger one
 // is refused unless AttachOptions.KeepMetadata. Every other file (HEIC
-// photos included, stripped in place) is streamed into the replica one
+// photos and MP4s included, stripped in place) is streamed into the replica one
 // chunk at a time, whatever its size.
 const MaxStripInMemory = 64 << 20
 
@@ -93,7 +93,7 @@ func (c *Client) Attach(ctx context.Context, id string, data []byte, o AttachOpt
 // AttachFrom attaches the size bytes of src to record id: it appends an
 // attachments entry naming the file (by digest, with size, media type,
 // name and caption) and queues the file to be uploaded by the next Sync,
-// before the entry is pushed. A JPEG, PNG or HEIC photo is stripped of
+// before the entry is pushed. A JPEG, PNG or HEIC photo or an MP4 is stripped of
 // its metadata first unless o.KeepMetadata (the digest is of the
 // stripped bytes).
 //
@@ -187,7 +187,7 @@ func readFull(src io.ReaderAt, p []byte, off int64) (int, error) {
 }
 
 // stripSource returns what to copy for a photo whose first bytes are
-// head: a JPEG or PNG stripped in memory, or a HEIC's patches.
+// head: a JPEG or PNG stripped in memory, or a HEIC's or MP4's patches.
 func stripSource(src io.ReaderAt, size int64, head []byte) (io.ReaderAt, int64, []patch, error) {
 	switch {
 	case bytes.HasPrefix(head, []byte{0xFF, 0xD8}) || bytes.HasPrefix(head, pngSignature):
@@ -205,6 +205,9 @@ func stripSource(src io.ReaderAt, size int64, head []byte) (io.ReaderAt, int64, 
 		return bytes.NewReader(stripped), int64(len(stripped)), nil, nil
 	case isHEIC(head):
 		ps, err := heicPatches(src, size)
+		return src, size, ps, err
+	case isMP4(head):
+		ps, err := mp4Patches(src, size)
 		return src, size, ps, err
 	}
 	return src, size, nil, nil

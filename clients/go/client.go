@@ -56,6 +56,10 @@ type Client struct {
 
 	// syncMu lets one sync run at a time.
 	syncMu sync.Mutex
+	// fetchMu lets one FetchTo download or write out a file at a time,
+	// so a download never deletes or evicts the chunks another is
+	// writing (fetch.go).
+	fetchMu sync.Mutex
 	// pullSize and snapSize adapt pull and snapshot pages to the link.
 	pullSize, snapSize *pageSizer
 	// pushed and pulled count, since Open, the ops the server accepted

@@ -49,12 +49,19 @@
 //   - A record's state is stored whole while small; past 16 KiB, the ops
 //     merged into it go to a short tail beside it, so a write to a large
 //     record costs O(op), not O(record), most of the time.
-//   - A photo never leaves the device with its location unless the caller
-//     says so: Attach and Uploader strip JPEG, PNG and HEIC metadata
-//     (StripMetadata; KeepMetadata opts out) and refuse a photo they
-//     cannot parse rather than send it as it is.
+//   - A photo or voice note never leaves the device with its location
+//     unless the caller says so: Attach and Uploader strip JPEG, PNG and
+//     HEIC metadata and blank an MP4's udta, meta and uuid boxes
+//     (StripMetadata; KeepMetadata opts out) and refuse a file of those
+//     types they cannot parse rather than send it as it is. WebM and Ogg
+//     are sent as they are (they have no standard location field).
 //   - Attach never holds a file whole (but a JPEG or PNG to strip, up to
 //     MaxStripInMemory): it is copied into the replica and uploaded from
-//     there one chunk at a time.
+//     there one chunk at a time; UploadFrom reads its source a chunk at a
+//     time.
+//   - FetchTo never holds a file whole either: it downloads into the
+//     replica chunk by chunk, resuming a cut at the byte received, and
+//     writes to its writer only once the whole file matched its digest (a
+//     mismatch is deleted and nothing is written).
 //   - Time comes only from Options.Now; logs only go to Options.Logger.
 package fieldsync

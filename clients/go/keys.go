@@ -28,7 +28,13 @@ import "encoding/binary"
 //	                         at the next sync (POST /v1/sync/purges)
 //	u/<scope>/<digest>       a file queued for upload (attach.go): the upload
 //	                         request and, once created, the server's upload id
-//	f/<record>/<digest>      a downloaded file (fetch.go), dropped with its record
+//	f/<record>/<digest>      a downloaded file verified and cached (fetch.go):
+//	                         "fsc1" and its size (8 bytes, big endian);
+//	                         dropped with its record
+//	f/<record>/<digest>/<n>  its bytes, chunk n (8 bytes, big endian) of
+//	                         DefaultUploadChunk bytes (the chunk of a cut
+//	                         download may be shorter); chunks without the
+//	                         key above are the one unfinished download
 //	e/<seq>                  the cache's order: seq → f/ key, oldest first
 //	b/<blob>/<n>             a queued file's bytes, chunk n (8 bytes, big
 //	                         endian) of DefaultUploadChunk bytes; <blob> is

@@ -115,8 +115,9 @@ type Options struct {
 	// UploadChunk is the bytes per request when Sync uploads a file
 	// queued by Attach (0: DefaultUploadChunk).
 	UploadChunk int
-	// FileCache bounds the bytes of downloaded files (Fetch) the replica
-	// keeps, oldest evicted first (0: DefaultFileCache).
+	// FileCache bounds the bytes of downloaded files (Fetch, FetchTo) the
+	// replica keeps, oldest evicted first (0: DefaultFileCache); a larger
+	// file is deleted once written out.
 	FileCache int
 	// SnapshotLimit is the page size, in records, the first snapshot
 	// page asks of the server (0: DefaultSnapshotLimit; at most

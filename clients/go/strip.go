@@ -36,14 +36,15 @@ var pngKeep = map[string]bool{
 }
 
 // StripMetadata returns data without the location and device metadata
-// of a JPEG, PNG or HEIC photo: for a HEIC its Exif, XMP and other
-// metadata items blanked in place (heic.go); for a JPEG every APPn segment except JFIF
+// of a JPEG, PNG or HEIC photo or an MP4 (M4A voice note): for a HEIC its
+// Exif, XMP and other metadata items blanked in place (heic.go); for an
+// MP4 its udta, meta and uuid boxes blanked in place (mp4.go); for a JPEG every APPn segment except JFIF
 // (without its thumbnail), an ICC profile and Adobe's, every comment, and
 // anything after the end of the image; for a PNG every chunk outside
 // pngKeep and anything after IEND. An EXIF orientation other than the
 // default is kept as a minimal EXIF with that one tag. Any other data is
-// returned unchanged. A file that starts like a JPEG or PNG but cannot be
-// parsed is refused with model.CodeMediaType.
+// returned unchanged. A file that starts like a JPEG, PNG, HEIC or MP4
+// but cannot be parsed is refused with model.CodeMediaType.
 func StripMetadata(data []byte) ([]byte, error) {
 	switch {
 	case bytes.HasPrefix(data, []byte{0xFF, 0xD8}):
@@ -52,6 +53,8 @@ func StripMetadata(data []byte) ([]byte, error) {
 		return stripPNG(data)
 	case isHEIC(data):
 		return stripHEIC(data)
+	case isMP4(data):
+		return stripMP4(data)
 	}
 	return data, nil
 }

@@ -24,6 +24,12 @@ const maxErrorBody = 64 << 10
 // account's refresh is refused too, which ends the session and keeps the
 // local data: ErrLoginRequired).
 func (c *Client) send(ctx context.Context, method, path string, body []byte, authed bool) (*http.Response, error) {
+	return c.sendWith(ctx, method, path, body, authed, nil)
+}
+
+// sendWith is send with header added to the request (after the
+// defaults, so it may override them).
+func (c *Client) sendWith(ctx context.Context, method, path string, body []byte, authed bool, header http.Header) (*http.Response, error) {
 	if c.opt.ServerURL == "" {
 		return nil, ErrNoServer
 	}
@@ -39,7 +45,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 				return nil, c.noSessionError()
 			}
 		}
-		resp, err := c.roundTrip(ctx, method, path, body, coding, token)
+		resp, err := c.roundTrip(ctx, method, path, body, coding, token, header)
 		if err != nil {
 			return nil, err
 		}
@@ -63,7 +69,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, aut
 
 // roundTrip sends one request, body in the content coding given ("" for
 // none), and returns the answer decoded (decodeResponse).
-func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte, coding, token string) (*http.Response, error) {
+func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte, coding, token string, header http.Header) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -84,6 +90,9 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, body []byte
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := c.opt.HTTPClient.Do(req)
 	if err != nil {

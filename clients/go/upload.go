@@ -40,39 +40,72 @@ type Uploader struct {
 	MaxAttempts int
 	// Backoff is the wait between attempts (zero: DefaultBackoff).
 	Backoff Backoff
-	// KeepMetadata uploads JPEG, PNG and HEIC photos as given, with the
-	// location and device metadata their camera wrote. By default (false)
-	// Upload removes it first with StripMetadata, keeping the
-	// orientation: a photo taken at a shelter must not carry the
-	// shelter's coordinates to every reader.
+	// KeepMetadata uploads JPEG, PNG and HEIC photos and MP4 voice notes
+	// as given, with the location and device metadata their phone wrote.
+	// By default (false) Upload removes it first (StripMetadata), keeping
+	// a photo's orientation: a photo or a voice note recorded at a
+	// shelter must not carry the shelter's coordinates to every reader.
 	KeepMetadata bool
 }
 
-// Upload uploads data into scope and returns the verified blob: its
-// digest names it in an attachments entry. A JPEG, PNG or HEIC is
-// stripped of its metadata first unless KeepMetadata (the digest is of the bytes
-// sent). A scope that holds the blob already answers at once (nothing is
-// sent again).
+// Upload uploads data into scope: UploadFrom of data.
 func (u *Uploader) Upload(ctx context.Context, scope UploadScope, data []byte) (api.BlobInfo, error) {
-	if !u.KeepMetadata {
-		stripped, err := StripMetadata(data)
-		if err != nil {
-			return api.BlobInfo{}, fmt.Errorf("strip photo metadata: %w", err)
-		}
-		data = stripped
+	return u.UploadFrom(ctx, scope, bytes.NewReader(data), int64(len(data)))
+}
+
+// UploadFrom uploads the size bytes of src into scope and returns the
+// verified blob: its digest names it in an attachments entry. A JPEG,
+// PNG or HEIC photo or an MP4 is stripped of its metadata first unless
+// KeepMetadata (the digest is of the bytes sent): a HEIC or MP4 in place
+// as it is read, a JPEG or PNG in memory up to MaxStripInMemory. Any
+// other file is read twice, a chunk at a time (to hash it, then to send
+// it), never held whole. A scope that holds the blob already answers at
+// once (nothing is sent again).
+func (u *Uploader) UploadFrom(ctx context.Context, scope UploadScope, src io.ReaderAt, size int64) (api.BlobInfo, error) {
+	if size < 0 {
+		return api.BlobInfo{}, model.Errorf(model.CodeInvalidRequest, "A file's size cannot be negative.")
 	}
-	sum := sha256.Sum256(data)
-	req := api.UploadRequest{Size: int64(len(data)), Digest: hex.EncodeToString(sum[:]), Team: scope.Team, ActionWeek: scope.ActionWeek}
+	if !u.KeepMetadata {
+		head := make([]byte, min(size, sniffBytes))
+		if _, err := readFull(src, head, 0); err != nil {
+			return api.BlobInfo{}, err
+		}
+		stripped, n, ps, err := stripSource(src, size, head)
+		if err != nil {
+			return api.BlobInfo{}, fmt.Errorf("strip metadata: %w", err)
+		}
+		src, size = patchedFile{stripped, ps}, n
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(src, 0, size)); err != nil {
+		return api.BlobInfo{}, fmt.Errorf("read file: %w", err)
+	}
+	req := api.UploadRequest{Size: size, Digest: hex.EncodeToString(h.Sum(nil)), Team: scope.Team, ActionWeek: scope.ActionWeek}
 	up, err := u.create(ctx, req)
 	if err != nil {
 		return api.BlobInfo{}, err
 	}
 	if !up.Complete {
-		if err := u.send(ctx, up.ID, bytes.NewReader(data), int64(len(data)), 0); err != nil {
+		if err := u.send(ctx, up.ID, src, size, 0); err != nil {
 			return api.BlobInfo{}, err
 		}
 	}
 	return u.complete(ctx, up.ID)
+}
+
+// patchedFile reads a file with patches applied to what it reads.
+type patchedFile struct {
+	src     io.ReaderAt
+	patches []patch
+}
+
+var _ io.ReaderAt = patchedFile{}
+
+// ReadAt reads len(p) bytes at off, patched.
+func (f patchedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.src.ReadAt(p, off)
+	applyPatches(p[:n], off, f.patches)
+	return n, err
 }
 
 // create starts an upload (or finds the scope holds the blob already).

@@ -129,3 +129,34 @@ func TestAttachStripsHEICLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachStripsVoiceNoteLocation: an M4A voice note (the SDK's
+// fixture: ©xyz in the movie's udta, the Apple location key in its meta
+// box, a 3GPP loci box in the track's udta) attached offline and synced
+// is downloaded from the server without its location, as an M4A of the
+// same length; with KeepMetadata (the control) the location arrives.
+func TestAttachStripsVoiceNoteLocation(t *testing.T) {
+	note, err := os.ReadFile("../testdata/voice.m4a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	c := device(t, s.URL, "fw")
+	token := s.login("fw", userPassword).AccessToken
+	ctx := context.Background()
+	for _, keep := range []bool{false, true} {
+		id := must[string](t)(c.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
+		a := must[fieldsync.Attached](t)(c.AttachFrom(ctx, id, bytes.NewReader(note), int64(len(note)), fieldsync.AttachOptions{Name: "note.m4a", KeepMetadata: keep}))
+		syncOK(t, c)
+		got := s.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id+"/attachments/"+a.Digest, token, nil)
+		for _, secret := range []string{"+48.8577+002.2950/", "com.apple.quicktime.location.ISO6709", "loci"} {
+			if has := bytes.Contains(got, []byte(secret)); has != keep {
+				t.Errorf("keep %v: the server's copy holds %q: %v, want %v", keep, secret, has, keep)
+			}
+		}
+		if a.MediaType != "audio/mp4" || len(got) != len(note) {
+			t.Errorf("keep %v: the server's copy is %s of %d bytes; want audio/mp4 of %d", keep, a.MediaType, len(got), len(note))
+		}
+	}
+}

@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"testing"
 
@@ -70,4 +74,44 @@ func (c countPatches) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.n.Add(req.ContentLength)
 	}
 	return c.next.RoundTrip(req)
+}
+
+// chunkReader is a file read with ReadAt that fails a read of more than
+// one chunk.
+type chunkReader struct{ data []byte }
+
+func (r chunkReader) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > fieldsync.DefaultUploadChunk {
+		return 0, fmt.Errorf("a read of %d bytes, more than one chunk", len(p))
+	}
+	return bytes.NewReader(r.data).ReadAt(p, off)
+}
+
+// TestUploaderUploadFrom: UploadFrom uploads a file read a chunk at a
+// time (a voice note of several chunks, stripped of its location on the
+// way, as Upload strips it); the server holds the stripped file.
+func TestUploaderUploadFrom(t *testing.T) {
+	note, err := os.ReadFile("../testdata/voice.m4a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An mdat of three chunks after the fixture's own boxes.
+	big := append(binary.BigEndian.AppendUint32(nil, uint32(8+3*fieldsync.DefaultUploadChunk)), "mdat"...)
+	note = append(append(note, big...), make([]byte, 3*fieldsync.DefaultUploadChunk)...)
+	s := startServer(t, nil)
+	s.user("fw", model.RoleFieldWorker, "north")
+	c := device(t, s.URL, "fw")
+	up := &fieldsync.Uploader{Client: c}
+	info, err := up.UploadFrom(context.Background(), fieldsync.UploadScope{Team: s.team("north")}, chunkReader{note}, int64(len(note)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fieldsync.StripMetadata(note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(want)
+	if info.Digest != hex.EncodeToString(sum[:]) || info.Size != int64(len(note)) || bytes.Contains(want, []byte("+48.8577")) {
+		t.Errorf("UploadFrom = %+v; want the stripped voice note %x", info, sum)
+	}
 }

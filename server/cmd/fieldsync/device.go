@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -386,15 +387,47 @@ func (d *deviceRun) fetch(ctx context.Context, args []string) error {
 	if err := needArgs(args, 3, "fetch RECORD DIGEST OUT"); err != nil {
 		return err
 	}
-	data, err := d.c.Fetch(ctx, args[0], args[1])
+	n, err := fetchFile(ctx, d.c, args[0], args[1], args[2])
 	if err != nil {
 		return d.notFound(ctx, args[0], err)
 	}
-	if err := os.WriteFile(args[2], data, 0o600); err != nil {
-		return fmt.Errorf("fetch: cannot write %s: %w", args[2], errors.Unwrap(err))
-	}
-	fmt.Fprintf(d.out, "%d bytes written to %s\n", len(data), args[2])
+	fmt.Fprintf(d.out, "%d bytes written to %s\n", n, args[2])
 	return nil
+}
+
+// fetcher writes an attached file to w (fieldsync.Client.FetchTo).
+type fetcher interface {
+	FetchTo(ctx context.Context, record, digest string, w io.Writer) (int64, error)
+}
+
+var _ fetcher = (*fieldsync.Client)(nil)
+
+// fetchFile streams a fetched file into a temporary file beside out and
+// renames it to out only once FetchTo verified the whole file: out is
+// never left half-written or holding bytes that failed their digest (an
+// out that existed is left as it was), and the temporary file is removed.
+func fetchFile(ctx context.Context, c fetcher, record, digest, out string) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".fetch-*")
+	if err != nil {
+		return 0, fmt.Errorf("fetch: cannot write beside %s: %w", out, errors.Unwrap(err))
+	}
+	n, err := c.FetchTo(ctx, record, digest, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if err = os.Rename(tmp.Name(), out); err != nil {
+			err = fmt.Errorf("fetch: cannot write %s: %w", out, errors.Unwrap(err))
+		}
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return 0, err
+	}
+	return n, nil
 }
 
 // notFound explains a record missing from the device: when its ops are
