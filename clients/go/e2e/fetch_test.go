@@ -385,12 +385,12 @@ func TestFetchToThroughChaosProxy(t *testing.T) {
 	id, data, digest := attachedPDF(t, s, chunk+chunk/2)
 	proxy := startProxy(t, s.m.Addr(), 11)
 	link := &downloads{}
-	reader := device(t, proxy.URL(), "fw2", func(o *fieldsync.Options) {
+	reader := device(t, proxy.URL, "fw2", func(o *fieldsync.Options) {
 		o.HTTPClient = &http.Client{Transport: link}
 		o.MaxAttempts = 50
 	})
 	syncOK(t, reader)
-	before := proxy.cutResponses.Load()
+	before := proxy.CutResponses.Load()
 	var w chunkWriter
 	if _, err := reader.FetchTo(context.Background(), id, digest, &w); err != nil {
 		t.Fatal(err)
@@ -398,7 +398,7 @@ func TestFetchToThroughChaosProxy(t *testing.T) {
 	if !bytes.Equal(w.Bytes(), data) {
 		t.Fatalf("FetchTo wrote %d bytes, not the file of %d", w.Len(), len(data))
 	}
-	if proxy.cutResponses.Load() == before {
+	if proxy.CutResponses.Load() == before {
 		t.Fatal("the proxy cut no download: the test did not exercise resuming")
 	}
 	if got := link.read.Load(); got != int64(len(data)) {
