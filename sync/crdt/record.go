@@ -153,11 +153,14 @@ func (r *Record) LiveAdds(name, element string) []string {
 	if !ok {
 		return nil
 	}
-	e, ok := s.elems[element]
-	if !ok || len(e.live) == 0 {
+	i, ok := s.find([]byte(element))
+	if !ok || s.elems[i].nLive == 0 {
 		return nil
 	}
-	out := slices.Clone(e.live)
+	out := make([]string, 0, s.elems[i].nLive)
+	for _, k := range s.elems[i].live() {
+		out = append(out, k.s)
+	}
 	slices.Sort(out)
 	return out
 }
@@ -179,7 +182,7 @@ func (r *Record) RedactionPending(name, id string) bool {
 	if !ok {
 		return false
 	}
-	_, ok = l.redactions[id]
+	_, ok = l.redaction(keyOf(id))
 	return ok
 }
 
