@@ -14,7 +14,9 @@ import (
 //
 // The order of keys is the byte order of their strings: p is the first
 // eight bytes big-endian, zero-padded, so comparing p first and the strings
-// on a tie agrees with strings.Compare.
+// on a tie agrees with strings.Compare. When p ties and one string has at
+// most eight bytes, it is a prefix of the other (the padding is zeros), so
+// the lengths decide.
 type key struct {
 	p uint64
 	s string
@@ -41,6 +43,11 @@ func keyOf(s string) key {
 func compareKeys(a, b key) int {
 	if a.p != b.p {
 		return cmp.Compare(a.p, b.p)
+	}
+	if len(a.s) <= 8 || len(b.s) <= 8 {
+		// p holds the shorter string whole, and the longer starts with
+		// it: the order is the order of lengths, read without the bytes.
+		return cmp.Compare(len(a.s), len(b.s))
 	}
 	return strings.Compare(a.s, b.s)
 }

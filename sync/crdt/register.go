@@ -36,10 +36,21 @@ func (e *Entry) greater(o *Entry) bool {
 // superseded holds every op id named in a base of this field, including
 // ids of ops not yet received, so that they never become siblings; it is
 // a sorted slice, not a map, so a lookup touches one block of memory.
+//
+// A register usually has one sibling: it lives in one, inside the
+// register, so the register and its shown value are one block of memory.
 type register struct {
 	siblings   []Entry
 	superseded keySet
 	bytes      int // size (size.go)
+	one        [1]Entry
+}
+
+// newRegister returns an empty register, its siblings in r.one.
+func newRegister() *register {
+	r := &register{}
+	r.siblings = r.one[:0]
+	return r
 }
 
 func (r *register) apply(op *Op) bool {

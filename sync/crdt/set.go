@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"slices"
@@ -18,9 +19,19 @@ import (
 // The elements are a slice sorted by name, each holding its live and
 // removed ids in one slice: a set's state is two blocks of memory, not a
 // map of pointers to pairs of slices.
+//
+// A set's first elements live inside it, so a small set is one block.
 type setField struct {
-	elems []element
-	bytes int // size (size.go)
+	elems  []element
+	bytes  int // size (size.go)
+	inline [4]element
+}
+
+// newSet returns an empty set, its elements in s.inline.
+func newSet() *setField {
+	s := &setField{}
+	s.elems = s.inline[:0]
+	return s
 }
 
 // element is one element of a set: ids[:nLive] are the live adds and
@@ -46,6 +57,8 @@ func (s *setField) find(name []byte) (int, bool) {
 			return 1
 		}
 		switch {
+		case len(e.name.s) <= 8 || len(name) <= 8:
+			return cmp.Compare(len(e.name.s), len(name)) // p holds the shorter whole
 		case e.name.s == string(name): // compared in place: no copy of name
 			return 0
 		case e.name.s < string(name):

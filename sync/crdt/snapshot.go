@@ -114,7 +114,8 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 	if len(d.buf) != 0 {
 		return errors.New("decode record snapshot: trailing bytes")
 	}
-	r.ID, r.Kind, r.HLC, r.fields = id, kind, t, fields.fields
+	r.ID, r.Kind, r.HLC = id, kind, t
+	r.setFields(fields.fields)
 	return nil
 }
 
