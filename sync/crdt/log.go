@@ -8,15 +8,22 @@ import (
 )
 
 // logField is an append-only list of entries in (hlc, device, op) order.
-// redactions maps an append op id to the greatest redact op naming it,
+// redactions holds, for an append op id, the greatest redact op naming it,
 // kept even before that append arrives so that it is erased on arrival.
-// ids indexes the entries by op id (built on first use), so that a copy of
-// a known op under another stamp is recognised as the same op.
+// ids holds the entries' op ids, so that a copy of a known op under another
+// stamp is recognised as the same op. Both are sorted slices rather than
+// maps: a lookup touches one block of memory.
 type logField struct {
 	entries    []Entry
-	redactions map[string]redaction
-	ids        map[string]struct{}
+	redactions []pending
+	ids        keySet
 	bytes      int // size (size.go)
+}
+
+// pending is the greatest redaction naming target.
+type pending struct {
+	target key
+	r      redaction
 }
 
 type redaction struct {
@@ -46,20 +53,35 @@ func (l *logField) position(e *Entry) int {
 	return i
 }
 
-func (l *logField) append(e Entry) bool {
-	if l.ids == nil {
-		// +1 is a size hint only: -1 is an equivalent mutant (a negative hint is none).
-		l.ids = make(map[string]struct{}, len(l.entries)+1)
-		for _, x := range l.entries {
-			l.ids[x.Op] = struct{}{}
-		}
+// redaction returns the redaction naming target, if any.
+func (l *logField) redaction(target key) (*redaction, bool) {
+	i, ok := l.findRedaction(target)
+	if !ok {
+		return nil, false
 	}
-	if _, known := l.ids[e.Op]; known {
+	return &l.redactions[i].r, true
+}
+
+func (l *logField) findRedaction(target key) (int, bool) {
+	return slices.BinarySearchFunc(l.redactions, target, func(p pending, k key) int { return compareKeys(p.target, k) })
+}
+
+func (l *logField) append(e Entry) bool {
+	if len(l.ids) != len(l.entries) {
+		l.ids = make(keySet, len(l.entries))
+		for i := range l.entries {
+			l.ids[i] = keyOf(l.entries[i].Op)
+		}
+		slices.SortFunc(l.ids, compareKeys)
+	}
+	k := keyOf(e.Op)
+	at, known := l.ids.index(k)
+	if known {
 		return false
 	}
-	l.ids[e.Op] = struct{}{}
+	l.ids = slices.Insert(l.ids, at, k)
 	i := l.position(&e)
-	if r, ok := l.redactions[e.Op]; ok {
+	if r, ok := l.redaction(k); ok {
 		e.erase(r.User)
 	}
 	l.entries = slices.Insert(l.entries, i, e)
@@ -74,16 +96,17 @@ func (e *Entry) erase(by string) {
 }
 
 func (l *logField) redact(target string, r redaction) bool {
-	if old, ok := l.redactions[target]; ok && compareKey(old.HLC, old.Device, old.Op, r.HLC, r.Device, r.Op) >= 0 {
-		return false
-	}
-	if l.redactions == nil {
-		l.redactions = map[string]redaction{}
-	}
-	if _, ok := l.redactions[target]; !ok {
+	k := keyOf(target)
+	at, ok := l.findRedaction(k)
+	if ok {
+		if old := &l.redactions[at].r; compareKey(old.HLC, old.Device, old.Op, r.HLC, r.Device, r.Op) >= 0 {
+			return false
+		}
+		l.redactions[at].r = r
+	} else {
+		l.redactions = slices.Insert(l.redactions, at, pending{target: k, r: r})
 		l.bytes += redactionCost
 	}
-	l.redactions[target] = r
 	for i := range l.entries {
 		if e := &l.entries[i]; e.Op == target {
 			l.bytes -= len(e.Value)
@@ -96,11 +119,11 @@ func (l *logField) redact(target string, r redaction) bool {
 
 func (l *logField) merge(other field) {
 	o := other.(*logField)
-	for target, r := range o.redactions {
-		l.redact(target, r)
+	for _, p := range o.redactions {
+		l.redact(p.target.s, p.r)
 	}
 	for _, e := range o.entries {
-		if r, ok := l.redactions[e.Op]; ok {
+		if r, ok := l.redaction(keyOf(e.Op)); ok {
 			e.erase(r.User)
 		}
 		l.append(e)
@@ -108,12 +131,5 @@ func (l *logField) merge(other field) {
 }
 
 func (l *logField) clone() field {
-	c := &logField{entries: slices.Clone(l.entries), bytes: l.bytes}
-	if l.redactions != nil {
-		c.redactions = make(map[string]redaction, len(l.redactions))
-		for k, v := range l.redactions {
-			c.redactions[k] = v
-		}
-	}
-	return c
+	return &logField{entries: slices.Clone(l.entries), redactions: slices.Clone(l.redactions), ids: slices.Clone(l.ids), bytes: l.bytes}
 }

@@ -23,6 +23,21 @@ type Record struct {
 	// group, which matters when ops hop between records whose state is
 	// not in the cache.
 	fields []namedField
+	// inline holds the first fields inside the Record itself, so finding
+	// an op's field costs no second pointer chase: fields starts as
+	// inline[:0] and moves to the heap only past len(inline) fields.
+	// A Record is used through its pointer and never copied.
+	inline [16]namedField
+}
+
+// setFields makes fs the record's fields, inline when they fit.
+func (r *Record) setFields(fs []namedField) {
+	if len(fs) <= len(r.inline) {
+		r.fields = append(r.inline[:0], fs...)
+		clear(r.inline[len(fs):])
+		return
+	}
+	r.fields = fs
 }
 
 // namedField is one field of a record.
@@ -66,7 +81,9 @@ type field interface {
 
 // NewRecord returns the empty state of record id of kind.
 func NewRecord(id, kind string) *Record {
-	return &Record{ID: id, Kind: kind, fields: []namedField{}}
+	r := &Record{ID: id, Kind: kind}
+	r.fields = r.inline[:0]
+	return r
 }
 
 // Apply merges op into the record. The op must have been decoded and
@@ -102,7 +119,7 @@ func (r *Record) Apply(s *model.Schema, op *Op) (bool, error) {
 func newField(c model.Class) field {
 	switch c {
 	case model.ClassSet:
-		return &setField{}
+		return newSet()
 	case model.ClassLog:
 		return &logField{}
 	}
@@ -153,11 +170,14 @@ func (r *Record) LiveAdds(name, element string) []string {
 	if !ok {
 		return nil
 	}
-	e, ok := s.elems[element]
-	if !ok || len(e.live) == 0 {
+	i, ok := s.find([]byte(element))
+	if !ok || s.elems[i].nLive == 0 {
 		return nil
 	}
-	out := slices.Clone(e.live)
+	out := make([]string, 0, s.elems[i].nLive)
+	for _, k := range s.elems[i].live() {
+		out = append(out, k.s)
+	}
 	slices.Sort(out)
 	return out
 }
@@ -179,7 +199,7 @@ func (r *Record) RedactionPending(name, id string) bool {
 	if !ok {
 		return false
 	}
-	_, ok = l.redactions[id]
+	_, ok = l.redaction(keyOf(id))
 	return ok
 }
 
@@ -206,10 +226,12 @@ func (r *Record) FieldNames() []string {
 
 // Clone returns a deep copy of r.
 func (r *Record) Clone() *Record {
-	c := &Record{ID: r.ID, Kind: r.Kind, HLC: r.HLC, fields: make([]namedField, len(r.fields))}
+	fs := make([]namedField, len(r.fields))
 	for i, nf := range r.fields {
-		c.fields[i] = namedField{name: nf.name, f: nf.f.clone()}
+		fs[i] = namedField{name: nf.name, f: nf.f.clone()}
 	}
+	c := &Record{ID: r.ID, Kind: r.Kind, HLC: r.HLC}
+	c.setFields(fs)
 	return c
 }
 

@@ -2,7 +2,6 @@ package crdt
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 
 	"github.com/fieldsync/fieldsync/sync/hlc"
@@ -35,11 +34,23 @@ func (e *Entry) greater(o *Entry) bool {
 // register keeps every set op no other op of the field names in its base.
 // siblings is sorted greatest first, so siblings[0] is the shown value.
 // superseded holds every op id named in a base of this field, including
-// ids of ops not yet received, so that they never become siblings.
+// ids of ops not yet received, so that they never become siblings; it is
+// a sorted slice, not a map, so a lookup touches one block of memory.
+//
+// A register usually has one sibling: it lives in one, inside the
+// register, so the register and its shown value are one block of memory.
 type register struct {
 	siblings   []Entry
-	superseded map[string]struct{}
+	superseded keySet
 	bytes      int // size (size.go)
+	one        [1]Entry
+}
+
+// newRegister returns an empty register, its siblings in r.one.
+func newRegister() *register {
+	r := &register{}
+	r.siblings = r.one[:0]
+	return r
 }
 
 func (r *register) apply(op *Op) bool {
@@ -49,7 +60,7 @@ func (r *register) apply(op *Op) bool {
 			changed = true
 		}
 	}
-	if _, gone := r.superseded[op.ID]; gone || r.has(op.ID) {
+	if r.superseded.has(keyOf(op.ID)) || r.has(op.ID) {
 		return changed
 	}
 	r.insert(entryOf(op))
@@ -59,13 +70,9 @@ func (r *register) apply(op *Op) bool {
 // supersede records that id is named in a base and drops it if it is a
 // sibling. It reports whether anything changed.
 func (r *register) supersede(id string) bool {
-	if _, ok := r.superseded[id]; ok {
+	if !r.superseded.add(keyOf(id)) {
 		return false
 	}
-	if r.superseded == nil {
-		r.superseded = map[string]struct{}{}
-	}
-	r.superseded[id] = struct{}{}
 	r.bytes += idCost
 	r.siblings = slices.DeleteFunc(r.siblings, func(e Entry) bool {
 		if e.Op != id {
@@ -92,16 +99,16 @@ func (r *register) insert(e Entry) {
 
 func (r *register) merge(other field) {
 	o := other.(*register)
-	for id := range o.superseded {
-		r.supersede(id)
+	for _, k := range o.superseded {
+		r.supersede(k.s)
 	}
 	for _, e := range o.siblings {
-		if _, gone := r.superseded[e.Op]; !gone && !r.has(e.Op) {
+		if !r.superseded.has(keyOf(e.Op)) && !r.has(e.Op) {
 			r.insert(e)
 		}
 	}
 }
 
 func (r *register) clone() field {
-	return &register{siblings: slices.Clone(r.siblings), superseded: maps.Clone(r.superseded), bytes: r.bytes}
+	return &register{siblings: slices.Clone(r.siblings), superseded: slices.Clone(r.superseded), bytes: r.bytes}
 }

@@ -45,7 +45,7 @@ func costOfEntry(e *Entry) int { return entryCost + len(e.Value) }
 func (r *register) growth(op *Op) int {
 	g := 0
 	for _, id := range op.Base {
-		if _, ok := r.superseded[id]; ok {
+		if r.superseded.has(keyOf(id)) {
 			continue
 		}
 		g += idCost
@@ -53,7 +53,7 @@ func (r *register) growth(op *Op) int {
 			g -= costOfEntry(&r.siblings[i])
 		}
 	}
-	if _, gone := r.superseded[op.ID]; gone || r.has(op.ID) {
+	if r.superseded.has(keyOf(op.ID)) || r.has(op.ID) {
 		return g
 	}
 	return g + entryCost + len(op.Value)
@@ -63,12 +63,12 @@ func (s *setField) growth(op *Op) int {
 	if op.Action != model.ActionAdd {
 		return 0
 	}
-	name, _ := rawString([]byte(op.Value))
-	e, ok := s.elems[name]
+	name := elementName(op.Value)
+	i, ok := s.find(name)
 	if !ok {
 		return elementCost + len(name) + idCost
 	}
-	if slices.Contains(e.live, op.ID) || slices.Contains(e.removed, op.ID) {
+	if slices.Contains(s.elems[i].ids, keyOf(op.ID)) {
 		return 0
 	}
 	return idCost
@@ -78,7 +78,7 @@ func (l *logField) growth(op *Op) int {
 	if op.Action != model.ActionAppend {
 		return 0
 	}
-	if _, ok := l.redactions[op.ID]; ok {
+	if _, ok := l.redaction(keyOf(op.ID)); ok {
 		return entryCost + len(null)
 	}
 	return entryCost + len(op.Value)
@@ -87,8 +87,7 @@ func (l *logField) growth(op *Op) int {
 func (r *register) size() int  { return r.bytes }
 func (s *setField) size() int  { return s.bytes }
 func (l *logField) size() int  { return l.bytes }
-func (e *element) ids() int    { return len(e.live) + len(e.removed) }
-func (e *element) cost() int   { return e.ids() * idCost }
+func (e *element) cost() int   { return len(e.ids) * idCost }
 func elemCost(name string) int { return elementCost + len(name) }
 
 // recount sets each field's size from its state (after decoding).
@@ -101,8 +100,8 @@ func (r *register) recount() {
 
 func (s *setField) recount() {
 	s.bytes = 0
-	for name, e := range s.elems {
-		s.bytes += elemCost(name) + e.cost()
+	for i := range s.elems {
+		s.bytes += elemCost(s.elems[i].name.s) + s.elems[i].cost()
 	}
 }
 

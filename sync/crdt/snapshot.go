@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/fieldsync/fieldsync/sync/hlc"
 )
@@ -58,23 +59,25 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 			w.byte(classRegister)
 			w.entries(f.siblings)
 			w.uvarint(len(f.superseded))
-			for id := range f.superseded {
-				w.str(id)
+			for _, k := range f.superseded {
+				w.str(k.s)
 			}
 		case *setField:
 			w.byte(classSet)
 			w.uvarint(len(f.elems))
-			for name, e := range f.elems {
-				w.str(name)
-				w.strs(e.live)
-				w.strs(e.removed)
+			for i := range f.elems {
+				e := &f.elems[i]
+				w.str(e.name.s)
+				w.keys(e.live())
+				w.keys(e.removed())
 			}
 		case *logField:
 			w.byte(classLog)
 			w.entries(f.entries)
 			w.uvarint(len(f.redactions))
-			for target, rd := range f.redactions {
-				w.str(target)
+			for _, p := range f.redactions {
+				rd := &p.r
+				w.str(p.target.s)
 				w.u64(uint64(rd.HLC))
 				w.str(rd.Device)
 				w.str(rd.Op)
@@ -111,7 +114,8 @@ func (r *Record) UnmarshalBinary(data []byte) error {
 	if len(d.buf) != 0 {
 		return errors.New("decode record snapshot: trailing bytes")
 	}
-	r.ID, r.Kind, r.HLC, r.fields = id, kind, t, fields.fields
+	r.ID, r.Kind, r.HLC = id, kind, t
+	r.setFields(fields.fields)
 	return nil
 }
 
@@ -141,30 +145,39 @@ func (d *snapReader) field() (field, error) {
 	switch class := d.byte(); class {
 	case classRegister:
 		reg := &register{siblings: d.entries()}
-		if n := d.count(); n > 0 { // >= is equivalent: an empty map acts as nil
-			reg.superseded = make(map[string]struct{}, n)
-			for range n {
-				reg.superseded[d.str()] = struct{}{}
-			}
-		}
+		reg.superseded = keysOf(d.strs())
 		reg.recount()
 		return reg, nil
 	case classSet:
 		n := d.count()
-		s := &setField{elems: make(map[string]*element, n)}
+		s := &setField{elems: make([]element, 0, n)}
 		for range n {
 			name := d.str()
-			s.elems[name] = &element{live: d.strs(), removed: d.strs()}
+			live, removed := d.strs(), d.strs()
+			e := element{name: keyOf(name), ids: make([]key, 0, len(live)+len(removed)), nLive: len(live)}
+			for _, id := range append(live, removed...) {
+				e.ids = append(e.ids, keyOf(id))
+			}
+			// A later element of the same name replaces an earlier one.
+			if i, ok := s.find([]byte(name)); ok {
+				s.elems[i] = e
+			} else {
+				s.elems = slices.Insert(s.elems, i, e)
+			}
 		}
 		s.recount()
 		return s, nil
 	case classLog:
 		l := &logField{entries: d.entries()}
-		if n := d.count(); n > 0 { // >= is equivalent: an empty map acts as nil
-			l.redactions = make(map[string]redaction, n)
-			for range n {
-				target := d.str()
-				l.redactions[target] = redaction{HLC: hlc.Timestamp(d.u64()), Device: d.str(), Op: d.str(), User: d.str()}
+		n := d.count()
+		for range n {
+			p := pending{target: keyOf(d.str())}
+			p.r = redaction{HLC: hlc.Timestamp(d.u64()), Device: d.str(), Op: d.str(), User: d.str()}
+			// A later redaction of the same target replaces an earlier one.
+			if i, ok := l.findRedaction(p.target); ok {
+				l.redactions[i] = p
+			} else {
+				l.redactions = slices.Insert(l.redactions, i, p)
 			}
 		}
 		l.recount()
@@ -185,6 +198,13 @@ func (w *snapWriter) u64(v uint64)   { w.buf = binary.BigEndian.AppendUint64(w.b
 func (w *snapWriter) uvarint(n int)  { w.buf = binary.AppendUvarint(w.buf, uint64(n)) }
 func (w *snapWriter) str(s string)   { w.uvarint(len(s)); w.buf = append(w.buf, s...) }
 func (w *snapWriter) bytes(b []byte) { w.uvarint(len(b)); w.buf = append(w.buf, b...) }
+
+func (w *snapWriter) keys(ks []key) {
+	w.uvarint(len(ks))
+	for _, k := range ks {
+		w.str(k.s)
+	}
+}
 
 func (w *snapWriter) strs(ss []string) {
 	w.uvarint(len(ss))
