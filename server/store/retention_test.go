@@ -423,3 +423,147 @@ func TestRetentionErasureConflictsWithANewBinding(t *testing.T) {
 		t.Errorf("the blob through the new binding: %v", err)
 	}
 }
+
+// TestRetentionErasesARecordOverTheTransactionLimit (issue 12): a record
+// with more ops than one transaction deletes (eraseOpsPerTx, lowered to
+// 100 here: one 64-op page per transaction) is erased: the tombstone
+// and the key destruction come first, then its ops go in several
+// transactions. A crash after the second (eraseInterrupt) leaves a
+// record that answers as erased (no state, no history, not listed, a
+// re-pushed op of it rejected record_erased, its feed entries readable
+// by nobody), and the next Open deletes the rest: no op key, op list or
+// feed entry of it is left, and no version holds its canaries. The
+// other record is intact. On the code before, the erasure failed ("ops
+// do not fit one transaction") and changed nothing.
+func TestRetentionErasesARecordOverTheTransactionLimit(t *testing.T) {
+	opt := Options{GCInterval: -1}
+	c := newRetentionCanary(t, opt)
+	const k = model.KindIdentification
+	var more []protocol.Pending
+	for i := range 300 {
+		if i%3 == 0 {
+			more = append(more, c.author.op(t, c.rec, k, "notes", model.ActionAppend, fmt.Sprintf(`{"text":"note %d"}`, i)))
+		} else {
+			more = append(more, c.author.op(t, c.rec, k, "location", model.ActionSet, quote(fmt.Sprintf("place %d", i))))
+		}
+	}
+	mustApplied(t, commit(t, c.db, more...))
+	// Status last, so the record expires.
+	mustApplied(t, commit(t, c.db, c.author.op(t, c.rec, k, model.FieldStatus, model.ActionSet, `"potential"`)))
+	withdraw := c.author.op(t, c.rec, k, model.FieldStatus, model.ActionSet, `"withdrawn"`)
+	mustApplied(t, commit(t, c.db, withdraw))
+	ops := countKeys(t, c.db, string(key(prefixOpList, c.rec)))
+	if ops < 5 {
+		t.Fatalf("the record has %d op pages, want 5 or more", ops)
+	}
+
+	defer func(n int) { eraseOpsPerTx, eraseInterrupt = n, nil }(eraseOpsPerTx)
+	eraseOpsPerTx = 100
+	crash := errors.New("crash")
+	chunks := 0
+	eraseInterrupt = func(record string, done int) error {
+		chunks = done
+		if done == 2 {
+			return crash
+		}
+		return nil
+	}
+	c.erase(t)
+	if chunks != 2 {
+		t.Fatalf("the erasure stopped after %d transactions of ops, want 2", chunks)
+	}
+	if got := countKeys(t, c.db, string(key(prefixOpList, c.rec))); got != ops-2 {
+		t.Fatalf("after the crash: %d op pages, want %d", got, ops-2)
+	}
+	checkErasedMidway(t, c, withdraw)
+
+	eraseInterrupt = nil
+	if err := c.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := openAt(t, c.dir, opt)
+	for _, p := range []string{string(key(prefixOpList, c.rec)), prefixEraseOps, prefixEraseKeys} {
+		if n := countKeys(t, db, p); n != 0 {
+			t.Errorf("after Open: %d keys %s..., want none", n, p)
+		}
+	}
+	for _, op := range append(more, withdraw) {
+		if ok, err := hasKey(db, key(prefixOp, op.Op.ID)); err != nil || ok {
+			t.Fatalf("after Open: the op %s of the erased record is stored (%v)", op.Op.ID, err)
+		}
+	}
+	for _, e := range feedAll(t, db, nil, 0, 50) {
+		if e.Record == c.rec && !e.Drop {
+			t.Fatalf("after Open: the global feed holds an op of the erased record at %d", e.Seq)
+		}
+	}
+	if v := scanVersions(t, db, c.canaries()...); len(v) > 0 {
+		t.Errorf("versions holding a canary of the erased record: %v", v)
+	}
+	if got := feedValueOf(t, db, c.otherID); !strings.Contains(got, c.other) {
+		t.Errorf("the other record's note served as %s", got)
+	}
+}
+
+// checkErasedMidway checks that c's record, whose erasure stopped before
+// all its ops were deleted, answers as erased; withdraw is one of its
+// stored ops, pushed again.
+func checkErasedMidway(t *testing.T, c *retentionCanary, withdraw protocol.Pending) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.db.Record(ctx, c.rec); model.ErrorCode(err) != model.CodeNotFound {
+		t.Errorf("Record midway: %v, want not_found", err)
+	}
+	if _, err := c.db.History(ctx, c.rec); model.ErrorCode(err) != model.CodeNotFound {
+		t.Errorf("History midway: %v, want not_found", err)
+	}
+	listed, _, err := c.db.ListRecords(ctx, ListFilter{})
+	if err != nil || len(listed) != 1 || listed[0].ID != c.otherRec {
+		t.Errorf("ListRecords midway: %v, %v; want the other record alone", listed, err)
+	}
+	res := commit(t, c.db, withdraw)
+	if got, want := res[0].Code, model.CodeRecordErased; got != want {
+		t.Errorf("a stored op of the record pushed again midway: %+v, want %s", res[0], want)
+	}
+	left := 0
+	for _, e := range feedAll(t, c.db, nil, 0, 50) {
+		if e.Record == c.rec && !e.Drop {
+			left++
+			if e.Scope.Kind != "" {
+				t.Fatalf("midway, the global feed serves an op of the erased record with a scope: %+v", e.Scope)
+			}
+		}
+	}
+	if left == 0 {
+		t.Error("control: midway, the global feed holds no op of the erased record")
+	}
+}
+
+// countKeys returns the number of keys of db with prefix.
+func countKeys(t *testing.T, db *DB, prefix string) int {
+	t.Helper()
+	n := 0
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// hasKey reports whether db holds k.
+func hasKey(db *DB, k []byte) (bool, error) {
+	ok := false
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		var err error
+		ok, err = exists(txn, k)
+		return err
+	})
+	return ok, err
+}
