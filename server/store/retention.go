@@ -115,7 +115,8 @@ func decodeSummaryScopeOnly(item *badger.Item, id string) (Summary, error) {
 }
 
 // RetentionRecords returns the facts retention judges for every record
-// of kinds (records of other kinds are not read), by record id.
+// of kinds (records of other kinds are not judged), by record id, and
+// every record whose key is gone (KeyGone), whatever its kind.
 func (db *DB) RetentionRecords(ctx context.Context, kinds []string) ([]RetentionCandidate, error) {
 	var out []RetentionCandidate
 	err := db.view(ctx, func(txn *badger.Txn) error {
@@ -128,7 +129,7 @@ func (db *DB) RetentionRecords(ctx context.Context, kinds []string) ([]Retention
 			s, err := sr.decodeSummary(db.keys, id, it.Item())
 			if errors.Is(err, errRecordKeyGone) {
 				s, err = decodeSummaryScopeOnly(it.Item(), id)
-				if err == nil && contains(kinds, s.Kind) {
+				if err == nil { // whatever the rules say
 					out = append(out, RetentionCandidate{Record: retention.Record{ID: id, Kind: s.Kind}, Scope: s.Scope(), KeyGone: true})
 				}
 				if err != nil {
