@@ -65,10 +65,13 @@ type dataKeys struct {
 	slots map[string]int // op id -> slot
 	// keys holds the raw keys (an AEAD is made per use: a cipher per
 	// live key would weigh ten times more in memory).
-	keys  map[string]*[dataKeyLen]byte
-	free  []int
-	n     int // slots in the file
-	dirty bool
+	keys map[string]*[dataKeyLen]byte
+	// summaryKeys holds the summary keys derived from record keys so far
+	// (summary.go), at most one per live key; destroy drops them.
+	summaryKeys map[string]*[dataKeyLen]byte
+	free        []int
+	n           int // slots in the file
+	dirty       bool
 	// created is set when Open created the file.
 	created bool
 }
@@ -211,8 +214,12 @@ func (ks *dataKeys) destroy(ids []string) error {
 		if k := ks.keys[id]; k != nil {
 			*k = [dataKeyLen]byte{} // the AEADs made from it are short-lived
 		}
+		if k := ks.summaryKeys[id]; k != nil {
+			*k = [dataKeyLen]byte{}
+		}
 		delete(ks.slots, id)
 		delete(ks.keys, id)
+		delete(ks.summaryKeys, id)
 		ks.free = append(ks.free, slot)
 	}
 	if err := ks.f.Sync(); err != nil {

@@ -33,11 +33,11 @@
 //	rs/<record id>             Summary, for lists and feed scopes; its
 //	                           labels (status, region, review status) are the
 //	                           fields protocol.Effects.Summary names. Written
-//	                           with a key store: the scope (kind, team, action
-//	                           week, creator) as JSON in the clear, then the
-//	                           whole summary as JSON sealed with a key derived
-//	                           from the record's key (summary.go); otherwise
-//	                           JSON in the clear
+//	                           with a key store: binary, the scope (kind, team,
+//	                           action week, creator) in the clear, then the
+//	                           labels sealed with a key derived from the
+//	                           record's key (summary.go); otherwise JSON in
+//	                           the clear
 //	h/<team id>/<week id>      empty: the action week is hosted by the team
 //	w/<week id>                the action week's host team id
 //	m/seq                      greatest committed sequence number (8 bytes)
