@@ -65,15 +65,15 @@ type dataKeys struct {
 	slots map[string]int // op id -> slot
 	// keys holds the raw keys (an AEAD is made per use: a cipher per
 	// live key would weigh ten times more in memory).
-	keys map[string]*[dataKeyLen]byte
+	keys  map[string]*[dataKeyLen]byte
+	free  []int
+	n     int // slots in the file
+	dirty bool
+	// created is set when Open created the file.
+	created bool
 	// summaryKeys holds the summary keys derived from record keys so far
 	// (summary.go), at most one per live key; destroy drops them.
 	summaryKeys map[string]*[dataKeyLen]byte
-	free        []int
-	n           int // slots in the file
-	dirty       bool
-	// created is set when Open created the file.
-	created bool
 }
 
 // openDataKeys opens (or creates) the key store at path.
