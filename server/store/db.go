@@ -246,7 +246,12 @@ func (db *DB) init() error {
 	if err := db.sweepErasures(); err != nil {
 		return err
 	}
-	return db.finishErasures()
+	if err := db.finishErasures(); err != nil {
+		// The records stay erased for every answer (db.erasing); the
+		// next Open or erasure tries again.
+		db.log.Error("could not finish deleting the ops of erased records", "err", err)
+	}
+	return nil
 }
 
 // loadCounters reads m/seq and m/records as badger holds them now.

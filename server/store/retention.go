@@ -423,25 +423,33 @@ func (db *DB) finishErasures() error {
 	if err != nil {
 		return fmt.Errorf("finish erasures: %w", err)
 	}
-	for record, bucket := range pending {
+	for record := range pending {
 		db.erasing[record] = true
-		for done := 1; ; done++ {
-			more, err := db.eraseOpChunk(record, bucket)
-			if err != nil {
-				return fmt.Errorf("finish the erasure of %s: %w", record, err)
-			}
-			if !more {
-				break
-			}
-			if eraseInterrupt != nil {
-				if err := eraseInterrupt(record, done); err != nil {
-					return err
-				}
-			}
+	}
+	var errs []error
+	for record, bucket := range pending {
+		if err := db.eraseOps(record, bucket); err != nil {
+			errs = append(errs, fmt.Errorf("finish the erasure of %s: %w", record, err))
+			continue
 		}
 		delete(db.erasing, record)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// eraseOps deletes the ops of erased record, one eraseOpChunk at a time.
+func (db *DB) eraseOps(record, bucket string) error {
+	for done := 1; ; done++ {
+		more, err := db.eraseOpChunk(record, bucket)
+		if err != nil || !more {
+			return err
+		}
+		if eraseInterrupt != nil {
+			if err := eraseInterrupt(record, done); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // eraseOpChunk deletes the ops of the first rl/ pages of an erased
