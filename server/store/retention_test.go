@@ -350,8 +350,9 @@ func TestRetentionErasureErasesTheRecordsBlobs(t *testing.T) {
 // TestRetentionErasureCrashLeavesTheBlobToOpen: an erasure that commits
 // and then crashes before destroying its data keys (the transaction run
 // alone, the store closed) leaves the released blob's key in xk/: the
-// next Open destroys it, the blob reads as absent, and the upload sweep
-// (ExpireUploads) deletes its upload. On a store where Open did not
+// next Open destroys it (and the record's key), deletes the record's ops,
+// the blob reads as absent, and the upload sweep (ExpireUploads) deletes
+// its upload. On a store where Open did not
 // finish the erasure, the blob's key would be live.
 func TestRetentionErasureCrashLeavesTheBlobToOpen(t *testing.T) {
 	ctx := context.Background()
@@ -380,6 +381,14 @@ func TestRetentionErasureCrashLeavesTheBlobToOpen(t *testing.T) {
 	db := openAt(t, c.dir, opt)
 	if db.keys.key(blobKeyID(b.Upload)) != nil {
 		t.Error("the blob's data key is live after Open")
+	}
+	if db.keys.key(recordKeyID(c.rec)) != nil {
+		t.Error("the record's data key is live after Open")
+	}
+	for _, p := range []string{string(key(prefixOpList, c.rec)), prefixEraseOps, prefixEraseKeys} {
+		if n := countKeys(t, db, p); n != 0 {
+			t.Errorf("after Open: %d keys %s..., want none (Open finishes the erasure)", n, p)
+		}
 	}
 	if _, err := db.Blob(ctx, b.Scope, b.Digest); model.ErrorCode(err) != model.CodeNotFound {
 		t.Errorf("Blob after Open: %v, want not_found", err)
