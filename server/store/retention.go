@@ -17,19 +17,24 @@ import (
 )
 
 // Retention erasure (DESIGN §3: the one physical removal; doc.go). An
-// expired record is erased in one transaction of the writer: its head,
-// op list, summary, every op's o/ and f/ entry and bucket entry, and its
+// expired record is erased by one small transaction of the writer, of
+// the same size whatever the record holds: its head, summary, hold and
 // links are deleted; a drop marker is written in its bucket and in the
 // erasures feed (read by national readers) under a new seq; a tombstone
 // x/<record id> is kept so that no op can bring the record back. The
 // same transaction deletes the record's blob bindings and the head of
-// every blob no other record binds. Once the transaction commits, the
-// data keys of its ops and of those blobs are destroyed, so the sealed
+// every blob no other record binds. Once it commits, the record's data
+// key (which seals its register and set values, snapshots and summary
+// labels) and the keys of those blobs are destroyed, so the sealed
 // values and chunks badger still holds (older versions, the value log)
 // and every backup read as erased; the blobs' uploads and chunks are
 // deleted next. A crash in between leaves the key ids in xk/<record id>,
 // and Open destroys their keys; ExpireUploads (the upload sweep) deletes
-// an upload whose key is gone.
+// an upload whose key is gone. Then the record's ops (o/, f/, bucket
+// entries, rl/ pages) are deleted in transactions of eraseOpsPerTx ops,
+// each op's own data key (an append's) destroyed first; xd/<record id>
+// names a record whose ops are not all deleted yet, and Open goes on
+// with it (finishErasures).
 const (
 	prefixTombstone = "x/"
 	prefixEraseKeys = "xk/"
