@@ -53,6 +53,12 @@ func PlanRetention(ctx context.Context, db retentionStore, rules retention.Rules
 		if visible != nil && !visible(c.Scope) {
 			continue
 		}
+		if c.KeyGone {
+			// Erased before (a store restored from an older backup): its
+			// labels are unreadable, and it goes again.
+			out = append(out, retention.Expired{ID: c.ID, Kind: c.Kind, Rule: store.RuleErasedBefore})
+			continue
+		}
 		if r, ok := rules.Judge(c.Record, now); ok {
 			out = append(out, retention.Expired{ID: c.ID, Kind: c.Kind, Rule: r.Name()})
 		}

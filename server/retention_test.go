@@ -13,6 +13,7 @@ import (
 	"github.com/fieldsync/fieldsync/model"
 	"github.com/fieldsync/fieldsync/server"
 	"github.com/fieldsync/fieldsync/server/retention"
+	"github.com/fieldsync/fieldsync/server/store"
 )
 
 const retentionRules = "identification:not_victim|withdrawn=1m; site_visit=1m"
@@ -263,4 +264,37 @@ func TestRetentionRunsOnSchedule(t *testing.T) {
 	}
 	sup := h.login("sup", userPassword, "")
 	sup.mustDo(http.StatusNotFound, http.MethodGet, "/v1/records/"+gone, nil)
+}
+
+// keyGoneStore is a store whose RetentionRecords returns cands.
+type keyGoneStore struct {
+	*store.DB
+	cands []store.RetentionCandidate
+}
+
+func (s keyGoneStore) RetentionRecords(context.Context, []string) ([]store.RetentionCandidate, error) {
+	return s.cands, nil
+}
+
+// TestPlanRetentionOffersRecordsWhoseKeyIsGone: a record whose data key
+// is gone (erased before; the store restored from an older backup) has
+// no readable labels, so no rule could judge it: the plan (and so
+// `fieldsync purge`) erases it again under store.RuleErasedBefore, while
+// a record the rules keep stays.
+func TestPlanRetentionOffersRecordsWhoseKeyIsGone(t *testing.T) {
+	rules, err := retention.Parse(retentionRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	gone := store.RetentionCandidate{Record: retention.Record{ID: "gone", Kind: model.KindIdentification}, KeyGone: true}
+	kept := store.RetentionCandidate{Record: retention.Record{ID: "kept", Kind: model.KindIdentification, Status: "presumed", LastChange: now.Add(-1000 * time.Hour)}}
+	plan, err := server.PlanRetention(context.Background(), keyGoneStore{cands: []store.RetentionCandidate{gone, kept}}, rules, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []retention.Expired{{ID: "gone", Kind: model.KindIdentification, Rule: store.RuleErasedBefore}}
+	if !slices.Equal(plan, want) {
+		t.Errorf("plan = %+v, want %+v", plan, want)
+	}
 }

@@ -76,6 +76,9 @@ type dataKeys struct {
 	dirty   bool
 	// created is set when Open created the file.
 	created bool
+	// summaryKeys holds the summary keys derived from record keys so far
+	// (summary.go), at most one per live key; destroy drops them.
+	summaryKeys map[string]*[dataKeyLen]byte
 }
 
 // pendingSlot is a slot's bytes waiting to be written.
@@ -255,8 +258,12 @@ func (ks *dataKeys) destroy(ids []string) error {
 		if k := ks.keys[id]; k != nil {
 			*k = [dataKeyLen]byte{} // the AEADs made from it are short-lived
 		}
+		if k := ks.summaryKeys[id]; k != nil {
+			*k = [dataKeyLen]byte{}
+		}
 		delete(ks.slots, id)
 		delete(ks.keys, id)
+		delete(ks.summaryKeys, id)
 		ks.free = append(ks.free, slot)
 	}
 	if err := ks.f.Sync(); err != nil {

@@ -137,6 +137,9 @@ type DB struct {
 	loadFailed atomic.Bool
 	// keys is the store's data key store (datakeys.go).
 	keys *dataKeys
+	// erasing holds the records whose ops an erasure is still deleting
+	// (retention.go, finishErasures); Open and the writer only.
+	erasing map[string]bool
 	// blobKeysMu orders an upload's creation (its key, then its bu/ key)
 	// and SweepBlobKeys (blobs.go).
 	blobKeysMu sync.Mutex
@@ -191,6 +194,7 @@ func Open(dir string, opt Options) (*DB, error) {
 		gcDone:        make(chan struct{}),
 		commitTxn:     (*badger.Txn).Commit,
 		keys:          keys,
+		erasing:       map[string]bool{},
 	}
 	db.pipeCond = sync.NewCond(&db.pipeMu)
 	if err := db.init(); err != nil {
@@ -239,7 +243,15 @@ func (db *DB) init() error {
 	if err := db.sweepKeys(); err != nil {
 		return err
 	}
-	return db.sweepErasures()
+	if err := db.sweepErasures(); err != nil {
+		return err
+	}
+	if err := db.finishErasures(); err != nil {
+		// The records stay erased for every answer (db.erasing); the
+		// next Open or erasure tries again.
+		db.log.Error("could not finish deleting the ops of erased records", "err", err)
+	}
+	return nil
 }
 
 // loadCounters reads m/seq and m/records as badger holds them now.

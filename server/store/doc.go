@@ -30,9 +30,14 @@
 //	                           f/ seq and the seq of its entry in the record's
 //	                           bucket (see opPage); new ops rewrite only the
 //	                           last page
-//	rs/<record id>             Summary as JSON, for lists and feed scopes; its
+//	rs/<record id>             Summary, for lists and feed scopes; its
 //	                           labels (status, region, review status) are the
-//	                           fields protocol.Effects.Summary names
+//	                           fields protocol.Effects.Summary names. Written
+//	                           with a key store: binary, the scope (kind, team,
+//	                           action week, creator) in the clear, then the
+//	                           labels sealed with a key derived from the
+//	                           record's key (summary.go); otherwise JSON in
+//	                           the clear
 //	h/<team id>/<week id>      empty: the action week is hosted by the team
 //	w/<week id>                the action week's host team id
 //	m/seq                      greatest committed sequence number (8 bytes)
@@ -69,10 +74,14 @@
 //	x/<record id>              Tombstone as JSON: a record retention erased
 //	                           (id, kind, scope, rule, time, the seq of its
 //	                           drop markers; never content) (retention.go)
-//	xk/<record id>             the op ids of an erased record whose data keys
-//	                           are still to be destroyed, and the blob key ids
+//	xk/<record id>             the ids of the data keys an erasure destroys
+//	                           after its commit: the record's key and the keys
 //	                           of the blobs only it bound (a crash between the
 //	                           erasure's commit and the destruction; Open)
+//	xd/<record id>             the bucket of an erased record whose ops are
+//	                           still to be deleted (finishErasures deletes
+//	                           them page by page, each op's data key first;
+//	                           Open finishes what a crash interrupted)
 //	b/x\x00<seq>               the erasures feed: a drop marker per erased
 //	                           record, merged into the global feed's pages
 //	lh/<record id>             Hold as JSON: a legal hold, never erased
@@ -138,8 +147,8 @@
 //     appends, datakeys.go: one key per append, in a file of 72-byte
 //     slots; f/ keeps the op's redacted JSON in clear and seals the bytes
 //     that differ; retention erasure is done in retention.go and destroys
-//     those keys; record keys, which would seal register and set values
-//     too, are still to come). Every key
+//     those keys and the record keys that seal register and set values,
+//     snapshots and summary labels). Every key
 //     holding a record's content is reachable from the record: its rl/
 //     list names its f/ entries, and r/ and rs/ are keyed by its id. The
 //     plan: values that can be erased (a log entry's value; a whole record
@@ -189,7 +198,9 @@
 //   - One writer. The keys o/ to m/ are written only by the writer
 //     (writer.go; m/layout and m/opfilter by Open and Close; a retention
 //     erasure runs on the writer alone, after every chunk handed over has
-//     committed, and also deletes the record's l/ and lh/ keys); account,
+//     committed, and also deletes the record's l/ and lh/ keys; the
+//     deletion of its ops that follows, in transactions of
+//     eraseOpsPerTx ops, runs on the writer or in Open); account,
 //     link and audit keys only by ordinary badger transactions, which
 //     never touch the writer's keys.
 //   - Group commit. The writer gathers concurrent Commit requests and
@@ -236,8 +247,17 @@
 //     is never served, and the next sweep deletes its keys.
 //   - Every other op's f/ value and every record snapshot written with a
 //     key store is sealed with its record's key (key store id: a digest
-//     of the record id, recordKeyID); retention destroys it with the
-//     record's entry keys. A head whose record key is gone reads as an
-//     absent record (Record: not_found; the writer refuses its ops
-//     record_erased; snapshots skip it).
+//     of the record id, recordKeyID), and so are the labels of every
+//     summary (with a key derived from it); retention destroys it, then
+//     the record's entry keys. A head whose record key is gone reads as
+//     an absent record (Record: not_found; the writer refuses its ops
+//     record_erased; snapshots, listings and scans skip it; retention
+//     offers it again, RetentionCandidate.KeyGone).
+//   - An erasure of any size is one small transaction (head, summary,
+//     tombstone, drop markers, xk/ and xd/); the record's ops go after,
+//     a bounded number per transaction. From the first transaction on
+//     the record is erased for every answer: no head or summary (its
+//     feed entries left have the zero scope nobody reads), and the
+//     writer treats its stored ops as unknown (DB.erasing), so a re-push
+//     is record_erased.
 package store

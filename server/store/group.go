@@ -2,7 +2,6 @@ package store
 
 import (
 	"crypto/cipher"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -134,7 +133,8 @@ func (g *group) del(k []byte) { g.writes = append(g.writes, write{key: k, del: t
 // Op implements protocol.Tx.
 func (g *group) Op(id string) (crdt.Op, bool, bool, error) {
 	st, err := g.op(id)
-	if err != nil || st == nil {
+	if err != nil || st == nil || g.db.erasing[st.op.Record] {
+		// An op an erasure is still deleting is gone (retention.go).
 		return crdt.Op{}, false, false, err
 	}
 	if st.redacted {
@@ -517,9 +517,9 @@ func (g *group) finish() error {
 		}
 		rs.writeOpList(g.set)
 		sum := summarize(rs.rec, g.scopeOf(rs), g.now, g.summary.Of(rs.rec))
-		js, err := json.Marshal(&sum)
+		js, err := g.summaryValue(&sum)
 		if err != nil {
-			return fmt.Errorf("encode summary of %s: %w", rs.rec.ID, err)
+			return err
 		}
 		g.set(key(prefixSummary, rs.rec.ID), js)
 		rs.dirty, rs.written = false, g.seq
@@ -530,4 +530,20 @@ func (g *group) finish() error {
 		g.set([]byte(keyRecords), uint64Value(g.records))
 	}
 	return g.err
+}
+
+// summaryValue returns the rs/ value of sum, its labels sealed with its
+// record's data key (summary.go).
+func (g *group) summaryValue(sum *Summary) ([]byte, error) {
+	if g.db.keys == nil {
+		return encodeSummary(nil, sum)
+	}
+	aead := g.db.keys.summaryAEAD(sum.ID)
+	if aead == nil { // a record of appends only so far
+		if _, err := g.db.keys.create(recordKeyID(sum.ID)); err != nil {
+			return nil, g.fail(err)
+		}
+		aead = g.db.keys.summaryAEAD(sum.ID)
+	}
+	return encodeSummary(aead, sum)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -63,16 +62,16 @@ func migrateRecordV1(txn *badger.Txn, id string) error {
 	if err != nil {
 		return fmt.Errorf("read summary: %w", err)
 	}
-	var sum Summary
-	if err := json.Unmarshal(sv, &sum); err != nil {
-		return fmt.Errorf("decode summary: %w", err)
+	scope, err := decodeSummaryScope(id, sv) // the scope is in the clear
+	if err != nil {
+		return err
 	}
-	h := head{scope: sum.Scope(), bucket: sum.Scope().Bucket(), snapshot: snap}
+	h := head{scope: scope, bucket: scope.Bucket(), snapshot: snap}
 	h.scope.HostTeam, h.scope.Creator = "", creator
 	if len(ops) > 0 {
 		h.snapSeq = ops[len(ops)-1].fseq
 	}
-	rs := &recState{rec: crdt.NewRecord(id, sum.Kind), ops: ops}
+	rs := &recState{rec: crdt.NewRecord(id, scope.Kind), ops: ops}
 	var err2 error
 	rs.writeOpList(func(k, v []byte) { err2 = cmpErr(err2, txn.Set(k, v)) })
 	if err2 != nil {

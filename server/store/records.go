@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -131,7 +130,10 @@ func (db *DB) ListRecords(ctx context.Context, f ListFilter) ([]Summary, string,
 			if id == f.After {
 				continue
 			}
-			s, err := sr.decodeSummary(id, it.Item())
+			s, err := sr.decodeSummary(db.keys, id, it.Item())
+			if errors.Is(err, errRecordKeyGone) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -275,23 +277,37 @@ func (sr *scopeReader) scope(record string) (access.Scope, error) {
 	if err != nil {
 		return access.Scope{}, fmt.Errorf("read summary of %s: %w", record, err)
 	}
-	sum, err := sr.decodeSummary(record, item)
+	var s access.Scope
+	err = item.Value(func(v []byte) error {
+		s, err = decodeSummaryScope(record, v)
+		return err
+	})
 	if err != nil {
 		return access.Scope{}, err
 	}
-	s := sum.Scope()
+	if s.ActionWeek != "" {
+		if s.HostTeam, err = sr.hostTeam(s.ActionWeek); err != nil {
+			return access.Scope{}, err
+		}
+	}
 	sr.scopes[record] = s
 	return s, nil
 }
 
-// decodeSummary decodes the rs/ item of record id and resolves its host
-// team as it is now.
-func (sr *scopeReader) decodeSummary(id string, item *badger.Item) (Summary, error) {
+// decodeSummary decodes the rs/ item of record id, its labels opened
+// with ks, and resolves its host team as it is now. A record whose key
+// is gone (erased by retention; this store restored from an older
+// backup) is errRecordKeyGone.
+func (sr *scopeReader) decodeSummary(ks *dataKeys, id string, item *badger.Item) (Summary, error) {
 	var s Summary
-	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &s) }); err != nil {
-		return Summary{}, fmt.Errorf("decode summary of %s: %w", id, err)
+	err := item.Value(func(v []byte) error {
+		var err error
+		s, err = decodeSummaryValue(ks, id, v)
+		return err
+	})
+	if err != nil {
+		return Summary{}, err
 	}
-	s.ID = id
 	if s.ActionWeek != "" {
 		t, err := sr.hostTeam(s.ActionWeek)
 		if err != nil {

@@ -17,26 +17,31 @@ import (
 )
 
 // Retention erasure (DESIGN §3: the one physical removal; doc.go). An
-// expired record is erased in one transaction of the writer: its head,
-// op list, summary, every op's o/ and f/ entry and bucket entry, and its
+// expired record is erased by one small transaction of the writer, of
+// the same size whatever the record holds: its head, summary, hold and
 // links are deleted; a drop marker is written in its bucket and in the
 // erasures feed (read by national readers) under a new seq; a tombstone
 // x/<record id> is kept so that no op can bring the record back. The
 // same transaction deletes the record's blob bindings and the head of
-// every blob no other record binds. Once the transaction commits, the
-// data keys of its ops and of those blobs are destroyed, so the sealed
+// every blob no other record binds. Once it commits, the record's data
+// key (which seals its register and set values, snapshots and summary
+// labels) and the keys of those blobs are destroyed, so the sealed
 // values and chunks badger still holds (older versions, the value log)
 // and every backup read as erased; the blobs' uploads and chunks are
 // deleted next. A crash in between leaves the key ids in xk/<record id>,
 // and Open destroys their keys; ExpireUploads (the upload sweep) deletes
-// an upload whose key is gone.
+// an upload whose key is gone. Then the record's ops (o/, f/, bucket
+// entries, rl/ pages) are deleted in transactions of eraseOpsPerTx ops,
+// each op's own data key (an append's) destroyed first; xd/<record id>
+// names a record whose ops are not all deleted yet, and Open goes on
+// with it (finishErasures).
 const (
-	prefixTombstone  = "x/"
-	prefixEraseKeys  = "xk/"
-	prefixHold       = "lh/"
-	prefixPurgeAck   = "pa/"
-	erasuresBucket   = "x"
-	eraseMaxOpsPerTx = 20000
+	prefixTombstone = "x/"
+	prefixEraseKeys = "xk/"
+	prefixHold      = "lh/"
+	prefixPurgeAck  = "pa/"
+	prefixEraseOps  = "xd/"
+	erasuresBucket  = "x"
 )
 
 // Tombstone is what remains of an erased record: never content.
@@ -88,10 +93,35 @@ type eraseReq struct {
 type RetentionCandidate struct {
 	retention.Record
 	Scope access.Scope
+	// KeyGone is set when the record's data key is gone: retention erased
+	// it before, and this store was restored from an older backup. Its
+	// labels are unreadable (Record holds its id and kind only); an
+	// erasure takes it again under any rule (RuleErasedBefore).
+	KeyGone bool
+}
+
+// RuleErasedBefore is the rule an erasure names for a record whose data
+// key is gone (RetentionCandidate.KeyGone).
+const RuleErasedBefore = "erased before the backup was restored"
+
+// decodeSummaryScopeOnly decodes the scope of the rs/ item of record id
+// (the fields kept in the clear).
+func decodeSummaryScopeOnly(item *badger.Item, id string) (Summary, error) {
+	var s Summary
+	err := item.Value(func(v []byte) error {
+		var err error
+		s, err = decodeSummaryValue(nil, id, v)
+		if errors.Is(err, errRecordKeyGone) {
+			err = nil
+		}
+		return err
+	})
+	return s, err
 }
 
 // RetentionRecords returns the facts retention judges for every record
-// of kinds (records of other kinds are not read), by record id.
+// of kinds (records of other kinds are not judged), by record id, and
+// every record whose key is gone (KeyGone), whatever its kind.
 func (db *DB) RetentionRecords(ctx context.Context, kinds []string) ([]RetentionCandidate, error) {
 	var out []RetentionCandidate
 	err := db.view(ctx, func(txn *badger.Txn) error {
@@ -101,7 +131,17 @@ func (db *DB) RetentionRecords(ctx context.Context, kinds []string) ([]Retention
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			id := string(it.Item().Key()[len(prefixSummary):])
-			s, err := sr.decodeSummary(id, it.Item())
+			s, err := sr.decodeSummary(db.keys, id, it.Item())
+			if errors.Is(err, errRecordKeyGone) {
+				s, err = decodeSummaryScopeOnly(it.Item(), id)
+				if err == nil { // whatever the rules say
+					out = append(out, RetentionCandidate{Record: retention.Record{ID: id, Kind: s.Kind}, Scope: s.Scope(), KeyGone: true})
+				}
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -184,16 +224,17 @@ func (db *DB) EraseRecord(ctx context.Context, id, rule string, at time.Time, ju
 // eraseInWriter carries out an erasure on the writer goroutine: it waits
 // until every chunk handed over has committed and drops the writer's
 // overlay and cache (the erasure is rare; the next chunk reads badger
-// afresh), then erases in one transaction of its own.
+// afresh), then erases in one transaction of its own, destroys the
+// record's key, and deletes the record's ops (finishErasures).
 func (db *DB) eraseInWriter(w *writerState, req *request) {
 	db.settle(w)
 	db.resync(w)
 	seq := w.seq + 1
-	var ops []string
+	var keys []string
 	var blobs []Blob
 	err := db.bdb.Update(func(txn *badger.Txn) error {
 		var err error
-		ops, blobs, err = db.erase(txn, req.erase, seq)
+		keys, blobs, err = db.erase(txn, req.erase, seq)
 		return err
 	})
 	if errors.Is(err, badger.ErrConflict) {
@@ -205,14 +246,18 @@ func (db *DB) eraseInWriter(w *writerState, req *request) {
 		req.done <- err
 		return
 	}
+	db.erasing[req.erase.record] = true
 	w.seq, w.records, w.handed = seq, w.records-1, seq
 	db.pipeMu.Lock()
 	db.committed.Store(seq)
 	db.pipeCond.Broadcast()
 	db.pipeMu.Unlock()
 	db.filterSeq = seq
-	err = db.destroyErasedKeys(req.erase.record, append(ops, recordKeyID(req.erase.record)))
+	err = db.destroyErasedKeys(req.erase.record, keys)
 	db.dropErasedBlobs(blobs)
+	if ferr := db.finishErasures(); ferr != nil {
+		db.log.Error("retention erasure could not delete an erased record's ops; the next open retries", "err", ferr)
+	}
 	req.done <- err
 }
 
@@ -228,10 +273,11 @@ func (db *DB) dropErasedBlobs(blobs []Blob) {
 	}
 }
 
-// destroyErasedKeys destroys the data keys of an erased record's ops,
-// then forgets them (xk/).
-func (db *DB) destroyErasedKeys(record string, ops []string) error {
-	if err := db.keys.destroy(ops); err != nil {
+// destroyErasedKeys destroys the data keys an erasure named (the
+// record's key and the keys of the blobs it released), then forgets them
+// (xk/).
+func (db *DB) destroyErasedKeys(record string, keys []string) error {
+	if err := db.keys.destroy(keys); err != nil {
 		db.log.Error("retention erasure could not destroy data keys; the next open retries", "err", err)
 		return nil // erased from every answer; Open finishes it
 	}
@@ -242,9 +288,11 @@ func (db *DB) destroyErasedKeys(record string, ops []string) error {
 }
 
 // erase writes the erasure of e.record in txn, under seq; it returns the
-// ids of the data keys to destroy (the record's ops', and the keys of the
+// ids of the data keys to destroy (the record's key, and the keys of the
 // blobs no other record binds once the record's bindings are gone) and
-// those blobs, whose heads it deletes.
+// those blobs, whose heads it deletes. The record's ops stay, listed in
+// its rl/ pages, for finishErasures (xd/ names the record): an erasure
+// of any size is one small transaction.
 func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, []Blob, error) {
 	// The head is read without its snapshot, which a store restored from
 	// a backup older than an earlier erasure can no longer open.
@@ -259,72 +307,51 @@ func (db *DB) erase(txn *badger.Txn, e *eraseReq, seq uint64) ([]string, []Blob,
 	if err != nil {
 		return nil, nil, fmt.Errorf("decode record %s: %w", e.record, err)
 	}
-	list, err := readOpList(txn, e.record)
-	if err != nil {
-		return nil, nil, err
-	}
 	sv, err := getValue(txn, key(prefixSummary, e.record))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read summary of %s: %w", e.record, err)
 	}
-	var s Summary
-	if err := json.Unmarshal(sv, &s); err != nil {
-		return nil, nil, fmt.Errorf("decode summary of %s: %w", e.record, err)
-	}
-	s.ID = e.record
-	facts, err := db.retentionFacts(txn, &s, map[string]time.Time{})
-	if err != nil {
+	s, err := decodeSummaryValue(db.keys, e.record, sv)
+	switch {
+	case errors.Is(err, errRecordKeyGone):
+		// Its key is gone: retention erased it before (this store was
+		// restored from an older backup), whatever its labels said.
+	case err != nil:
 		return nil, nil, err
-	}
-	if rule, ok := e.judge(facts); !ok || rule != e.rule {
-		return nil, nil, ErrNotExpired
-	}
-	if len(list) > eraseMaxOpsPerTx {
-		return nil, nil, fmt.Errorf("erase record %s: %d ops do not fit one transaction", e.record, len(list))
-	}
-	rs := &erasedRecord{kind: s.Kind, scope: h.scope, bucket: h.bucket, ops: list}
-	ops := make([]string, 0, len(list))
-	for _, o := range list {
-		id, err := opIDAt(txn, db.keys, o.fseq)
+	default:
+		facts, err := db.retentionFacts(txn, &s, map[string]time.Time{})
 		if err != nil {
 			return nil, nil, err
 		}
-		ops = append(ops, id)
-		dels := [][]byte{key(prefixOp, id), feedKey(o.fseq)}
-		if rs.bucket != "" {
-			dels = append(dels, bucketKey(rs.bucket, o.bseq))
-		}
-		if err := deleteKeys(txn, dels...); err != nil {
-			return nil, nil, err
+		if rule, ok := e.judge(facts); !ok || rule != e.rule {
+			return nil, nil, ErrNotExpired
 		}
 	}
 	blobs, keys, err := releaseErasedBlobs(txn, e.record)
 	if err != nil {
 		return nil, nil, err
 	}
-	ops = append(ops, keys...)
-	if err := db.eraseRest(txn, rs, e, seq, ops); err != nil {
+	keys = append(keys, recordKeyID(e.record))
+	rs := &erasedRecord{kind: s.Kind, scope: h.scope, bucket: h.bucket}
+	if err := db.eraseRest(txn, rs, e, seq, keys); err != nil {
 		return nil, nil, err
 	}
-	return ops, blobs, appendAudit(txn, e.entries)
+	return keys, blobs, appendAudit(txn, e.entries)
 }
 
-// eraseRest deletes the record's head, op list, summary and links, and
-// writes the drop markers, the tombstone and the counters.
 // erasedRecord is what an erasure reads of its record.
 type erasedRecord struct {
 	kind   string
 	scope  access.Scope
 	bucket string
-	ops    []opSeq
 }
 
-func (db *DB) eraseRest(txn *badger.Txn, rs *erasedRecord, e *eraseReq, seq uint64, ops []string) error {
+// eraseRest deletes the record's head, summary, hold and links, and
+// writes the drop markers, the tombstone, the keys to destroy (xk/), the
+// ops to delete (xd/) and the counters.
+func (db *DB) eraseRest(txn *badger.Txn, rs *erasedRecord, e *eraseReq, seq uint64, keys []string) error {
 	id := e.record
 	dels := [][]byte{key(prefixRecord, id), key(prefixSummary, id), key(prefixHold, id)}
-	for p := 0; p*opPageSize < len(rs.ops); p++ {
-		dels = append(dels, opListKey(id, p))
-	}
 	links, err := linkKeys(txn, id)
 	if err != nil {
 		return err
@@ -344,14 +371,14 @@ func (db *DB) eraseRest(txn *badger.Txn, rs *erasedRecord, e *eraseReq, seq uint
 	if records > 0 {
 		records--
 	}
-	idList := make([]byte, 0, (len(ops)+1)*idLen)
-	for _, o := range ops {
-		idList = append(idList, o...)
+	idList := make([]byte, 0, len(keys)*idLen)
+	for _, k := range keys {
+		idList = append(idList, k...)
 	}
-	idList = append(idList, recordKeyID(id)...) // the record's own key
 	sets := [][2][]byte{
 		{key(prefixTombstone, id), tv},
 		{key(prefixEraseKeys, id), idList},
+		{key(prefixEraseOps, id), []byte(rs.bucket)},
 		{bucketKey(erasuresBucket, seq), erasedMarker(id)},
 		{[]byte(keySeq), uint64Value(seq)},
 		{[]byte(keyRecords), uint64Value(records)},
@@ -365,6 +392,120 @@ func (db *DB) eraseRest(txn *badger.Txn, rs *erasedRecord, e *eraseReq, seq uint
 		}
 	}
 	return nil
+}
+
+// eraseOpsPerTx is the number of an erased record's ops one transaction
+// of finishErasures deletes (three keys each, and their rl/ pages; at
+// least one page goes per transaction). Tests lower it.
+var eraseOpsPerTx = 20000
+
+// eraseInterrupt, when set (tests), is called after each transaction of
+// finishErasures; an error stops it there, as a crash would.
+var eraseInterrupt func(record string, done int) error
+
+// finishErasures deletes the ops of every erased record xd/ names, in
+// transactions of at most eraseOpsPerTx ops: for each, it destroys the
+// data keys of the ops (their appends' own keys), then deletes the ops'
+// o/, f/ and bucket entries with the rl/ pages that listed them. A crash
+// leaves the pages not yet deleted, and the next Open goes on from there.
+// Until then the record is erased for every answer: no head, no summary
+// (its feed entries have a scope nobody reads), and its stored ops are
+// unknown to the writer (db.erasing), so a re-push is record_erased.
+func (db *DB) finishErasures() error {
+	pending := map[string]string{}
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixEraseOps), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			pending[string(it.Item().Key()[len(prefixEraseOps):])] = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("finish erasures: %w", err)
+	}
+	for record := range pending {
+		db.erasing[record] = true
+	}
+	var errs []error
+	for record, bucket := range pending {
+		if err := db.eraseOps(record, bucket); err != nil {
+			errs = append(errs, fmt.Errorf("finish the erasure of %s: %w", record, err))
+			continue
+		}
+		delete(db.erasing, record)
+	}
+	return errors.Join(errs...)
+}
+
+// eraseOps deletes the ops of erased record, one eraseOpChunk at a time.
+func (db *DB) eraseOps(record, bucket string) error {
+	for done := 1; ; done++ {
+		more, err := db.eraseOpChunk(record, bucket)
+		if err != nil || !more {
+			return err
+		}
+		if eraseInterrupt != nil {
+			if err := eraseInterrupt(record, done); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// eraseOpChunk deletes the ops of the first rl/ pages of an erased
+// record, up to eraseOpsPerTx ops; it reports whether it deleted any
+// (false once nothing is left, when it deletes xd/).
+func (db *DB) eraseOpChunk(record, bucket string) (bool, error) {
+	var ids []string
+	var dels [][]byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		prefix := key(prefixOpList, record)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 16})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			ops, err := parseOpPage(nil, v)
+			if err != nil {
+				return fmt.Errorf("read op list of %s: %w", record, err)
+			}
+			if len(ids) > 0 && len(ids)+len(ops) > eraseOpsPerTx {
+				return nil
+			}
+			for _, o := range ops {
+				id, err := opIDAt(txn, db.keys, o.fseq)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+				dels = append(dels, key(prefixOp, id), feedKey(o.fseq))
+				if bucket != "" {
+					dels = append(dels, bucketKey(bucket, o.bseq))
+				}
+			}
+			dels = append(dels, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if len(dels) == 0 {
+		return false, db.bdb.Update(func(txn *badger.Txn) error { return txn.Delete(key(prefixEraseOps, record)) })
+	}
+	// The keys go first: a crash before the deletion commits leaves ops
+	// whose values read as erased, found again by the next Open.
+	if err := db.keys.destroy(ids); err != nil {
+		return false, err
+	}
+	return true, db.bdb.Update(func(txn *badger.Txn) error { return deleteKeys(txn, dels...) })
 }
 
 // opIDAt returns the id of the op stored at f/ seq.

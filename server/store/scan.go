@@ -35,7 +35,10 @@ func (db *DB) ScanRecords(ctx context.Context, kind string, visible func(access.
 				}
 			}
 			id := string(it.Item().Key()[len(prefixSummary):])
-			sum, err := sr.decodeSummary(id, it.Item())
+			sum, err := sr.decodeSummary(db.keys, id, it.Item())
+			if errors.Is(err, errRecordKeyGone) {
+				continue // erased by retention (a store restored from an older backup)
+			}
 			if err != nil {
 				return err
 			}
@@ -46,7 +49,7 @@ func (db *DB) ScanRecords(ctx context.Context, kind string, visible func(access.
 				continue
 			}
 			rs, err := loadRecord(txn, db.schema, db.keys, id)
-			if errors.Is(err, badger.ErrKeyNotFound) {
+			if errors.Is(err, badger.ErrKeyNotFound) || errors.Is(err, errRecordKeyGone) {
 				continue
 			}
 			if err != nil {
