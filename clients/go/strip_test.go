@@ -2,12 +2,16 @@ package fieldsync
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -324,4 +328,51 @@ func checkFixtures(t *testing.T, dir string, want map[string][]byte) {
 			t.Errorf("%s is not a file the Go SDK refuses now; regenerate with FIELDSYNC_UPDATE_TS_FIXTURES=1", filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// TestStripMetadataTypeScriptMutants: a differential test of the
+// TypeScript port (clients/ts/test/isobmff.test.ts) beyond the fixtures:
+// testdata/mutants.txt lists, one a line (base, length, pos:value edits, result), mutants of the HEIC and M4A fixtures (a few
+// bytes changed where their boxes are, some cut short) with what Go's
+// StripMetadata makes of each: "refused" (media_type) or the first 16 hex
+// digits of the output's SHA-256; the port must decide and write the
+// same. It must be what Go makes now (FIELDSYNC_UPDATE_TS_FIXTURES=1
+// rewrites it).
+func TestStripMetadataTypeScriptMutants(t *testing.T) {
+	large, _, _ := largeM4A()
+	bases := []struct {
+		name string
+		data []byte
+	}{{"phone.heic", phoneHEIC(false).data}, {"phone-idat.heic", phoneHEIC(true).data}, {"voice.m4a", phoneM4A(true).data}, {"voice-plain.m4a", phoneM4A(false).data}, {"voice-large.m4a", large}}
+	rng := rand.New(rand.NewPCG(16, 6))
+	var lines bytes.Buffer
+	for _, b := range bases {
+		for range 200 {
+			d := bytes.Clone(b.data)
+			if rng.IntN(4) == 0 {
+				d = d[:13+rng.IntN(len(d)-13)]
+			}
+			var edits []string
+			for range 1 + rng.IntN(4) {
+				at, v := 12+rng.IntN(min(600, len(d))-12), rng.IntN(256)
+				if k := rng.IntN(3); k < 2 {
+					v = []int{0, 1, 8, 0xFF}[rng.IntN(4)]
+				}
+				d[at] = byte(v)
+				edits = append(edits, fmt.Sprintf("%d:%d", at, v))
+			}
+			out, err := StripMetadata(d)
+			result := "refused"
+			switch {
+			case model.ErrorCode(err) == model.CodeMediaType:
+			case err != nil:
+				t.Fatalf("%s %v: %v", b.name, edits, err)
+			default:
+				sum := sha256.Sum256(out)
+				result = hex.EncodeToString(sum[:8])
+			}
+			fmt.Fprintf(&lines, "%s %d %s %s\n", b.name, len(d), strings.Join(edits, ","), result)
+		}
+	}
+	checkFixtures(t, filepath.Join("..", "ts", "test", "testdata"), map[string][]byte{"mutants.txt": lines.Bytes()})
 }

@@ -6,7 +6,8 @@
 // files Go refuses (testdata/refused); the Go test
 // TestStripMetadataTypeScriptFixtures keeps them what Go makes now.
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
@@ -114,4 +115,28 @@ test("stripMetadata on mutated HEICs and voice notes: refuses (media_type) or ke
     { numRuns: 4000, seed: 1612 },
   );
   assert.ok(stripped > 400, `only ${stripped} of 4000 mutants were stripped: the property checks little`);
+});
+
+test("stripMetadata decides and writes as the Go SDK on its mutants (testdata/mutants.txt)", () => {
+  const lines = readFileSync(join(repoRoot, "clients/ts/test/testdata/mutants.txt"), "utf8").trim().split("\n");
+  assert.ok(lines.length >= 1000, "the mutants are missing");
+  let stripped = 0;
+  for (const line of lines) {
+    const [base, length, edits, want] = line.split(" ") as [string, string, string, string];
+    const d = fixture(base).slice(0, Number(length));
+    for (const e of edits.split(",")) {
+      const [at, v] = e.split(":").map(Number) as [number, number];
+      d[at] = v;
+    }
+    let got: string;
+    try {
+      got = createHash("sha256").update(stripMetadata(d)).digest("hex").slice(0, 16);
+      stripped++;
+    } catch (e) {
+      assert.ok(isRefusal(e), `${line}: threw ${String(e)}`);
+      got = "refused";
+    }
+    assert.equal(got, want, line);
+  }
+  assert.ok(stripped >= 400, `only ${stripped} mutants stripped`);
 });
