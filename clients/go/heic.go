@@ -214,7 +214,10 @@ func heicPatches(r io.ReaderAt, size int64) ([]patch, error) {
 		}
 		ps = append(ps, spread(data, runs)...)
 	}
-	slices.SortFunc(ps, func(a, b patch) int { return cmp.Compare(a.off, b.off) })
+	// By offset, then length: the overlap check below then decides the
+	// same for any sort (an empty run at another run's start overlaps
+	// nothing), which the TypeScript port (heic.ts) relies on.
+	slices.SortFunc(ps, func(a, b patch) int { return cmp.Or(cmp.Compare(a.off, b.off), cmp.Compare(a.n, b.n)) })
 	for i := 1; i < len(ps); i++ {
 		if ps[i-1].off+ps[i-1].n > ps[i].off {
 			return nil, badHEIC("two of its metadata items overlap")

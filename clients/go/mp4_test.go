@@ -110,10 +110,21 @@ func TestStripMetadataMP4(t *testing.T) {
 // SDK cannot be sure to remove is refused with media_type, not uploaded
 // as it is.
 func TestStripMetadataRefusesMP4ItCannotFollow(t *testing.T) {
+	for name, data := range mp4Refusals() {
+		_, err := StripMetadata(data)
+		if got := model.ErrorCode(err); got != model.CodeMediaType {
+			t.Errorf("%s: StripMetadata = %v, want %s", name, err, model.CodeMediaType)
+		}
+	}
+}
+
+// mp4Refusals are MP4s stripping must refuse, by what is wrong with them
+// (the TypeScript SDK's test refuses them too).
+func mp4Refusals() map[string][]byte {
 	n := phoneM4A(false)
 	ftyp := isoBox("ftyp", []byte("M4A "), u32(0), []byte("M4A isommp42"))
 	timed := isoBox("moov", isoBox("trak", isoBox("mdia", fullBox("hdlr", 0, u32(0), []byte("meta"), make([]byte, 13)))))
-	cases := map[string][]byte{
+	return map[string][]byte{
 		"cut short":             n.data[:len(n.data)-3],
 		"box larger than file":  append(bytes.Clone(ftyp), 0, 0, 1, 0, 'm', 'o', 'o', 'v'),
 		"no moov":               slices.Concat(ftyp, isoBox("mdat", n.audio)),
@@ -123,22 +134,12 @@ func TestStripMetadataRefusesMP4ItCannotFollow(t *testing.T) {
 		"handler cut short":     slices.Concat(ftyp, isoBox("moov", isoBox("trak", isoBox("mdia", isoBox("hdlr", u32(0)))))),
 		"second ftyp":           slices.Concat(ftyp, isoBox("ftyp"), n.data[len(ftyp):]),
 	}
-	for name, data := range cases {
-		_, err := StripMetadata(data)
-		if got := model.ErrorCode(err); got != model.CodeMediaType {
-			t.Errorf("%s: StripMetadata = %v, want %s", name, err, model.CodeMediaType)
-		}
-	}
 }
 
 // TestStripMetadataMP4LargeSizeAndTopLevel: a top-level uuid box (XMP)
 // and a udta with a 64-bit size are blanked keeping their size fields.
 func TestStripMetadataMP4LargeSizeAndTopLevel(t *testing.T) {
-	xmp := isoBox("uuid", []byte("\xbe\x7a\xcf\xcb\x97\xa9\x42\xe8\x9c\x71\x99\x94\x91\xe3\xaf\xac"), []byte("exif:GPSLatitude=\"48,51.4018N\""))
-	body := qtLoc()
-	large := slices.Concat(u32(1), []byte("udta"), []byte{0, 0, 0, 0, 0, 0, 0, byte(16 + len(body))}, body)
-	moov := isoBox("moov", fullBox("mvhd", 0, make([]byte, 96)), large)
-	data := slices.Concat(isoBox("ftyp", []byte("M4A "), u32(0)), moov, xmp)
+	data, large, xmp := largeM4A()
 	got, err := StripMetadata(data)
 	if err != nil {
 		t.Fatal(err)
@@ -149,13 +150,23 @@ func TestStripMetadataMP4LargeSizeAndTopLevel(t *testing.T) {
 		}
 	}
 	at := bytes.Index(data, large)
-	if want := slices.Concat(u32(1), []byte("free"), large[8:16], make([]byte, len(body))); !bytes.Equal(got[at:at+len(large)], want) {
+	if want := slices.Concat(u32(1), []byte("free"), large[8:16], make([]byte, len(large)-16)); !bytes.Equal(got[at:at+len(large)], want) {
 		t.Errorf("the 64-bit udta became %q, want %q", got[at:at+len(large)], want)
 	}
 	at = bytes.Index(data, xmp)
 	if want := slices.Concat(xmp[:4], []byte("free"), make([]byte, len(xmp)-8)); !bytes.Equal(got[at:], want) {
 		t.Errorf("the uuid box became %q, want %q", got[at:], want)
 	}
+}
+
+// largeM4A is an M4A whose moov holds a udta with a 64-bit size and
+// which ends with a top-level uuid box (XMP), with those two boxes.
+func largeM4A() (data, large, xmp []byte) {
+	xmp = isoBox("uuid", []byte("\xbe\x7a\xcf\xcb\x97\xa9\x42\xe8\x9c\x71\x99\x94\x91\xe3\xaf\xac"), []byte("exif:GPSLatitude=\"48,51.4018N\""))
+	body := qtLoc()
+	large = slices.Concat(u32(1), []byte("udta"), []byte{0, 0, 0, 0, 0, 0, 0, byte(16 + len(body))}, body)
+	moov := isoBox("moov", fullBox("mvhd", 0, make([]byte, 96)), large)
+	return slices.Concat(isoBox("ftyp", []byte("M4A "), u32(0)), moov, xmp), large, xmp
 }
 
 // qtLoc is a ©xyz box holding the test location.

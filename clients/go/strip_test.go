@@ -2,12 +2,16 @@ package fieldsync
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,32 +248,131 @@ func FuzzStripMetadata(f *testing.F) {
 
 // TestStripMetadataTypeScriptFixtures: the TypeScript SDK's strip test
 // (clients/ts/test/strip.test.ts) checks its port against these photos
-// and this function's output, kept in clients/ts/test/testdata; they must
-// be what the photos above and StripMetadata make now (regenerate with
+// and voice notes and this function's output, kept in
+// clients/ts/test/testdata (*.stripped.*), and against the files Go
+// refuses (testdata/refused: it must refuse each); they must be what the
+// builders above and StripMetadata make now (regenerate with
 // FIELDSYNC_UPDATE_TS_FIXTURES=1).
 func TestStripMetadataTypeScriptFixtures(t *testing.T) {
 	dir := filepath.Join("..", "ts", "test", "testdata")
-	photos := map[string][]byte{"phone-1.jpg": phoneJPEG(t, 1), "phone-6.jpg": phoneJPEG(t, 6), "phone-6.png": phonePNG(t, 6), "phone-3.png": phonePNG(t, 3)}
+	large, _, _ := largeM4A()
+	photos := map[string][]byte{
+		"phone-1.jpg": phoneJPEG(t, 1), "phone-6.jpg": phoneJPEG(t, 6), "phone-6.png": phonePNG(t, 6), "phone-3.png": phonePNG(t, 3),
+		"phone.heic": phoneHEIC(false).data, "phone-idat.heic": phoneHEIC(true).data,
+		"voice.m4a": phoneM4A(true).data, "voice-plain.m4a": phoneM4A(false).data, "voice-large.m4a": large,
+	}
+	want := map[string][]byte{}
 	for name, in := range photos {
 		out, err := StripMetadata(in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ext := filepath.Ext(name)
-		for file, want := range map[string][]byte{name: in, strings.TrimSuffix(name, ext) + ".stripped" + ext: out} {
-			path := filepath.Join(dir, file)
-			if os.Getenv("FIELDSYNC_UPDATE_TS_FIXTURES") == "1" {
-				if err := os.WriteFile(path, want, 0o644); err != nil {
-					t.Fatal(err)
+		want[name], want[strings.TrimSuffix(name, ext)+".stripped"+ext] = in, out
+	}
+	refused := map[string][]byte{}
+	for ext, cases := range map[string]map[string][]byte{".heic": heicRefusals(), ".m4a": mp4Refusals()} {
+		for name, data := range cases {
+			if _, err := StripMetadata(data); model.ErrorCode(err) != model.CodeMediaType {
+				t.Fatalf("%s: err = %v, want %s", name, err, model.CodeMediaType)
+			}
+			slug := strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+					return r
 				}
-			}
-			got, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from what the Go SDK makes now; regenerate with FIELDSYNC_UPDATE_TS_FIXTURES=1", path)
-			}
+				return '-'
+			}, name)
+			refused[slug+ext] = data
 		}
 	}
+	checkFixtures(t, dir, want)
+	checkFixtures(t, filepath.Join(dir, "refused"), refused)
+}
+
+// checkFixtures fails unless dir holds the files of want (and, for the
+// refused directory, no other), writing them first with
+// FIELDSYNC_UPDATE_TS_FIXTURES=1.
+func checkFixtures(t *testing.T, dir string, want map[string][]byte) {
+	t.Helper()
+	update := os.Getenv("FIELDSYNC_UPDATE_TS_FIXTURES") == "1"
+	if update {
+		if filepath.Base(dir) == "refused" {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for file, data := range want {
+		path := filepath.Join(dir, file)
+		if update {
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s differs from what the Go SDK makes now (%v); regenerate with FIELDSYNC_UPDATE_TS_FIXTURES=1", path, err)
+		}
+	}
+	if filepath.Base(dir) != "refused" {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, ok := want[e.Name()]; !ok {
+			t.Errorf("%s is not a file the Go SDK refuses now; regenerate with FIELDSYNC_UPDATE_TS_FIXTURES=1", filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// TestStripMetadataTypeScriptMutants: a differential test of the
+// TypeScript port (clients/ts/test/isobmff.test.ts) beyond the fixtures:
+// testdata/mutants.txt lists, one a line (base, length, pos:value edits, result), mutants of the HEIC and M4A fixtures (a few
+// bytes changed where their boxes are, some cut short) with what Go's
+// StripMetadata makes of each: "refused" (media_type) or the first 16 hex
+// digits of the output's SHA-256; the port must decide and write the
+// same. It must be what Go makes now (FIELDSYNC_UPDATE_TS_FIXTURES=1
+// rewrites it).
+func TestStripMetadataTypeScriptMutants(t *testing.T) {
+	large, _, _ := largeM4A()
+	bases := []struct {
+		name string
+		data []byte
+	}{{"phone.heic", phoneHEIC(false).data}, {"phone-idat.heic", phoneHEIC(true).data}, {"voice.m4a", phoneM4A(true).data}, {"voice-plain.m4a", phoneM4A(false).data}, {"voice-large.m4a", large}}
+	rng := rand.New(rand.NewPCG(16, 6))
+	var lines bytes.Buffer
+	for _, b := range bases {
+		for range 200 {
+			d := bytes.Clone(b.data)
+			if rng.IntN(4) == 0 {
+				d = d[:13+rng.IntN(len(d)-13)]
+			}
+			var edits []string
+			for range 1 + rng.IntN(4) {
+				at, v := 12+rng.IntN(min(600, len(d))-12), rng.IntN(256)
+				if k := rng.IntN(3); k < 2 {
+					v = []int{0, 1, 8, 0xFF}[rng.IntN(4)]
+				}
+				d[at] = byte(v)
+				edits = append(edits, fmt.Sprintf("%d:%d", at, v))
+			}
+			out, err := StripMetadata(d)
+			result := "refused"
+			switch {
+			case model.ErrorCode(err) == model.CodeMediaType:
+			case err != nil:
+				t.Fatalf("%s %v: %v", b.name, edits, err)
+			default:
+				sum := sha256.Sum256(out)
+				result = hex.EncodeToString(sum[:8])
+			}
+			fmt.Fprintf(&lines, "%s %d %s %s\n", b.name, len(d), strings.Join(edits, ","), result)
+		}
+	}
+	checkFixtures(t, filepath.Join("..", "ts", "test", "testdata"), map[string][]byte{"mutants.txt": lines.Bytes()})
 }

@@ -35,7 +35,7 @@ import { type Op } from "./op.js";
 import { type Record } from "./record.js";
 import { type Replica } from "./replica.js";
 import { type Storage, type StorageTx } from "./storage.js";
-import { isJPEG, isPNG, stripMetadata } from "./strip.js";
+import { isHEIC, isJPEG, isMP4, isPNG, stripMetadata } from "./strip.js";
 import { ApiError, type FileQueue, type SyncClient, TransportError } from "./sync.js";
 
 /** FILE_CHUNK is the bytes of one stored value of a file. */
@@ -539,7 +539,10 @@ function sniff(data: Uint8Array): string | undefined {
   if (data.length >= 5 && String.fromCharCode(...data.subarray(0, 5)) === "%PDF-") {
     return "application/pdf";
   }
-  return undefined;
+  if (isHEIC(data)) {
+    return "image/heic";
+  }
+  return isMP4(data) ? "audio/mp4" : undefined;
 }
 
 /** sha256 returns the SHA-256 of data in lowercase hex (WebCrypto: one call, the whole file in memory). */

@@ -11,14 +11,18 @@
  *
  *  - It keeps by a list, never drops by one: a segment or chunk it does
  *    not know as harmless is removed.
- *  - A JPEG or PNG it cannot parse is refused (media_type), never passed
- *    on as it is: it fails closed. So is every HEIC photo (iPhones'
- *    default): the Go SDK strips HEIC (clients/go/heic.go), this port
- *    does not yet, so a HEIC is attached only with keepMetadata.
+ *  - A HEIC photo (iPhones' default) has its Exif, XMP and other metadata
+ *    items blanked in place (heic.ts), and an MP4/M4A voice note its udta,
+ *    meta and uuid boxes (mp4.ts): same length, orientation kept, as the
+ *    Go SDK's heic.go and mp4.go do.
+ *  - A JPEG, PNG, HEIC or MP4 it cannot parse is refused (media_type),
+ *    never passed on as it is: it fails closed.
  *  - Stripping a stripped file changes nothing; any other file is
  *    returned unchanged.
  */
 import { errorf } from "./errors.js";
+import { stripHEIC } from "./heic.js";
+import { stripMP4 } from "./mp4.js";
 
 /** PNG_SIGNATURE opens every PNG file. */
 const PNG_SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -43,11 +47,17 @@ const startsWith = (b: Uint8Array, prefix: Uint8Array | string): boolean => {
 export const isJPEG = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0xff && b[1] === 0xd8;
 export const isPNG = (b: Uint8Array): boolean => startsWith(b, PNG_SIGNATURE);
 
-/** HEIC_BRANDS are the ftyp brands the server sniffs as image/heic (model.SniffMedia). */
+/** HEIC_BRANDS and MP4_BRANDS are the ftyp brands the server sniffs as image/heic and audio/mp4 (model.SniffMedia). */
 const HEIC_BRANDS = ["heic", "heix", "heim", "heis", "mif1", "msf1"];
+const MP4_BRANDS = ["M4A ", "M4B ", "mp42", "mp41", "isom", "iso2", "3gp4", "3gp5"];
 
-/** isHEIC tells a HEIC photo by its ftyp box's major brand, as the server sniffs it. */
-export const isHEIC = (b: Uint8Array): boolean => b.length >= 12 && latin1(b.subarray(4, 8)) === "ftyp" && HEIC_BRANDS.includes(latin1(b.subarray(8, 12)));
+/** ftypBrand is the major brand of an ISO base media file as model.SniffMedia reads it ("" if it sniffs as another type first). */
+const ftypBrand = (b: Uint8Array): string =>
+  b.length >= 12 && latin1(b.subarray(4, 8)) === "ftyp" && !startsWith(b, "OggS") && !startsWith(b, "\x1a\x45\xdf\xa3") ? latin1(b.subarray(8, 12)) : "";
+
+/** isHEIC and isMP4 tell a HEIC photo and an MP4 (audio/mp4) by their ftyp box's major brand, as the server sniffs them. */
+export const isHEIC = (b: Uint8Array): boolean => HEIC_BRANDS.includes(ftypBrand(b));
+export const isMP4 = (b: Uint8Array): boolean => MP4_BRANDS.includes(ftypBrand(b));
 
 const badJPEG = (): Error => errorf("media_type", "The photo is not a well-formed JPEG, so its location metadata cannot be removed; it was not attached.");
 const badPNG = (): Error => errorf("media_type", "The picture is not a well-formed PNG, so its metadata cannot be removed; it was not attached.");
@@ -58,9 +68,10 @@ const badPNG = (): Error => errorf("media_type", "The picture is not a well-form
  * its thumbnail), an ICC profile and Adobe's, every comment, and anything
  * after the end of the image; for a PNG every chunk outside PNG_KEEP and
  * anything after IEND. An EXIF orientation other than the default is kept
- * as a minimal EXIF with that one tag. A HEIC is refused (media_type:
- * not stripped by this port yet). Any other data is returned unchanged. A file that starts like a JPEG or PNG but cannot be parsed
- * throws FieldsyncError media_type.
+ * as a minimal EXIF with that one tag. A HEIC has its metadata items and
+ * an MP4 its udta, meta and uuid boxes blanked in place (same length).
+ * Any other data is returned unchanged. A file that starts like a JPEG,
+ * PNG, HEIC or MP4 but cannot be parsed throws FieldsyncError media_type.
  */
 export function stripMetadata(data: Uint8Array): Uint8Array {
   if (isJPEG(data)) {
@@ -70,7 +81,10 @@ export function stripMetadata(data: Uint8Array): Uint8Array {
     return stripPNG(data);
   }
   if (isHEIC(data)) {
-    throw errorf("media_type", "This SDK cannot remove the location metadata of a HEIC photo yet; convert it to JPEG, or attach it with keepMetadata if its metadata may be shared.");
+    return stripHEIC(data);
+  }
+  if (isMP4(data)) {
+    return stripMP4(data);
   }
   return data;
 }
@@ -190,7 +204,7 @@ function jpegKeep(s: Segment): Segment | undefined {
 }
 
 /** exifOrientation returns the Orientation tag (1 to 8) of a TIFF structure's first IFD, or 0. */
-function exifOrientation(tiff: Uint8Array): number {
+export function exifOrientation(tiff: Uint8Array): number {
   if (tiff.length < 8) {
     return 0;
   }
@@ -218,7 +232,7 @@ function exifOrientation(tiff: Uint8Array): number {
 }
 
 /** orientationEXIF returns a big-endian TIFF structure whose only tag is Orientation o (undefined for none or 1). */
-function orientationEXIF(o: number): Uint8Array | undefined {
+export function orientationEXIF(o: number): Uint8Array | undefined {
   if (o < 2 || o > 8) {
     return undefined;
   }

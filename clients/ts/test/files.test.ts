@@ -88,7 +88,27 @@ test("keepMetadata attaches the photo as given", async () => {
   assert.ok(contains(server.blobs.get(a.digest)!, GPS), "the control: the opt-out keeps GPS");
 });
 
-test("a HEIC photo is refused unless keepMetadata (nothing written); with it, attached as given", async () => {
+test("attach strips a HEIC photo and an M4A voice note to the Go SDK's bytes before hashing; keepMetadata keeps them", async () => {
+  const { server, replica, files, client } = await setup();
+  await identification(replica, rec(13));
+  const cases: Array<[string, string, string, string]> = [
+    ["phone.heic", "phone.stripped.heic", "image/heic", "CANARY"],
+    ["voice.m4a", "voice.stripped.m4a", "audio/mp4", "+48.8577+002.2950/"],
+  ];
+  for (const [name, strippedName, media, secret] of cases) {
+    const a = await files.attach(rec(13), fixture(name));
+    assert.equal(a.digest, sha(fixture(strippedName)), `${name}: the digest is not of the Go SDK's stripped bytes`);
+    const kept = await files.attach(rec(13), fixture(name), { keepMetadata: true });
+    assert.equal(kept.digest, sha(fixture(name)), `${name}: the control: keepMetadata attaches it as given`);
+    await client.sync();
+    assert.ok(!contains(server.blobs.get(a.digest)!, secret), `${name}: the server holds its location`);
+    assert.ok(contains(server.blobs.get(kept.digest)!, secret), `${name}: the control lost its metadata`);
+    const entry = (await replica.get(rec(13)))!.entries("attachments").find((e) => JSON.parse(e.value).digest === a.digest)!;
+    assert.equal(JSON.parse(entry.value).media_type, media, `${name}: sniffed as another type`);
+  }
+});
+
+test("a HEIC photo it cannot follow is refused unless keepMetadata (nothing written); with it, attached as given", async () => {
   const { storage, replica, files } = await setup();
   await identification(replica, rec(12));
   const heic = new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode("ftypheic"), 0, 0, 0, 0, ...new TextEncoder().encode("mif1heic"), 9, 9, 9]);
