@@ -381,14 +381,12 @@ export class EncryptedStorage implements Storage {
     if (puts.length === 0 && dels.length === 0) {
       return;
     }
-    await this.inner.write(async (t) => {
-      for (const [store, key, env] of puts) {
-        await t.put(store, key, env);
-      }
-      for (const [store, key] of dels) {
-        await t.delete(store, key);
-      }
-    }, durability);
+    // Every request is issued at once (IndexedDB runs a transaction's
+    // requests in order): awaiting each would cost a round trip per value.
+    await this.inner.write(
+      (t) => Promise.all([...puts.map(([store, key, env]) => t.put(store, key, env)), ...dels.map(([store, key]) => t.delete(store, key))]),
+      durability,
+    );
   }
 }
 
@@ -409,11 +407,14 @@ function aad(store: StoreName, key: string): Uint8Array<ArrayBuffer> {
 /**
  * OverlayTx is a transaction of EncryptedStorage: reads see the buffered
  * writes over the committed, decrypted values; writes are buffered (as
- * structured clones) until commit.
+ * structured clones) until commit. The gets issued in one turn of the
+ * event loop (a prefetch of many keys) share one read transaction of the
+ * inner storage.
  */
 class OverlayTx implements StorageTx {
   private readonly put_ = new Map<StoreName, Map<string, unknown>>();
   private readonly del_ = new Map<StoreName, Set<string>>();
+  private batch: Array<{ store: StoreName; key: string; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | undefined;
 
   constructor(
     private readonly inner: Storage,
@@ -429,8 +430,29 @@ class OverlayTx implements StorageTx {
     if (p?.has(key)) {
       return structuredClone(p.get(key));
     }
-    const raw = await this.inner.read((tx) => tx.get(store, key));
+    const raw = await this.rawGet(store, key);
     return raw === undefined ? undefined : this.open(store, key, raw);
+  }
+
+  /** rawGet reads key's stored value, in the read transaction of every get of this turn. */
+  private rawGet(store: StoreName, key: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.batch === undefined) {
+        const b: NonNullable<OverlayTx["batch"]> = [];
+        this.batch = b;
+        queueMicrotask(() => {
+          this.batch = undefined;
+          // inner.read may throw at once (a closed database): a rejection too.
+          Promise.resolve()
+            .then(() => this.inner.read((tx) => Promise.all(b.map((g) => tx.get(g.store, g.key)))))
+            .then(
+              (vs) => b.forEach((g, i) => g.resolve(vs[i])),
+              (err) => b.forEach((g) => g.reject(err)),
+            );
+        });
+      }
+      this.batch.push({ store, key, resolve, reject });
+    });
   }
 
   async put(store: StoreName, key: string, value: unknown): Promise<void> {
