@@ -186,3 +186,27 @@ for (const encrypted of [false, true]) {
     await replica.wipe();
   });
 }
+
+test("a tab of the previous IndexedDB version is closed when this version opens the database, and cannot open it again", async () => {
+  const name = "fieldsync-test-version";
+  const old = await new Promise<IDBDatabase>((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("ops");
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  let closed = false;
+  old.onversionchange = () => {
+    closed = true;
+    old.close();
+  };
+  const storage = await IndexedDBStorage.open(name);
+  assert.ok(closed, "the old tab was told to close");
+  const again = await new Promise<string>((resolve) => {
+    const req = indexedDB.open(name, 1);
+    req.onsuccess = () => resolve("opened");
+    req.onerror = () => resolve(req.error?.name ?? "error");
+  });
+  assert.equal(again, "VersionError");
+  await storage.wipe();
+});
