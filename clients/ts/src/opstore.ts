@@ -7,7 +7,7 @@
  *   ops["<record>/"]        = Chunk: the open chunk, where new ops go,
  *                              and `sealed`, how many full chunks precede it;
  *   ops["<record>/<n>"]     = Chunk: sealed chunk n (1..sealed, 6 digits),
- *                              CHUNK ops each when sealed.
+ *                              at least CHUNK ops when sealed.
  *
  * Invariants: a record has stored ops iff its open chunk exists (one read
  * tells a record the device does not hold); an op id is in at most one

@@ -466,10 +466,20 @@ export class Replica {
       const resyncing = (await tx.get("meta", "resync")) === true;
       const stale = new Set<string>();
       const dirty = new Map<string, Record>();
+      // A record's writes are queued as soon as the page has no more ops
+      // of it, so IndexedDB stores them while the rest of the page merges.
+      const last = new Map(p.ops.map((op, i) => [op.record, i]));
       let newest = "";
-      for (const op of p.ops) {
+      for (const [i, op] of p.ops.entries()) {
         newest = op.hlc > newest ? op.hlc : newest;
         await this.receive(tx, ops, op, stale, dirty);
+        const r = dirty.get(op.record);
+        if (last.get(op.record) === i && r !== undefined && !stale.has(op.record)) {
+          await tx.put("records", op.record, r.snapshot());
+          await (await ops.of(op.record)).save(tx);
+          touched.add(op.record);
+          dirty.delete(op.record);
+        }
       }
       if (resyncing) {
         for (const id of new Set(p.ops.map((op) => op.record))) {
