@@ -86,6 +86,8 @@ export interface PushResult {
 /** A decoded pull page. */
 export interface Page {
   ops: Op[];
+  /** json[i], when given, is opJSON(ops[i]) (encoded ahead, while another page is stored). */
+  json?: string[];
   cursor: string;
   more: boolean;
   drop: string[];
@@ -472,7 +474,7 @@ export class Replica {
       let newest = "";
       for (const [i, op] of p.ops.entries()) {
         newest = op.hlc > newest ? op.hlc : newest;
-        await this.receive(tx, ops, op, stale, dirty);
+        await this.receive(tx, ops, op, p.json?.[i] ?? opJSON(op), stale, dirty);
         const r = dirty.get(op.record);
         if (last.get(op.record) === i && r !== undefined && !stale.has(op.record)) {
           await tx.put("records", op.record, r.snapshot());
@@ -560,14 +562,13 @@ export class Replica {
     return this.wiped;
   }
 
-  private async receive(tx: StorageTx, ops: OpsTx, op: Op, stale: Set<string>, dirty: Map<string, Record>): Promise<void> {
+  private async receive(tx: StorageTx, ops: OpsTx, op: Op, enc: string, stale: Set<string>, dirty: Map<string, Record>): Promise<void> {
     if (op.device === this.device) {
       const seq = (await tx.get("outbox", "i/" + op.id)) as number | undefined;
       if (seq !== undefined) {
         await dequeue(tx, seq, op.id);
       }
     }
-    const enc = opJSON(op);
     const held = await ops.of(op.record);
     const stored = held.get(op.id);
     if (stored === enc) {
