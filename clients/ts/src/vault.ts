@@ -342,9 +342,9 @@ export class EncryptedStorage implements Storage {
     return this.key;
   }
 
-  private async encrypt(store: StoreName, key: string, value: unknown, dek: CryptoKey): Promise<Envelope> {
+  private async encrypt(store: StoreName, key: string, text: string, dek: CryptoKey): Promise<Envelope> {
     const iv = this.crypto.getRandomValues(new Uint8Array(12));
-    const plain = new TextEncoder().encode(JSON.stringify(value));
+    const plain = new TextEncoder().encode(text);
     const ct = await this.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(store, key) }, dek, plain);
     return { iv, ct: new Uint8Array(ct) };
   }
@@ -412,7 +412,8 @@ function aad(store: StoreName, key: string): Uint8Array<ArrayBuffer> {
  * inner storage.
  */
 class OverlayTx implements StorageTx {
-  private readonly put_ = new Map<StoreName, Map<string, unknown>>();
+  /** Buffered writes as the JSON text they are encrypted as (a copy, as IndexedDB's put takes). */
+  private readonly put_ = new Map<StoreName, Map<string, string>>();
   private readonly del_ = new Map<StoreName, Set<string>>();
   private batch: Array<{ store: StoreName; key: string; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | undefined;
 
@@ -428,7 +429,7 @@ class OverlayTx implements StorageTx {
     }
     const p = this.put_.get(store);
     if (p?.has(key)) {
-      return structuredClone(p.get(key));
+      return JSON.parse(p.get(key)!);
     }
     const raw = await this.rawGet(store, key);
     return raw === undefined ? undefined : this.open(store, key, raw);
@@ -458,7 +459,7 @@ class OverlayTx implements StorageTx {
   async put(store: StoreName, key: string, value: unknown): Promise<void> {
     this.mustWrite(key);
     this.del_.get(store)?.delete(key);
-    mapOf(this.put_, store, () => new Map()).set(key, structuredClone(value));
+    mapOf(this.put_, store, () => new Map()).set(key, JSON.stringify(value) ?? "null");
   }
 
   async delete(store: StoreName, key: string): Promise<void> {
@@ -468,11 +469,11 @@ class OverlayTx implements StorageTx {
   }
 
   async list(store: StoreName, prefix = "", limit = Infinity): Promise<Array<[string, unknown]>> {
-    const puts = this.put_.get(store) ?? new Map<string, unknown>();
+    const puts = this.put_.get(store) ?? new Map<string, string>();
     const dels = this.del_.get(store) ?? new Set<string>();
     const exact = puts.size === 0 && dels.size === 0 && Number.isFinite(limit);
     const raw = await this.inner.read((tx) => tx.list(store, prefix, exact ? limit : undefined));
-    const merged = new Map<string, { raw?: unknown; value?: unknown }>();
+    const merged = new Map<string, { raw?: unknown; value?: string }>();
     for (const [k, v] of raw) {
       if (!k.startsWith("\u0000") && !dels.has(k)) {
         merged.set(k, { raw: v });
@@ -487,7 +488,7 @@ class OverlayTx implements StorageTx {
     return Promise.all(
       keys.map(async (k) => {
         const e = merged.get(k)!;
-        return [k, "raw" in e ? await this.open(store, k, e.raw) : structuredClone(e.value)] as [string, unknown];
+        return [k, "raw" in e ? await this.open(store, k, e.raw) : JSON.parse(e.value!)] as [string, unknown];
       }),
     );
   }
@@ -497,8 +498,8 @@ class OverlayTx implements StorageTx {
   }
 
   /** puts returns the buffered writes. */
-  puts(): Array<[StoreName, string, unknown]> {
-    const out: Array<[StoreName, string, unknown]> = [];
+  puts(): Array<[StoreName, string, string]> {
+    const out: Array<[StoreName, string, string]> = [];
     for (const [s, m] of this.put_) {
       for (const [k, v] of m) {
         out.push([s, k, v]);
