@@ -11,7 +11,7 @@
  *
  * Invariants: a record has stored ops iff its open chunk exists (one read
  * tells a record the device does not hold); an op id is in at most one
- * chunk; a chunk's ops map op id to the op's JSON as stored; ops are
+ * chunk; a chunk holds each op's id and JSON as stored; ops are
  * listed in op-id order, as layout 1 (one value "<record>/<op id>" per op)
  * listed them. OpsTx caches the chunks a transaction loaded and writes
  * the changed ones back on flush, which the transaction's function must
@@ -25,13 +25,20 @@ export const LAYOUT = 2;
 /** CHUNK is how many ops an open chunk takes before it is sealed. */
 export const CHUNK = 256;
 
-/** A chunk of one record's ops. */
+/**
+ * A chunk of one record's ops as stored: ids[i] is the id of the op whose
+ * JSON is ops[i] (arrays, not an object keyed by op id: an object with a
+ * property per UUID costs the JavaScript engine a hidden class each).
+ */
 interface Chunk {
   /** Sealed chunks before this one (the open chunk only). */
   sealed?: number;
-  /** op id → op JSON. */
-  ops: { [id: string]: string };
+  ids: string[];
+  ops: string[];
 }
+
+const toMap = (c: Chunk): Map<string, string> => new Map(c.ids.map((id, i) => [id, c.ops[i]!]));
+const toChunk = (m: Map<string, string>, sealed?: number): Chunk => ({ ...(sealed === undefined ? {} : { sealed }), ids: [...m.keys()], ops: [...m.values()] });
 
 const openKey = (record: string): string => record + "/";
 const sealedKey = (record: string, n: number): string => record + "/" + String(n).padStart(6, "0");
@@ -43,11 +50,11 @@ export class RecordOps {
 
   constructor(
     readonly record: string,
-    private readonly chunks: Map<string, Chunk>,
+    private readonly chunks: Map<string, Map<string, string>>,
     private sealed: number,
   ) {
     for (const [k, c] of chunks) {
-      for (const id of Object.keys(c.ops)) {
+      for (const id of c.keys()) {
         this.where.set(id, k);
       }
     }
@@ -61,7 +68,7 @@ export class RecordOps {
   /** get returns op id's stored JSON, or undefined. */
   get(id: string): string | undefined {
     const k = this.where.get(id);
-    return k === undefined ? undefined : this.chunks.get(k)!.ops[id];
+    return k === undefined ? undefined : this.chunks.get(k)!.get(id);
   }
 
   /** put stores op id's JSON (in its chunk when held, else in the open chunk). */
@@ -73,10 +80,10 @@ export class RecordOps {
     }
     let c = this.chunks.get(k);
     if (c === undefined) {
-      c = { ops: {} };
+      c = new Map();
       this.chunks.set(k, c);
     }
-    c.ops[id] = json;
+    c.set(id, json);
     this.dirty.add(k);
   }
 
@@ -84,7 +91,7 @@ export class RecordOps {
   delete(id: string): void {
     const k = this.where.get(id);
     if (k !== undefined) {
-      delete this.chunks.get(k)!.ops[id];
+      this.chunks.get(k)!.delete(id);
       this.where.delete(id);
       this.dirty.add(k);
     }
@@ -118,25 +125,25 @@ export class RecordOps {
       return;
     }
     const o = this.chunks.get(open);
-    if (o !== undefined && Object.keys(o.ops).length >= CHUNK) {
+    if (o !== undefined && o.size >= CHUNK) {
       this.sealed++;
       const k = sealedKey(this.record, this.sealed);
-      this.chunks.set(k, { ops: o.ops });
-      for (const id of Object.keys(o.ops)) {
+      this.chunks.set(k, o);
+      for (const id of o.keys()) {
         this.where.set(id, k);
       }
-      this.chunks.set(open, { ops: {} });
+      this.chunks.set(open, new Map());
       this.dirty.add(k);
       this.dirty.add(open);
     }
     for (const k of this.dirty) {
       const c = this.chunks.get(k)!;
       if (k === open) {
-        await tx.put("ops", k, { sealed: this.sealed, ops: c.ops } satisfies Chunk);
-      } else if (Object.keys(c.ops).length === 0) {
+        await tx.put("ops", k, toChunk(c, this.sealed));
+      } else if (c.size === 0) {
         await tx.delete("ops", k);
       } else {
-        await tx.put("ops", k, { ops: c.ops } satisfies Chunk);
+        await tx.put("ops", k, toChunk(c));
       }
     }
     this.dirty.clear();
@@ -177,7 +184,7 @@ export class OpsTx {
 
 async function load(tx: StorageTx, record: string): Promise<RecordOps> {
   const open = (await tx.get("ops", openKey(record))) as Chunk | undefined;
-  const chunks = new Map<string, Chunk>();
+  const chunks = new Map<string, Map<string, string>>();
   if (open === undefined) {
     return new RecordOps(record, chunks, 0);
   }
@@ -185,11 +192,11 @@ async function load(tx: StorageTx, record: string): Promise<RecordOps> {
   if (sealed > 0) {
     for (const [k, v] of await tx.list("ops", openKey(record))) {
       if (k !== openKey(record)) {
-        chunks.set(k, v as Chunk);
+        chunks.set(k, toMap(v as Chunk));
       }
     }
   }
-  chunks.set(openKey(record), { ops: open.ops });
+  chunks.set(openKey(record), toMap(open));
   return new RecordOps(record, chunks, sealed);
 }
 

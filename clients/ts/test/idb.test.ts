@@ -110,8 +110,9 @@ async function toLayout1(storage: Storage): Promise<number> {
     for (const [k, v] of await tx.list("ops")) {
       const record = k.slice(0, k.indexOf("/"));
       await tx.delete("ops", k);
-      for (const [id, json] of Object.entries((v as { ops: { [id: string]: string } }).ops)) {
-        await tx.put("ops", `${record}/${id}`, json);
+      const c = v as { ids: string[]; ops: string[] };
+      for (const [i, id] of c.ids.entries()) {
+        await tx.put("ops", `${record}/${id}`, c.ops[i]);
         n++;
       }
     }

@@ -402,7 +402,7 @@ test("the stored ops of a record not held are found when a page redacts one of t
   const redact = (await other.replica.ops(rec(80))).find((op) => op.action === "redact")!;
   const { storage, replica } = await setup();
   // An op kept without its record (as a version that could not merge it left it).
-  await storage.write((tx) => tx.put("ops", `${rec(80)}/`, { sealed: 0, ops: { [note!.id]: opJSON(note!) } }), "strict");
+  await storage.write((tx) => tx.put("ops", `${rec(80)}/`, { sealed: 0, ids: [note!.id], ops: [opJSON(note!)] }), "strict");
   await replica.applyPage({ ops: [redact], cursor: "1", more: false, drop: [], server: "" });
   const stored = (await replica.ops(rec(80))).find((op) => op.id === note!.id)!;
   assert.equal(stored.value, "null", "the stored target was redacted");
