@@ -500,7 +500,7 @@ const idbRecords = `(async () => {
 	const db = await new Promise((ok, ko) => { const r = indexedDB.open("fieldsync-app"); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
 	const all = await new Promise((ok, ko) => { const r = db.transaction("records").objectStore("records").getAll(); r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
 	db.close();
-	return all.map((s) => (typeof s === "string" ? JSON.parse(s) : s).kind).sort().join(" ");
+	return all.map((s) => s.kind).sort().join(" ");
 })()`
 
 // TestAppVisitor: on a phone, a visitor writes a site visit with a note

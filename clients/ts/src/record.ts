@@ -666,21 +666,8 @@ export class Record {
     return { v: 1, id: this.id, kind: this.kind, hlc: this.hlc, fields };
   }
 
-  /**
-   * fromSnapshot restores a record from snapshot(), or from its JSON text
-   * (as a replica stores it: one string is far cheaper for IndexedDB to
-   * clone than the nested object); it throws an Error on an unknown
-   * version or a damaged snapshot.
-   */
-  static fromSnapshot(snap: RecordSnapshot | string): Record {
-    let s = snap as RecordSnapshot;
-    if (typeof snap === "string") {
-      try {
-        s = JSON.parse(snap) as RecordSnapshot;
-      } catch {
-        throw new Error("The record snapshot is damaged or of an unknown version.");
-      }
-    }
+  /** fromSnapshot restores a record from snapshot(); it throws an Error on an unknown version or a damaged snapshot. */
+  static fromSnapshot(s: RecordSnapshot): Record {
     if (s === null || typeof s !== "object" || s.v !== 1 || typeof s.id !== "string" || typeof s.kind !== "string" || typeof s.hlc !== "string") {
       throw new Error("The record snapshot is damaged or of an unknown version.");
     }

@@ -14,8 +14,7 @@
  *    quarantined, redacted) is rebuilt from them.
  *  - Each pull page (ops, drops, cursor) is applied in one transaction.
  *
- * Store layout: records[id] = RecordSnapshot as JSON text (an object in
- * replicas written before, still read); ops: each record's ops in a
+ * Store layout: records[id] = RecordSnapshot; ops: each record's ops in a
  * few chunks (opstore.ts, layout 2; open migrates layout 1, a value per
  * op, in one transaction); outbox["q/<seq>"] = op JSON and outbox["i/<op id>"] = seq;
  * quarantine["<seq>"] = StoredRejected; meta: session, cursor, clock,
@@ -283,7 +282,7 @@ export class Replica {
       seq++;
     }
     await ops.flush();
-    await tx.put("records", id, stateOf(r));
+    await tx.put("records", id, r.snapshot());
     await tx.put("meta", "seq", seq);
     await tx.put("meta", "clock", this.clock.lastIssued());
     this.nextSeq = seq;
@@ -478,7 +477,7 @@ export class Replica {
         await this.receive(tx, ops, op, p.json?.[i] ?? opJSON(op), stale, dirty);
         const r = dirty.get(op.record);
         if (last.get(op.record) === i && r !== undefined && !stale.has(op.record)) {
-          await tx.put("records", op.record, stateOf(r));
+          await tx.put("records", op.record, r.snapshot());
           await (await ops.of(op.record)).save(tx);
           touched.add(op.record);
           dirty.delete(op.record);
@@ -491,7 +490,7 @@ export class Replica {
       }
       for (const [id, r] of dirty) {
         if (!stale.has(id)) {
-          await tx.put("records", id, stateOf(r));
+          await tx.put("records", id, r.snapshot());
           touched.add(id);
         }
       }
@@ -705,7 +704,7 @@ export class Replica {
       if (r === undefined) {
         await tx.delete("records", id);
       } else {
-        await tx.put("records", id, stateOf(r));
+        await tx.put("records", id, r.snapshot());
       }
     }
   }
@@ -739,16 +738,7 @@ export function writesWithoutReading(user: User, kind: string): boolean {
 
 async function loadRecord(tx: StorageTx, id: string): Promise<Record | undefined> {
   const s = await tx.get("records", id);
-  return s === undefined ? undefined : Record.fromSnapshot(s as string);
-}
-
-/**
- * stateOf is a record's stored state: its snapshot as JSON text (one
- * string is far cheaper for IndexedDB to clone than the nested object; a
- * snapshot stored as an object by an earlier version still reads).
- */
-function stateOf(r: Record): string {
-  return JSON.stringify(r.snapshot());
+  return s === undefined ? undefined : Record.fromSnapshot(s as ReturnType<Record["snapshot"]>);
 }
 
 async function loadOps(ops: OpsTx, id: string): Promise<Op[]> {

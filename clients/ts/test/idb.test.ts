@@ -101,8 +101,8 @@ test("wipe deletes the database", async () => {
 
 /**
  * toLayout1 rewrites storage's ops store as the previous version kept it
- * (one value "<record>/<op id>" per op, no meta "layout", each record's
- * state an object): the replica an older SDK left on a device.
+ * (one value "<record>/<op id>" per op, no meta "layout"): the replica an
+ * older SDK left on a device.
  */
 async function toLayout1(storage: Storage): Promise<number> {
   return storage.write(async (tx) => {
@@ -115,9 +115,6 @@ async function toLayout1(storage: Storage): Promise<number> {
         await tx.put("ops", `${record}/${id}`, c.ops[i]);
         n++;
       }
-    }
-    for (const [k, v] of await tx.list("records")) {
-      await tx.put("records", k, JSON.parse(v as string)); // a state was an object then
     }
     await tx.delete("meta", "layout");
     return n;
