@@ -8,8 +8,15 @@
  */
 import { type Durability, type Storage, type StorageTx, STORES, type StoreName } from "./storage.js";
 
-/** The IndexedDB schema version of a replica database (2: the "files" store of attachments; an upgrade creates the stores missing). */
-const VERSION = 2;
+/**
+ * The IndexedDB schema version of a replica database. 2: the "files" store
+ * of attachments (an upgrade creates the stores missing) and the ops
+ * store's layout 2 (opstore.ts): the bump makes every tab still running a
+ * version that writes layout 1 close its connection (versionchange) before
+ * this one migrates, and refuses that version afterwards (VersionError),
+ * so no tab writes the old layout again.
+ */
+const IDB_VERSION = 2;
 
 /** IndexedDBStorage implements Storage over one IndexedDB database. */
 export class IndexedDBStorage implements Storage {
@@ -24,7 +31,7 @@ export class IndexedDBStorage implements Storage {
    * @param factory the IDBFactory (globalThis.indexedDB in a browser; fake-indexeddb's under Node).
    */
   static async open(name: string, factory: IDBFactory = globalThis.indexedDB): Promise<IndexedDBStorage> {
-    const req = factory.open(name, VERSION);
+    const req = factory.open(name, IDB_VERSION);
     req.onupgradeneeded = () => {
       for (const s of STORES) {
         if (!req.result.objectStoreNames.contains(s)) {

@@ -14,10 +14,11 @@
  *    quarantined, redacted) is rebuilt from them.
  *  - Each pull page (ops, drops, cursor) is applied in one transaction.
  *
- * Store layout: records[id] = RecordSnapshot; ops["record/op"] = op JSON;
- * outbox["q/<seq>"] = op JSON and outbox["i/<op id>"] = seq;
+ * Store layout: records[id] = RecordSnapshot; ops: each record's ops in a
+ * few chunks (opstore.ts, layout 2; open migrates layout 1, a value per
+ * op, in one transaction); outbox["q/<seq>"] = op JSON and outbox["i/<op id>"] = seq;
  * quarantine["<seq>"] = StoredRejected; meta: session, cursor, clock,
- * seq, schema, last_sync, resync, and "resync/<id>" marks.
+ * seq, schema, last_sync, resync, layout, and "resync/<id>" marks.
  */
 import { FieldsyncError } from "./errors.js";
 import { Clock, type Timestamp } from "./hlc.js";
@@ -27,6 +28,7 @@ import { type Schema } from "./schema.js";
 import { type Storage, type StorageTx, type StoreName } from "./storage.js";
 import { type Edit, writeOp } from "./write.js";
 import { dropFiles } from "./files.js";
+import { LAYOUT, migrate, OpsTx } from "./opstore.js";
 import { type JSONValue } from "./json.js";
 
 /** The user as the server serves it (api.User). */
@@ -85,6 +87,8 @@ export interface PushResult {
 /** A decoded pull page. */
 export interface Page {
   ops: Op[];
+  /** json[i], when given, is opJSON(ops[i]) (encoded ahead, while another page is stored). */
+  json?: string[];
   cursor: string;
   more: boolean;
   drop: string[];
@@ -118,7 +122,6 @@ export interface ReplicaOptions {
 
 const SEQ_DIGITS = 15;
 const seqKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, "0");
-const opKey = (record: string, id: string): string => `${record}/${id}`;
 /** WriteHook runs inside a write's transaction with the record as written and the new ops. */
 export type WriteHook = (tx: StorageTx, record: Record, ops: Op[]) => Promise<void>;
 
@@ -129,6 +132,13 @@ const DROPPED = "dropped/";
 export class Replica {
   /** Called after every committed change with the ids of the records it touched. */
   onChange: (records: string[]) => void = () => {};
+  /**
+   * pullTimings adds up where applyPage spends its time, for benchmarks:
+   * reading what a page needs (with any decryption), merging and encoding
+   * (JavaScript, queueing the writes), and writing until the transaction
+   * committed (with any encryption).
+   */
+  readonly pullTimings = { pages: 0, readMs: 0, mergeMs: 0, writeMs: 0 };
   private wiped = false;
 
   private constructor(
@@ -145,6 +155,14 @@ export class Replica {
   /** open loads the replica's clock, sequence, session and schema from storage. */
   static async open(o: ReplicaOptions): Promise<Replica> {
     const now = o.now ?? Date.now;
+    if ((await o.storage.read((tx) => tx.get("meta", "layout"))) !== LAYOUT) {
+      await o.storage.write(async (tx) => {
+        if ((await tx.get("meta", "layout")) !== LAYOUT) {
+          await migrate(tx);
+          await tx.put("meta", "layout", LAYOUT);
+        }
+      }, "strict");
+    }
     const [clock, seq, session, schema] = await o.storage.read(async (tx) => [
       (await tx.get("meta", "clock")) as Timestamp | undefined,
       (await tx.get("meta", "seq")) as number | undefined,
@@ -261,13 +279,16 @@ export class Replica {
     }
     await also?.(tx, r, out);
     let seq = Math.max(this.nextSeq, storedSeq ?? 1);
+    const ops = new OpsTx(tx);
+    const stored = await ops.of(id);
     for (const op of out) {
       const raw = opJSON(op);
-      await tx.put("ops", opKey(id, op.id), raw);
+      stored.put(op.id, raw);
       await tx.put("outbox", "q/" + seqKey(seq), raw);
       await tx.put("outbox", "i/" + op.id, seq);
       seq++;
     }
+    await ops.flush();
     await tx.put("records", id, r.snapshot());
     await tx.put("meta", "seq", seq);
     await tx.put("meta", "clock", this.clock.lastIssued());
@@ -297,7 +318,7 @@ export class Replica {
 
   /** ops returns the stored ops of record id (as the server stamped them once acknowledged). */
   ops(id: string): Promise<Op[]> {
-    return this.storage.read((tx) => loadOps(tx, id));
+    return this.storage.read((tx) => loadOps(new OpsTx(tx), id));
   }
 
   /** outboxSize returns how many ops wait to be pushed. */
@@ -384,6 +405,7 @@ export class Replica {
     const touched = new Set<string>();
     const answered = await this.storage.write(async (tx) => {
       this.observe(serverHLC);
+      const ops = new OpsTx(tx);
       const stale = new Set<string>();
       let n = 0;
       for (const p of batch) {
@@ -394,21 +416,22 @@ export class Replica {
         n++;
         if (r.status === "applied" || r.status === "duplicate") {
           await dequeue(tx, p.seq, p.op.id);
-          if (await restamp(tx, p.op, r.hlc, user)) {
+          if (await restamp(ops, p.op, r.hlc, user)) {
             stale.add(p.op.record);
           }
         } else if (r.code === "record_erased") {
           // Retention erased the record at the server: nothing of it may
           // stay here, and the op can never be stored there.
           await dequeue(tx, p.seq, p.op.id);
-          await this.dropRecord(tx, p.op.record, touched, true);
+          await this.dropRecord(tx, ops, p.op.record, touched, true);
           stale.delete(p.op.record);
         } else {
-          await this.quarantineTx(tx, p, r.code || "internal", r.message ?? "", stale);
+          await this.quarantineTx(tx, ops, p, r.code || "internal", r.message ?? "", stale);
         }
       }
-      await this.rebuild(tx, stale, touched);
-      await this.forgetUnreadable(tx, batch, touched);
+      await this.rebuild(tx, ops, stale, touched);
+      await this.forgetUnreadable(tx, ops, batch, touched);
+      await ops.flush();
       await tx.put("meta", "clock", this.clock.lastIssued());
       return n;
     }, "strict");
@@ -421,8 +444,10 @@ export class Replica {
     const touched = new Set<string>();
     await this.storage.write(async (tx) => {
       const stale = new Set<string>();
-      await this.quarantineTx(tx, p, code, message, stale);
-      await this.rebuild(tx, stale, touched);
+      const ops = new OpsTx(tx);
+      await this.quarantineTx(tx, ops, p, code, message, stale);
+      await this.rebuild(tx, ops, stale, touched);
+      await ops.flush();
     }, "strict");
     this.changed(touched);
   }
@@ -435,16 +460,40 @@ export class Replica {
    */
   async applyPage(p: Page): Promise<void> {
     const touched = new Set<string>();
+    const t = this.pullTimings;
+    let mark = performance.now();
+    const lap = (): number => {
+      const prev = mark;
+      mark = performance.now();
+      return mark - prev;
+    };
     await this.storage.write(async (raw) => {
       const tx = pipelined(raw);
-      await this.prefetchPage(tx, p.ops);
+      const ops = new OpsTx(tx);
+      await this.prefetchPage(tx, ops, p.ops);
+      t.readMs += lap();
       const resyncing = (await tx.get("meta", "resync")) === true;
       const stale = new Set<string>();
       const dirty = new Map<string, Record>();
+      // A record's writes are queued as soon as the page has no more ops
+      // of it, so IndexedDB stores them while the rest of the page merges.
+      const last = new Map(p.ops.map((op, i) => [op.record, i]));
       let newest = "";
-      for (const op of p.ops) {
+      for (const [i, op] of p.ops.entries()) {
         newest = op.hlc > newest ? op.hlc : newest;
-        await this.receive(tx, op, resyncing, stale, dirty);
+        await this.receive(tx, ops, op, p.json?.[i] ?? opJSON(op), stale, dirty);
+        const r = dirty.get(op.record);
+        if (last.get(op.record) === i && r !== undefined && !stale.has(op.record)) {
+          await tx.put("records", op.record, r.snapshot());
+          await (await ops.of(op.record)).save(tx);
+          touched.add(op.record);
+          dirty.delete(op.record);
+        }
+      }
+      if (resyncing) {
+        for (const id of new Set(p.ops.map((op) => op.record))) {
+          await tx.delete("meta", "resync/" + id);
+        }
       }
       for (const [id, r] of dirty) {
         if (!stale.has(id)) {
@@ -452,42 +501,44 @@ export class Replica {
           touched.add(id);
         }
       }
-      await this.rebuild(tx, stale, touched);
+      await this.rebuild(tx, ops, stale, touched);
       this.observe(newest);
       this.observe(p.server);
       await tx.put("meta", "clock", this.clock.lastIssued());
       const erased = new Set(p.erased ?? []);
       for (const id of p.drop) {
-        await this.dropRecord(tx, id, touched, erased.has(id));
+        await this.dropRecord(tx, ops, id, touched, erased.has(id));
       }
       await tx.put("meta", "cursor", p.cursor);
       if (!p.more && resyncing) {
-        await this.endResync(tx, touched);
+        await this.endResync(tx, ops, touched);
       }
+      await ops.flush();
+      t.mergeMs += lap();
       await tx.flush();
     }, "relaxed");
+    t.writeMs += lap();
+    t.pages++;
     this.changed(touched);
   }
 
   /**
    * prefetchPage reads in one batch what applyPage will look up for ops:
-   * their records, their own outbox entries, and the stored copies of the
-   * ops and of the ops their redacts name. For a record this device does
-   * not hold (every record of a fresh device) one range read per record
-   * replaces a read per op (it finds the ops, usually none, that a record
-   * left unmerged by this version still keeps); for a record it holds,
-   * a read per op of the page.
+   * each record's ops (one read of its open chunk; a record without one
+   * is not held, every record of a fresh device), the state of the records
+   * held, and the outbox entries of this device's own ops. A pull page
+   * thus costs about a read and two writes per record, not per op.
    */
-  private async prefetchPage(tx: Pipelined, ops: Op[]): Promise<void> {
-    const records = [...new Set(ops.map((op) => op.record))];
-    const [held] = await Promise.all([
-      tx.prefetch("records", records),
-      tx.prefetch("outbox", ops.filter((op) => op.device === this.device).map((op) => "i/" + op.id)),
-    ]);
-    const fresh = new Set(records.filter((_, i) => held[i] === undefined));
-    const keys = (pick: (r: string) => boolean): string[] =>
-      ops.filter((op) => pick(op.record)).flatMap((op) => [opKey(op.record, op.id), ...(op.action === "redact" && op.base[0] !== undefined ? [opKey(op.record, op.base[0])] : [])]);
-    await Promise.all([tx.prefetch("ops", keys((r) => !fresh.has(r))), tx.prefetchUnder("ops", [...fresh].map((r) => r + "/"), keys((r) => fresh.has(r)))]);
+  private async prefetchPage(tx: Pipelined, ops: OpsTx, page: Op[]): Promise<void> {
+    const records = [...new Set(page.map((op) => op.record))];
+    await Promise.all([ops.prefetch(records), tx.prefetch("outbox", page.filter((op) => op.device === this.device).map((op) => "i/" + op.id))]);
+    const held: string[] = [];
+    const fresh: string[] = [];
+    for (const r of records) {
+      ((await ops.of(r)).size > 0 ? held : fresh).push(r);
+    }
+    tx.absent("records", fresh);
+    await tx.prefetch("records", held);
   }
 
   /**
@@ -518,26 +569,23 @@ export class Replica {
     return this.wiped;
   }
 
-  private async receive(tx: StorageTx, op: Op, resyncing: boolean, stale: Set<string>, dirty: Map<string, Record>): Promise<void> {
+  private async receive(tx: StorageTx, ops: OpsTx, op: Op, enc: string, stale: Set<string>, dirty: Map<string, Record>): Promise<void> {
     if (op.device === this.device) {
       const seq = (await tx.get("outbox", "i/" + op.id)) as number | undefined;
       if (seq !== undefined) {
         await dequeue(tx, seq, op.id);
       }
     }
-    if (resyncing) {
-      await tx.delete("meta", "resync/" + op.record);
-    }
-    const enc = opJSON(op);
-    const stored = (await tx.get("ops", opKey(op.record, op.id))) as string | undefined;
+    const held = await ops.of(op.record);
+    const stored = held.get(op.id);
     if (stored === enc) {
       return;
     }
-    await tx.put("ops", opKey(op.record, op.id), enc);
+    held.put(op.id, enc);
     if (op.action === "redact" && op.base[0] !== undefined) {
-      const target = (await tx.get("ops", opKey(op.record, op.base[0]))) as string | undefined;
+      const target = held.get(op.base[0]);
       if (target !== undefined) {
-        await tx.put("ops", opKey(op.record, op.base[0]), opJSON(redactedOp(decodeOp(target))));
+        held.put(op.base[0], opJSON(redactedOp(decodeOp(target))));
       }
     }
     if (stored !== undefined || stale.has(op.record)) {
@@ -565,7 +613,7 @@ export class Replica {
    * phone must not keep them. Later writes to such a record go out with
    * an empty base (the device no longer knows its state, as intended).
    */
-  private async forgetUnreadable(tx: StorageTx, batch: Pending[], touched: Set<string>): Promise<void> {
+  private async forgetUnreadable(tx: StorageTx, ops: OpsTx, batch: Pending[], touched: Set<string>): Promise<void> {
     const user = this.sessionValue?.user;
     if (user === undefined) {
       return;
@@ -577,18 +625,19 @@ export class Replica {
       }
       done.add(p.op.record);
       if ((await outboxOf(tx, p.op.record)).length === 0) {
-        await deleteRecord(tx, p.op.record);
+        await deleteRecord(tx, ops, p.op.record);
         touched.add(p.op.record);
       }
     }
   }
 
-  private async quarantineTx(tx: StorageTx, p: Pending, code: string, message: string, stale: Set<string>): Promise<void> {
+  private async quarantineTx(tx: StorageTx, ops: OpsTx, p: Pending, code: string, message: string, stale: Set<string>): Promise<void> {
     await dequeue(tx, p.seq, p.op.id);
     const q: StoredRejected = { op: p.raw, code, message, at: new Date(this.now()).toISOString() };
     await tx.put("quarantine", seqKey(p.seq), q);
-    if ((await tx.get("ops", opKey(p.op.record, p.op.id))) !== undefined) {
-      await tx.delete("ops", opKey(p.op.record, p.op.id));
+    const held = await ops.of(p.op.record);
+    if (held.get(p.op.id) !== undefined) {
+      held.delete(p.op.id);
       stale.add(p.op.record);
     }
   }
@@ -601,16 +650,16 @@ export class Replica {
    * them, record_erased). Either is remembered until acknowledged
    * (POST /v1/sync/purges at the end of the sync).
    */
-  private async dropRecord(tx: StorageTx, id: string, touched: Set<string>, erased = false): Promise<void> {
+  private async dropRecord(tx: StorageTx, ops: OpsTx, id: string, touched: Set<string>, erased = false): Promise<void> {
     for (const p of await outboxOf(tx, id)) {
       if (erased) {
         await dequeue(tx, p.seq, p.op.id);
       } else {
-        await this.quarantineTx(tx, p, "forbidden", "You no longer have access to this record; this change was not sent.", new Set());
+        await this.quarantineTx(tx, ops, p, "forbidden", "You no longer have access to this record; this change was not sent.", new Set());
       }
     }
     await tx.put("meta", DROPPED + id, true);
-    await deleteRecord(tx, id);
+    await deleteRecord(tx, ops, id);
     await dropFiles(tx, id);
     touched.add(id);
   }
@@ -627,9 +676,11 @@ export class Replica {
       const seq = (await tx.get("outbox", "i/" + opId)) as number | undefined;
       const raw = seq === undefined ? undefined : ((await tx.get("outbox", "q/" + seqKey(seq))) as string | undefined);
       if (seq !== undefined && raw !== undefined) {
+        const ops = new OpsTx(tx);
         const stale = new Set<string>();
-        await this.quarantineTx(tx, { seq, op: decodeOp(raw), raw }, code, message, stale);
-        await this.rebuild(tx, stale, touched);
+        await this.quarantineTx(tx, ops, { seq, op: decodeOp(raw), raw }, code, message, stale);
+        await this.rebuild(tx, ops, stale, touched);
+        await ops.flush();
       }
       await also?.(tx);
     }, "strict");
@@ -651,12 +702,12 @@ export class Replica {
     }, "relaxed");
   }
 
-  private async endResync(tx: StorageTx, touched: Set<string>): Promise<void> {
+  private async endResync(tx: StorageTx, ops: OpsTx, touched: Set<string>): Promise<void> {
     for (const [k] of await tx.list("meta", "resync/")) {
       const id = k.slice("resync/".length);
       await tx.delete("meta", k);
       if ((await outboxOf(tx, id)).length === 0) {
-        await deleteRecord(tx, id);
+        await deleteRecord(tx, ops, id);
         touched.add(id);
       }
     }
@@ -664,9 +715,9 @@ export class Replica {
   }
 
   /** rebuild recomputes the stale records from their stored ops (deleting those left with none). */
-  private async rebuild(tx: StorageTx, stale: Set<string>, touched: Set<string>): Promise<void> {
+  private async rebuild(tx: StorageTx, held: OpsTx, stale: Set<string>, touched: Set<string>): Promise<void> {
     for (const id of stale) {
-      const ops = await loadOps(tx, id);
+      const ops = await loadOps(held, id);
       touched.add(id);
       if (ops.length === 0) {
         await tx.delete("records", id);
@@ -721,9 +772,8 @@ async function loadRecord(tx: StorageTx, id: string): Promise<Record | undefined
   return s === undefined ? undefined : Record.fromSnapshot(s as ReturnType<Record["snapshot"]>);
 }
 
-async function loadOps(tx: StorageTx, id: string): Promise<Op[]> {
-  const entries = await tx.list("ops", id + "/");
-  return entries.map(([, v]) => decodeOp(v as string));
+async function loadOps(ops: OpsTx, id: string): Promise<Op[]> {
+  return (await ops.of(id)).all().map((v) => decodeOp(v));
 }
 
 async function dequeue(tx: StorageTx, seq: number, id: string): Promise<void> {
@@ -742,17 +792,15 @@ async function outboxOf(tx: StorageTx, record: string): Promise<Pending[]> {
   return out;
 }
 
-async function deleteRecord(tx: StorageTx, id: string): Promise<void> {
-  for (const [k] of await tx.list("ops", id + "/")) {
-    await tx.delete("ops", k);
-  }
+async function deleteRecord(tx: StorageTx, ops: OpsTx, id: string): Promise<void> {
+  (await ops.of(id)).clear();
   await tx.delete("records", id);
 }
 
 /** restamp gives the stored copy of an acknowledged op the server's hlc and user; it reports a change. */
-async function restamp(tx: StorageTx, sent: Op, hlc: string | undefined, user: string): Promise<boolean> {
-  const key = opKey(sent.record, sent.id);
-  const raw = (await tx.get("ops", key)) as string | undefined;
+async function restamp(ops: OpsTx, sent: Op, hlc: string | undefined, user: string): Promise<boolean> {
+  const held = await ops.of(sent.record);
+  const raw = held.get(sent.id);
   if (raw === undefined) {
     return false;
   }
@@ -767,7 +815,7 @@ async function restamp(tx: StorageTx, sent: Op, hlc: string | undefined, user: s
     changed = true;
   }
   if (changed) {
-    await tx.put("ops", key, opJSON(op));
+    held.put(sent.id, opJSON(op));
   }
   return changed;
 }
@@ -776,8 +824,8 @@ async function restamp(tx: StorageTx, sent: Op, hlc: string | undefined, user: s
 interface Pipelined extends StorageTx {
   /** prefetch reads keys of store in one batch and returns their values. */
   prefetch(store: StoreName, keys: string[]): Promise<unknown[]>;
-  /** prefetchUnder reads every entry under prefixes in one batch; keys (all under them) absent there read as absent. */
-  prefetchUnder(store: StoreName, prefixes: string[], keys: string[]): Promise<void>;
+  /** absent notes that keys of store are known not to exist (they read as absent without a request). */
+  absent(store: StoreName, keys: string[]): void;
   /** flush waits for every queued write. */
   flush(): Promise<void>;
 }
@@ -827,13 +875,9 @@ function pipelined(tx: StorageTx): Pipelined {
       keys.forEach((k, i) => cache.set(ck(s, k), vs[i]));
       return vs;
     },
-    prefetchUnder: async (s, prefixes, keys) => {
-      const lists = await Promise.all(prefixes.map((p) => tx.list(s, p)));
+    absent: (s, keys) => {
       for (const k of keys) {
         cache.set(ck(s, k), undefined);
-      }
-      for (const [k, v] of lists.flat()) {
-        cache.set(ck(s, k), v);
       }
     },
     flush,

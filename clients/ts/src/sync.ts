@@ -29,7 +29,7 @@
  * fetch is injectable (tests use a fake); push bodies of 1 KiB or more are
  * gzipped with CompressionStream when the platform has it.
  */
-import { decodeOp, type Op } from "./op.js";
+import { decodeOp, type Op, opJSON } from "./op.js";
 import { parseJSON, utf8Text } from "./json.js";
 import { NotLoggedInError, type Page, type Pending, type PushResult, type Replica, type Session, type User } from "./replica.js";
 import { type Schema } from "./schema.js";
@@ -427,15 +427,21 @@ export class SyncClient {
     }
     const body = (await this.call("GET", path, undefined, true, true)) as { [k: string]: unknown };
     const ops: Op[] = [];
+    const json: string[] = [];
     for (const raw of (body.ops as unknown[] | null) ?? []) {
       try {
-        ops.push(decodeOp(raw));
+        const op = decodeOp(raw);
+        // Encoded here, while the previous page's writes are stored.
+        const enc = opJSON(op);
+        ops.push(op);
+        json.push(enc);
       } catch {
         // an op this version cannot decode is skipped, as the Go SDK does
       }
     }
     return {
       ops,
+      json,
       cursor: typeof body.cursor === "string" ? body.cursor : "",
       more: body.more === true,
       drop: Array.isArray(body.drop) ? (body.drop as string[]) : [],

@@ -345,10 +345,10 @@ export class EncryptedStorage implements Storage {
     return this.key;
   }
 
-  private async encrypt(store: StoreName, key: string, value: unknown, dek: CryptoKey): Promise<Envelope> {
+  private async encrypt(store: StoreName, key: string, payload: Buffered, dek: CryptoKey): Promise<Envelope> {
     const iv = this.crypto.getRandomValues(new Uint8Array(12));
-    const bin = value instanceof Uint8Array;
-    const plain = bin ? value : new TextEncoder().encode(JSON.stringify(value));
+    const bin = payload instanceof Uint8Array;
+    const plain = bin ? payload : new TextEncoder().encode(payload);
     const ct = await this.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(store, key, bin) }, dek, plain as BufferSource);
     return bin ? { iv, ct: new Uint8Array(ct), bin } : { iv, ct: new Uint8Array(ct) };
   }
@@ -385,14 +385,12 @@ export class EncryptedStorage implements Storage {
     if (puts.length === 0 && dels.length === 0) {
       return;
     }
-    await this.inner.write(async (t) => {
-      for (const [store, key, env] of puts) {
-        await t.put(store, key, env);
-      }
-      for (const [store, key] of dels) {
-        await t.delete(store, key);
-      }
-    }, durability);
+    // Every request is issued at once (IndexedDB runs a transaction's
+    // requests in order): awaiting each would cost a round trip per value.
+    await this.inner.write(
+      (t) => Promise.all([...puts.map(([store, key, env]) => t.put(store, key, env)), ...dels.map(([store, key]) => t.delete(store, key))]),
+      durability,
+    );
   }
 }
 
@@ -406,6 +404,22 @@ function checkPin(pin: string): void {
   }
 }
 
+/**
+ * Buffered is a write held until commit: a value as its JSON text (a copy
+ * the caller cannot change), or bytes (a file's chunk) copied as they are.
+ */
+type Buffered = string | Uint8Array;
+
+/** buffer copies value for the write buffer. */
+function buffer(value: unknown): Buffered {
+  return value instanceof Uint8Array ? value.slice() : (JSON.stringify(value) ?? "null");
+}
+
+/** unbuffer gives a buffered write back as a fresh value. */
+function unbuffer(b: Buffered): unknown {
+  return typeof b === "string" ? JSON.parse(b) : b.slice();
+}
+
 /** aad is a value's additional data: its store and key, and for bytes a mark (so the bin flag cannot be flipped). */
 function aad(store: StoreName, key: string, bin = false): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(store + "\u0000" + key + (bin ? "\u0000bin" : ""));
@@ -414,11 +428,15 @@ function aad(store: StoreName, key: string, bin = false): Uint8Array<ArrayBuffer
 /**
  * OverlayTx is a transaction of EncryptedStorage: reads see the buffered
  * writes over the committed, decrypted values; writes are buffered (as
- * structured clones) until commit.
+ * structured clones) until commit. The gets issued in one turn of the
+ * event loop (a prefetch of many keys) share one read transaction of the
+ * inner storage.
  */
 class OverlayTx implements StorageTx {
-  private readonly put_ = new Map<StoreName, Map<string, unknown>>();
+  /** Buffered writes as the JSON text they are encrypted as (a copy, as IndexedDB's put takes). */
+  private readonly put_ = new Map<StoreName, Map<string, Buffered>>();
   private readonly del_ = new Map<StoreName, Set<string>>();
+  private batch: Array<{ store: StoreName; key: string; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | undefined;
 
   constructor(
     private readonly inner: Storage,
@@ -432,16 +450,37 @@ class OverlayTx implements StorageTx {
     }
     const p = this.put_.get(store);
     if (p?.has(key)) {
-      return structuredClone(p.get(key));
+      return unbuffer(p.get(key)!);
     }
-    const raw = await this.inner.read((tx) => tx.get(store, key));
+    const raw = await this.rawGet(store, key);
     return raw === undefined ? undefined : this.open(store, key, raw);
+  }
+
+  /** rawGet reads key's stored value, in the read transaction of every get of this turn. */
+  private rawGet(store: StoreName, key: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.batch === undefined) {
+        const b: NonNullable<OverlayTx["batch"]> = [];
+        this.batch = b;
+        queueMicrotask(() => {
+          this.batch = undefined;
+          // inner.read may throw at once (a closed database): a rejection too.
+          Promise.resolve()
+            .then(() => this.inner.read((tx) => Promise.all(b.map((g) => tx.get(g.store, g.key)))))
+            .then(
+              (vs) => b.forEach((g, i) => g.resolve(vs[i])),
+              (err) => b.forEach((g) => g.reject(err)),
+            );
+        });
+      }
+      this.batch.push({ store, key, resolve, reject });
+    });
   }
 
   async put(store: StoreName, key: string, value: unknown): Promise<void> {
     this.mustWrite(key);
     this.del_.get(store)?.delete(key);
-    mapOf(this.put_, store, () => new Map()).set(key, structuredClone(value));
+    mapOf(this.put_, store, () => new Map()).set(key, buffer(value));
   }
 
   async delete(store: StoreName, key: string): Promise<void> {
@@ -451,11 +490,11 @@ class OverlayTx implements StorageTx {
   }
 
   async list(store: StoreName, prefix = "", limit = Infinity): Promise<Array<[string, unknown]>> {
-    const puts = this.put_.get(store) ?? new Map<string, unknown>();
+    const puts = this.put_.get(store) ?? new Map<string, Buffered>();
     const dels = this.del_.get(store) ?? new Set<string>();
     const exact = puts.size === 0 && dels.size === 0 && Number.isFinite(limit);
     const raw = await this.inner.read((tx) => tx.list(store, prefix, exact ? limit : undefined));
-    const merged = new Map<string, { raw?: unknown; value?: unknown }>();
+    const merged = new Map<string, { raw?: unknown; value?: Buffered }>();
     for (const [k, v] of raw) {
       if (!k.startsWith("\u0000") && !dels.has(k)) {
         merged.set(k, { raw: v });
@@ -470,7 +509,7 @@ class OverlayTx implements StorageTx {
     return Promise.all(
       keys.map(async (k) => {
         const e = merged.get(k)!;
-        return [k, "raw" in e ? await this.open(store, k, e.raw) : structuredClone(e.value)] as [string, unknown];
+        return [k, "raw" in e ? await this.open(store, k, e.raw) : unbuffer(e.value!)] as [string, unknown];
       }),
     );
   }
@@ -480,8 +519,8 @@ class OverlayTx implements StorageTx {
   }
 
   /** puts returns the buffered writes. */
-  puts(): Array<[StoreName, string, unknown]> {
-    const out: Array<[StoreName, string, unknown]> = [];
+  puts(): Array<[StoreName, string, Buffered]> {
+    const out: Array<[StoreName, string, Buffered]> = [];
     for (const [s, m] of this.put_) {
       for (const [k, v] of m) {
         out.push([s, k, v]);

@@ -6,7 +6,8 @@ import "fake-indexeddb/auto";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { IndexedDBStorage, Replica, SyncClient } from "../src/index.js";
+import { EncryptedStorage, historyOf, IndexedDBStorage, LocalLocks, opJSON, Replica, type Storage, SyncClient } from "../src/index.js";
+import { CHUNK } from "../src/opstore.js";
 import { FakeServer } from "./fakeserver.js";
 import { goSchema } from "./go.js";
 
@@ -96,4 +97,117 @@ test("wipe deletes the database", async () => {
   const names = (await indexedDB.databases()).map((d) => d.name);
   assert.ok(!names.includes("fieldsync-test-wipe"), names.join(","));
   assert.throws(() => storage.read(async () => 1), /closed/);
+});
+
+/**
+ * toLayout1 rewrites storage's ops store as the previous version kept it
+ * (one value "<record>/<op id>" per op, no meta "layout"): the replica an
+ * older SDK left on a device.
+ */
+async function toLayout1(storage: Storage): Promise<number> {
+  return storage.write(async (tx) => {
+    let n = 0;
+    for (const [k, v] of await tx.list("ops")) {
+      const record = k.slice(0, k.indexOf("/"));
+      await tx.delete("ops", k);
+      const c = v as { ids: string[]; ops: string[] };
+      for (const [i, id] of c.ids.entries()) {
+        await tx.put("ops", `${record}/${id}`, c.ops[i]);
+        n++;
+      }
+    }
+    await tx.delete("meta", "layout");
+    return n;
+  }, "strict");
+}
+
+/** view is everything a replica offers to read, as text. */
+async function view(replica: Replica): Promise<string> {
+  const out: unknown[] = [await replica.ids(), await replica.outboxSize(), await replica.cursor(), await replica.droppedToAcknowledge(100)];
+  for (const id of await replica.ids()) {
+    out.push((await replica.get(id))!.canonical(historyOf(await replica.ops(id))), (await replica.ops(id)).map(opJSON));
+  }
+  out.push((await replica.quarantine()).map((q) => [opJSON(q.op), q.code, q.message]));
+  out.push((await replica.outboxBatch(1000, 1 << 20)).map((p) => p.raw));
+  return JSON.stringify(out);
+}
+
+for (const encrypted of [false, true]) {
+  test(`a replica of the previous layout (a value per op${encrypted ? ", encrypted" : ""}) opens and reads identically after the upgrade, and keeps working`, async () => {
+    const name = `fieldsync-test-migrate-${encrypted}`;
+    const locks = new LocalLocks();
+    const openStorage = async (): Promise<Storage> => {
+      const inner = await IndexedDBStorage.open(name);
+      if (!encrypted) {
+        return inner;
+      }
+      const v = await EncryptedStorage.open(inner, { lockName: name, locks, iterations: 1000 });
+      await (v.state === "new" ? v.setup("2468") : v.unlock("2468"));
+      return v;
+    };
+    const server = new FakeServer();
+    server.restamp = true;
+    let storage = await openStorage();
+    let replica = await Replica.open({ storage, device: DEVICE, schema });
+    const client = new SyncClient(replica, { server: "http://fake", fetch: server.fetch });
+    await client.login("worker.north", "pw");
+    // A record of more than a chunk of ops (sealed chunks), one synced and re-stamped, one redacted, one quarantined, unsent ops.
+    for (let i = 0; i < CHUNK + 20; i++) {
+      await replica.write(R, "identification", [{ field: "notes", action: "append", value: { text: `visit ${i} Ë 😀` } }]);
+    }
+    const R2 = "22222222-0000-4000-8000-000000000002";
+    await replica.write(R2, "identification", [{ field: "status", action: "set", value: "potential" }, { field: "sex", action: "set", value: "female" }]);
+    await client.sync();
+    const note = (await replica.ops(R)).find((o) => o.field === "notes")!;
+    await replica.write(R, "identification", [{ field: "notes", action: "redact", target: note.id }]);
+    server.rejectField = "sex";
+    await replica.write(R2, "identification", [{ field: "sex", action: "set", value: "male" }]);
+    await client.sync();
+    server.rejectField = "";
+    await replica.write(R2, "identification", [{ field: "status", action: "set", value: "presumed" }]);
+    assert.equal((await replica.quarantine()).length, 1);
+    assert.equal(await replica.outboxSize(), 1);
+    const want = await view(replica);
+    const moved = await toLayout1(storage);
+    assert.ok(moved > CHUNK + 20, `${moved} ops in layout 1`);
+    storage.close();
+
+    storage = await openStorage();
+    replica = await Replica.open({ storage, device: DEVICE });
+    assert.equal(await view(replica), want, "the replica reads identically after the upgrade");
+    const keys = await storage.read(async (tx) => (await tx.list("ops")).map(([k]) => k));
+    assert.deepEqual(keys, [`${R}/`, `${R}/000001`, `${R2}/`], "no value per op is left");
+    await new SyncClient(replica, { server: "http://fake", fetch: server.fetch }).sync();
+    assert.equal(await replica.outboxSize(), 0);
+    assert.equal((await replica.ops(R2)).filter((o) => o.field === "status").length, 2);
+    storage.close();
+    storage = await openStorage();
+    replica = await Replica.open({ storage, device: DEVICE });
+    assert.equal((await replica.ops(R)).length, CHUNK + 21, "a second open migrates nothing");
+    await replica.wipe();
+  });
+}
+
+test("a tab of the previous IndexedDB version is closed when this version opens the database, and cannot open it again", async () => {
+  const name = "fieldsync-test-version";
+  const old = await new Promise<IDBDatabase>((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("ops");
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  let closed = false;
+  old.onversionchange = () => {
+    closed = true;
+    old.close();
+  };
+  const storage = await IndexedDBStorage.open(name);
+  assert.ok(closed, "the old tab was told to close");
+  const again = await new Promise<string>((resolve) => {
+    const req = indexedDB.open(name, 1);
+    req.onsuccess = () => resolve("opened");
+    req.onerror = () => resolve(req.error?.name ?? "error");
+  });
+  assert.equal(again, "VersionError");
+  await storage.wipe();
 });

@@ -15,9 +15,18 @@ function failure(e) {
 }
 
 window.h = {
-  /** open opens (creating it) the replica database name for device. */
+  /**
+   * open opens (creating it) the replica database name for device; with
+   * options.pin, encrypted at rest (EncryptedStorage, as Device keeps it,
+   * with a cheap PIN derivation: the figure is the pull's, not PBKDF2's).
+   */
   async open(device, name = "fieldsync", options = {}) {
-    const storage = await fs.IndexedDBStorage.open(name);
+    const { pin, ...rest } = options;
+    let storage = await fs.IndexedDBStorage.open(name);
+    if (pin !== undefined) {
+      storage = await fs.EncryptedStorage.open(storage, { lockName: "fieldsync-db:" + name, locks: fs.defaultLocks(), iterations: 1000 });
+      await (storage.state === "new" ? storage.setup(pin) : storage.unlock(pin));
+    }
     replica = await fs.Replica.open({ storage, device, maxDriftMs: 60_000 });
     client = new fs.SyncClient(replica, {
       server: location.origin,
@@ -25,7 +34,7 @@ window.h = {
       backoffBaseMs: 5,
       backoffMaxMs: 50,
       maxAttempts: 60,
-      ...options,
+      ...rest,
     });
     return ack({ outbox: await replica.outboxSize(), session: replica.session !== undefined });
   },
@@ -156,11 +165,14 @@ window.h = {
         applyMs += performance.now() - t;
       }
     };
+    const before = { ...(replica.pullTimings ?? {}) };
     const start = performance.now();
     const report = await client.sync();
     const ms = performance.now() - start;
     replica.applyPage = apply;
-    return ack({ ms, apply_ms: applyMs, report, records: (await replica.ids()).length });
+    const t = replica.pullTimings ?? {};
+    const timings = Object.fromEntries(Object.keys(t).map((k) => [k, t[k] - before[k]]));
+    return ack({ ms, apply_ms: applyMs, timings, report, records: (await replica.ids()).length });
   },
 
   /** timedWipe times the replica's wipe and lists what the origin keeps afterwards. */
