@@ -75,10 +75,10 @@ const idbFiles = `(async () => {
 	return all.sort().join(" ");
 })()`
 
-// TestAppAttach: a field worker, offline, is refused an HTML file and a
-// HEIC photo in the app's words (nothing written), attaches a generated
-// PNG with a caption to a new identification, sees it listed as waiting
-// to upload and opens it (from the device, in an <img> from an object
+// TestAppAttach: a field worker, offline, is refused an HTML file, a HEIC
+// photo and a file over 25 MB in the app's words (nothing written),
+// attaches a generated PNG with a caption to a new identification, sees it
+// listed as waiting to upload and opens it (from the device, in an <img> from an object
 // URL, revoked when the screen is left); online, a sync uploads it; the
 // list says uploaded; a supervisor finds the entry and downloads exactly
 // the bytes attached. axe-core finds no serious violation on the record
@@ -104,8 +104,14 @@ func TestAppAttach(t *testing.T) {
 	b.waitText("#message", "This kind of file cannot be attached.")
 	b.do("attach a HEIC photo", chromedp.SetUploadFiles(chromedp.CSS("#attach-file"), []string{heic}), chromedp.Click(chromedp.CSS("#add-attachment")))
 	b.waitText("#message", "HEIC photos cannot be attached yet")
+	big := writeFile(t, dir, "scan.pdf", []byte("%PDF-1.7\n"))
+	if err := os.Truncate(big, 25<<20+1); err != nil {
+		t.Fatal(err)
+	}
+	b.do("attach a file over 25 MB", chromedp.SetUploadFiles(chromedp.CSS("#attach-file"), []string{big}), chromedp.Click(chromedp.CSS("#add-attachment")))
+	b.waitText("#message", "The file is too large: a file may be at most 25 MB.")
 	if got := b.unsynced(); got != waiting {
-		t.Errorf("after two refused files %s changes wait, want %s", got, waiting)
+		t.Errorf("after three refused files %s changes wait, want %s", got, waiting)
 	}
 
 	// A PNG with a caption, offline.
