@@ -288,6 +288,9 @@ export const en = {
     invalid_value: "The value was not accepted. Check it and enter it again.",
     record_too_large: "The record is full. Ask your supervisor.",
     unknown_field: "This version of the app wrote something the server does not know. Update the app.",
+    media_type: "The server did not accept this kind of file (checked from its contents). Attach a JPEG or PNG photo, a PDF, or a voice recording.",
+    blob_too_large: "The file is larger than this server allows, or the record's files together are. Attach a smaller file, or ask your supervisor.",
+    digest_mismatch: "The file was damaged on its way to the server and was not kept. Attach it again.",
   } as { [code: string]: string },
 };
 
