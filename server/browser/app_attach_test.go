@@ -79,8 +79,9 @@ const idbFiles = `(async () => {
 // photo and a file over 25 MB in the app's words (nothing written),
 // attaches a generated PNG with a caption to a new identification, sees it
 // listed as waiting to upload and opens it (from the device, in an <img> from an object
-// URL, revoked when the screen is left); online, a sync uploads it; the
-// list says uploaded; a supervisor finds the entry and downloads exactly
+// URL, revoked when the screen is left); online, a sync uploads it (and a
+// fake .ogg the server's sniffing refuses is explained on the sync screen
+// and listed as refused); the list says uploaded; a supervisor finds the entry and downloads exactly
 // the bytes attached. axe-core finds no serious violation on the record
 // with its file shown.
 func TestAppAttach(t *testing.T) {
@@ -142,10 +143,24 @@ func TestAppAttach(t *testing.T) {
 		t.Errorf("after leaving the record the image's object URL is %s, want revoked", got)
 	}
 
+	// A file whose bytes are not what its type says passes the app's and
+	// the SDK's checks (neither sniffs audio) and is refused by the server.
+	ogg := writeFile(t, dir, "voice.ogg", []byte("not a recording at all"))
+	b.goRecord(id)
+	b.do("attach a fake recording", chromedp.SetUploadFiles(chromedp.CSS("#attach-file"), []string{ogg}), chromedp.Click(chromedp.CSS("#add-attachment")))
+	b.waitText("#message", "The file is saved on this device.")
+
 	// Online: the sync uploads the file before its entry.
 	b.offline(false)
 	b.sync()
+	b.waitText("#st-rejected", "1 change was refused")
+	b.do("refused changes", chromedp.Click(chromedp.CSS("#st-rejected")), chromedp.WaitVisible(chromedp.CSS("#rejected")))
+	b.waitText("#rejected", "The server did not accept this kind of file")
+	b.view("app-attachment-refused", "#rejected")
 	b.goRecord(id)
+	if got := b.eval(`[...document.querySelectorAll("#attachment-list li")].filter((li) => li.textContent.includes("voice.ogg")).map((li) => li.dataset.state).join(" ")`); got != "" && got != "refused" {
+		t.Errorf("the refused recording is listed as %q, want refused or not listed (the device undid its entry)", got)
+	}
 	b.waitJS(fmt.Sprintf(`!!document.querySelector('%s[data-state="uploaded"]')`, item))
 	b.waitText(item, "Uploaded")
 	b.do("show it again", chromedp.Click(chromedp.CSS(item+` button[data-action="show"]`)))

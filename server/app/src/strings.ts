@@ -169,6 +169,7 @@ export const en = {
   attachSavedNotFile: (why: string) => `The identification is saved on this device, but not the file: ${why}`,
   fileWaiting: "Waiting to upload",
   fileUploaded: "Uploaded",
+  fileRefused: "Refused by the server: see Sync and device",
   fileSize: (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${Math.round(n / 1024)} KB` : `${(n / (1024 * 1024)).toFixed(1)} MB`),
   fileShow: (name: string) => `Show ${name}`,
   fileDownload: (name: string) => `Download ${name}`,

@@ -660,7 +660,9 @@ function attachmentItem(ctx: Ctx, r: Record, e: Entry): HTMLElement {
   }
   const v = JSON.parse(e.value) as AttachmentEntry;
   const name = v.name ?? T.fileUnnamed;
-  const waiting = ctx.app.unsentOps.has(e.op);
+  const refused = ctx.app.rejected.some((q) => q.op.id === e.op);
+  const waiting = !refused && ctx.app.unsentOps.has(e.op);
+  const state = refused ? "refused" : waiting ? "waiting" : "uploaded";
   const image = IMAGE_TYPES.includes(v.media_type);
   const view = h("div", { class: "attachment-view" });
   const shown = opened.images.get(v.digest);
@@ -671,8 +673,16 @@ function attachmentItem(ctx: Ctx, r: Record, e: Entry): HTMLElement {
   button.addEventListener("click", () => void openFile(ctx, r, v, button, view));
   return h(
     "li",
-    { class: "attachment", "data-op": e.op, "data-digest": v.digest, "data-state": waiting ? "waiting" : "uploaded" },
-    h("p", {}, h("strong", { class: "file-name" }, name), " · ", T.fileSize(v.size), " · ", h("span", { class: "badge" + (waiting ? " warn" : "") }, waiting ? T.fileWaiting : T.fileUploaded)),
+    { class: "attachment", "data-op": e.op, "data-digest": v.digest, "data-state": state },
+    h(
+      "p",
+      {},
+      h("strong", { class: "file-name" }, name),
+      " · ",
+      T.fileSize(v.size),
+      " · ",
+      refused ? h("a", { class: "badge bad", href: "#/status" }, T.fileRefused) : h("span", { class: "badge" + (waiting ? " warn" : "") }, waiting ? T.fileWaiting : T.fileUploaded),
+    ),
     v.caption !== undefined && h("p", { class: "caption" }, v.caption),
     h("p", { class: "meta" }, who(ctx.app, e.user, e.device, e.hlc)),
     shown === undefined && button,
