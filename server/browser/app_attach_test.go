@@ -81,7 +81,8 @@ const idbFiles = `(async () => {
 // listed as waiting to upload and opens it (from the device, in an <img> from an object
 // URL, revoked when the screen is left); online, a sync uploads it (and a
 // fake .ogg the server's sniffing refuses is explained on the sync screen
-// and listed as refused); the list says uploaded; a supervisor finds the entry and downloads exactly
+// and listed as refused); the list says uploaded; offline the uploaded
+// file cannot be opened and the app says so; online it is downloaded; a supervisor finds the entry and downloads exactly
 // the bytes attached. axe-core finds no serious violation on the record
 // with its file shown.
 func TestAppAttach(t *testing.T) {
@@ -163,6 +164,12 @@ func TestAppAttach(t *testing.T) {
 	}
 	b.waitJS(fmt.Sprintf(`!!document.querySelector('%s[data-state="uploaded"]')`, item))
 	b.waitText(item, "Uploaded")
+	// Uploaded, the file left the device's queue: offline it cannot be
+	// opened, and the app says why.
+	b.offline(true)
+	b.do("show it offline once uploaded", chromedp.Click(chromedp.CSS(item+` button[data-action="show"]`)))
+	b.waitText("#message", "The file is not on this device and the server cannot be reached.")
+	b.offline(false)
 	b.do("show it again", chromedp.Click(chromedp.CSS(item+` button[data-action="show"]`)))
 	b.waitJS(fmt.Sprintf(`(() => { const i = document.querySelector('%s img.attachment-image'); return !!i && i.complete && i.naturalWidth === 40; })()`, item))
 	for _, f := range b.axe(script, "record with a file") {
