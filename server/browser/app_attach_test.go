@@ -78,13 +78,14 @@ const idbFiles = `(async () => {
 // TestAppAttach: a field worker, offline, is refused an HTML file, a HEIC
 // photo and a file over 25 MB in the app's words (nothing written),
 // attaches a generated PNG with a caption to a new identification, sees it
-// listed as waiting to upload and opens it (from the device, in an <img> from an object
-// URL, revoked when the screen is left); online, a sync uploads it (and a
-// fake .ogg the server's sniffing refuses is explained on the sync screen
-// and listed as refused); the list says uploaded; offline the uploaded
-// file cannot be opened and the app says so; online it is downloaded; a supervisor finds the entry and downloads exactly
-// the bytes attached. axe-core finds no serious violation on the record
-// with its file shown.
+// listed as waiting to upload and opens it (from the device, in an <img>
+// from an object URL, revoked when the screen is left); online, a sync
+// uploads it (and a fake .ogg the server's sniffing refuses is explained
+// on the sync screen, not listed as uploaded); the list says uploaded;
+// offline the uploaded file cannot be opened and the app says so; online
+// it is downloaded; a supervisor finds the entry and downloads exactly the
+// bytes attached. axe-core finds no serious violation on the record with
+// its file shown.
 func TestAppAttach(t *testing.T) {
 	chromium := requireBrowser(t)
 	script := axeScript(t)
