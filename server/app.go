@@ -35,8 +35,11 @@ var appTypes = map[string]string{
 }
 
 // appCSP is the console's policy plus the app's manifest and service
-// worker (both its own files).
-const appCSP = consoleCSP + "; manifest-src 'self'; worker-src 'self'"
+// worker (both its own files), and images from blob: URLs: an attached
+// photo is decrypted on the device and shown from an object URL (the
+// console shows its photos from data: URLs instead).
+const appCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
+	"font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'"
 
 // appIndex handles GET /app/: the app's page (GET /app is sent to /app/,
 // where the app's relative addresses and its service worker's scope work).

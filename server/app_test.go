@@ -39,7 +39,7 @@ func TestAppServed(t *testing.T) {
 			t.Errorf("GET /app/ %s = %q, want it to contain %q", hdr, got, want)
 		}
 	}
-	for _, want := range []string{"manifest-src 'self'", "worker-src 'self'", "connect-src 'self'"} {
+	for _, want := range []string{"manifest-src 'self'", "worker-src 'self'", "connect-src 'self'", "img-src 'self' data: blob:", "script-src 'self';", "default-src 'none'"} {
 		if !strings.Contains(resp.Header.Get("Content-Security-Policy"), want) {
 			t.Errorf("GET /app/ CSP lacks %s", want)
 		}

@@ -10,7 +10,7 @@ import { h, replace } from "./dom.js";
 import { pinFields, renderUnlock, WIPE_AFTER_DAYS } from "./lock.js";
 import { App } from "./state.js";
 import { T } from "./strings.js";
-import { formatTime, renderView, type Ctx } from "./views.js";
+import { formatTime, releaseFiles, renderView, type Ctx } from "./views.js";
 
 const root = document.getElementById("app") as HTMLElement;
 let app: App | undefined;
@@ -87,9 +87,12 @@ function wire(a: App): void {
     // for the unlock; nothing else of the records stays on the page.
     const v = document.getElementById("view");
     draft = dirty && v !== null && document.getElementById("status") !== null ? { hash: location.hash, view: v } : undefined;
+    // An opened file's object URL is revoked (its image goes blank, even in a kept draft).
+    releaseFiles();
     renderLock(T.unlockIdle, "info");
   };
   a.onGone = (why) => {
+    releaseFiles();
     app = undefined;
     draft = undefined;
     dirty = false;

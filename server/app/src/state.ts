@@ -69,6 +69,8 @@ export class App {
   records = new Map<string, Record>();
   /** Ids of records with ops not yet sent. */
   unsentRecords = new Set<string>();
+  /** Ids of the ops not yet sent (an attachment entry's file is uploaded just before its op). */
+  unsentOps = new Set<string>();
   /** Ids of records with a refused op. */
   rejectedRecords = new Set<string>();
   /** The refused ops. */
@@ -225,6 +227,7 @@ export class App {
   private forget(): void {
     this.records = new Map();
     this.unsentRecords = new Set();
+    this.unsentOps = new Set();
     this.rejectedRecords = new Set();
     this.rejected = [];
   }
@@ -327,9 +330,13 @@ export class App {
       throw e;
     }
     const unsent = new Set<string>();
+    const unsentOps = new Set<string>();
     for (const [, raw] of outbox) {
-      unsent.add((JSON.parse(raw as string) as { record: string }).record);
+      const op = JSON.parse(raw as string) as { id: string; record: string };
+      unsent.add(op.record);
+      unsentOps.add(op.id);
     }
+    this.unsentOps = unsentOps;
     this.rejected = rejected;
     this.rejectedRecords = new Set(rejected.map((q) => q.op.record));
     this.unsentRecords = unsent;
@@ -370,6 +377,22 @@ export class App {
   async write(id: string, kind: string, edits: Edit[]): Promise<void> {
     await this.device.write(id, kind, edits);
     await this.reload();
+  }
+
+  /**
+   * attach attaches file to record id with its caption (the SDK strips a
+   * photo's location and device metadata and queues the file with its
+   * entry; the sync loop uploads it before the entry). It throws the SDK's
+   * FieldsyncError when the file is refused.
+   */
+  async attach(id: string, file: File, caption: string): Promise<void> {
+    await this.device.attach(id, file, { fileName: file.name, ...(caption !== "" ? { caption } : {}) });
+    await this.reload();
+  }
+
+  /** fetchFile returns the file digest of record id: from the device, or downloaded now (see Device.fetch). */
+  fetchFile(id: string, digest: string): Promise<Blob> {
+    return this.device.fetch(id, digest);
   }
 
   /**

@@ -5,7 +5,7 @@
  * conflicts, notes, consent, referrals, delete/undelete), site visits and
  * the sync/device screen. Every write goes through App.write.
  */
-import { type Edit, type FieldDecl, FieldsyncError, parseTimestamp, type Record } from "@fieldsync/client";
+import { ATTACHMENT_TYPES, type Edit, type Entry, type FieldDecl, FieldsyncError, parseTimestamp, type Record, TransportError } from "@fieldsync/client";
 
 import { checkboxes, checkedValues, type Child, field, h, replace, select } from "./dom.js";
 import { pinCard } from "./lock.js";
@@ -28,6 +28,10 @@ const listState = { code: "", status: "", attention: false, conflicts: false, de
 
 /** renderView draws the screen the address names into el. */
 export function renderView(ctx: Ctx, el: HTMLElement): void {
+  if (location.hash !== opened.hash) {
+    releaseFiles();
+    opened.hash = location.hash;
+  }
   const a = ctx.app;
   const visitor = a.user?.role === "visitor";
   const [route, id] = location.hash.replace(/^#\/?/, "").split("/");
@@ -281,12 +285,14 @@ function newIdentification(ctx: Ctx, el: HTMLElement): void {
   }
   const team = select(teams, (t) => names[t] ?? t, teams[0] ?? "");
   team.name = "team";
+  const files = mayWrite(a, "identification", FIELD_ATTACHMENTS) ? fileFields("new") : undefined;
   const form = h(
     "form",
     { id: "new-form", class: "card" },
     visitor && h("p", { class: "note" }, T.visitorIntro),
     !visitor && teams.length > 1 && field("new-team", T.team, team),
     h("div", { class: "grid" }, identificationForm(a, undefined, "new")),
+    files?.el,
     h("button", { type: "submit", id: "create" }, T.create),
   );
   form.addEventListener("submit", (e) => {
@@ -303,6 +309,12 @@ function newIdentification(ctx: Ctx, el: HTMLElement): void {
             { field: "action_week", action: "set", value: week!.id },
           ]
         : [{ field: "team", action: "set", value: team.value }];
+      const file = files?.input.files?.[0];
+      const problem = file === undefined ? "" : await checkFile(file);
+      if (problem !== "") {
+        ctx.say(problem, "error");
+        return;
+      }
       const id = crypto.randomUUID();
       try {
         await a.write(id, "identification", [...scope, { field: "identifier_type", action: "set", value: "first_responder" }, ...edits]);
@@ -310,8 +322,16 @@ function newIdentification(ctx: Ctx, el: HTMLElement): void {
         fail(ctx, err);
         return;
       }
+      let said = visitor ? T.savedVisitor : T.saved;
+      if (file !== undefined) {
+        try {
+          await a.attach(id, file, files!.caption.value.trim());
+        } catch (err) {
+          said = T.attachSavedNotFile(await attachError(err, file));
+        }
+      }
       ctx.clean();
-      ctx.go(visitor ? "#/visits" : "#/record/" + id, visitor ? T.savedVisitor : T.saved);
+      ctx.go(visitor ? "#/visits" : "#/record/" + id, said);
     })();
   });
   replace(el, title(visitor ? T.visitorIdent : T.newTitle), form);
@@ -346,6 +366,7 @@ function recordView(ctx: Ctx, el: HTMLElement, id: string): void {
     form,
     indicatorsCard(ctx, r),
     logCard(ctx, r, "notes", T.notes, noteForm(ctx, r, "notes")),
+    attachmentsCard(ctx, r),
     logCard(ctx, r, "consent", T.consent, consentForm(ctx, r)),
     logCard(ctx, r, "referrals", T.referrals, referralForm(ctx, r)),
     lead &&
@@ -528,6 +549,218 @@ function referralForm(ctx: Ctx, r: Record): HTMLElement {
   return form;
 }
 
+// ---- attachments (photos and files)
+
+/** The attachments log of identifications and site visits. */
+const FIELD_ATTACHMENTS = "attachments";
+
+/**
+ * MAX_FILE_MB is the server's default per-file limit (25 MB): a larger
+ * file is refused before it is stored (the schema does not carry the
+ * server's configured limit; a server allowing less refuses at upload and
+ * the change shows under "Refused changes").
+ */
+const MAX_FILE_MB = 25;
+
+/** The types the picker offers (the SDK and the server check the bytes). */
+const ACCEPT = "image/jpeg,image/png,image/heic,image/heif,application/pdf,audio/*";
+
+/** The image types opened in the page (the others are downloaded). */
+const IMAGE_TYPES = ["image/jpeg", "image/png"];
+
+/** HEIC's ISO base media brands (as model.SniffMedia names them). */
+const HEIC_BRANDS = ["heic", "heix", "heim", "heis", "mif1", "msf1"];
+
+/**
+ * opened holds the object URLs of the files opened on the screen of hash:
+ * images by digest (drawn again after a sync) and downloads. Leaving the
+ * screen, locking or logging out revokes them (releaseFiles), so no
+ * decrypted file stays reachable from the page.
+ */
+const opened = { hash: "", images: new Map<string, string>(), downloads: [] as string[] };
+
+/** releaseFiles revokes every object URL of an opened file. */
+export function releaseFiles(): void {
+  for (const u of [...opened.images.values(), ...opened.downloads]) {
+    URL.revokeObjectURL(u);
+  }
+  opened.images.clear();
+  opened.downloads = [];
+}
+
+/** AttachmentEntry is an attachments entry's value. */
+interface AttachmentEntry {
+  digest: string;
+  size: number;
+  media_type: string;
+  name?: string;
+  caption?: string;
+}
+
+/** fileFields builds the file picker and its caption, labelled, with ids under prefix. */
+function fileFields(prefix: string): { el: HTMLElement; input: HTMLInputElement; caption: HTMLInputElement } {
+  const input = h("input", { type: "file", accept: ACCEPT, name: "file" });
+  const caption = h("input", { type: "text", maxlength: 255, autocomplete: "off", name: "caption" });
+  const el = h("div", { class: "file-fields" }, field(`${prefix}-file`, T.attachFile, input, T.attachHint(MAX_FILE_MB)), field(`${prefix}-caption`, T.attachCaption, caption));
+  return { el, input, caption };
+}
+
+/** isHEIC tells a HEIC photo by its first bytes, else by the browser's type or the name. */
+function isHEIC(file: File, head: string): boolean {
+  return (head.slice(4, 8) === "ftyp" && HEIC_BRANDS.includes(head.slice(8, 12))) || /^image\/hei[cf]/.test(file.type) || /\.hei[cf]$/i.test(file.name);
+}
+
+/** firstBytes reads a file's first 12 bytes as a binary string. */
+async function firstBytes(file: File): Promise<string> {
+  return String.fromCharCode(...new Uint8Array(await file.slice(0, 12).arrayBuffer()));
+}
+
+/**
+ * checkFile answers "" for a file the app may attach, or the sentence
+ * saying why not: too large, or a type outside the allowed list (sniffed
+ * from the first bytes like the SDK does, else the browser's type).
+ */
+async function checkFile(file: File): Promise<string> {
+  if (file.size > MAX_FILE_MB * 1024 * 1024) {
+    return T.attachTooLarge(MAX_FILE_MB);
+  }
+  const text = await firstBytes(file);
+  if (isHEIC(file, text)) {
+    return "";
+  }
+  const sniffed = text.startsWith("\xff\xd8\xff") ? "image/jpeg" : text.startsWith("\x89PNG\r\n\x1a\n") ? "image/png" : text.startsWith("%PDF-") ? "application/pdf" : file.type;
+  return ATTACHMENT_TYPES.includes(sniffed) ? "" : T.attachType;
+}
+
+/**
+ * attachError says in the app's words why the SDK refused file: for a
+ * HEIC photo, that its location data could not be removed (the SDK strips
+ * what it can follow and refuses the rest rather than send it).
+ */
+async function attachError(e: unknown, file: File): Promise<string> {
+  if (e instanceof FieldsyncError && e.code === "media_type") {
+    return isHEIC(file, await firstBytes(file)) ? T.attachHeic : T.attachType;
+  }
+  return e instanceof FieldsyncError ? e.message : String((e as Error).message);
+}
+
+/**
+ * attachmentsCard lists a record's files (name, size, caption, waiting or
+ * uploaded; images shown and other files downloaded on demand) and, for a
+ * writer of the attachments log, the form that adds one. A visitor sees
+ * it on their week's site visits only (identifications are not readable).
+ */
+function attachmentsCard(ctx: Ctx, r: Record): Child {
+  const a = ctx.app;
+  const may = mayWrite(a, r.kind, FIELD_ATTACHMENTS);
+  const entries = r.entries(FIELD_ATTACHMENTS);
+  if (!may && entries.length === 0) {
+    return null;
+  }
+  return h(
+    "section",
+    { class: "card attachments", id: "attachments", "aria-labelledby": "attachments-title" },
+    h("h2", { id: "attachments-title" }, T.attachments),
+    entries.length === 0 ? h("p", {}, T.none) : h("ul", { class: "entries", id: "attachment-list" }, entries.map((e) => attachmentItem(ctx, r, e))),
+    may && attachForm(ctx, r),
+  );
+}
+
+function attachmentItem(ctx: Ctx, r: Record, e: Entry): HTMLElement {
+  if (e.redacted) {
+    return h("li", { class: "attachment", "data-op": e.op }, h("p", {}, T.redacted));
+  }
+  const v = JSON.parse(e.value) as AttachmentEntry;
+  const name = v.name ?? T.fileUnnamed;
+  const refused = ctx.app.rejected.some((q) => q.op.id === e.op);
+  const waiting = !refused && ctx.app.unsentOps.has(e.op);
+  const state = refused ? "refused" : waiting ? "waiting" : "uploaded";
+  const image = IMAGE_TYPES.includes(v.media_type);
+  const view = h("div", { class: "attachment-view" });
+  const shown = opened.images.get(v.digest);
+  if (shown !== undefined) {
+    view.append(picture(shown, v));
+  }
+  const button = h("button", { type: "button", class: "secondary", "data-action": image ? "show" : "download" }, image ? T.fileShow(name) : T.fileDownload(name));
+  button.addEventListener("click", () => void openFile(ctx, r, v, button, view));
+  return h(
+    "li",
+    { class: "attachment", "data-op": e.op, "data-digest": v.digest, "data-state": state },
+    h(
+      "p",
+      {},
+      h("strong", { class: "file-name" }, name),
+      " · ",
+      T.fileSize(v.size),
+      " · ",
+      refused ? h("a", { class: "badge bad", href: "#/status" }, T.fileRefused) : h("span", { class: "badge" + (waiting ? " warn" : "") }, waiting ? T.fileWaiting : T.fileUploaded),
+    ),
+    v.caption !== undefined && h("p", { class: "caption" }, v.caption),
+    h("p", { class: "meta" }, who(ctx.app, e.user, e.device, e.hlc)),
+    shown === undefined && button,
+    view,
+  );
+}
+
+function picture(url: string, v: AttachmentEntry): HTMLImageElement {
+  return h("img", { class: "attachment-image", src: url, alt: v.caption ?? v.name ?? T.fileUnnamed });
+}
+
+/** openFile reads the file (from the device, or downloads it) and shows an image or saves another file. */
+async function openFile(ctx: Ctx, r: Record, v: AttachmentEntry, button: HTMLButtonElement, view: HTMLElement): Promise<void> {
+  const hash = location.hash;
+  button.disabled = true;
+  let blob: Blob;
+  try {
+    blob = await ctx.app.fetchFile(r.id, v.digest);
+  } catch (e) {
+    button.disabled = false;
+    ctx.say(e instanceof TransportError || !navigator.onLine ? T.fileOffline : e instanceof FieldsyncError && e.code === "not_found" ? T.fileGone : T.fileFailed, "error");
+    return;
+  }
+  if (location.hash !== hash || ctx.app.state !== "unlocked") {
+    return; // the person left (or the app locked) meanwhile
+  }
+  const url = URL.createObjectURL(blob);
+  if (IMAGE_TYPES.includes(v.media_type)) {
+    opened.images.get(v.digest) ?? opened.images.set(v.digest, url);
+    button.remove();
+    replace(view, picture(opened.images.get(v.digest)!, v));
+    return;
+  }
+  opened.downloads.push(url);
+  button.disabled = false;
+  h("a", { href: url, download: v.name ?? T.fileUnnamed }).click();
+}
+
+function attachForm(ctx: Ctx, r: Record): HTMLElement {
+  const f = fileFields("attach");
+  const form = h("form", { class: "inline-form", id: "attach-form" }, f.el, h("button", { type: "submit", id: "add-attachment" }, T.attachButton));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void (async () => {
+      const file = f.input.files?.[0];
+      if (file === undefined) {
+        ctx.say(T.attachChoose, "error");
+        return;
+      }
+      const problem = await checkFile(file);
+      if (problem !== "") {
+        ctx.say(problem, "error");
+        return;
+      }
+      try {
+        ctx.clean();
+        await ctx.app.attach(r.id, file, f.caption.value.trim());
+        ctx.say(T.attached);
+      } catch (err) {
+        ctx.say(await attachError(err, file), "error");
+      }
+    })();
+  });
+  return form;
+}
+
 // ---- site visits
 
 function visits(ctx: Ctx, el: HTMLElement): void {
@@ -623,6 +856,7 @@ function visitView(ctx: Ctx, el: HTMLElement, id: string): void {
     title(`${str(r, "town")} · ${str(r, "visited_on")}`),
     str(r, "summary") !== "" && h("p", { class: "card" }, str(r, "summary")),
     logCard(ctx, r, "notes", T.visitNotes, noteForm(ctx, r, "notes")),
+    attachmentsCard(ctx, r),
   );
 }
 
