@@ -155,18 +155,27 @@ export class RecordOps {
  * (prefetch loads many in one batch of requests) and written back by flush.
  */
 export class OpsTx {
-  private readonly loaded = new Map<string, Promise<RecordOps>>();
+  private readonly promises = new Map<string, Promise<RecordOps>>();
+  private readonly ready = new Map<string, RecordOps>();
 
   constructor(private readonly tx: StorageTx) {}
 
   /** of returns record's ops (loading them on first use). */
   of(record: string): Promise<RecordOps> {
-    let p = this.loaded.get(record);
+    let p = this.promises.get(record);
     if (p === undefined) {
-      p = load(this.tx, record);
-      this.loaded.set(record, p);
+      p = load(this.tx, record).then((r) => {
+        this.ready.set(record, r);
+        return r;
+      });
+      this.promises.set(record, p);
     }
     return p;
+  }
+
+  /** loaded returns record's ops when of has loaded them, else undefined (without loading). */
+  loaded(record: string): RecordOps | undefined {
+    return this.ready.get(record);
   }
 
   /** prefetch loads the ops of records at once (one read each; a range read for a record with sealed chunks). */
@@ -176,7 +185,7 @@ export class OpsTx {
 
   /** flush writes every loaded record's changed chunks. */
   async flush(): Promise<void> {
-    for (const p of this.loaded.values()) {
+    for (const p of this.promises.values()) {
       await (await p).save(this.tx);
     }
   }

@@ -661,7 +661,12 @@ export class Record {
   snapshot(): RecordSnapshot {
     const fields: { [name: string]: FieldSnapshot } = {};
     for (const name of this.fieldNames()) {
-      Object.defineProperty(fields, name, { value: this.fields.get(name)!.snapshot(), enumerable: true, writable: true, configurable: true });
+      const f = this.fields.get(name)!.snapshot();
+      if (name === "__proto__") {
+        Object.defineProperty(fields, name, { value: f, enumerable: true, writable: true, configurable: true });
+      } else {
+        fields[name] = f;
+      }
     }
     return { v: 1, id: this.id, kind: this.kind, hlc: this.hlc, fields };
   }

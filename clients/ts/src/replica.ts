@@ -28,7 +28,7 @@ import { type Schema } from "./schema.js";
 import { type Storage, type StorageTx, type StoreName } from "./storage.js";
 import { type Edit, writeOp } from "./write.js";
 import { dropFiles } from "./files.js";
-import { LAYOUT, migrate, OpsTx } from "./opstore.js";
+import { LAYOUT, migrate, OpsTx, type RecordOps } from "./opstore.js";
 import { type JSONValue } from "./json.js";
 
 /** The user as the server serves it (api.User). */
@@ -479,9 +479,22 @@ export class Replica {
       // of it, so IndexedDB stores them while the rest of the page merges.
       const last = new Map(p.ops.map((op, i) => [op.record, i]));
       let newest = "";
-      for (const [i, op] of p.ops.entries()) {
+      for (let i = 0; i < p.ops.length; i++) {
+        const op = p.ops[i]!;
         newest = op.hlc > newest ? op.hlc : newest;
-        await this.receive(tx, ops, op, p.json?.[i] ?? opJSON(op), stale, dirty);
+        const enc = p.json?.[i] ?? opJSON(op);
+        // Most ops are of a record whose ops are loaded and whose state is
+        // already in dirty: they merge without awaiting (a microtask hop
+        // per await and op cost the cold first pull of a fresh device).
+        const held = op.device === this.device ? undefined : ops.loaded(op.record);
+        const known = dirty.get(op.record);
+        if (held !== undefined && known !== undefined) {
+          if (this.hold(held, op, enc, stale)) {
+            this.merge(known, op, stale);
+          }
+        } else {
+          await this.receive(tx, ops, op, enc, stale, dirty);
+        }
         const r = dirty.get(op.record);
         if (last.get(op.record) === i && r !== undefined && !stale.has(op.record)) {
           await tx.put("records", op.record, r.snapshot());
@@ -576,10 +589,27 @@ export class Replica {
         await dequeue(tx, seq, op.id);
       }
     }
-    const held = await ops.of(op.record);
+    if (!this.hold(await ops.of(op.record), op, enc, stale)) {
+      return;
+    }
+    let r = dirty.get(op.record);
+    if (r === undefined) {
+      r = (await loadRecord(tx, op.record)) ?? new Record(op.record, op.kind);
+      dirty.set(op.record, r);
+    }
+    this.merge(r, op, stale);
+  }
+
+  /**
+   * hold stores a received op's JSON enc among the record's ops (and the
+   * redacted form of the op a redaction targets); it reports whether the
+   * op is still to be merged into the record's state: not when it was
+   * held already as is, nor when the record is to be rebuilt (stale).
+   */
+  private hold(held: RecordOps, op: Op, enc: string, stale: Set<string>): boolean {
     const stored = held.get(op.id);
     if (stored === enc) {
-      return;
+      return false;
     }
     held.put(op.id, enc);
     if (op.action === "redact" && op.base[0] !== undefined) {
@@ -590,13 +620,13 @@ export class Replica {
     }
     if (stored !== undefined || stale.has(op.record)) {
       stale.add(op.record);
-      return;
+      return false;
     }
-    let r = dirty.get(op.record);
-    if (r === undefined) {
-      r = (await loadRecord(tx, op.record)) ?? new Record(op.record, op.kind);
-      dirty.set(op.record, r);
-    }
+    return true;
+  }
+
+  /** merge applies op to r; an op r cannot merge marks the record stale. */
+  private merge(r: Record, op: Op, stale: Set<string>): void {
     try {
       r.apply(this.schema, op);
     } catch {
