@@ -105,29 +105,7 @@ func TestUploaderStripsPhotoLocation(t *testing.T) {
 // server without either position, as a HEIC of the same length; with
 // KeepMetadata (the control) the position arrives.
 func TestAttachStripsHEICLocation(t *testing.T) {
-	photo, err := os.ReadFile("../testdata/phone.heic")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, nil)
-	s.user("fw", model.RoleFieldWorker, "north")
-	c := device(t, s.URL, "fw")
-	token := s.login("fw", userPassword).AccessToken
-	ctx := context.Background()
-	for _, keep := range []bool{false, true} {
-		id := must[string](t)(c.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
-		a := must[fieldsync.Attached](t)(c.AttachFrom(ctx, id, bytes.NewReader(photo), int64(len(photo)), fieldsync.AttachOptions{Name: "passport.heic", KeepMetadata: keep}))
-		syncOK(t, c)
-		got := s.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id+"/attachments/"+a.Digest, token, nil)
-		for _, secret := range [][]byte{shelterLatitude, []byte("GPSLatitude")} {
-			if has := bytes.Contains(got, secret); has != keep {
-				t.Errorf("keep %v: the server's copy holds %q: %v, want %v", keep, secret, has, keep)
-			}
-		}
-		if a.MediaType != "image/heic" || len(got) != len(photo) {
-			t.Errorf("keep %v: the server's copy is %s of %d bytes; want image/heic of %d", keep, a.MediaType, len(got), len(photo))
-		}
-	}
+	attachStripsInPlace(t, "../testdata/phone.heic", "passport.heic", "image/heic", shelterLatitude, []byte("GPSLatitude"))
 }
 
 // TestAttachStripsVoiceNoteLocation: an M4A voice note (the SDK's
@@ -136,7 +114,17 @@ func TestAttachStripsHEICLocation(t *testing.T) {
 // is downloaded from the server without its location, as an M4A of the
 // same length; with KeepMetadata (the control) the location arrives.
 func TestAttachStripsVoiceNoteLocation(t *testing.T) {
-	note, err := os.ReadFile("../testdata/voice.m4a")
+	attachStripsInPlace(t, "../testdata/voice.m4a", "note.m4a", "audio/mp4",
+		[]byte("+48.8577+002.2950/"), []byte("com.apple.quicktime.location.ISO6709"), []byte("loci"))
+}
+
+// attachStripsInPlace attaches the file at path twice through the SDK,
+// without and with KeepMetadata, and checks the server's copy: of
+// mediaType, as long as the file (stripped in place), holding none of the
+// secrets, or (KeepMetadata, the control) all of them.
+func attachStripsInPlace(t *testing.T, path, name, mediaType string, secrets ...[]byte) {
+	t.Helper()
+	file, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,16 +135,16 @@ func TestAttachStripsVoiceNoteLocation(t *testing.T) {
 	ctx := context.Background()
 	for _, keep := range []bool{false, true} {
 		id := must[string](t)(c.CreateIdentification(ctx, s.team("north"), fieldsync.F("status", "potential")))
-		a := must[fieldsync.Attached](t)(c.AttachFrom(ctx, id, bytes.NewReader(note), int64(len(note)), fieldsync.AttachOptions{Name: "note.m4a", KeepMetadata: keep}))
+		a := must[fieldsync.Attached](t)(c.AttachFrom(ctx, id, bytes.NewReader(file), int64(len(file)), fieldsync.AttachOptions{Name: name, KeepMetadata: keep}))
 		syncOK(t, c)
 		got := s.mustDo(http.StatusOK, http.MethodGet, "/v1/records/"+id+"/attachments/"+a.Digest, token, nil)
-		for _, secret := range []string{"+48.8577+002.2950/", "com.apple.quicktime.location.ISO6709", "loci"} {
-			if has := bytes.Contains(got, []byte(secret)); has != keep {
+		for _, secret := range secrets {
+			if has := bytes.Contains(got, secret); has != keep {
 				t.Errorf("keep %v: the server's copy holds %q: %v, want %v", keep, secret, has, keep)
 			}
 		}
-		if a.MediaType != "audio/mp4" || len(got) != len(note) {
-			t.Errorf("keep %v: the server's copy is %s of %d bytes; want audio/mp4 of %d", keep, a.MediaType, len(got), len(note))
+		if a.MediaType != mediaType || len(got) != len(file) {
+			t.Errorf("keep %v: the server's copy is %s of %d bytes; want %s of %d", keep, a.MediaType, len(got), mediaType, len(file))
 		}
 	}
 }
