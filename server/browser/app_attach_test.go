@@ -10,7 +10,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -52,18 +51,7 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 // download returns the bytes of GET /v1/records/{id}/attachments/{digest}.
 func (c *apiClient) download(id, digest string) []byte {
 	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, c.base+"/v1/records/"+id+"/attachments/"+digest, nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		c.t.Fatalf("download %s of %s: %d %s", digest, id, resp.StatusCode, data)
-	}
-	return data
+	return c.raw(http.MethodGet, "/v1/records/"+id+"/attachments/"+digest, nil)
 }
 
 // idbFiles lists the keys of the device's files store (queued and cached

@@ -124,6 +124,18 @@ func login(t *testing.T, base, username, password string) *apiClient {
 
 func (c *apiClient) do(method, path string, body, out any) {
 	c.t.Helper()
+	data := c.raw(method, path, body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// raw sends body (JSON, or none when nil) and returns the answer's bytes,
+// failing the test on anything but 200.
+func (c *apiClient) raw(method, path string, body any) []byte {
+	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -143,11 +155,7 @@ func (c *apiClient) do(method, path string, body, out any) {
 	if resp.StatusCode != http.StatusOK {
 		c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
 	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			c.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	return data
 }
 
 // fieldState is one field of GET /v1/records/{id}.
