@@ -20,7 +20,7 @@
  * media_type. The box reader and patches are shared with mp4.ts.
  */
 import { errorf, type FieldsyncError } from "./errors.js";
-import { exifOrientation, orientationEXIF } from "./strip.js";
+import { concat, exifOrientation, orientationEXIF } from "./strip.js";
 
 /** MAX_META bounds the meta box (Go: maxHEICMeta). */
 const MAX_META = 4 << 20;
@@ -437,14 +437,4 @@ function xmpReplacement(_: Uint8Array, runs: Array<{ off: number; n: number }>):
     return new Uint8Array(total).fill(0x20);
   }
   return concat([XMP_START, new Uint8Array(pad).fill(0x20), XMP_END]);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
