@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -160,23 +159,6 @@ func byteRange(h string, size int64) (from, to int64, ok bool) {
 		to = min(last+1, size)
 	}
 	return from, to, true
-}
-
-// sweepBlobsEvery runs SweepBlobs every interval until Shutdown; a failed
-// sweep is logged and tried again at the next tick.
-func (s *Server) sweepBlobsEvery(interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.shutdown:
-			return
-		case <-tick.C:
-			if err := s.SweepBlobs(context.Background()); err != nil {
-				s.log.Warn("sweep blobs", "err", err)
-			}
-		}
-	}
 }
 
 // SweepBlobs runs the server's blob sweep now (see Server.SweepBlobs).

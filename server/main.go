@@ -198,9 +198,12 @@ func (m *Main) closeListeners() {
 func (m *Main) serve() {
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.app.Listener(m.ln) }()
-	go m.server.sweepBlobsEvery(m.Config.BlobSweep)
+	go m.server.every(m.Config.BlobSweep, slog.LevelWarn, "sweep blobs", m.server.SweepBlobs)
 	if len(m.Config.Retention) > 0 {
-		go m.server.retainEvery(m.Config.RetentionInterval)
+		go m.server.every(m.Config.RetentionInterval, slog.LevelError, "retention erasure", func(ctx context.Context) error {
+			_, err := m.server.Retain(ctx)
+			return err
+		})
 	}
 	if m.metricsLn == nil {
 		return

@@ -97,23 +97,6 @@ func RunRetention(ctx context.Context, db retentionStore, log *audit.Log, rules 
 	return done, nil
 }
 
-// retainEvery runs the retention erasure every interval until Shutdown;
-// a failed run is logged and tried again at the next tick.
-func (s *Server) retainEvery(interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.shutdown:
-			return
-		case <-tick.C:
-			if _, err := s.Retain(context.Background()); err != nil {
-				s.log.Error("retention erasure", "err", err)
-			}
-		}
-	}
-}
-
 // Retain runs the retention erasure now, with the server's rules and
 // clock, and wakes the devices that must drop what it erased.
 func (s *Server) Retain(ctx context.Context) ([]retention.Expired, error) {

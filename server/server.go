@@ -174,3 +174,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// every runs run every interval until Shutdown; a failed run is logged
+// at level as what and tried again at the next tick.
+func (s *Server) every(interval time.Duration, level slog.Level, what string, run func(context.Context) error) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.shutdown:
+			return
+		case <-tick.C:
+			if err := run(context.Background()); err != nil {
+				s.log.Log(context.Background(), level, what, "err", err)
+			}
+		}
+	}
+}
