@@ -21,22 +21,31 @@ type deviceStore interface {
 	RevokeDevice(ctx context.Context, id, by string, at time.Time) (model.Device, error)
 }
 
+// devicesAndUsers returns every device and every account by id.
+func (s *Server) devicesAndUsers(ctx context.Context) ([]model.Device, map[string]*model.User, error) {
+	devices, err := s.db.ListDevices(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := s.db.ListUsers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[string]*model.User, len(users))
+	for i := range users {
+		byID[users[i].ID] = &users[i]
+	}
+	return devices, byID, nil
+}
+
 // listDevices handles GET /v1/admin/devices: each device with its user,
 // last sync, last IP and state; every device for an admin, for anyone
 // else its own devices and those of the accounts it manages.
 func (s *Server) listDevices(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	devices, err := s.db.ListDevices(ctx)
+	devices, byID, err := s.devicesAndUsers(ctx)
 	if err != nil {
 		return err
-	}
-	users, err := s.db.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]*model.User, len(users))
-	for i := range users {
-		byID[users[i].ID] = &users[i]
 	}
 	p, accountOf := principal(c), s.accountResolver(ctx)
 	out := make([]api.Device, 0, len(devices))

@@ -214,17 +214,9 @@ func (s *Server) listPurges(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	devices, err := s.db.ListDevices(ctx)
+	devices, byID, err := s.devicesAndUsers(ctx)
 	if err != nil {
 		return err
-	}
-	users, err := s.db.ListUsers(ctx)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]*model.User, len(users))
-	for i := range users {
-		byID[users[i].ID] = &users[i]
 	}
 	accountOf := s.accountResolver(ctx)
 	out := api.PurgeList{Purges: []api.Purge{}}
