@@ -85,13 +85,28 @@ func artifactsDir(t *testing.T) string {
 // startDemo starts `fieldsync serve --demo` on a free loopback port.
 func startDemo(t *testing.T) string {
 	t.Helper()
+	return "http://" + startMain(t, map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword}, "--demo", nil).Addr()
+}
+
+// startMain starts a fieldsync server on 127.0.0.1 over a fresh data
+// directory, configured by env and the extra flags (configure, when set,
+// adjusts the Main first), its logs discarded unless FIELDSYNC_TEST_LOGS
+// is set; it is closed when the test ends.
+func startMain(t testing.TB, env map[string]string, extra string, configure func(*server.Main)) *server.Main {
+	t.Helper()
 	m := server.NewMain()
 	m.Stdout = io.Discard
 	if os.Getenv("FIELDSYNC_TEST_LOGS") == "" {
-		m.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		m.Log = slog.New(slog.DiscardHandler)
 	}
-	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", t.TempDir(), "--demo"}, func(k string) string { return env[k] }); err != nil {
+	if configure != nil {
+		configure(m)
+	}
+	args := []string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", t.TempDir()}
+	if extra != "" {
+		args = append(args, extra)
+	}
+	if err := m.ParseFlags(args, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(context.Background()); err != nil {
@@ -102,7 +117,7 @@ func startDemo(t *testing.T) string {
 			t.Errorf("close server: %v", err)
 		}
 	})
-	return "http://" + m.Addr()
+	return m
 }
 
 // apiClient checks the console's results through the API.

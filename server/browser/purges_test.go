@@ -3,12 +3,8 @@
 package browser
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,23 +22,9 @@ import (
 func startDemoRetention(t *testing.T) (base string, advance func(time.Duration)) {
 	t.Helper()
 	var skew atomic.Int64
-	m := server.NewMain()
-	m.Stdout = io.Discard
-	m.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	if os.Getenv("FIELDSYNC_TEST_LOGS") == "" {
-		m.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_RETENTION": "identification:withdrawn=1d"}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", t.TempDir(), "--demo"}, func(k string) string { return env[k] }); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
+	m := startMain(t, env, "--demo", func(m *server.Main) {
+		m.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	})
 	return "http://" + m.Addr(), func(d time.Duration) { skew.Add(int64(d)) }
 }

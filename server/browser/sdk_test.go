@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -79,23 +78,7 @@ type sdkServer struct {
 
 func startSDKServer(t testing.TB) *sdkServer {
 	t.Helper()
-	m := server.NewMain()
-	m.Stdout = io.Discard
-	if os.Getenv("FIELDSYNC_TEST_LOGS") == "" {
-		m.Log = slog.New(slog.DiscardHandler)
-	}
-	env := map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_USER_RATE": "10000", "FIELDSYNC_USER_BURST": "10000"}
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--metrics-addr", "", "--data", t.TempDir()}, func(k string) string { return env[k] }); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close server: %v", err)
-		}
-	})
+	m := startMain(t, map[string]string{"FIELDSYNC_ADMIN_PASSWORD": adminPassword, "FIELDSYNC_USER_RATE": "10000", "FIELDSYNC_USER_BURST": "10000"}, "", nil)
 	s := &sdkServer{t: t, m: m, url: "http://" + m.Addr()}
 	s.admin = s.login("admin", adminPassword).AccessToken
 	var team model.Team
